@@ -1,0 +1,59 @@
+//! The rule for the name a person shows in a room (chosen once, kept in the browser,
+//! sent with the join).
+
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DisplayNameError {
+    #[error("Please choose a display name.")]
+    Empty,
+    #[error("Display names have at most {MAX_DISPLAY_NAME_CHARS} characters.")]
+    TooLong,
+    #[error("Display names cannot contain control characters.")]
+    ControlCharacter,
+}
+
+/// Trims `input`, folds inner white space to single spaces, and checks it.
+pub fn parse_display_name(input: &str) -> Result<String, DisplayNameError> {
+    let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(DisplayNameError::Empty);
+    }
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(DisplayNameError::TooLong);
+    }
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(DisplayNameError::ControlCharacter);
+    }
+    Ok(name)
+}
+
+/// Characters that reorder the text around them; a name must not flip its neighbours.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_folds_space() {
+        assert_eq!(parse_display_name("  Ada   Lovelace ").unwrap(), "Ada Lovelace");
+        assert_eq!(parse_display_name("Zoë 🦀").unwrap(), "Zoë 🦀");
+    }
+
+    #[test]
+    fn rejects() {
+        assert_eq!(parse_display_name(" \t").unwrap_err(), DisplayNameError::Empty);
+        assert_eq!(
+            parse_display_name(&"x".repeat(MAX_DISPLAY_NAME_CHARS + 1)).unwrap_err(),
+            DisplayNameError::TooLong
+        );
+        assert_eq!(
+            parse_display_name("evil\u{202E}txt").unwrap_err(),
+            DisplayNameError::ControlCharacter
+        );
+        assert_eq!(parse_display_name("a\u{7}b").unwrap_err(), DisplayNameError::ControlCharacter);
+    }
+}

@@ -1,0 +1,22 @@
+//! One component per route.
+
+mod lobby;
+mod not_found;
+mod room_page;
+
+pub use lobby::LobbyPage;
+pub use not_found::NotFound;
+pub use room_page::RoomPage;
+
+/// Sets the HTTP status of the server-rendered response (no-op in the browser).
+pub(crate) fn set_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(code),
+    ) {
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _unused = code;
+}

@@ -1,0 +1,90 @@
+// Starts the real chat server binary for the browser tests, on a free port, and
+// can stop and restart it on that same port.
+
+import { ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { once } from "node:events";
+
+const PATIENCE_MS = 30_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export class ChatServer {
+  private process: ChildProcess | null = null;
+  private output = "";
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<ChatServer> {
+    const server = new ChatServer(await freePort());
+    await server.launch();
+    return server;
+  }
+
+  private async launch(): Promise<void> {
+    const bin = process.env.CHAT_SERVER_BIN;
+    if (!bin) throw new Error("CHAT_SERVER_BIN is not set: run the tests through scripts/test.sh");
+    this.output = "";
+    const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`], {
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn,server=info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (chunk) => (this.output += chunk));
+    child.stderr?.on("data", (chunk) => (this.output += chunk));
+    this.process = child;
+    await this.waitUntilServing(child);
+  }
+
+  private async waitUntilServing(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + PATIENCE_MS;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) {
+        throw new Error(`the server exited with ${child.exitCode}:\n${this.output}`);
+      }
+      try {
+        const response = await fetch(`${this.url}/chat/`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the server did not answer within ${PATIENCE_MS} ms:\n${this.output}`);
+  }
+
+  /** Graceful stop (SIGTERM), as a deploy or Ctrl-C would. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), PATIENCE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.launch();
+  }
+
+  logs(): string {
+    return this.output;
+  }
+}

@@ -1,0 +1,112 @@
+//! Where the server listens, from (in order) the `--addr` flag, the `CHAT_ADDR`
+//! environment variable, Leptos' `LEPTOS_SITE_ADDR` (set by cargo-leptos), or
+//! 127.0.0.1:3000.
+
+use std::net::SocketAddr;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+
+const USAGE: &str = "\
+Usage: server [--addr HOST:PORT]
+
+Serves the chat on HOST:PORT (default 127.0.0.1:3000).
+
+Environment:
+  CHAT_ADDR          same as --addr
+  LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
+  RUST_LOG           log filter (default: info for the chat, warn for the rest)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Help(&'static str),
+    #[error("`{value}` is not an address like 127.0.0.1:3000 (from {source_name})")]
+    BadAddr { value: String, source_name: &'static str },
+    #[error("unknown argument `{0}`\n\n{USAGE}")]
+    UnknownArg(String),
+    #[error("--addr needs a value like 127.0.0.1:3000")]
+    MissingValue,
+}
+
+impl Config {
+    /// Reads the command line (without the program name) and the environment.
+    pub fn from_args<I>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = String>,
+    {
+        let mut flag_addr = None;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "-h" | "--help" => return Err(ConfigError::Help(USAGE)),
+                "--addr" => flag_addr = Some(args.next().ok_or(ConfigError::MissingValue)?),
+                other => match other.strip_prefix("--addr=") {
+                    Some(value) => flag_addr = Some(value.to_owned()),
+                    None => return Err(ConfigError::UnknownArg(other.to_owned())),
+                },
+            }
+        }
+        let (value, source_name) = if let Some(v) = flag_addr {
+            (v, "--addr")
+        } else if let Some(v) = env("CHAT_ADDR") {
+            (v, "CHAT_ADDR")
+        } else if let Some(v) = env("LEPTOS_SITE_ADDR") {
+            (v, "LEPTOS_SITE_ADDR")
+        } else {
+            (DEFAULT_ADDR.to_owned(), "the default")
+        };
+        let addr = value
+            .parse()
+            .map_err(|_| ConfigError::BadAddr { value, source_name })?;
+        Ok(Config { addr })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_to_localhost_3000() {
+        assert_eq!(Config::from_args(args(&[]), no_env).unwrap().addr.to_string(), DEFAULT_ADDR);
+    }
+
+    #[test]
+    fn flag_beats_env_beats_leptos() {
+        let env = |k: &str| match k {
+            "CHAT_ADDR" => Some("127.0.0.1:4000".to_string()),
+            "LEPTOS_SITE_ADDR" => Some("127.0.0.1:5000".to_string()),
+            _ => None,
+        };
+        let from = |a: &[&str]| Config::from_args(args(a), env).unwrap().addr.port();
+        assert_eq!(from(&["--addr", "0.0.0.0:4100"]), 4100);
+        assert_eq!(from(&["--addr=[::1]:4200"]), 4200);
+        assert_eq!(from(&[]), 4000);
+        let leptos_only = |k: &str| (k == "LEPTOS_SITE_ADDR").then(|| "127.0.0.1:5000".to_string());
+        assert_eq!(Config::from_args(args(&[]), leptos_only).unwrap().addr.port(), 5000);
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        let err = Config::from_args(args(&["--addr", "localhost"]), no_env).unwrap_err();
+        assert!(err.to_string().contains("`localhost` is not an address"), "{err}");
+        assert_eq!(Config::from_args(args(&["--addr"]), no_env).unwrap_err(), ConfigError::MissingValue);
+        assert!(matches!(
+            Config::from_args(args(&["--port", "1"]), no_env).unwrap_err(),
+            ConfigError::UnknownArg(_)
+        ));
+    }
+}

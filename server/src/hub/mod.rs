@@ -1,0 +1,135 @@
+//! The room hub: which rooms exist, who is in each, and the broadcast that carries
+//! every event of a room to all its members.
+//!
+//! The registry is plain synchronous data behind a short lock that is never held
+//! across an `.await`. A room exists while it has members: the first join creates
+//! it, the last [`Membership`] dropped removes it.
+
+mod membership;
+mod room;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use app::directory::{RoomDirectory, RoomSummary};
+use app::protocol::{Member, MemberId, ServerMsg};
+use app::room_name::RoomName;
+
+pub use membership::{Event, Membership};
+pub use room::{Frame, Room};
+
+/// How many events a room buffers for its slowest member before that member lags.
+pub const DEFAULT_ROOM_BUFFER: usize = 1024;
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
+    next_member: AtomicU64,
+    room_buffer: usize,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::with_room_buffer(DEFAULT_ROOM_BUFFER)
+    }
+
+    pub fn with_room_buffer(room_buffer: usize) -> Self {
+        Hub {
+            inner: Arc::new(Inner {
+                rooms: Mutex::new(HashMap::new()),
+                next_member: AtomicU64::new(1),
+                room_buffer,
+            }),
+        }
+    }
+
+    /// Adds a member to `room` (creating the room if it is new) and announces it.
+    /// The returned membership receives every event that follows, its own
+    /// `member_joined` included; dropping it leaves the room.
+    pub fn join(&self, room: &RoomName, display_name: String) -> Membership {
+        let id = MemberId(self.inner.next_member.fetch_add(1, Ordering::Relaxed));
+        let member = Member { id, display_name };
+        let (room, events, members) = {
+            let mut rooms = self.rooms();
+            let room = rooms
+                .entry(room.clone())
+                .or_insert_with(|| Arc::new(Room::new(room.clone(), self.inner.room_buffer)))
+                .clone();
+            // Subscribe before announcing, so the joiner misses nothing after its welcome.
+            let events = room.subscribe();
+            let members = room.add_member(member.clone());
+            (room, events, members)
+        };
+        room.publish(&ServerMsg::MemberJoined { member });
+        Membership::new(self.clone(), room, id, events, members)
+    }
+
+    /// Called by [`Membership`]'s drop: removes the member, and the room when empty.
+    fn leave(&self, room: &Arc<Room>, id: MemberId) {
+        let now_empty = {
+            let mut rooms = self.rooms();
+            let now_empty = room.remove_member(id);
+            if now_empty {
+                // Only remove the entry if it is still this room (it always is while
+                // the lock is held by joins, but be exact).
+                if rooms.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room)) {
+                    rooms.remove(room.name());
+                }
+            }
+            now_empty
+        };
+        if !now_empty {
+            room.publish(&ServerMsg::MemberLeft { member: id });
+        }
+    }
+
+    /// The room by that name, if it has members.
+    pub fn room(&self, name: &RoomName) -> Option<Arc<Room>> {
+        self.rooms().get(name).cloned()
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms().len()
+    }
+
+    /// Panics if the registry breaks a rule; for tests.
+    pub fn check_invariants(&self) {
+        for (name, room) in self.rooms().iter() {
+            assert_eq!(name, room.name(), "room filed under another name");
+            assert!(room.member_count() > 0, "empty room {name} kept in the registry");
+        }
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<RoomName, Arc<Room>>> {
+        self.inner.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RoomDirectory for Hub {
+    fn active_rooms(&self) -> Vec<RoomSummary> {
+        let mut rooms: Vec<RoomSummary> = self
+            .rooms()
+            .values()
+            .map(|room| RoomSummary {
+                name: room.name().clone(),
+                members: room.member_count(),
+            })
+            .collect();
+        rooms.sort_by(|a, b| b.members.cmp(&a.members).then_with(|| a.name.cmp(&b.name)));
+        rooms
+    }
+}
+
+#[cfg(test)]
+mod tests;

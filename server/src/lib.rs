@@ -1,0 +1,69 @@
+//! The chat server: Leptos pages rendered by axum, and the room hub behind the
+//! WebSocket route.
+
+pub mod config;
+pub mod hub;
+pub mod shutdown;
+pub mod state;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::directory::SharedDirectory;
+use app::{shell, App};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+
+pub use state::AppState;
+
+/// How long shutdown waits for sessions to say goodbye to their clients.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let directory: SharedDirectory = Arc::new(state.hub.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/ws/chat/{room}", get(ws::upgrade))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(directory.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Serves until `signal` completes; then tells every WebSocket session, stops
+/// accepting, and waits (up to [`SHUTDOWN_GRACE`]) for the sessions to end.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let sessions = state.sessions.clone();
+    let begin_shutdown = {
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                () = signal => shutdown.cancel(),
+                () = shutdown.cancelled() => {}
+            }
+        }
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(begin_shutdown)
+        .await?;
+    sessions.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {
+        tracing::warn!(left = sessions.len(), "sessions still open after the shutdown grace period");
+    }
+    Ok(())
+}

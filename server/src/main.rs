@@ -1,0 +1,56 @@
+use std::process::ExitCode;
+
+use leptos::prelude::get_configuration;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use server::config::{Config, ConfigError};
+use server::{serve, shutdown, AppState};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
+        Ok(config) => config,
+        Err(ConfigError::Help(usage)) => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,server=info")),
+        )
+        .init();
+
+    let leptos_options = match get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(error) => {
+            eprintln!("error: Leptos configuration: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(config.addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {}: {error}", config.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(config.addr);
+    tracing::info!("chat listening on http://{addr}/chat/");
+
+    match serve(listener, AppState::new(leptos_options), shutdown::signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,28 @@
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::Hub;
+
+/// Everything the routes share. Handed to axum as `State` and to Leptos as context.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Hub,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Every WebSocket session, so shutdown can wait for them to say goodbye.
+    pub sessions: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions) -> Self {
+        AppState {
+            leptos_options,
+            hub: Hub::new(),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `GET /ws/chat/{room}`: the WebSocket a room page opens.
+
+mod limits;
+mod session;
+
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use app::room_name::RoomName;
+
+use crate::state::AppState;
+pub use session::{run_session, SessionContext, JOIN_TIMEOUT, WRITE_TIMEOUT};
+
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Path(raw): Path<String>,
+    State(state): State<AppState>,
+) -> Response {
+    let room = match RoomName::parse(&raw) {
+        Ok(room) => room,
+        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+    };
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.")
+            .into_response();
+    }
+    let context = SessionContext {
+        room,
+        hub: state.hub.clone(),
+        shutdown: state.shutdown.clone(),
+    };
+    let sessions = state.sessions.clone();
+    limits::apply(ws)
+        .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
+        .on_upgrade(move |socket| {
+            sessions.track_future(async move {
+                let (sink, stream) = socket.split();
+                run_session(sink, stream, context).await;
+            })
+        })
+}

@@ -1,0 +1,104 @@
+//! The server-rendered pages, through the real router.
+
+mod support;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Request, StatusCode};
+use server::{router, AppState};
+use tower::ServiceExt;
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+async fn get(state: &AppState, path: &str) -> Page {
+    let response = router(state.clone())
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let html = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    Page { status, location, html }
+}
+
+fn state() -> AppState {
+    AppState::new(support::leptos_options())
+}
+
+#[tokio::test]
+async fn the_root_leads_to_the_lobby() {
+    let page = get(&state(), "/").await;
+    assert!(page.status.is_redirection(), "{}", page.status);
+    assert_eq!(page.location.as_deref(), Some("/chat/"));
+}
+
+#[tokio::test]
+async fn the_lobby_has_a_room_form_that_works_without_javascript() {
+    let page = get(&state(), "/chat/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains(r#"<label for="room-name">Room name</label>"#), "{}", page.html);
+    assert!(page.html.contains(r#"method="GET""#) || page.html.contains(r#"method="get""#));
+    assert!(page.html.contains(r#"name="room""#));
+    assert!(page.html.contains("Nobody is chatting right now"));
+}
+
+#[tokio::test]
+async fn the_lobby_form_redirects_to_the_normalised_room() {
+    let page = get(&state(), "/chat/?room=+Rust+Nation+").await;
+    assert!(page.status.is_redirection(), "{}", page.status);
+    assert_eq!(page.location.as_deref(), Some("/chat/rust-nation/"));
+}
+
+#[tokio::test]
+async fn a_bad_name_in_the_lobby_form_shows_why() {
+    let page = get(&state(), "/chat/?room=no%2Fslashes").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains(r#"role="alert""#), "{}", page.html);
+    assert!(page.html.contains("contains “/”"), "{}", page.html);
+}
+
+#[tokio::test]
+async fn the_lobby_lists_active_rooms() {
+    let state = state();
+    let _ada = state.hub.join(&app::room_name::RoomName::parse("busy").unwrap(), "Ada".into());
+    let page = get(&state, "/chat/").await;
+    assert!(page.html.contains(r#"href="/chat/busy/""#), "{}", page.html);
+    assert!(page.html.contains("1 person"));
+}
+
+#[tokio::test]
+async fn a_room_page_is_server_rendered() {
+    let page = get(&state(), "/chat/general/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains(r#"role="log""#));
+    assert!(page.html.contains(r#"aria-live="polite""#));
+    assert!(page.html.contains(r#"aria-label="Message""#));
+    assert!(page.html.contains("#general"));
+}
+
+#[tokio::test]
+async fn another_spelling_of_a_room_redirects_to_its_address() {
+    let page = get(&state(), "/chat/General/").await;
+    assert!(page.status.is_redirection(), "{}", page.status);
+    assert_eq!(page.location.as_deref(), Some("/chat/general/"));
+}
+
+#[tokio::test]
+async fn a_bad_room_name_in_the_url_gets_a_clear_page() {
+    let page = get(&state(), "/chat/caf%C3%A9/").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("That is not a room name"), "{}", page.html);
+    assert!(page.html.contains("contains “é”"), "{}", page.html);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_not_found() {
+    let page = get(&state(), "/nope").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+}

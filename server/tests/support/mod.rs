@@ -1,0 +1,158 @@
+//! Boots the real server on an ephemeral port and speaks to it with real
+//! WebSocket clients.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
+use futures::{SinkExt, StreamExt};
+use server::AppState;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for something it expects before failing.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+pub fn leptos_options() -> leptos::prelude::LeptosOptions {
+    leptos::prelude::LeptosOptions::builder()
+        .output_name("chat")
+        .site_root("target/site")
+        .build()
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(leptos_options());
+        let stop = CancellationToken::new();
+        let signal = stop.clone().cancelled_owned();
+        let task = tokio::spawn(server::serve(listener, state.clone(), signal));
+        TestServer { addr, state, stop, task }
+    }
+
+    /// Opens a WebSocket to `room` without joining.
+    pub async fn connect(&self, room: &str) -> Client {
+        let url = format!("ws://{}/ws/chat/{room}", self.addr);
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Client { socket, name: String::new() }
+    }
+
+    /// Connects to `room` and joins as `name`; returns once welcomed.
+    pub async fn join(&self, room: &str, name: &str) -> Client {
+        let mut client = self.connect(room).await;
+        client.name = name.to_owned();
+        client
+            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned() })
+            .await;
+        match client.recv().await {
+            ServerMsg::Welcome { .. } => client,
+            other => panic!("{name} expected a welcome, got {other:?}"),
+        }
+    }
+
+    /// Starts a graceful shutdown and waits for the server to finish.
+    pub async fn shut_down(self) {
+        self.stop.cancel();
+        tokio::time::timeout(PATIENCE * 2, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic")
+            .expect("the server stops cleanly");
+    }
+}
+
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub name: String,
+}
+
+impl Client {
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_raw(Message::text(msg.to_json())).await;
+    }
+
+    pub async fn say(&mut self, body: &str) {
+        self.send(&ClientMsg::Send { body: body.to_owned() }).await;
+    }
+
+    pub async fn send_raw(&mut self, frame: Message) {
+        self.socket.send(frame).await.expect("send to server");
+    }
+
+    /// The next frame the server sends, decoded.
+    #[track_caller]
+    pub fn recv(&mut self) -> impl std::future::Future<Output = ServerMsg> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            loop {
+                let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("{} heard nothing within {PATIENCE:?} ({caller})", self.name))
+                    .unwrap_or_else(|| panic!("{}'s connection ended ({caller})", self.name))
+                    .expect("a readable frame");
+                match frame {
+                    Message::Text(text) => {
+                        return serde_json::from_str(text.as_str())
+                            .unwrap_or_else(|e| panic!("server sent {text:?}: {e}"))
+                    }
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    other => panic!("{} got an unexpected frame {other:?} ({caller})", self.name),
+                }
+            }
+        }
+    }
+
+    /// Skips member joins and leaves; returns the next message or error.
+    pub async fn recv_chat(&mut self) -> ServerMsg {
+        loop {
+            match self.recv().await {
+                ServerMsg::MemberJoined { .. } | ServerMsg::MemberLeft { .. } => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The body of the next chat message; panics on anything else.
+    pub async fn recv_body(&mut self) -> String {
+        match self.recv_chat().await {
+            ServerMsg::Message(message) => message.body,
+            other => panic!("{} expected a message, got {other:?}", self.name),
+        }
+    }
+
+    /// Reads until the connection ends; returns the close code, if any.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("the connection closes in time");
+            match frame {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+/// Waits until `condition` holds, polling; fails after [`PATIENCE`].
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,184 @@
+//! The WebSocket route with a real server on port 0 and real clients.
+
+mod support;
+
+use app::protocol::{ClientMsg, ErrorCode, ServerMsg, MAX_BODY_CHARS, PROTOCOL_VERSION};
+use support::{eventually, TestServer};
+use tokio_tungstenite::tungstenite::Message;
+
+#[track_caller]
+fn assert_error(msg: ServerMsg, expected: ErrorCode) -> String {
+    match msg {
+        ServerMsg::Error { code, message } if code == expected => message,
+        other => panic!("expected a {expected:?} error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_message_reaches_everyone_in_its_room_once_and_no_other_room() {
+    let server = TestServer::start().await;
+    let mut a1 = server.join("alpha", "A1").await;
+    let mut a2 = server.join("alpha", "A2").await;
+    let mut b1 = server.join("beta", "B1").await;
+
+    a1.say("hello alpha").await;
+    assert_eq!(a1.recv_body().await, "hello alpha", "the sender sees its own message");
+    assert_eq!(a2.recv_body().await, "hello alpha");
+
+    // A marker after it: if "hello alpha" had been delivered twice, the duplicate
+    // would arrive before the marker.
+    a2.say("marker").await;
+    assert_eq!(a1.recv_body().await, "marker");
+    assert_eq!(a2.recv_body().await, "marker");
+
+    // B1's first chat event is its own message: nothing from alpha came before it.
+    b1.say("hello beta").await;
+    assert_eq!(b1.recv_body().await, "hello beta");
+    a1.say("after beta").await;
+    assert_eq!(a2.recv_body().await, "after beta", "beta's message did not reach alpha");
+
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn messages_carry_author_seq_and_time() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("general", "  Ada  Lovelace ").await;
+    ada.say("one").await;
+    ada.say("two").await;
+    for (expected_seq, expected_body) in [(1, "one"), (2, "two")] {
+        match ada.recv_chat().await {
+            ServerMsg::Message(m) => {
+                assert_eq!(m.author, "Ada Lovelace", "the server uses the normalised join name");
+                assert_eq!((m.seq.0, m.body.as_str()), (expected_seq, expected_body));
+                assert!(m.sent_at.0 > 1_600_000_000_000, "a real clock time");
+            }
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_over_long_message_is_refused_and_the_connection_keeps_working() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("general", "Ada").await;
+    let mut bob = server.join("general", "Bob").await;
+
+    ada.say(&"x".repeat(MAX_BODY_CHARS + 1)).await;
+    let reason = assert_error(ada.recv_chat().await, ErrorCode::TooLong);
+    assert!(reason.contains("4000"), "the error says the limit: {reason}");
+
+    ada.say(&"y".repeat(MAX_BODY_CHARS)).await;
+    assert_eq!(ada.recv_body().await.len(), MAX_BODY_CHARS, "a message at the limit goes through");
+    assert_eq!(bob.recv_body().await.len(), MAX_BODY_CHARS, "and nobody saw the refused one");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn malformed_and_binary_frames_get_error_frames_and_the_connection_keeps_working() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("general", "Ada").await;
+
+    ada.send_raw(Message::text("this is not json")).await;
+    assert_error(ada.recv_chat().await, ErrorCode::Malformed);
+    ada.send_raw(Message::text(r#"{"type":"shout","body":"hi"}"#)).await;
+    let reason = assert_error(ada.recv_chat().await, ErrorCode::Malformed);
+    assert!(reason.contains("shout"), "the error names what was wrong: {reason}");
+    ada.send_raw(Message::text(r#"{"type":"send"}"#)).await;
+    assert_error(ada.recv_chat().await, ErrorCode::Malformed);
+    ada.send_raw(Message::binary(vec![0u8, 159, 146, 150])).await;
+    assert_error(ada.recv_chat().await, ErrorCode::BinaryFrame);
+    ada.say("   ").await;
+    assert_error(ada.recv_chat().await, ErrorCode::EmptyMessage);
+    ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Eve".into() }).await;
+    assert_error(ada.recv_chat().await, ErrorCode::AlreadyJoined);
+
+    ada.say("still here").await;
+    assert_eq!(ada.recv_body().await, "still here");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_first_frame_must_be_a_valid_join() {
+    let server = TestServer::start().await;
+    let mut client = server.connect("general").await;
+    client.say("too early").await;
+    assert_error(client.recv().await, ErrorCode::NotJoined);
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: " ".into() }).await;
+    assert_error(client.recv().await, ErrorCode::InvalidDisplayName);
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into() }).await;
+    assert!(matches!(client.recv().await, ServerMsg::Welcome { .. }));
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn another_protocol_version_is_refused_and_closed() {
+    let server = TestServer::start().await;
+    let mut client = server.connect("general").await;
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, display_name: "Ada".into() }).await;
+    let reason = assert_error(client.recv().await, ErrorCode::UnsupportedVersion);
+    assert!(reason.contains("Reload"), "{reason}");
+    assert_eq!(client.closed().await, Some(1008));
+    assert_eq!(server.state.hub.room_count(), 0, "it never joined");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("Tea Room", "Ada").await;
+    let mut bob = server.connect("tea-room").await;
+    bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Bob".into() }).await;
+    match bob.recv().await {
+        ServerMsg::Welcome { room, members, .. } => {
+            assert_eq!(room.as_str(), "tea-room", "any spelling of a name is the same room");
+            let names: Vec<_> = members.iter().map(|m| m.display_name.as_str()).collect();
+            assert_eq!(names, ["Ada", "Bob"]);
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    let hub = server.state.hub.clone();
+    assert_eq!(hub.room_count(), 1);
+
+    bob.socket.close(None).await.unwrap();
+    loop {
+        match ada.recv().await {
+            ServerMsg::MemberLeft { .. } => break,
+            ServerMsg::MemberJoined { .. } => continue,
+            other => panic!("expected bob to leave, got {other:?}"),
+        }
+    }
+    drop(ada);
+    eventually("the empty room is dropped", || hub.room_count() == 0).await;
+    hub.check_invariants();
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_bad_room_name_is_refused_before_the_upgrade() {
+    let server = TestServer::start().await;
+    let url = format!("ws://{}/ws/chat/no%21good", server.addr);
+    let error = tokio_tungstenite::connect_async(url).await.unwrap_err();
+    match error {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("letters a to z"), "{body}");
+        }
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_members_and_closes_with_service_restart() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("general", "Ada").await;
+    let hub = server.state.hub.clone();
+    let stopping = tokio::spawn(server.shut_down());
+    assert_eq!(ada.recv_chat().await, ServerMsg::ShuttingDown);
+    assert_eq!(ada.closed().await, Some(1012));
+    stopping.await.unwrap();
+    assert_eq!(hub.room_count(), 0, "sessions ended and left their rooms");
+}
