@@ -15,7 +15,12 @@ struct Page {
 
 async fn get(state: &AppState, path: &str) -> Page {
     let response = router(state.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(path)
+                .header(header::ACCEPT, "text/html")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status();

@@ -127,7 +127,7 @@ async fn another_protocol_version_is_refused_and_closed() {
 #[tokio::test]
 async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
     let server = TestServer::start().await;
-    let mut ada = server.join("Tea Room", "Ada").await;
+    let mut ada = server.join("Tea%20Room", "Ada").await;
     let mut bob = server.connect("tea-room").await;
     bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Bob".into() }).await;
     match bob.recv().await {

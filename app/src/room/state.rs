@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn welcome_makes_the_room_live_and_rejoin_leaves_a_note() {
-        let _owner = Owner::new();
+        let owner = Owner::new();
+        owner.set();
         let room = RoomState::new();
         assert_eq!(room.apply(welcome(1)), Applied::Continue);
         assert_eq!(room.status.get_untracked(), ConnectionStatus::Live);
@@ -197,7 +198,8 @@ mod tests {
 
     #[test]
     fn messages_append_with_unique_keys_and_the_log_is_bounded() {
-        let _owner = Owner::new();
+        let owner = Owner::new();
+        owner.set();
         let room = RoomState::new();
         for seq in 1..=(MAX_LOG_ENTRIES as u64 + 5) {
             room.apply(message(seq));
@@ -213,7 +215,8 @@ mod tests {
 
     #[test]
     fn members_come_and_go() {
-        let _owner = Owner::new();
+        let owner = Owner::new();
+        owner.set();
         let room = RoomState::new();
         room.apply(welcome(1));
         let bob = Member { id: MemberId(9), display_name: "Bob".into() };
@@ -226,7 +229,8 @@ mod tests {
 
     #[test]
     fn errors_show_and_only_fatal_ones_stop() {
-        let _owner = Owner::new();
+        let owner = Owner::new();
+        owner.set();
         let room = RoomState::new();
         assert_eq!(room.apply(ServerMsg::error(ErrorCode::TooLong, "too long")), Applied::Continue);
         assert_eq!(room.error.get_untracked().as_deref(), Some("too long"));

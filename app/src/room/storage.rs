@@ -1,6 +1,7 @@
 //! The display name a person picked, kept in the browser's localStorage until
 //! accounts exist. Browser only; on the server there is nothing stored.
 
+#[cfg(feature = "hydrate")]
 const KEY: &str = "chat.display_name";
 
 pub fn load_display_name() -> Option<String> {
