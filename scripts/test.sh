@@ -7,8 +7,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 . scripts/setup.sh all
 
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
 echo "== cargo test"
-cargo test --locked
+cargo test --locked 2>&1 | tee "$results/cargo.log"
 
 echo "== cargo leptos build"
 cargo leptos build
@@ -20,5 +23,18 @@ export LEPTOS_SITE_ROOT="$PWD/target/site"
 export LEPTOS_SITE_PKG_DIR=pkg
 
 echo "== playwright"
-cd end2end
-npx playwright test
+(cd end2end && PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" \
+  npx playwright test --reporter=list,json)
+
+# One closing line over both runners.
+node -e '
+  const fs = require("fs");
+  const [cargoLog, pwJson] = process.argv.slice(1);
+  let passed = 0, failed = 0;
+  for (const m of fs.readFileSync(cargoLog, "utf8").matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    passed += +m[1]; failed += +m[2];
+  }
+  const s = JSON.parse(fs.readFileSync(pwJson, "utf8")).stats;
+  passed += s.expected + s.flaky; failed += s.unexpected;
+  console.log(`tests: ${passed} passed, ${failed} failed`);
+' "$results/cargo.log" "$results/playwright.json"

@@ -48,7 +48,7 @@ pub fn LobbyPage() -> impl IntoView {
                         autocapitalize="none"
                         spellcheck="false"
                         placeholder="general"
-                        prop:value=move || submitted.get().unwrap_or_default()
+                        value=move || submitted.get().unwrap_or_default()
                         aria-invalid=move || error().map(|_| "true")
                         aria-describedby=move || if error().is_some() { "room-error room-rule" } else { "room-rule" }
                     />

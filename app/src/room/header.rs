@@ -30,7 +30,7 @@ pub fn RoomHeader(
                 <span class="dot" aria-hidden="true"></span>
                 {move || status.read().label()}
             </p>
-            <details class="members">
+            <details class="members" class:hidden=move || state.members.read().is_empty()>
                 <summary>{people}</summary>
                 <ul>
                     <For

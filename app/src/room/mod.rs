@@ -21,7 +21,7 @@ use connection::{connect, Connection};
 use header::RoomHeader;
 use message_list::MessageList;
 use name_picker::NamePicker;
-use state::RoomState;
+use state::{ConnectionStatus, RoomState};
 
 /// Who this person is in the room, as far as the page knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,12 @@ pub fn Room(room: RoomName) -> impl IntoView {
     Effect::new(move |_| {
         let next = match name.get() {
             NameChoice::Chosen(display_name) => Some(connect(joined_room.clone(), display_name, state)),
-            _ => None,
+            NameChoice::Missing { .. } => {
+                state.status.set(ConnectionStatus::AwaitingName);
+                state.members.set(Vec::new());
+                None
+            }
+            NameChoice::Unknown => None,
         };
         connection.set_value(next);
     });

@@ -7,8 +7,10 @@ use crate::protocol::{ChatMessage, Member, MemberId, ServerMsg};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
-    /// Not connected yet: before hydration, or while no display name is chosen.
+    /// Server render and the moment before hydration.
     Idle,
+    /// Waiting for the person to choose a display name.
+    AwaitingName,
     Connecting,
     Live,
     /// Lost the connection; the next try is attempt `attempt`.
@@ -22,6 +24,7 @@ impl ConnectionStatus {
     pub fn key(&self) -> &'static str {
         match self {
             ConnectionStatus::Idle | ConnectionStatus::Connecting => "connecting",
+            ConnectionStatus::AwaitingName => "idle",
             ConnectionStatus::Live => "live",
             ConnectionStatus::Reconnecting { .. } => "reconnecting",
             ConnectionStatus::Closed { .. } => "closed",
@@ -31,6 +34,7 @@ impl ConnectionStatus {
     pub fn label(&self) -> String {
         match self {
             ConnectionStatus::Idle | ConnectionStatus::Connecting => "Connecting…".into(),
+            ConnectionStatus::AwaitingName => "Not joined yet".into(),
             ConnectionStatus::Live => "Live".into(),
             ConnectionStatus::Reconnecting { attempt } if *attempt <= 1 => "Reconnecting…".into(),
             ConnectionStatus::Reconnecting { attempt } => format!("Reconnecting… (try {attempt})"),
