@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use app::directory::SharedDirectory;
 use app::{shell, App};
+use axum::extract::Path;
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -30,6 +32,9 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(ws::upgrade))
+        // Room addresses end in a slash; lead the slash-less spellings there.
+        .route("/chat", get(|| async { Redirect::permanent("/chat/") }))
+        .route("/chat/{room}", get(add_trailing_slash))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -38,6 +43,17 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+}
+
+async fn add_trailing_slash(Path(room): Path<String>) -> Redirect {
+    let encoded: String = room
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    Redirect::permanent(&format!("/chat/{encoded}/"))
 }
 
 /// Serves until `signal` completes; then tells every WebSocket session, stops

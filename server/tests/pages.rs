@@ -95,6 +95,20 @@ async fn another_spelling_of_a_room_redirects_to_its_address() {
 }
 
 #[tokio::test]
+async fn addresses_without_the_trailing_slash_lead_to_the_page() {
+    let state = state();
+    let lobby = get(&state, "/chat").await;
+    assert_eq!(lobby.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(lobby.location.as_deref(), Some("/chat/"));
+    let room = get(&state, "/chat/general").await;
+    assert_eq!(room.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(room.location.as_deref(), Some("/chat/general/"));
+    // Whatever it was, it stays encoded; the room page then judges the name.
+    let odd = get(&state, "/chat/a%2Fb%3Cx").await;
+    assert_eq!(odd.location.as_deref(), Some("/chat/a%2Fb%3Cx/"));
+}
+
+#[tokio::test]
 async fn a_bad_room_name_in_the_url_gets_a_clear_page() {
     let page = get(&state(), "/chat/caf%C3%A9/").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);

@@ -42,10 +42,6 @@ impl Room {
         self.data().members.len()
     }
 
-    pub fn members(&self) -> Vec<Member> {
-        self.data().members.values().cloned().collect()
-    }
-
     /// Stamps a message with the room's next seq and the time, and sends it to every
     /// member. Seq order is broadcast order: both happen under the room's lock.
     pub fn post(&self, author: &str, body: &str) -> Seq {
