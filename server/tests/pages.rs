@@ -14,6 +14,11 @@ struct Page {
 }
 
 async fn get(state: &AppState, path: &str) -> Page {
+    // Leptos discovers an app's routes by rendering it with process-wide state. A
+    // server does that once, before serving; tests each build their own router,
+    // so they take turns, lest one test's discovery meet another's rendering.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let response = router(state.clone())
         .oneshot(
             Request::get(path)
