@@ -182,3 +182,31 @@ async fn shutdown_tells_members_and_closes_with_service_restart() {
     stopping.await.unwrap();
     assert_eq!(hub.room_count(), 0, "sessions ended and left their rooms");
 }
+
+#[tokio::test]
+async fn a_frame_past_the_websocket_limit_ends_only_that_connection() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("general", "Ada").await;
+    let mut bob = server.join("general", "Bob").await;
+
+    // 100 KiB is past the 64 KiB the WebSocket layer accepts: no message this
+    // large is legitimate, so the server drops the connection without reading it all.
+    ada.send_raw(Message::text("x".repeat(100 * 1024))).await;
+    let code = ada.closed().await;
+    assert!(matches!(code, None | Some(1009)), "closed with {code:?}");
+
+    // The room and everyone else in it carry on.
+    loop {
+        match bob.recv().await {
+            ServerMsg::MemberLeft { .. } => break,
+            ServerMsg::MemberJoined { .. } => continue,
+            other => panic!("expected Ada to leave, got {other:?}"),
+        }
+    }
+    bob.say("still fine").await;
+    assert_eq!(bob.recv_body().await, "still fine");
+    let mut carol = server.join("general", "Carol").await;
+    bob.say("hi carol").await;
+    assert_eq!(carol.recv_body().await, "hi carol");
+    server.shut_down().await;
+}

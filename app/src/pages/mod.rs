@@ -9,6 +9,7 @@ pub use not_found::NotFound;
 pub use room_page::RoomPage;
 
 /// Sets the HTTP status of the server-rendered response (no-op in the browser).
+#[cfg_attr(not(feature = "ssr"), allow(unused_variables))]
 pub(crate) fn set_status(code: u16) {
     #[cfg(feature = "ssr")]
     if let (Some(response), Ok(status)) = (
@@ -17,6 +18,4 @@ pub(crate) fn set_status(code: u16) {
     ) {
         response.set_status(status);
     }
-    #[cfg(not(feature = "ssr"))]
-    let _unused = code;
 }

@@ -14,6 +14,7 @@ pub fn load_display_name() -> Option<String> {
     None
 }
 
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
 pub fn save_display_name(name: &str) {
     #[cfg(feature = "hydrate")]
     if let Some(storage) = local_storage() {
@@ -21,8 +22,6 @@ pub fn save_display_name(name: &str) {
             leptos::logging::warn!("could not keep the display name in this browser");
         }
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _unused = name;
 }
 
 #[cfg(feature = "hydrate")]

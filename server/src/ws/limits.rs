@@ -7,7 +7,7 @@ use axum::extract::WebSocketUpgrade;
 /// Largest frame or message accepted. A body at the protocol's 4,000-character limit
 /// is at most 16 KiB of UTF-8, 24 KiB once JSON-escaped; this leaves room for the
 /// server to answer an over-long message with a clear error instead of dropping the
-/// connection. Past this, the WebSocket layer closes the connection (1009).
+/// connection. Past this, the WebSocket layer drops the connection.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Read buffer per connection: chat frames are small; it grows for a large one.
