@@ -3,6 +3,7 @@
 //! [`room_name`] rule.
 
 pub mod directory;
+pub mod history;
 pub mod display_name;
 pub mod pages;
 pub mod protocol;
@@ -13,7 +14,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use pages::{LobbyPage, NotFound, RoomPage};
@@ -50,7 +51,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/chat/"/> }/>
                 <Route path=path!("/chat/") view=LobbyPage/>
-                <Route path=path!("/chat/:room/") view=RoomPage/>
+                // Rendered whole before it is sent, so the latest messages are in the
+                // HTML itself (readable with JavaScript off).
+                <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -5,13 +5,19 @@
 //! types. The first frame a client sends is [`ClientMsg::Join`], carrying
 //! [`PROTOCOL_VERSION`]; a server that speaks another version answers with
 //! [`ErrorCode::UnsupportedVersion`] and closes.
+//!
+//! Every message has a per-room [`Seq`]. A client remembers the last one it saw and
+//! joins with `since`, so a reconnect replays exactly what it missed. Each message a
+//! client sends carries the client's own [`ClientMsgId`]; the server acknowledges it
+//! with the seq it stored it under, and a retry of the same id is acknowledged again
+//! without being stored twice.
 
 use serde::{Deserialize, Serialize};
 
 use crate::room_name::RoomName;
 
 /// Bumped on every change a peer of the previous version would misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -20,6 +26,21 @@ pub const MAX_BODY_CHARS: usize = 4_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Seq(pub u64);
+
+/// The sender's own id for a message, so that a retry is recognised: 1 to 64
+/// characters of `A-Z a-z 0-9 - _`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMsgId(pub String);
+
+impl ClientMsgId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn is_valid(&self) -> bool {
+        (1..=Self::MAX_LEN).contains(&self.0.len())
+            && self.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
 
 /// One connection's membership in a room; unique per server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -35,33 +56,49 @@ pub struct Timestamp(pub i64);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    /// First frame on a connection: who is joining, in which protocol version.
-    Join { version: u32, display_name: String },
+    /// First frame on a connection: who is joining, in which protocol version, and
+    /// the last seq this client has seen (it gets every message after it).
+    Join {
+        version: u32,
+        display_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Seq>,
+    },
     /// A message for everyone in the room.
-    Send { body: String },
+    Send { id: ClientMsgId, body: String },
 }
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The join was accepted; `members` is everyone present, including `you`.
+    /// The join was accepted; `members` is everyone present, including `you`;
+    /// `latest` is the room's newest seq. Missed messages follow as `message`s.
     Welcome {
         version: u32,
         room: RoomName,
         you: MemberId,
         members: Vec<Member>,
+        latest: Seq,
     },
     /// A message posted to the room (the sender gets its own, too).
     Message(ChatMessage),
+    /// The message the client sent as `id` is stored as `seq`.
+    Ack { id: ClientMsgId, seq: Seq },
+    /// More was missed than the server replays; reload the room's latest history.
+    HistoryGap { latest: Seq },
     /// Someone joined the room.
     MemberJoined { member: Member },
     /// Someone left the room.
     MemberLeft { member: MemberId },
-    /// This connection fell behind the room and `missed` messages were skipped.
-    Lagged { missed: u64 },
-    /// The request was refused; the connection stays usable unless the code says otherwise.
-    Error { code: ErrorCode, message: String },
+    /// The request was refused; the connection stays usable unless the code says
+    /// otherwise. `id` names the refused message, when it was a `send`.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ClientMsgId>,
+    },
     /// The server is going away (restart or shutdown); reconnect after a moment.
     ShuttingDown,
 }
@@ -78,6 +115,8 @@ pub struct ChatMessage {
     pub author: String,
     pub body: String,
     pub sent_at: Timestamp,
+    /// The sender's id for it, so the sender can match it to what it sent.
+    pub client_id: ClientMsgId,
 }
 
 /// Why the server refused a frame. Clients can match on it; `message` is for people.
@@ -100,6 +139,10 @@ pub enum ErrorCode {
     NotJoined,
     /// A second `join` on the same connection.
     AlreadyJoined,
+    /// The message id is missing or not of the allowed form.
+    InvalidMessageId,
+    /// The message could not be stored; nothing was sent. Retry later.
+    StoreUnavailable,
 }
 
 impl ErrorCode {
@@ -121,10 +164,12 @@ impl ServerMsg {
     }
 
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error {
-            code,
-            message: message.into(),
-        }
+        ServerMsg::Error { code, message: message.into(), id: None }
+    }
+
+    /// A refusal of the message the client sent as `id`.
+    pub fn message_error(id: ClientMsgId, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error { code, message: message.into(), id: Some(id) }
     }
 }
 
@@ -155,13 +200,18 @@ mod tests {
         let join = ClientMsg::Join {
             version: PROTOCOL_VERSION,
             display_name: "Ada".into(),
+            since: Some(Seq(41)),
         };
         assert_eq!(
             join.to_json(),
-            r#"{"type":"join","version":1,"display_name":"Ada"}"#
+            r#"{"type":"join","version":2,"display_name":"Ada","since":41}"#
         );
-        let send: ClientMsg = serde_json::from_str(r#"{"type":"send","body":"hi"}"#).unwrap();
-        assert_eq!(send, ClientMsg::Send { body: "hi".into() });
+        let fresh: ClientMsg =
+            serde_json::from_str(r#"{"type":"join","version":2,"display_name":"Ada"}"#).unwrap();
+        assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
+        let send: ClientMsg =
+            serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
+        assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into() });
     }
 
     #[test]
@@ -172,18 +222,21 @@ mod tests {
                 author: "Ada".into(),
                 body: "hello".into(),
                 sent_at: Timestamp(1_700_000_000_000),
+                client_id: ClientMsgId("c1".into()),
             }),
+            ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
+            ServerMsg::HistoryGap { latest: Seq(9000) },
             ServerMsg::error(ErrorCode::TooLong, "too long"),
-            ServerMsg::Lagged { missed: 3 },
+            ServerMsg::message_error(ClientMsgId("c2".into()), ErrorCode::StoreUnavailable, "disk"),
             ServerMsg::ShuttingDown,
         ];
         for msg in msgs {
             let back: ServerMsg = serde_json::from_str(&msg.to_json()).unwrap();
             assert_eq!(back, msg);
         }
-        assert!(ServerMsg::Lagged { missed: 1 }
+        assert!(ServerMsg::HistoryGap { latest: Seq(1) }
             .to_json()
-            .starts_with(r#"{"type":"lagged""#));
+            .starts_with(r#"{"type":"history_gap""#));
     }
 
     #[test]
@@ -196,6 +249,15 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<ClientMsg>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn message_ids() {
+        assert!(ClientMsgId("a1-B_2".into()).is_valid());
+        assert!(ClientMsgId("x".repeat(ClientMsgId::MAX_LEN)).is_valid());
+        assert!(!ClientMsgId(String::new()).is_valid());
+        assert!(!ClientMsgId("x".repeat(ClientMsgId::MAX_LEN + 1)).is_valid());
+        assert!(!ClientMsgId("no spaces".into()).is_valid());
     }
 
     #[test]

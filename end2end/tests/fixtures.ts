@@ -8,7 +8,7 @@ export const test = base.extend<{}, WorkerFixtures>({
     async ({}, use) => {
       const server = await ChatServer.start();
       await use(server);
-      await server.stop();
+      await server.dispose();
     },
     { scope: "worker" },
   ],

@@ -13,7 +13,7 @@ test("the lobby form leads to the room, with the name normalised", async ({ page
   await page.getByRole("button", { name: "Go" }).click();
   await expect(page).toHaveURL(/\/chat\/rust-nation\/$/);
   await expect(page.getByRole("heading", { name: "#rust-nation" })).toBeVisible();
-  await expect(page.getByText("No messages yet. Say hello!")).toBeVisible();
+  await expect(page.getByText("This is the beginning of #rust-nation. No messages yet: say hello!")).toBeVisible();
   await expect(page.getByRole("log", { name: "Messages" })).toBeAttached();
 });
 

@@ -4,6 +4,9 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const PATIENCE_MS = 30_000;
 
@@ -24,6 +27,9 @@ export class ChatServer {
   private process: ChildProcess | null = null;
   private output = "";
 
+  /** A database of its own, kept across restarts of this server. */
+  readonly db = join(mkdtempSync(join(tmpdir(), "chat-e2e-")), "chat.db");
+
   private constructor(readonly port: number) {}
 
   get url(): string {
@@ -40,7 +46,7 @@ export class ChatServer {
     const bin = process.env.CHAT_SERVER_BIN;
     if (!bin) throw new Error("CHAT_SERVER_BIN is not set: run the tests through scripts/test.sh");
     this.output = "";
-    const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`], {
+    const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`, "--db", this.db], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn,server=info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -77,6 +83,12 @@ export class ChatServer {
     const timer = setTimeout(() => child.kill("SIGKILL"), PATIENCE_MS);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Stops the server and removes its database. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(join(this.db, ".."), { recursive: true, force: true });
   }
 
   async restart(): Promise<void> {

@@ -1,24 +1,30 @@
 //! Where the server listens, from (in order) the `--addr` flag, the `CHAT_ADDR`
 //! environment variable, Leptos' `LEPTOS_SITE_ADDR` (set by cargo-leptos), or
-//! 127.0.0.1:3000.
+//! 127.0.0.1:3000; and where it keeps messages, from `--db` or `CHAT_DB`, or
+//! `data/chat.db`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_DB: &str = "data/chat.db";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT]
+Usage: server [--addr HOST:PORT] [--db FILE]
 
-Serves the chat on HOST:PORT (default 127.0.0.1:3000).
+Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages in the
+SQLite database FILE (default data/chat.db; created on first start).
 
 Environment:
   CHAT_ADDR          same as --addr
+  CHAT_DB            same as --db
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub addr: SocketAddr,
+    pub db: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,8 +35,8 @@ pub enum ConfigError {
     BadAddr { value: String, source_name: &'static str },
     #[error("unknown argument `{0}`\n\n{USAGE}")]
     UnknownArg(String),
-    #[error("--addr needs a value like 127.0.0.1:3000")]
-    MissingValue,
+    #[error("{0} needs a value")]
+    MissingValue(&'static str),
 }
 
 impl Config {
@@ -40,16 +46,24 @@ impl Config {
         I: IntoIterator<Item = String>,
     {
         let mut flag_addr = None;
+        let mut flag_db = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            match arg.as_str() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (arg.clone(), None),
+            };
+            let slot = match name.as_str() {
                 "-h" | "--help" => return Err(ConfigError::Help(USAGE)),
-                "--addr" => flag_addr = Some(args.next().ok_or(ConfigError::MissingValue)?),
-                other => match other.strip_prefix("--addr=") {
-                    Some(value) => flag_addr = Some(value.to_owned()),
-                    None => return Err(ConfigError::UnknownArg(other.to_owned())),
-                },
-            }
+                "--addr" => &mut flag_addr,
+                "--db" => &mut flag_db,
+                _ => return Err(ConfigError::UnknownArg(arg)),
+            };
+            let flag = if name == "--addr" { "--addr" } else { "--db" };
+            *slot = Some(match inline {
+                Some(value) => value,
+                None => args.next().ok_or(ConfigError::MissingValue(flag))?,
+            });
         }
         let (value, source_name) = if let Some(v) = flag_addr {
             (v, "--addr")
@@ -63,7 +77,8 @@ impl Config {
         let addr = value
             .parse()
             .map_err(|_| ConfigError::BadAddr { value, source_name })?;
-        Ok(Config { addr })
+        let db = flag_db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned());
+        Ok(Config { addr, db: PathBuf::from(db) })
     }
 }
 
@@ -100,10 +115,23 @@ mod tests {
     }
 
     #[test]
+    fn the_database_file_defaults_under_data() {
+        let config = Config::from_args(args(&[]), no_env).unwrap();
+        assert_eq!(config.db, PathBuf::from("data/chat.db"));
+        let env = |k: &str| (k == "CHAT_DB").then(|| "/srv/chat.db".to_string());
+        assert_eq!(Config::from_args(args(&[]), env).unwrap().db, PathBuf::from("/srv/chat.db"));
+        let flag = Config::from_args(args(&["--db", "x.db"]), env).unwrap();
+        assert_eq!(flag.db, PathBuf::from("x.db"));
+    }
+
+    #[test]
     fn bad_input_says_what_is_wrong() {
         let err = Config::from_args(args(&["--addr", "localhost"]), no_env).unwrap_err();
         assert!(err.to_string().contains("`localhost` is not an address"), "{err}");
-        assert_eq!(Config::from_args(args(&["--addr"]), no_env).unwrap_err(), ConfigError::MissingValue);
+        assert_eq!(
+            Config::from_args(args(&["--addr"]), no_env).unwrap_err(),
+            ConfigError::MissingValue("--addr")
+        );
         assert!(matches!(
             Config::from_args(args(&["--port", "1"]), no_env).unwrap_err(),
             ConfigError::UnknownArg(_)

@@ -5,6 +5,7 @@ pub mod config;
 pub mod hub;
 pub mod shutdown;
 pub mod state;
+pub mod store;
 pub mod ws;
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::directory::SharedDirectory;
+use app::history::SharedHistory;
 use app::{shell, App};
 use axum::extract::Path;
 use axum::response::Redirect;
@@ -29,6 +31,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let directory: SharedDirectory = Arc::new(state.hub.clone());
+    let history: SharedHistory = Arc::new(state.hub.clone());
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(ws::upgrade))
@@ -38,7 +41,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(directory.clone()),
+            move || {
+                provide_context(directory.clone());
+                provide_context(history.clone());
+            },
             move || shell(options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))

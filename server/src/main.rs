@@ -5,6 +5,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use server::config::{Config, ConfigError};
+use server::store::SqliteStore;
 use server::{serve, shutdown, AppState};
 
 #[tokio::main]
@@ -33,6 +34,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = match SqliteStore::open(&config.db).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: cannot open the message store {}: {error}", config.db.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(db = %config.db.display(), "message store open");
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -43,7 +52,8 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    match serve(listener, AppState::new(leptos_options), shutdown::signal()).await {
+    let state = AppState::new(leptos_options, std::sync::Arc::new(store));
+    match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

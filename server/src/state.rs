@@ -3,7 +3,7 @@ use leptos::prelude::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::hub::Hub;
+use crate::hub::{Hub, SharedStore};
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
 #[derive(Clone, FromRef)]
@@ -17,10 +17,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(leptos_options: LeptosOptions) -> Self {
+    /// Must be called inside a Tokio runtime: the hub starts its poster task.
+    pub fn new(leptos_options: LeptosOptions, store: SharedStore) -> Self {
         AppState {
             leptos_options,
-            hub: Hub::new(),
+            hub: Hub::new(store),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }

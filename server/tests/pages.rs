@@ -37,20 +37,21 @@ async fn get(state: &AppState, path: &str) -> Page {
     Page { status, location, html }
 }
 
-fn state() -> AppState {
-    AppState::new(support::leptos_options())
+async fn state() -> (AppState, tempfile::TempDir) {
+    let (store, dir) = support::temp_store().await;
+    (AppState::new(support::leptos_options(), store), dir)
 }
 
 #[tokio::test]
 async fn the_root_leads_to_the_lobby() {
-    let page = get(&state(), "/").await;
+    let page = get(&state().await.0, "/").await;
     assert!(page.status.is_redirection(), "{}", page.status);
     assert_eq!(page.location.as_deref(), Some("/chat/"));
 }
 
 #[tokio::test]
 async fn the_lobby_has_a_room_form_that_works_without_javascript() {
-    let page = get(&state(), "/chat/").await;
+    let page = get(&state().await.0, "/chat/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains(r#"<label for="room-name">Room name</label>"#), "{}", page.html);
     assert!(page.html.contains(r#"method="GET""#) || page.html.contains(r#"method="get""#));
@@ -60,14 +61,14 @@ async fn the_lobby_has_a_room_form_that_works_without_javascript() {
 
 #[tokio::test]
 async fn the_lobby_form_redirects_to_the_normalised_room() {
-    let page = get(&state(), "/chat/?room=+Rust+Nation+").await;
+    let page = get(&state().await.0, "/chat/?room=+Rust+Nation+").await;
     assert!(page.status.is_redirection(), "{}", page.status);
     assert_eq!(page.location.as_deref(), Some("/chat/rust-nation/"));
 }
 
 #[tokio::test]
 async fn a_bad_name_in_the_lobby_form_shows_why() {
-    let page = get(&state(), "/chat/?room=no%2Fslashes").await;
+    let page = get(&state().await.0, "/chat/?room=no%2Fslashes").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.html.contains(r#"role="alert""#), "{}", page.html);
     assert!(page.html.contains("contains “/”"), "{}", page.html);
@@ -75,7 +76,7 @@ async fn a_bad_name_in_the_lobby_form_shows_why() {
 
 #[tokio::test]
 async fn the_lobby_lists_active_rooms() {
-    let state = state();
+    let (state, _dir) = state().await;
     let _ada = state.hub.join(&app::room_name::RoomName::parse("busy").unwrap(), "Ada".into());
     let page = get(&state, "/chat/").await;
     assert!(page.html.contains(r#"href="/chat/busy/""#), "{}", page.html);
@@ -84,7 +85,7 @@ async fn the_lobby_lists_active_rooms() {
 
 #[tokio::test]
 async fn a_room_page_is_server_rendered() {
-    let page = get(&state(), "/chat/general/").await;
+    let page = get(&state().await.0, "/chat/general/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains(r#"role="log""#));
     assert!(page.html.contains(r#"aria-live="polite""#));
@@ -94,14 +95,14 @@ async fn a_room_page_is_server_rendered() {
 
 #[tokio::test]
 async fn another_spelling_of_a_room_redirects_to_its_address() {
-    let page = get(&state(), "/chat/General/").await;
+    let page = get(&state().await.0, "/chat/General/").await;
     assert!(page.status.is_redirection(), "{}", page.status);
     assert_eq!(page.location.as_deref(), Some("/chat/general/"));
 }
 
 #[tokio::test]
 async fn addresses_without_the_trailing_slash_lead_to_the_page() {
-    let state = state();
+    let (state, _dir) = state().await;
     let lobby = get(&state, "/chat").await;
     assert_eq!(lobby.status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(lobby.location.as_deref(), Some("/chat/"));
@@ -115,7 +116,7 @@ async fn addresses_without_the_trailing_slash_lead_to_the_page() {
 
 #[tokio::test]
 async fn a_bad_room_name_in_the_url_gets_a_clear_page() {
-    let page = get(&state(), "/chat/caf%C3%A9/").await;
+    let page = get(&state().await.0, "/chat/caf%C3%A9/").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.html.contains("That is not a room name"), "{}", page.html);
     assert!(page.html.contains("contains “é”"), "{}", page.html);
@@ -123,6 +124,39 @@ async fn a_bad_room_name_in_the_url_gets_a_clear_page() {
 
 #[tokio::test]
 async fn unknown_paths_are_not_found() {
-    let page = get(&state(), "/nope").await;
+    let page = get(&state().await.0, "/nope").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_room_page_carries_its_latest_messages_in_the_html() {
+    use app::protocol::{ClientMsgId, Timestamp};
+    use server::store::NewMessage;
+
+    let (state, _dir) = state().await;
+    let room = app::room_name::RoomName::parse("history").unwrap();
+    let batch = (1..=60)
+        .map(|i| NewMessage {
+            room: room.clone(),
+            author: "Ada".into(),
+            body: format!("message number {i}"),
+            client_id: ClientMsgId(format!("c{i}")),
+            sent_at: Timestamp(1_795_000_000_000),
+        })
+        .collect();
+    state.hub.store().append_batch(batch).await.unwrap();
+
+    let page = get(&state, "/chat/history/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("message number 60<"), "the newest is there");
+    assert!(page.html.contains("message number 11<"), "a page of 50 goes back to 11");
+    assert!(!page.html.contains("message number 10<"), "older ones wait for scrolling");
+    assert!(page.html.contains("Load older messages"));
+    assert!(page.html.contains(r#"datetime="2026-11-18T11:06:40Z""#));
+    let newest = page.html.find("message number 60<").unwrap();
+    let older = page.html.find("message number 59<").unwrap();
+    assert!(older < newest, "oldest first");
+
+    let empty = get(&state, "/chat/quiet/").await;
+    assert!(empty.html.contains("This is the beginning of #quiet"), "{}", empty.html);
 }

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[track_caller]
 fn assert_error(msg: ServerMsg, expected: ErrorCode) -> String {
     match msg {
-        ServerMsg::Error { code, message } if code == expected => message,
+        ServerMsg::Error { code, message, .. } if code == expected => message,
         other => panic!("expected a {expected:?} error, got {other:?}"),
     }
 }
@@ -91,7 +91,7 @@ async fn malformed_and_binary_frames_get_error_frames_and_the_connection_keeps_w
     assert_error(ada.recv_chat().await, ErrorCode::BinaryFrame);
     ada.say("   ").await;
     assert_error(ada.recv_chat().await, ErrorCode::EmptyMessage);
-    ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Eve".into() }).await;
+    ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Eve".into(), since: None }).await;
     assert_error(ada.recv_chat().await, ErrorCode::AlreadyJoined);
 
     ada.say("still here").await;
@@ -105,9 +105,9 @@ async fn the_first_frame_must_be_a_valid_join() {
     let mut client = server.connect("general").await;
     client.say("too early").await;
     assert_error(client.recv().await, ErrorCode::NotJoined);
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: " ".into() }).await;
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: " ".into(), since: None }).await;
     assert_error(client.recv().await, ErrorCode::InvalidDisplayName);
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into() }).await;
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into(), since: None }).await;
     assert!(matches!(client.recv().await, ServerMsg::Welcome { .. }));
     server.shut_down().await;
 }
@@ -116,7 +116,7 @@ async fn the_first_frame_must_be_a_valid_join() {
 async fn another_protocol_version_is_refused_and_closed() {
     let server = TestServer::start().await;
     let mut client = server.connect("general").await;
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, display_name: "Ada".into() }).await;
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, display_name: "Ada".into(), since: None }).await;
     let reason = assert_error(client.recv().await, ErrorCode::UnsupportedVersion);
     assert!(reason.contains("Reload"), "{reason}");
     assert_eq!(client.closed().await, Some(1008));
@@ -129,7 +129,7 @@ async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
     let server = TestServer::start().await;
     let mut ada = server.join("Tea%20Room", "Ada").await;
     let mut bob = server.connect("tea-room").await;
-    bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Bob".into() }).await;
+    bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Bob".into(), since: None }).await;
     match bob.recv().await {
         ServerMsg::Welcome { room, members, .. } => {
             assert_eq!(room.as_str(), "tea-room", "any spelling of a name is the same room");

@@ -7,13 +7,22 @@ use crate::protocol::{validate_body, MAX_BODY_CHARS};
 const COUNTER_FROM: usize = MAX_BODY_CHARS - 500;
 
 #[component]
-pub fn Composer(state: RoomState, send: Callback<String, bool>) -> impl IntoView {
+pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
     let draft = RwSignal::new(String::new());
-    let live = move || *state.status.read() == ConnectionStatus::Live;
+    // While (re)connecting, messages wait as pending and go out once live.
+    let can_send = move || {
+        matches!(
+            *state.status.read(),
+            ConnectionStatus::Connecting
+                | ConnectionStatus::Live
+                | ConnectionStatus::Reconnecting { .. }
+                | ConnectionStatus::Offline
+        )
+    };
     let length = move || draft.read().chars().count();
 
     let submit = move || {
-        if !live() {
+        if !can_send() {
             return;
         }
         let body = draft.get_untracked();
@@ -23,10 +32,9 @@ pub fn Composer(state: RoomState, send: Callback<String, bool>) -> impl IntoView
             }
             return;
         }
-        if send.run(body) {
-            draft.set(String::new());
-            state.error.set(None);
-        }
+        send.run(body);
+        draft.set(String::new());
+        state.error.set(None);
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -53,7 +61,7 @@ pub fn Composer(state: RoomState, send: Callback<String, bool>) -> impl IntoView
                     bind:value=draft
                     on:keydown=on_keydown
                 ></textarea>
-                <button type="submit" disabled=move || !live()>"Send"</button>
+                <button type="submit" disabled=move || !can_send()>"Send"</button>
             </div>
             <p class="counter hint" aria-live="polite">
                 {move || counter_text(length())}

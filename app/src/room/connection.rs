@@ -1,37 +1,58 @@
-//! The room page's WebSocket: join, apply what the server sends, send what the
-//! person writes, and reconnect with backoff when the connection drops.
+//! The room page's WebSocket: join (resuming after the last message the page has),
+//! apply what the server sends, send the person's pending messages, and reconnect
+//! with backoff and jitter when the connection drops.
 //!
 //! Browser only: [`connect`] is called from an Effect, which never runs during the
 //! server render. The task it spawns is owned by the returned [`Connection`] and
 //! ends when that is dropped (the page leaves the room or the name changes).
 
-use crate::protocol::ClientMsg;
+use crate::protocol::ClientMsgId;
 use crate::room::state::RoomState;
 use crate::room_name::RoomName;
 
 pub struct Connection {
     #[cfg(feature = "hydrate")]
-    outgoing: futures::channel::mpsc::UnboundedSender<ClientMsg>,
+    nudge: futures::channel::mpsc::UnboundedSender<()>,
     #[cfg(feature = "hydrate")]
     task: futures::future::AbortHandle,
+    /// The browser's `online` and `offline` events, feeding the task.
+    #[cfg(feature = "hydrate")]
+    network: Vec<leptos::prelude::WindowListenerHandle>,
 }
 
 impl Connection {
-    /// Queues `msg` for the server; false when the connection task has ended.
-    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-    pub fn send(&self, msg: ClientMsg) -> bool {
+    /// Tells the connection there are pending messages to send.
+    pub fn nudge(&self) {
         #[cfg(feature = "hydrate")]
-        return self.outgoing.unbounded_send(msg).is_ok();
-        #[cfg(not(feature = "hydrate"))]
-        false
+        if self.nudge.unbounded_send(()).is_err() {
+            leptos::logging::warn!("the room connection has ended");
+        }
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
         #[cfg(feature = "hydrate")]
-        self.task.abort();
+        {
+            self.task.abort();
+            for listener in self.network.drain(..) {
+                listener.remove();
+            }
+        }
     }
+}
+
+/// A fresh id for a message this page sends.
+pub fn new_client_id() -> ClientMsgId {
+    #[cfg(feature = "hydrate")]
+    let (time, random) = (js_sys::Date::now() as u64, (js_sys::Math::random() * 2f64.powi(48)) as u64);
+    #[cfg(not(feature = "hydrate"))]
+    let (time, random) = {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        (0, NEXT.fetch_add(1, Ordering::Relaxed))
+    };
+    ClientMsgId(format!("{time:x}-{random:012x}"))
 }
 
 #[cfg(feature = "hydrate")]
@@ -39,12 +60,26 @@ pub fn connect(room: RoomName, display_name: String, state: RoomState) -> Connec
     use futures::future::{AbortHandle, Abortable};
     use futures::FutureExt;
 
-    let (outgoing, queue) = futures::channel::mpsc::unbounded();
+    let (nudge, nudges) = futures::channel::mpsc::unbounded();
+    let (network_tx, network_rx) = futures::channel::mpsc::unbounded();
+    let on_network = |online: bool| {
+        let network_tx = network_tx.clone();
+        move |_| {
+            if network_tx.unbounded_send(online).is_err() {
+                leptos::logging::warn!("network event after the room connection ended");
+            }
+        }
+    };
+    let network = vec![
+        leptos::prelude::window_event_listener(leptos::ev::online, on_network(true)),
+        leptos::prelude::window_event_listener(leptos::ev::offline, on_network(false)),
+    ];
     let (task, registration) = AbortHandle::new_pair();
+    let channels = browser::Channels { nudges, network: network_rx };
     leptos::task::spawn_local(
-        Abortable::new(browser::run(room, display_name, state, queue), registration).map(|_| ()),
+        Abortable::new(browser::run(room, display_name, state, channels), registration).map(|_| ()),
     );
-    Connection { outgoing, task }
+    Connection { nudge, task, network }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -56,12 +91,17 @@ pub fn connect(_room: RoomName, _display_name: String, _state: RoomState) -> Con
 mod browser {
     use futures::channel::mpsc::UnboundedReceiver;
     use futures::{select, FutureExt, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use gloo_timers::future::IntervalStream;
     use leptos::prelude::*;
 
+
+    /// A message that got no answer within this time is shown as failed, with a retry.
+    const ACK_TIMEOUT_MS: f64 = 10_000.0;
+    use crate::history::history;
     use crate::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
     use crate::room::backoff::retry_delay;
-    use crate::room::state::{Applied, ConnectionStatus, RoomState};
+    use crate::room::state::{Applied, ConnectionStatus, PendingState, RoomState};
     use crate::room_name::RoomName;
 
     /// How one connection ended.
@@ -74,44 +114,77 @@ mod browser {
         Stop,
     }
 
-    pub async fn run(
-        room: RoomName,
-        display_name: String,
-        state: RoomState,
-        mut queue: UnboundedReceiver<ClientMsg>,
-    ) {
+    pub struct Channels {
+        /// The page has pending messages to send.
+        pub nudges: UnboundedReceiver<()>,
+        /// The browser went online (true) or offline (false).
+        pub network: UnboundedReceiver<bool>,
+    }
+
+    pub async fn run(room: RoomName, display_name: String, state: RoomState, mut channels: Channels) {
         let url = socket_url(&room);
         let mut attempt = 0u32;
         state.status.set(ConnectionStatus::Connecting);
         loop {
-            match session(&url, &display_name, state, &mut queue).await {
+            if !is_online() {
+                // No network: nothing to try until the browser says it is back.
+                state.status.set(ConnectionStatus::Offline);
+                wait_until_online(&mut channels.network).await;
+                attempt = 0;
+            }
+            match session(&url, &room, &display_name, state, &mut channels).await {
                 Ended::Stop => return,
                 Ended::Dropped => attempt = 1,
                 Ended::Failed => attempt += 1,
             }
+            if !is_online() {
+                continue;
+            }
             state.status.set(ConnectionStatus::Reconnecting { attempt });
             let delay = retry_delay(attempt, js_sys::Math::random());
-            gloo_timers::future::sleep(delay).await;
+            // Back online during the pause: try at once.
+            select! {
+                _ = gloo_timers::future::sleep(delay).fuse() => {}
+                _ = wait_until_online(&mut channels.network).fuse() => {}
+            }
         }
     }
 
+    fn is_online() -> bool {
+        window().navigator().on_line()
+    }
+
+    async fn wait_until_online(network: &mut UnboundedReceiver<bool>) {
+        while let Some(online) = network.next().await {
+            if online {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+
+    type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
     async fn session(
         url: &str,
+        room: &RoomName,
         display_name: &str,
         state: RoomState,
-        queue: &mut UnboundedReceiver<ClientMsg>,
+        channels: &mut Channels,
     ) -> Ended {
         let Ok(socket) = WebSocket::open(url) else {
             return Ended::Failed;
         };
         let (mut sink, stream) = socket.split();
         let mut stream = stream.fuse();
+        let mut ticks = IntervalStream::new(1_000).fuse();
         let join = ClientMsg::Join {
             version: PROTOCOL_VERSION,
             display_name: display_name.to_owned(),
+            since: state.last_seq(),
         };
         // Waits until the socket is open; fails if it never opens.
-        if sink.send(Message::Text(join.to_json())).await.is_err() {
+        if send(&mut sink, &join).await.is_err() {
             return Ended::Failed;
         }
         let mut live = false;
@@ -130,25 +203,67 @@ mod browser {
                             continue;
                         }
                     };
-                    live |= matches!(msg, ServerMsg::Welcome { .. });
+                    let welcomed = matches!(msg, ServerMsg::Welcome { .. });
                     match state.apply(msg) {
                         Applied::Continue => {}
+                        Applied::ReloadHistory => match history(room.to_string(), None).await {
+                            Ok(page) => state.reset_to(page),
+                            Err(error) => state.error.set(Some(format!("Could not reload the messages: {error}"))),
+                        },
                         Applied::ServerLeaving => break,
                         Applied::Stop => return Ended::Stop,
                     }
-                }
-                msg = queue.next().fuse() => match msg {
-                    Some(msg) => {
-                        if sink.send(Message::Text(msg.to_json())).await.is_err() {
+                    if welcomed {
+                        live = true;
+                        // Everything unconfirmed goes (again): a retry of a stored
+                        // message is acknowledged, never stored twice.
+                        if send_pending(&mut sink, state, true).await.is_err() {
                             break;
                         }
                     }
+                }
+                online = channels.network.next() => {
+                    // The browser lost its network: this connection is gone, even if
+                    // the socket has not noticed yet.
+                    if online == Some(false) {
+                        break;
+                    }
+                }
+                nudge = channels.nudges.next() => match nudge {
+                    Some(()) if live => {
+                        if send_pending(&mut sink, state, false).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(()) => {}
                     // The page dropped its Connection.
                     None => return Ended::Stop,
                 },
+                _ = ticks.next() => {
+                    if live {
+                        state.fail_unanswered(js_sys::Date::now() - ACK_TIMEOUT_MS);
+                    }
+                }
             }
         }
         if live { Ended::Dropped } else { Ended::Failed }
+    }
+
+    /// Sends the pending messages not sent on this connection yet (all of them when
+    /// `all`, after a fresh join).
+    async fn send_pending(sink: &mut Sink, state: RoomState, all: bool) -> Result<(), WebSocketError> {
+        for pending in state.unconfirmed() {
+            let unsent = matches!(pending.state, PendingState::Sending { sent_at: None });
+            if all || unsent {
+                send(sink, &ClientMsg::Send { id: pending.id.clone(), body: pending.body }).await?;
+                state.mark_sent(&pending.id, js_sys::Date::now());
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(sink: &mut Sink, msg: &ClientMsg) -> Result<(), WebSocketError> {
+        sink.send(Message::Text(msg.to_json())).await
     }
 
     fn socket_url(room: &RoomName) -> String {

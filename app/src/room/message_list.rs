@@ -1,39 +1,107 @@
+//! The room's log: older pages on demand, the messages, then this person's pending
+//! ones. Follows new messages while the reader is at the bottom; keeps the reader's
+//! place when older messages are added above.
+
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::state::{Keyed, LogEntry, RoomState};
+use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
+use crate::history::history;
+use crate::protocol::{ChatMessage, ClientMsgId};
+use crate::room_name::RoomName;
 
 /// Distance from the bottom (px) within which the log keeps following new messages.
 const FOLLOW_SLACK_PX: i32 = 80;
+/// Distance from the top (px) at which scrolling up loads the previous page.
+const LOAD_OLDER_AT_PX: i32 = 120;
 
 #[component]
-pub fn MessageList(state: RoomState) -> impl IntoView {
+pub fn MessageList(
+    room: RoomName,
+    state: RoomState,
+    my_name: Signal<String>,
+    retry: Callback<ClientMsgId>,
+) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let follow = StoredValue::new(true);
+    // Distance from the bottom to restore after older messages are put in front.
+    let keep_place = StoredValue::new(None::<i32>);
+    let loading = RwSignal::new(false);
+    let room_key = StoredValue::new(room.to_string());
 
-    // New entries scroll into view, unless the reader has scrolled up to read.
     Effect::new(move |_| {
-        state.log.track();
-        if let (Some(el), true) = (scroller.get(), follow.get_value()) {
+        state.messages.track();
+        state.pending.track();
+        let Some(el) = scroller.get() else { return };
+        if let Some(from_bottom) = keep_place.get_value() {
+            keep_place.set_value(None);
+            el.set_scroll_top(el.scroll_height() - from_bottom);
+        } else if follow.get_value() {
             el.set_scroll_top(el.scroll_height());
         }
     });
+
+    let load_older = move || {
+        if loading.get_untracked() || state.at_start.get_untracked() {
+            return;
+        }
+        let Some(first) = state.first_seq() else { return };
+        if let Some(el) = scroller.get_untracked() {
+            keep_place.set_value(Some(el.scroll_height() - el.scroll_top()));
+        }
+        loading.set(true);
+        let room = room_key.get_value();
+        leptos::task::spawn_local(async move {
+            match history(room, Some(first.0)).await {
+                Ok(page) => state.prepend(page),
+                Err(error) => {
+                    keep_place.set_value(None);
+                    state.error.set(Some(format!("Could not load older messages: {error}")));
+                }
+            }
+            loading.set(false);
+        });
+    };
     let on_scroll = move |_| {
-        if let Some(el) = scroller.get() {
-            let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
-            follow.set_value(from_bottom <= FOLLOW_SLACK_PX);
+        let Some(el) = scroller.get() else { return };
+        let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+        follow.set_value(from_bottom <= FOLLOW_SLACK_PX);
+        if el.scroll_top() <= LOAD_OLDER_AT_PX {
+            load_older();
         }
     };
+    let room_title = StoredValue::new(format!("#{room}"));
 
     view! {
         <div class="log-scroller" node_ref=scroller on:scroll=on_scroll>
-            <Show when=move || state.log.read().is_empty()>
-                <p class="empty hint">"No messages yet. Say hello!"</p>
-            </Show>
+            <div class="log-start">
+                {move || {
+                    if state.at_start.get() {
+                        let empty = state.messages.read().is_empty() && state.pending.read().is_empty();
+                        let text = if empty {
+                            format!("This is the beginning of {}. No messages yet: say hello!", room_title.get_value())
+                        } else {
+                            format!("This is the beginning of {}.", room_title.get_value())
+                        };
+                        view! { <p class="hint beginning">{text}</p> }.into_any()
+                    } else if state.history_loaded.get() {
+                        view! {
+                            <button type="button" class="link load-older" disabled=move || loading.get() on:click=move |_| load_older()>
+                                {move || if loading.get() { "Loading older messages…" } else { "Load older messages" }}
+                            </button>
+                        }.into_any()
+                    } else {
+                        ().into_any()
+                    }
+                }}
+            </div>
             <ol class="log" role="log" aria-live="polite" aria-label="Messages">
-                <For each=move || state.log.get() key=|item| item.key let:item>
-                    <Entry item/>
+                <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
+                    <MessageItem message hydrated=state.hydrated/>
+                </For>
+                <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
+                    <PendingItem id=pending.id.clone() state my_name retry/>
                 </For>
             </ol>
         </div>
@@ -41,18 +109,56 @@ pub fn MessageList(state: RoomState) -> impl IntoView {
 }
 
 #[component]
-fn Entry(item: Keyed) -> impl IntoView {
-    match item.entry {
-        LogEntry::Message(message) => view! {
-            <li class="message">
-                <div class="meta">
-                    <span class="author">{message.author}</span>
-                    <time datetime=rfc3339(message.sent_at)>{clock_time(message.sent_at)}</time>
-                </div>
-                <p class="body">{message.body}</p>
-            </li>
+fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView {
+    let at = message.sent_at;
+    // The server renders UTC; once hydrated, the reader's own time zone.
+    let clock = move || {
+        if hydrated.get() { clock_time(at) } else { super::time::utc_clock_time(at) }
+    };
+    view! {
+        <li class="message" data-seq=message.seq.0>
+            <div class="meta">
+                <span class="author">{message.author}</span>
+                <time datetime=rfc3339(at)>{clock}</time>
+            </div>
+            <p class="body">{message.body}</p>
+        </li>
+    }
+}
+
+#[component]
+fn PendingItem(id: ClientMsgId, state: RoomState, my_name: Signal<String>, retry: Callback<ClientMsgId>) -> impl IntoView {
+    let find = {
+        let id = id.clone();
+        move || state.pending.with(|p| p.iter().find(|p| p.id == id).cloned())
+    };
+    let body = {
+        let find = find.clone();
+        move || find().map(|p: Pending| p.body).unwrap_or_default()
+    };
+    let status = move || match find().map(|p| p.state) {
+        Some(PendingState::Failed(reason)) => {
+            let id = id.clone();
+            view! {
+                <span class="pending-state failed" data-pending="failed">
+                    {format!("Not sent: {reason} ")}
+                    <button type="button" class="link" on:click=move |_| retry.run(id.clone())>"Retry"</button>
+                </span>
+            }
+            .into_any()
         }
-        .into_any(),
-        LogEntry::Note(note) => view! { <li class="note">{note}</li> }.into_any(),
+        Some(PendingState::Stored(_)) => {
+            view! { <span class="pending-state" data-pending="sent">"Sent"</span> }.into_any()
+        }
+        _ => view! { <span class="pending-state" data-pending="sending">"Sending…"</span> }.into_any(),
+    };
+    view! {
+        <li class="message pending">
+            <div class="meta">
+                <span class="author">{move || my_name.get()}</span>
+                {status}
+            </div>
+            <p class="body">{body}</p>
+        </li>
     }
 }

@@ -14,10 +14,10 @@ pub mod time;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::protocol::ClientMsg;
+use crate::history::history;
 use crate::room_name::RoomName;
 use composer::Composer;
-use connection::{connect, Connection};
+use connection::{connect, new_client_id, Connection};
 use header::RoomHeader;
 use message_list::MessageList;
 use name_picker::NamePicker;
@@ -37,33 +37,55 @@ pub enum NameChoice {
 pub fn Room(room: RoomName) -> impl IntoView {
     let state = RoomState::new();
     let name = RwSignal::new(NameChoice::Unknown);
-    let connection = StoredValue::<Option<Connection>, LocalStorage>::new_local(None);
+    let connection = StoredValue::<Option<Connection>>::new(None);
+    // The newest page of messages, rendered by the server (readable without
+    // JavaScript) and handed to the browser with the page.
+    let first_page = {
+        let room = room.to_string();
+        Resource::new(move || room.clone(), |room| history(room, None))
+    };
+    // Set once the first page is in the state (or failed): the join resumes after it.
+    let history_ready = RwSignal::new(false);
 
     // Browser only (Effects do not run on the server): the stored name, once.
     Effect::new(move |_| {
+        state.hydrated.set(true);
         name.set(match storage::load_display_name() {
             Some(chosen) => NameChoice::Chosen(chosen),
             None => NameChoice::Missing { previous: None },
         });
     });
-    // Connect when a name is chosen; a new name means a new join. Replacing the
-    // stored Connection drops the old one, which ends its task.
+    // Connect when a name is chosen and the history is in; a new name means a new
+    // join. Replacing the stored Connection drops the old one, which ends its task.
     let joined_room = room.clone();
     Effect::new(move |_| {
-        let next = match name.get() {
-            NameChoice::Chosen(display_name) => Some(connect(joined_room.clone(), display_name, state)),
-            NameChoice::Missing { .. } => {
+        let next = match (name.get(), history_ready.get()) {
+            (NameChoice::Chosen(display_name), true) => Some(connect(joined_room.clone(), display_name, state)),
+            (NameChoice::Missing { .. }, _) => {
                 state.status.set(ConnectionStatus::AwaitingName);
                 state.members.set(Vec::new());
                 None
             }
-            NameChoice::Unknown => None,
+            _ => None,
         };
         connection.set_value(next);
     });
 
     let send = Callback::new(move |body: String| {
-        connection.with_value(|c| c.as_ref().is_some_and(|c| c.send(ClientMsg::Send { body })))
+        state.add_pending(new_client_id(), body);
+        connection.with_value(|c| {
+            if let Some(c) = c {
+                c.nudge();
+            }
+        });
+    });
+    let retry = Callback::new(move |id| {
+        state.retry(&id);
+        connection.with_value(|c| {
+            if let Some(c) = c {
+                c.nudge();
+            }
+        });
     });
     let choose_name = Callback::new(move |chosen: String| {
         storage::save_display_name(&chosen);
@@ -76,12 +98,31 @@ pub fn Room(room: RoomName) -> impl IntoView {
         };
         name.set(NameChoice::Missing { previous });
     });
+    let my_name = Signal::derive(move || match name.get() {
+        NameChoice::Chosen(current) => current,
+        _ => String::new(),
+    });
 
     view! {
         <Title text=format!("#{room}")/>
         <div class="room">
             <RoomHeader room=room.clone() state name change_name/>
-            <MessageList state/>
+            <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
+                {
+                    let room = room.clone();
+                    move || {
+                        let room = room.clone();
+                        Suspend::new(async move {
+                            match first_page.await {
+                                Ok(page) => state.reset_to(page),
+                                Err(error) => state.error.set(Some(format!("Earlier messages are not available: {error}"))),
+                            }
+                            history_ready.set(true);
+                            view! { <MessageList room state my_name retry/> }
+                        })
+                    }
+                }
+            </Suspense>
             <footer class="room-footer">
                 {move || match name.get() {
                     NameChoice::Missing { previous } => {
@@ -91,7 +132,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
                 }}
             </footer>
             <noscript>
-                <p class="hint">"Live chat needs JavaScript; this page cannot send or receive without it."</p>
+                <p class="hint">"Live chat needs JavaScript; this page shows the latest messages only."</p>
             </noscript>
         </div>
     }

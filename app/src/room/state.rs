@@ -1,9 +1,13 @@
 //! What the room page knows about its room, as signals the view reads. The
-//! connection writes into it by applying each [`ServerMsg`].
+//! connection writes into it by applying each [`ServerMsg`]; the composer adds the
+//! person's own messages as pending until the server acknowledges them.
+
+use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-use crate::protocol::{ChatMessage, Member, MemberId, ServerMsg};
+use crate::history::HistoryPage;
+use crate::protocol::{ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -15,6 +19,8 @@ pub enum ConnectionStatus {
     Live,
     /// Lost the connection; the next try is attempt `attempt`.
     Reconnecting { attempt: u32 },
+    /// The browser has no network; reconnects when it is back.
+    Offline,
     /// The server refused us for good (for instance another protocol version).
     Closed { reason: String },
 }
@@ -26,7 +32,7 @@ impl ConnectionStatus {
             ConnectionStatus::Idle | ConnectionStatus::Connecting => "connecting",
             ConnectionStatus::AwaitingName => "idle",
             ConnectionStatus::Live => "live",
-            ConnectionStatus::Reconnecting { .. } => "reconnecting",
+            ConnectionStatus::Reconnecting { .. } | ConnectionStatus::Offline => "reconnecting",
             ConnectionStatus::Closed { .. } => "closed",
         }
     }
@@ -38,84 +44,186 @@ impl ConnectionStatus {
             ConnectionStatus::Live => "Live".into(),
             ConnectionStatus::Reconnecting { attempt } if *attempt <= 1 => "Reconnecting…".into(),
             ConnectionStatus::Reconnecting { attempt } => format!("Reconnecting… (try {attempt})"),
+            ConnectionStatus::Offline => "Offline: reconnecting when the network is back…".into(),
             ConnectionStatus::Closed { reason } => format!("Disconnected: {reason}"),
         }
     }
 }
 
-/// A line in the room's log: a message, or a note from the client itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogEntry {
-    Message(ChatMessage),
-    Note(String),
+/// A message this person wrote that the server has not confirmed yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub id: ClientMsgId,
+    pub body: String,
+    pub state: PendingState,
 }
 
-/// A log entry with a key that is unique for the page's lifetime.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keyed {
-    pub key: u64,
-    pub entry: LogEntry,
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingState {
+    /// Waiting to be sent or for its acknowledgement. `sent_at` is when it last
+    /// went out on a live connection (milliseconds, the page's clock).
+    Sending { sent_at: Option<f64> },
+    /// Stored as `seq`; its broadcast has not arrived yet.
+    Stored(Seq),
+    /// Not confirmed: the reason, and a retry for the person.
+    Failed(String),
 }
 
 /// The room's reactive state. `Copy`, so handlers and the connection can share it.
 #[derive(Clone, Copy)]
 pub struct RoomState {
     pub status: RwSignal<ConnectionStatus>,
-    pub log: RwSignal<Vec<Keyed>>,
+    /// Every message the page has, by seq: no gaps within what was loaded, no duplicates.
+    pub messages: RwSignal<BTreeMap<Seq, ChatMessage>>,
+    pub pending: RwSignal<Vec<Pending>>,
+    /// The oldest loaded message is the room's first.
+    pub at_start: RwSignal<bool>,
+    /// History could be loaded (false: the page shows live messages only).
+    pub history_loaded: RwSignal<bool>,
     pub members: RwSignal<Vec<Member>>,
     pub me: RwSignal<Option<MemberId>>,
-    /// The last error the server reported for something this person did.
+    /// The last error the server reported that concerns no particular message.
     pub error: RwSignal<Option<String>>,
-    next_key: StoredValue<u64>,
+    /// Set once the page is hydrated: times switch from UTC to the reader's zone.
+    pub hydrated: RwSignal<bool>,
 }
-
-/// The page keeps at most this many log entries; older ones scroll away.
-pub const MAX_LOG_ENTRIES: usize = 1_000;
 
 impl RoomState {
     pub fn new() -> Self {
         Self {
             status: RwSignal::new(ConnectionStatus::Idle),
-            log: RwSignal::new(Vec::new()),
+            messages: RwSignal::new(BTreeMap::new()),
+            pending: RwSignal::new(Vec::new()),
+            at_start: RwSignal::new(false),
+            history_loaded: RwSignal::new(false),
             members: RwSignal::new(Vec::new()),
             me: RwSignal::new(None),
             error: RwSignal::new(None),
-            next_key: StoredValue::new(0),
+            hydrated: RwSignal::new(false),
         }
     }
 
-    pub fn push(&self, entry: LogEntry) {
-        let key = self.next_key.get_value();
-        self.next_key.set_value(key + 1);
-        self.log.update(|log| {
-            log.push(Keyed { key, entry });
-            if log.len() > MAX_LOG_ENTRIES {
-                let extra = log.len() - MAX_LOG_ENTRIES;
-                log.drain(..extra);
+    /// The newest seq the page has; what a reconnect resumes after.
+    pub fn last_seq(&self) -> Option<Seq> {
+        if !self.history_loaded.get_untracked() {
+            return None;
+        }
+        Some(self.messages.with_untracked(|m| m.keys().next_back().copied().unwrap_or(Seq(0))))
+    }
+
+    pub fn first_seq(&self) -> Option<Seq> {
+        self.messages.with_untracked(|m| m.keys().next().copied())
+    }
+
+    /// Replaces what the page has with the room's newest page (first render, or
+    /// after a gap too large to replay). Pending messages stay.
+    pub fn reset_to(&self, page: HistoryPage) {
+        self.messages.set(page.messages.into_iter().map(|m| (m.seq, m)).collect());
+        self.at_start.set(page.at_start);
+        self.history_loaded.set(true);
+        self.settle_pending();
+    }
+
+    /// Adds an older page in front.
+    pub fn prepend(&self, page: HistoryPage) {
+        self.messages.update(|messages| {
+            for message in page.messages {
+                messages.insert(message.seq, message);
             }
         });
+        self.at_start.set(page.at_start);
+    }
+
+    /// A message the person just wrote; returns it for sending.
+    pub fn add_pending(&self, id: ClientMsgId, body: String) -> Pending {
+        let pending = Pending { id, body, state: PendingState::Sending { sent_at: None } };
+        self.pending.update(|p| p.push(pending.clone()));
+        pending
+    }
+
+    /// What still has to be sent (again) on a fresh connection.
+    pub fn unconfirmed(&self) -> Vec<Pending> {
+        self.pending.with_untracked(|pending| {
+            pending
+                .iter()
+                .filter(|p| matches!(p.state, PendingState::Sending { .. }))
+                .cloned()
+                .collect()
+        })
+    }
+
+    pub fn mark_sent(&self, id: &ClientMsgId, now: f64) {
+        self.set_pending_state(id, PendingState::Sending { sent_at: Some(now) });
+    }
+
+    /// Marks as failed what went out before `deadline` without an answer.
+    pub fn fail_unanswered(&self, deadline: f64) {
+        self.pending.update(|pending| {
+            for p in pending.iter_mut() {
+                if matches!(p.state, PendingState::Sending { sent_at: Some(t) } if t < deadline) {
+                    p.state = PendingState::Failed("No answer from the server.".into());
+                }
+            }
+        });
+    }
+
+    pub fn retry(&self, id: &ClientMsgId) {
+        self.set_pending_state(id, PendingState::Sending { sent_at: None });
+    }
+
+    fn set_pending_state(&self, id: &ClientMsgId, state: PendingState) {
+        self.pending.update(|pending| {
+            if let Some(p) = pending.iter_mut().find(|p| &p.id == id) {
+                p.state = state;
+            }
+        });
+    }
+
+    /// Drops pending messages that have arrived as messages.
+    fn settle_pending(&self) {
+        let arrived = self.messages.with_untracked(|messages| {
+            self.pending.with_untracked(|pending| {
+                pending.iter().any(|p| messages.values().any(|m| m.client_id == p.id))
+            })
+        });
+        if arrived {
+            self.messages.with_untracked(|messages| {
+                self.pending.update(|pending| {
+                    pending.retain(|p| !messages.values().any(|m| m.client_id == p.id))
+                })
+            });
+        }
     }
 
     /// Applies one server frame. Returns what the connection should do next.
     pub fn apply(&self, msg: ServerMsg) -> Applied {
         match msg {
             ServerMsg::Welcome { you, members, .. } => {
-                let rejoined = self.me.get_untracked().is_some();
                 self.me.set(Some(you));
                 self.members.set(members);
                 self.status.set(ConnectionStatus::Live);
                 self.error.set(None);
-                if rejoined {
-                    self.push(LogEntry::Note(
-                        "Reconnected. Messages sent while you were away are not shown.".into(),
-                    ));
-                }
                 Applied::Continue
             }
             ServerMsg::Message(message) => {
-                self.push(LogEntry::Message(message));
+                let id = message.client_id.clone();
+                self.messages.update(|messages| {
+                    messages.insert(message.seq, message);
+                });
+                if self.pending.with_untracked(|p| p.iter().any(|p| p.id == id)) {
+                    self.pending.update(|p| p.retain(|p| p.id != id));
+                }
                 Applied::Continue
             }
+            ServerMsg::Ack { id, seq } => {
+                if self.messages.with_untracked(|m| m.contains_key(&seq)) {
+                    self.pending.update(|p| p.retain(|p| p.id != id));
+                } else {
+                    self.set_pending_state(&id, PendingState::Stored(seq));
+                }
+                Applied::Continue
+            }
+            ServerMsg::HistoryGap { .. } => Applied::ReloadHistory,
             ServerMsg::MemberJoined { member } => {
                 self.members.update(|members| {
                     if !members.iter().any(|m| m.id == member.id) {
@@ -128,18 +236,15 @@ impl RoomState {
                 self.members.update(|members| members.retain(|m| m.id != member));
                 Applied::Continue
             }
-            ServerMsg::Lagged { missed } => {
-                let s = if missed == 1 { "" } else { "s" };
-                self.push(LogEntry::Note(format!(
-                    "Your connection fell behind and skipped {missed} message{s}."
-                )));
-                Applied::Continue
-            }
-            ServerMsg::Error { code, message } if code.is_fatal() => {
+            ServerMsg::Error { code, message, .. } if code.is_fatal() => {
                 self.status.set(ConnectionStatus::Closed { reason: message });
                 Applied::Stop
             }
-            ServerMsg::Error { message, .. } => {
+            ServerMsg::Error { message, id: Some(id), .. } => {
+                self.set_pending_state(&id, PendingState::Failed(message));
+                Applied::Continue
+            }
+            ServerMsg::Error { message, id: None, .. } => {
                 self.error.set(Some(message));
                 Applied::Continue
             }
@@ -157,6 +262,8 @@ impl Default for RoomState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     Continue,
+    /// More was missed than the server replays: load the newest page again.
+    ReloadHistory,
     /// The server said it is going away: reconnect after a pause.
     ServerLeaving,
     /// Do not reconnect.
@@ -164,85 +271,4 @@ pub enum Applied {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::{ErrorCode, Seq, Timestamp};
-    use crate::room_name::RoomName;
-
-    fn welcome(you: u64) -> ServerMsg {
-        ServerMsg::Welcome {
-            version: 1,
-            room: RoomName::parse("r").unwrap(),
-            you: MemberId(you),
-            members: vec![Member { id: MemberId(you), display_name: "Ada".into() }],
-        }
-    }
-
-    fn message(seq: u64) -> ServerMsg {
-        ServerMsg::Message(ChatMessage {
-            seq: Seq(seq),
-            author: "Ada".into(),
-            body: format!("m{seq}"),
-            sent_at: Timestamp(0),
-        })
-    }
-
-    #[test]
-    fn welcome_makes_the_room_live_and_rejoin_leaves_a_note() {
-        let owner = Owner::new();
-        owner.set();
-        let room = RoomState::new();
-        assert_eq!(room.apply(welcome(1)), Applied::Continue);
-        assert_eq!(room.status.get_untracked(), ConnectionStatus::Live);
-        assert!(room.log.get_untracked().is_empty());
-        room.apply(welcome(2));
-        assert_eq!(room.me.get_untracked(), Some(MemberId(2)));
-        assert!(matches!(room.log.get_untracked()[0].entry, LogEntry::Note(_)));
-    }
-
-    #[test]
-    fn messages_append_with_unique_keys_and_the_log_is_bounded() {
-        let owner = Owner::new();
-        owner.set();
-        let room = RoomState::new();
-        for seq in 1..=(MAX_LOG_ENTRIES as u64 + 5) {
-            room.apply(message(seq));
-        }
-        let log = room.log.get_untracked();
-        assert_eq!(log.len(), MAX_LOG_ENTRIES);
-        assert_eq!(log[0].entry, LogEntry::Message(match message(6) {
-            ServerMsg::Message(m) => m,
-            _ => unreachable!(),
-        }));
-        assert!(log.windows(2).all(|w| w[0].key < w[1].key));
-    }
-
-    #[test]
-    fn members_come_and_go() {
-        let owner = Owner::new();
-        owner.set();
-        let room = RoomState::new();
-        room.apply(welcome(1));
-        let bob = Member { id: MemberId(9), display_name: "Bob".into() };
-        room.apply(ServerMsg::MemberJoined { member: bob.clone() });
-        room.apply(ServerMsg::MemberJoined { member: bob });
-        assert_eq!(room.members.get_untracked().len(), 2);
-        room.apply(ServerMsg::MemberLeft { member: MemberId(9) });
-        assert_eq!(room.members.get_untracked().len(), 1);
-    }
-
-    #[test]
-    fn errors_show_and_only_fatal_ones_stop() {
-        let owner = Owner::new();
-        owner.set();
-        let room = RoomState::new();
-        assert_eq!(room.apply(ServerMsg::error(ErrorCode::TooLong, "too long")), Applied::Continue);
-        assert_eq!(room.error.get_untracked().as_deref(), Some("too long"));
-        assert_eq!(
-            room.apply(ServerMsg::error(ErrorCode::UnsupportedVersion, "old client")),
-            Applied::Stop
-        );
-        assert_eq!(room.status.get_untracked().key(), "closed");
-        assert_eq!(room.apply(ServerMsg::ShuttingDown), Applied::ServerLeaving);
-    }
-}
+mod tests;

@@ -10,10 +10,13 @@ pub fn clock_time(at: Timestamp) -> String {
         format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
     }
     #[cfg(not(feature = "hydrate"))]
-    {
-        let minutes_of_day = at.0.div_euclid(60_000).rem_euclid(24 * 60);
-        format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
-    }
+    utc_clock_time(at)
+}
+
+/// `HH:MM` in UTC: what the server renders, and the browser until it is hydrated.
+pub fn utc_clock_time(at: Timestamp) -> String {
+    let minutes_of_day = at.0.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
 }
 
 /// The machine-readable form for `<time datetime>`: RFC 3339 in UTC.

@@ -1,9 +1,12 @@
 use std::sync::Arc;
 
-use app::protocol::{Member, MemberId, Seq};
+use app::protocol::{ClientMsgId, Member, MemberId, Timestamp};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::oneshot;
 
-use super::{Frame, Hub, Room};
+use super::post::{PostError, PostRequest};
+use super::{Hub, Room, RoomEvent};
+use crate::store::{Appended, NewMessage};
 
 /// One connection's place in a room. Receives the room's events; leaves the room
 /// when dropped.
@@ -11,14 +14,14 @@ pub struct Membership {
     hub: Hub,
     room: Arc<Room>,
     id: MemberId,
-    events: broadcast::Receiver<Frame>,
+    events: broadcast::Receiver<RoomEvent>,
     members_at_join: Vec<Member>,
 }
 
 /// What the next event of the room is, for this member.
 #[derive(Debug)]
 pub enum Event {
-    Frame(Frame),
+    Room(RoomEvent),
     /// This member fell behind by `missed` events; the next call goes on from the
     /// oldest event still buffered.
     Lagged { missed: u64 },
@@ -29,7 +32,7 @@ impl Membership {
         hub: Hub,
         room: Arc<Room>,
         id: MemberId,
-        events: broadcast::Receiver<Frame>,
+        events: broadcast::Receiver<RoomEvent>,
         members_at_join: Vec<Member>,
     ) -> Self {
         Membership { hub, room, id, events, members_at_join }
@@ -48,15 +51,29 @@ impl Membership {
         &self.members_at_join
     }
 
-    pub fn post(&self, author: &str, body: &str) -> Seq {
-        self.room.post(author, body)
+    /// Stores a message and broadcasts it to the room; returns once it is durable.
+    pub async fn post(&self, author: &str, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
+        let (reply, answer) = oneshot::channel();
+        let request = PostRequest {
+            room: self.room.clone(),
+            message: NewMessage {
+                room: self.room.name().clone(),
+                author: author.to_owned(),
+                body: body.to_owned(),
+                client_id,
+                sent_at: now(),
+            },
+            reply,
+        };
+        self.hub.inner.posts.send(request).await.map_err(|_| PostError::Closed)?;
+        answer.await.map_err(|_| PostError::Closed)?
     }
 
     /// Waits for the room's next event. Never ends while the membership lives: the
     /// membership itself keeps the room's sender alive.
     pub async fn next_event(&mut self) -> Event {
         match self.events.recv().await {
-            Ok(frame) => Event::Frame(frame),
+            Ok(event) => Event::Room(event),
             Err(RecvError::Lagged(missed)) => Event::Lagged { missed },
             Err(RecvError::Closed) => unreachable!("a room outlives its memberships"),
         }
@@ -65,7 +82,7 @@ impl Membership {
     /// The next event if one is ready now, for batching writes.
     pub fn try_next_event(&mut self) -> Option<Event> {
         match self.events.try_recv() {
-            Ok(frame) => Some(Event::Frame(frame)),
+            Ok(event) => Some(Event::Room(event)),
             Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
             Err(_) => None,
         }
@@ -76,4 +93,11 @@ impl Drop for Membership {
     fn drop(&mut self) {
         self.hub.leave(&self.room, self.id);
     }
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Timestamp(ms)
 }

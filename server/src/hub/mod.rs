@@ -6,6 +6,7 @@
 //! it, the last [`Membership`] dropped removes it.
 
 mod membership;
+mod post;
 mod room;
 
 use std::collections::HashMap;
@@ -13,11 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use app::directory::{RoomDirectory, RoomSummary};
+use app::history::HistorySource;
+use app::protocol::{ChatMessage, Seq};
 use app::protocol::{Member, MemberId, ServerMsg};
+use tokio::sync::mpsc;
 use app::room_name::RoomName;
 
 pub use membership::{Event, Membership};
-pub use room::{Frame, Room};
+pub use post::{PostError, SharedStore};
+pub use room::{Frame, Room, RoomEvent};
 
 /// How many events a room buffers for its slowest member before that member lags.
 pub const DEFAULT_ROOM_BUFFER: usize = 1024;
@@ -31,21 +36,31 @@ struct Inner {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     next_member: AtomicU64,
     room_buffer: usize,
+    store: SharedStore,
+    posts: mpsc::Sender<post::PostRequest>,
 }
 
 impl Hub {
-    pub fn new() -> Self {
-        Self::with_room_buffer(DEFAULT_ROOM_BUFFER)
+    /// A hub whose rooms keep their messages in `store`. Starts the task that
+    /// stores and broadcasts posts; it ends when the last clone of the hub is dropped.
+    pub fn new(store: SharedStore) -> Self {
+        Self::with_room_buffer(store, DEFAULT_ROOM_BUFFER)
     }
 
-    pub fn with_room_buffer(room_buffer: usize) -> Self {
+    pub fn with_room_buffer(store: SharedStore, room_buffer: usize) -> Self {
         Hub {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
                 next_member: AtomicU64::new(1),
                 room_buffer,
+                posts: post::start(store.clone()),
+                store,
             }),
         }
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
     }
 
     /// Adds a member to `room` (creating the room if it is new) and announces it.
@@ -110,12 +125,6 @@ impl Hub {
     }
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RoomDirectory for Hub {
     fn active_rooms(&self) -> Vec<RoomSummary> {
         let mut rooms: Vec<RoomSummary> = self
@@ -128,6 +137,18 @@ impl RoomDirectory for Hub {
             .collect();
         rooms.sort_by(|a, b| b.members.cmp(&a.members).then_with(|| a.name.cmp(&b.name)));
         rooms
+    }
+}
+
+impl HistorySource for Hub {
+    fn page(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<ChatMessage>, String>> + Send>> {
+        let store = self.store().clone();
+        Box::pin(async move { store.page(&room, before, limit).await.map_err(|e| e.to_string()) })
     }
 }
 

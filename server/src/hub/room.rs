@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use app::protocol::{ChatMessage, Member, MemberId, Seq, ServerMsg, Timestamp};
+use app::protocol::{ChatMessage, Member, MemberId, Seq, ServerMsg};
 use app::room_name::RoomName;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
@@ -10,15 +9,17 @@ use tokio::sync::broadcast;
 /// One serialised server event, shared by every member it goes to (serialised once).
 pub type Frame = Utf8Bytes;
 
-pub struct Room {
-    name: RoomName,
-    events: broadcast::Sender<Frame>,
-    state: Mutex<RoomData>,
+/// What a room broadcasts: the frame, and the seq when it carries a message.
+#[derive(Debug, Clone)]
+pub struct RoomEvent {
+    pub seq: Option<Seq>,
+    pub frame: Frame,
 }
 
-struct RoomData {
-    members: BTreeMap<MemberId, Member>,
-    last_seq: u64,
+pub struct Room {
+    name: RoomName,
+    events: broadcast::Sender<RoomEvent>,
+    members: Mutex<BTreeMap<MemberId, Member>>,
 }
 
 impl Room {
@@ -27,10 +28,7 @@ impl Room {
         Room {
             name,
             events,
-            state: Mutex::new(RoomData {
-                members: BTreeMap::new(),
-                last_seq: 0,
-            }),
+            members: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -39,63 +37,46 @@ impl Room {
     }
 
     pub fn member_count(&self) -> usize {
-        self.data().members.len()
+        self.members().len()
     }
 
-    /// Stamps a message with the room's next seq and the time, and sends it to every
-    /// member. Seq order is broadcast order: both happen under the room's lock.
-    pub fn post(&self, author: &str, body: &str) -> Seq {
-        let mut data = self.data();
-        data.last_seq += 1;
-        let seq = Seq(data.last_seq);
-        let msg = ServerMsg::Message(ChatMessage {
-            seq,
-            author: author.to_owned(),
-            body: body.to_owned(),
-            sent_at: now(),
-        });
-        self.send(Frame::from(msg.to_json()));
-        seq
+    /// Sends a stored message to every member. Called only by the poster, in seq order.
+    pub(super) fn publish_message(&self, message: &ChatMessage) {
+        let frame = Frame::from(ServerMsg::Message(message.clone()).to_json());
+        self.send(RoomEvent { seq: Some(message.seq), frame });
     }
 
     pub(super) fn publish(&self, msg: &ServerMsg) {
-        self.send(Frame::from(msg.to_json()));
+        self.send(RoomEvent { seq: None, frame: Frame::from(msg.to_json()) });
     }
 
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<Frame> {
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<RoomEvent> {
         self.events.subscribe()
     }
 
     /// Returns everyone present after adding `member`.
     pub(super) fn add_member(&self, member: Member) -> Vec<Member> {
-        let mut data = self.data();
-        data.members.insert(member.id, member);
-        data.members.values().cloned().collect()
+        let mut members = self.members();
+        members.insert(member.id, member);
+        members.values().cloned().collect()
     }
 
     /// Returns whether the room is empty now.
     pub(super) fn remove_member(&self, id: MemberId) -> bool {
-        let mut data = self.data();
-        data.members.remove(&id);
-        data.members.is_empty()
+        let mut members = self.members();
+        members.remove(&id);
+        members.is_empty()
     }
 
-    fn send(&self, frame: Frame) {
+    fn send(&self, event: RoomEvent) {
         // Err means nobody is subscribed: the last member left between the lookup
         // and now, and there is no one to tell.
-        if self.events.send(frame).is_err() {
+        if self.events.send(event).is_err() {
             tracing::trace!(room = %self.name, "event for an empty room dropped");
         }
     }
 
-    fn data(&self) -> MutexGuard<'_, RoomData> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn members(&self) -> MutexGuard<'_, BTreeMap<MemberId, Member>> {
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
 }

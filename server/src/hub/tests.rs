@@ -1,15 +1,29 @@
-use app::protocol::{ChatMessage, ServerMsg};
+use std::sync::Arc;
+
+use app::protocol::{ChatMessage, ClientMsgId, ServerMsg};
 use app::room_name::RoomName;
 
 use super::*;
+use crate::store::SqliteStore;
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
 }
 
+/// A hub over a real SQLite file in a temporary directory.
+async fn hub_with_buffer(buffer: usize) -> (Hub, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    (Hub::with_room_buffer(Arc::new(store), buffer), dir)
+}
+
+async fn hub() -> (Hub, tempfile::TempDir) {
+    hub_with_buffer(DEFAULT_ROOM_BUFFER).await
+}
+
 fn decode(event: Event) -> ServerMsg {
     match event {
-        Event::Frame(frame) => serde_json::from_str(frame.as_str()).unwrap(),
+        Event::Room(event) => serde_json::from_str(event.frame.as_str()).unwrap(),
         Event::Lagged { missed } => panic!("unexpected lag of {missed}"),
     }
 }
@@ -29,9 +43,14 @@ fn messages(events: &[ServerMsg]) -> Vec<(u64, &str)> {
         .collect()
 }
 
-#[test]
-fn a_room_exists_while_it_has_members() {
-    let hub = Hub::new();
+async fn post(member: &Membership, author: &str, body: &str) -> u64 {
+    let id = ClientMsgId(format!("{author}-{body}").replace(' ', "_"));
+    member.post(author, body, id).await.unwrap().message.seq.0
+}
+
+#[tokio::test]
+async fn a_room_exists_while_it_has_members() {
+    let (hub, _dir) = hub().await;
     assert_eq!(hub.room_count(), 0);
     let a = hub.join(&room("general"), "Ada".into());
     let b = hub.join(&room("general"), "Bob".into());
@@ -47,18 +66,22 @@ fn a_room_exists_while_it_has_members() {
     hub.check_invariants();
 }
 
-#[test]
-fn joining_an_emptied_room_starts_it_afresh() {
-    let hub = Hub::new();
-    drop(hub.join(&room("r"), "Ada".into()));
+#[tokio::test]
+async fn a_room_that_empties_and_refills_keeps_its_history_and_seqs() {
+    let (hub, _dir) = hub().await;
+    let first = hub.join(&room("r"), "Ada".into());
+    assert_eq!(post(&first, "Ada", "one").await, 1);
+    drop(first);
+    assert_eq!(hub.room_count(), 0);
     let mut again = hub.join(&room("r"), "Ada".into());
-    again.post("Ada", "first");
-    assert_eq!(messages(&drain(&mut again)), [(1, "first")]);
+    drain(&mut again);
+    assert_eq!(post(&again, "Ada", "two").await, 2);
+    assert_eq!(messages(&drain(&mut again)), [(2, "two")]);
 }
 
-#[test]
-fn join_and_leave_are_announced_and_members_listed() {
-    let hub = Hub::new();
+#[tokio::test]
+async fn join_and_leave_are_announced_and_members_listed() {
+    let (hub, _dir) = hub().await;
     let mut a = hub.join(&room("r"), "Ada".into());
     let b = hub.join(&room("r"), "Bob".into());
     let names: Vec<_> = b.members_at_join().iter().map(|m| m.display_name.as_str()).collect();
@@ -71,9 +94,9 @@ fn join_and_leave_are_announced_and_members_listed() {
     assert_eq!(seen[2], ServerMsg::MemberLeft { member: b_id });
 }
 
-#[test]
-fn a_message_reaches_every_member_of_its_room_and_no_other() {
-    let hub = Hub::new();
+#[tokio::test]
+async fn a_message_is_stored_then_reaches_every_member_of_its_room_and_no_other() {
+    let (hub, _dir) = hub().await;
     let mut a1 = hub.join(&room("a"), "A1".into());
     let mut a2 = hub.join(&room("a"), "A2".into());
     let mut b1 = hub.join(&room("b"), "B1".into());
@@ -81,40 +104,71 @@ fn a_message_reaches_every_member_of_its_room_and_no_other() {
     drain(&mut a2);
     drain(&mut b1);
 
-    let seq = a1.post("A1", "hello a");
-    assert_eq!(seq.0, 1);
+    assert_eq!(post(&a1, "A1", "hello a").await, 1);
+    // The post returned after the broadcast: everyone has it now.
     assert_eq!(messages(&drain(&mut a1)), [(1, "hello a")], "the sender gets its own");
     assert_eq!(messages(&drain(&mut a2)), [(1, "hello a")]);
     assert!(drain(&mut b1).is_empty(), "room b heard room a");
+    let stored = hub.store().page(&room("a"), None, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
 
-    b1.post("B1", "hello b");
-    assert_eq!(messages(&drain(&mut b1)), [(1, "hello b")], "rooms count seqs apart");
+    assert_eq!(post(&b1, "B1", "hello b").await, 1, "rooms count seqs apart");
+    assert_eq!(messages(&drain(&mut b1)), [(1, "hello b")]);
     assert!(drain(&mut a1).is_empty());
 }
 
-#[test]
-fn a_broadcast_is_serialised_once_and_shared() {
-    let hub = Hub::new();
+#[tokio::test]
+async fn a_retried_post_is_acknowledged_again_but_broadcast_once() {
+    let (hub, _dir) = hub().await;
+    let mut a = hub.join(&room("r"), "Ada".into());
+    drain(&mut a);
+    let id = ClientMsgId("retry-me".into());
+    let first = a.post("Ada", "once", id.clone()).await.unwrap();
+    let again = a.post("Ada", "once", id).await.unwrap();
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(first.message.seq, again.message.seq);
+    assert_eq!(messages(&drain(&mut a)), [(1, "once")]);
+}
+
+#[tokio::test]
+async fn concurrent_posts_are_broadcast_in_seq_order() {
+    let (hub, _dir) = hub().await;
+    let mut watcher = hub.join(&room("r"), "Watcher".into());
+    drain(&mut watcher);
+    let senders: Vec<_> = (0..8).map(|i| hub.join(&room("r"), format!("S{i}"))).collect();
+    let posts = senders.iter().enumerate().flat_map(|(i, s)| {
+        (0..25).map(move |j| async move {
+            s.post(&format!("S{i}"), &format!("{i}-{j}"), ClientMsgId(format!("{i}-{j}"))).await.unwrap()
+        })
+    });
+    futures::future::join_all(posts).await;
+    let seqs: Vec<u64> = messages(&drain(&mut watcher)).iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_broadcast_is_serialised_once_and_shared() {
+    let (hub, _dir) = hub().await;
     let mut a = hub.join(&room("r"), "A".into());
     let mut b = hub.join(&room("r"), "B".into());
     drain(&mut a);
     drain(&mut b);
-    a.post("A", "x");
-    let (Some(Event::Frame(fa)), Some(Event::Frame(fb))) = (a.try_next_event(), b.try_next_event()) else {
+    post(&a, "A", "x").await;
+    let (Some(Event::Room(ea)), Some(Event::Room(eb))) = (a.try_next_event(), b.try_next_event()) else {
         panic!("both should have the message");
     };
-    let (pa, pb) = (fa.as_str().as_ptr(), fb.as_str().as_ptr());
-    assert_eq!(pa, pb, "each member should share the same bytes");
+    assert_eq!(ea.seq, eb.seq);
+    assert_eq!(ea.frame.as_str().as_ptr(), eb.frame.as_str().as_ptr(), "members share the same bytes");
 }
 
-#[test]
-fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
-    let hub = Hub::with_room_buffer(8);
+#[tokio::test]
+async fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
+    let (hub, _dir) = hub_with_buffer(8).await;
     let mut fast = hub.join(&room("r"), "Fast".into());
     let mut slow = hub.join(&room("r"), "Slow".into());
     drain(&mut fast);
     for i in 1..=20 {
-        fast.post("Fast", &format!("m{i}"));
+        post(&fast, "Fast", &format!("m{i}")).await;
         // The fast reader keeps up; posting never waits for the slow one.
         assert_eq!(messages(&drain(&mut fast)).len(), 1);
     }
@@ -129,13 +183,13 @@ fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
         (13..=20).collect::<Vec<_>>(),
         "after the lag it goes on with the newest buffered messages"
     );
-    slow.post("Slow", "still here");
+    post(&slow, "Slow", "still here").await;
     assert_eq!(messages(&drain(&mut fast)), [(21, "still here")]);
 }
 
 #[tokio::test]
 async fn next_event_waits_for_the_room() {
-    let hub = Hub::new();
+    let (hub, _dir) = hub().await;
     let mut a = hub.join(&room("r"), "A".into());
     drain(&mut a);
     let b = hub.join(&room("r"), "B".into());
@@ -146,9 +200,9 @@ async fn next_event_waits_for_the_room() {
     drop(b);
 }
 
-#[test]
-fn the_directory_lists_active_rooms_busiest_first() {
-    let hub = Hub::new();
+#[tokio::test]
+async fn the_directory_lists_active_rooms_busiest_first() {
+    let (hub, _dir) = hub().await;
     let _a = hub.join(&room("quiet"), "A".into());
     let _b = hub.join(&room("busy"), "B".into());
     let _c = hub.join(&room("busy"), "C".into());

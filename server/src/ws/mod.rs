@@ -11,7 +11,7 @@ use futures::StreamExt;
 use app::room_name::RoomName;
 
 use crate::state::AppState;
-pub use session::{run_session, SessionContext, JOIN_TIMEOUT, WRITE_TIMEOUT};
+pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,

@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use app::display_name::parse_display_name;
-use app::protocol::{validate_body, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{validate_body, ClientMsg, ClientMsgId, ErrorCode, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
-use crate::hub::{Event, Hub, Membership};
+use crate::hub::{Event, Hub, Membership, PostError, RoomEvent};
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +22,8 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many queued events go out in one write.
 const WRITE_BATCH: usize = 64;
+/// A client that missed more messages than this reloads the history instead.
+pub const MAX_REPLAY: u32 = 1000;
 
 pub struct SessionContext {
     pub room: RoomName,
@@ -50,7 +52,7 @@ where
     S::Error: Display,
 {
     async fn send(&mut self, msg: &ServerMsg) -> Result<(), Gone> {
-        self.write(vec![Message::Text(msg.to_json().into())]).await
+        self.write(vec![text(msg)]).await
     }
 
     async fn refuse(&mut self, code: ErrorCode, message: String) -> Result<(), Gone> {
@@ -58,7 +60,15 @@ where
         self.send(&ServerMsg::error(code, message)).await
     }
 
+    async fn refuse_message(&mut self, id: ClientMsgId, code: ErrorCode, message: String) -> Result<(), Gone> {
+        tracing::debug!(?code, %message, "refused a message");
+        self.send(&ServerMsg::message_error(id, code, message)).await
+    }
+
     async fn write(&mut self, frames: Vec<Message>) -> Result<(), Gone> {
+        if frames.is_empty() {
+            return Ok(());
+        }
         let batch = async {
             for frame in frames {
                 self.sink.feed(frame).await?;
@@ -104,16 +114,22 @@ where
         context,
     };
     async move {
-        let Some((membership, display_name)) = session.await_join().await else {
+        let Some(joined) = session.await_join().await else {
             return;
         };
-        tracing::Span::current().record("member", membership.id().0);
-        tracing::debug!(%display_name, "joined");
-        session.live(membership, &display_name).await;
+        tracing::Span::current().record("member", joined.membership.id().0);
+        tracing::debug!(display_name = %joined.display_name, since = ?joined.since, "joined");
+        session.live(joined).await;
         tracing::debug!("left");
     }
     .instrument(span)
     .await
+}
+
+struct Joined {
+    membership: Membership,
+    display_name: String,
+    since: Option<Seq>,
 }
 
 struct Session<S, R> {
@@ -130,7 +146,7 @@ where
     E: Display,
 {
     /// Reads frames until a valid join; answers anything else with an error.
-    async fn await_join(&mut self) -> Option<(Membership, String)> {
+    async fn await_join(&mut self) -> Option<Joined> {
         let deadline = tokio::time::sleep(JOIN_TIMEOUT);
         tokio::pin!(deadline);
         loop {
@@ -146,7 +162,7 @@ where
                 frame = self.stream.next() => frame,
             };
             let reply = match classify(frame) {
-                Incoming::Msg(ClientMsg::Join { version, display_name }) => {
+                Incoming::Msg(ClientMsg::Join { version, display_name, since }) => {
                     if version != PROTOCOL_VERSION {
                         let message = format!(
                             "This page speaks protocol version {version}, the server {PROTOCOL_VERSION}. \
@@ -160,7 +176,7 @@ where
                     match parse_display_name(&display_name) {
                         Ok(name) => {
                             let membership = self.context.hub.join(&self.context.room, name.clone());
-                            return Some((membership, name));
+                            return Some(Joined { membership, display_name: name, since });
                         }
                         Err(error) => (ErrorCode::InvalidDisplayName, error.to_string()),
                     }
@@ -176,16 +192,44 @@ where
         }
     }
 
-    async fn live(&mut self, mut membership: Membership, display_name: &str) {
+    async fn live(&mut self, joined: Joined) {
+        let Joined { mut membership, display_name, since } = joined;
+        let room = self.context.room.clone();
+        // Subscribed already (by the join): whatever is posted from here on is in
+        // the membership's queue, so the store read below cannot miss anything.
+        let latest = match self.context.hub.store().last_seq(&room).await {
+            Ok(latest) => latest,
+            Err(error) => {
+                tracing::error!(%error, "reading the room's last seq failed");
+                Seq(0)
+            }
+        };
         let welcome = ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
-            room: self.context.room.clone(),
+            room,
             you: membership.id(),
             members: membership.members_at_join().to_vec(),
+            latest,
         };
         if self.writer.send(&welcome).await.is_err() {
             return;
         }
+        // The newest seq this client has (or has been told to reload up to).
+        let mut seen = match since {
+            None => latest,
+            Some(since) if since > latest => {
+                // The client knows messages this store does not: its history is
+                // from elsewhere. Start it afresh.
+                if self.writer.send(&ServerMsg::HistoryGap { latest }).await.is_err() {
+                    return;
+                }
+                latest
+            }
+            Some(since) => match self.catch_up(since).await {
+                Ok(seen) => seen,
+                Err(Gone) => return,
+            },
+        };
         loop {
             tokio::select! {
                 biased;
@@ -194,42 +238,131 @@ where
                     return;
                 }
                 frame = self.stream.next() => {
-                    let refused = match classify(frame) {
-                        Incoming::Msg(ClientMsg::Send { body }) => match validate_body(&body) {
-                            Ok(body) => {
-                                membership.post(display_name, body);
-                                None
-                            }
-                            Err(refusal) => Some(refusal),
-                        },
-                        Incoming::Msg(ClientMsg::Join { .. }) => Some((
+                    let outcome = match classify(frame) {
+                        Incoming::Msg(ClientMsg::Send { id, body }) => {
+                            self.post(&mut membership, &display_name, id, body, &mut seen).await
+                        }
+                        Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(
                             ErrorCode::AlreadyJoined,
                             "This connection has joined the room already.".into(),
-                        )),
-                        Incoming::Refused(code, message) => Some((code, message)),
-                        Incoming::Control => None,
+                        ).await,
+                        Incoming::Refused(code, message) => self.writer.refuse(code, message).await,
+                        Incoming::Control => Ok(()),
                         Incoming::Closed => return,
                     };
-                    if let Some((code, message)) = refused {
-                        if self.writer.refuse(code, message).await.is_err() {
-                            return;
-                        }
+                    if outcome.is_err() {
+                        return;
                     }
                 }
                 event = membership.next_event() => {
-                    let mut frames = vec![to_message(event)];
-                    while frames.len() < WRITE_BATCH {
-                        match membership.try_next_event() {
-                            Some(event) => frames.push(to_message(event)),
-                            None => break,
-                        }
-                    }
-                    if self.writer.write(frames).await.is_err() {
+                    if self.forward(event, &mut membership, &mut seen).await.is_err() {
                         return;
                     }
                 }
             }
         }
+    }
+
+    /// Stores and broadcasts a message, then acknowledges it (after the broadcast
+    /// frames already queued for this member, its own message among them).
+    async fn post(
+        &mut self,
+        membership: &mut Membership,
+        display_name: &str,
+        id: ClientMsgId,
+        body: String,
+        seen: &mut Seq,
+    ) -> Result<(), Gone> {
+        if !id.is_valid() {
+            let message = format!(
+                "Message ids are 1 to {} characters of letters, digits, '-' and '_'.",
+                ClientMsgId::MAX_LEN
+            );
+            return self.writer.refuse(ErrorCode::InvalidMessageId, message).await;
+        }
+        if let Err((code, message)) = validate_body(&body) {
+            return self.writer.refuse_message(id, code, message).await;
+        }
+        match membership.post(display_name, &body, id.clone()).await {
+            Ok(appended) => {
+                let mut frames = Vec::new();
+                while let Some(event) = membership.try_next_event() {
+                    self.frames_for(event, seen, &mut frames).await?;
+                }
+                frames.push(text(&ServerMsg::Ack { id, seq: appended.message.seq }));
+                self.writer.write(frames).await
+            }
+            Err(PostError::Closed) => Err(Gone),
+            Err(PostError::Store(reason)) => {
+                let message = format!("Your message was not saved: {reason}. Send it again in a moment.");
+                self.writer.refuse_message(id, ErrorCode::StoreUnavailable, message).await
+            }
+        }
+    }
+
+    /// Sends an event (and whatever else is queued, up to a batch) to the client.
+    async fn forward(&mut self, first: Event, membership: &mut Membership, seen: &mut Seq) -> Result<(), Gone> {
+        let mut frames = Vec::new();
+        self.frames_for(first, seen, &mut frames).await?;
+        while frames.len() < WRITE_BATCH {
+            let Some(event) = membership.try_next_event() else { break };
+            self.frames_for(event, seen, &mut frames).await?;
+        }
+        if frames.is_empty() {
+            return Ok(());
+        }
+        self.writer.write(frames).await
+    }
+
+    /// The frames one room event becomes for this client: nothing for a message it
+    /// has already, and a catch-up from the store after it lagged behind the room.
+    async fn frames_for(&mut self, event: Event, seen: &mut Seq, frames: &mut Vec<Message>) -> Result<(), Gone> {
+        match event {
+            Event::Room(RoomEvent { seq: Some(seq), .. }) if seq <= *seen => Ok(()),
+            Event::Room(RoomEvent { seq, frame }) => {
+                if let Some(seq) = seq {
+                    *seen = seq;
+                }
+                frames.push(Message::Text(frame));
+                Ok(())
+            }
+            Event::Lagged { missed } => {
+                tracing::debug!(missed, "member lagged behind the room; catching up from the store");
+                // Whatever was gathered goes first, to keep the order.
+                self.writer.write(std::mem::take(frames)).await?;
+                *seen = self.catch_up(*seen).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends the stored messages after `since`, or a history gap when there are too
+    /// many. Returns the newest seq the client has now.
+    async fn catch_up(&mut self, since: Seq) -> Result<Seq, Gone> {
+        let store = self.context.hub.store().clone();
+        let missed = match store.after(&self.context.room, since, MAX_REPLAY + 1).await {
+            Ok(missed) => missed,
+            Err(error) => {
+                tracing::error!(%error, "reading missed messages failed");
+                let message = "Could not load the messages you missed; reload the page to see them.";
+                self.writer.refuse(ErrorCode::StoreUnavailable, message.into()).await?;
+                return Ok(since);
+            }
+        };
+        if missed.len() > MAX_REPLAY as usize {
+            let latest = match store.last_seq(&self.context.room).await {
+                Ok(latest) => latest,
+                Err(_) => missed.last().map_or(since, |m| m.seq),
+            };
+            self.writer.send(&ServerMsg::HistoryGap { latest }).await?;
+            return Ok(latest);
+        }
+        let seen = missed.last().map_or(since, |m| m.seq);
+        let frames: Vec<Message> = missed.into_iter().map(|m| text(&ServerMsg::Message(m))).collect();
+        for chunk in frames.chunks(WRITE_BATCH) {
+            self.writer.write(chunk.to_vec()).await?;
+        }
+        Ok(seen)
     }
 
     async fn say_goodbye(&mut self) {
@@ -239,14 +372,8 @@ where
     }
 }
 
-fn to_message(event: Event) -> Message {
-    match event {
-        Event::Frame(frame) => Message::Text(frame),
-        Event::Lagged { missed } => {
-            tracing::debug!(missed, "member lagged behind the room");
-            Message::Text(ServerMsg::Lagged { missed }.to_json().into())
-        }
-    }
+fn text(msg: &ServerMsg) -> Message {
+    Message::Text(msg.to_json().into())
 }
 
 fn classify<E: Display>(frame: Option<Result<Message, E>>) -> Incoming {

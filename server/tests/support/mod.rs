@@ -4,9 +4,12 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use app::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, PROTOCOL_VERSION};
+use server::hub::SharedStore;
+use server::store::SqliteStore;
 use futures::{SinkExt, StreamExt};
 use server::AppState;
 use tokio::net::TcpStream;
@@ -23,6 +26,7 @@ pub struct TestServer {
     pub state: AppState,
     stop: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
+    _data: Option<tempfile::TempDir>,
 }
 
 pub fn leptos_options() -> leptos::prelude::LeptosOptions {
@@ -32,30 +36,50 @@ pub fn leptos_options() -> leptos::prelude::LeptosOptions {
         .build()
 }
 
+/// A fresh SQLite store in a temporary directory (removed when dropped).
+pub async fn temp_store() -> (SharedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    (Arc::new(store), dir)
+}
+
 impl TestServer {
+    /// A server with a fresh database of its own.
     pub async fn start() -> Self {
+        let (store, dir) = temp_store().await;
+        let mut server = Self::start_with(store).await;
+        server._data = Some(dir);
+        server
+    }
+
+    pub async fn start_with(store: SharedStore) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(leptos_options());
+        let state = AppState::new(leptos_options(), store);
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let task = tokio::spawn(server::serve(listener, state.clone(), signal));
-        TestServer { addr, state, stop, task }
+        TestServer { addr, state, stop, task, _data: None }
     }
 
     /// Opens a WebSocket to `room` without joining.
     pub async fn connect(&self, room: &str) -> Client {
         let url = format!("ws://{}/ws/chat/{room}", self.addr);
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        Client { socket, name: String::new() }
+        Client { socket, name: String::new(), sent: 0 }
     }
 
     /// Connects to `room` and joins as `name`; returns once welcomed.
     pub async fn join(&self, room: &str, name: &str) -> Client {
+        self.join_since(room, name, None).await
+    }
+
+    /// Joins having seen everything up to `since`.
+    pub async fn join_since(&self, room: &str, name: &str, since: Option<Seq>) -> Client {
         let mut client = self.connect(room).await;
         client.name = name.to_owned();
         client
-            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned() })
+            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned(), since })
             .await;
         match client.recv().await {
             ServerMsg::Welcome { .. } => client,
@@ -77,15 +101,43 @@ impl TestServer {
 pub struct Client {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub name: String,
+    sent: u64,
 }
 
 impl Client {
+    /// Joins `room` on a server at `addr` (one this test did not start itself).
+    pub async fn connect_to(addr: SocketAddr, room: &str, name: &str) -> Client {
+        Self::connect_to_since(addr, room, name, None).await
+    }
+
+    pub async fn connect_to_since(addr: SocketAddr, room: &str, name: &str, since: Option<Seq>) -> Client {
+        let url = format!("ws://{addr}/ws/chat/{room}");
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let mut client = Client { socket, name: name.to_owned(), sent: 0 };
+        client
+            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned(), since })
+            .await;
+        match client.recv().await {
+            ServerMsg::Welcome { .. } => client,
+            other => panic!("{name} expected a welcome, got {other:?}"),
+        }
+    }
+
     pub async fn send(&mut self, msg: &ClientMsg) {
         self.send_raw(Message::text(msg.to_json())).await;
     }
 
-    pub async fn say(&mut self, body: &str) {
-        self.send(&ClientMsg::Send { body: body.to_owned() }).await;
+    /// Sends `body` under a new message id; returns the id.
+    pub async fn say(&mut self, body: &str) -> ClientMsgId {
+        self.sent += 1;
+        let id = ClientMsgId(format!("{}-{}", self.name.replace(' ', "_"), self.sent));
+        self.say_as(id.clone(), body).await;
+        id
+    }
+
+    /// Sends `body` under the given message id (a retry, when it was used before).
+    pub async fn say_as(&mut self, id: ClientMsgId, body: &str) {
+        self.send(&ClientMsg::Send { id, body: body.to_owned() }).await;
     }
 
     pub async fn send_raw(&mut self, frame: Message) {
@@ -115,8 +167,18 @@ impl Client {
         }
     }
 
-    /// Skips member joins and leaves; returns the next message or error.
+    /// Skips member joins and leaves and acks; returns the next message or error.
     pub async fn recv_chat(&mut self) -> ServerMsg {
+        loop {
+            match self.recv().await {
+                ServerMsg::MemberJoined { .. } | ServerMsg::MemberLeft { .. } | ServerMsg::Ack { .. } => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Skips member joins and leaves; returns the next message, ack or error.
+    pub async fn recv_delivery(&mut self) -> ServerMsg {
         loop {
             match self.recv().await {
                 ServerMsg::MemberJoined { .. } | ServerMsg::MemberLeft { .. } => continue,

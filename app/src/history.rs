@@ -1,0 +1,54 @@
+//! Pages of a room's stored messages, for the room page's first render and for
+//! scrolling back.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::ChatMessage;
+#[cfg(feature = "ssr")]
+use crate::protocol::Seq;
+#[cfg(feature = "ssr")]
+use crate::room_name::RoomName;
+
+/// Messages per page.
+pub const HISTORY_PAGE: u32 = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The page reaches the room's first message: there is nothing older.
+    pub at_start: bool,
+}
+
+/// Where the server reads history from; the server hands one to Leptos as context.
+#[cfg(feature = "ssr")]
+pub trait HistorySource: Send + Sync + 'static {
+    /// Up to `limit` messages before `before` (or the newest), oldest first.
+    fn page(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<ChatMessage>, String>> + Send>>;
+}
+
+#[cfg(feature = "ssr")]
+pub type SharedHistory = std::sync::Arc<dyn HistorySource>;
+
+/// The page of `room`'s messages before seq `before` (the newest page without it).
+#[server]
+pub async fn history(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
+    let room = RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let source = use_context::<SharedHistory>()
+        .ok_or_else(|| ServerFnError::new("the message history is not available"))?;
+    let mut messages = source
+        .page(room, before.map(Seq), HISTORY_PAGE + 1)
+        .await
+        .map_err(ServerFnError::new)?;
+    let at_start = messages.len() <= HISTORY_PAGE as usize;
+    if !at_start {
+        messages.remove(0);
+    }
+    Ok(HistoryPage { messages, at_start })
+}

@@ -1,0 +1,162 @@
+use super::*;
+use crate::protocol::{ErrorCode, Timestamp};
+use crate::room_name::RoomName;
+
+fn in_owner(test: impl FnOnce()) {
+    let owner = Owner::new();
+    owner.set();
+    test();
+}
+
+fn welcome(you: u64) -> ServerMsg {
+    ServerMsg::Welcome {
+        version: crate::protocol::PROTOCOL_VERSION,
+        room: RoomName::parse("r").unwrap(),
+        you: MemberId(you),
+        members: vec![Member { id: MemberId(you), display_name: "Ada".into() }],
+        latest: Seq(0),
+    }
+}
+
+fn chat(seq: u64, client_id: &str) -> ChatMessage {
+    ChatMessage {
+        seq: Seq(seq),
+        author: "Ada".into(),
+        body: format!("m{seq}"),
+        sent_at: Timestamp(0),
+        client_id: ClientMsgId(client_id.into()),
+    }
+}
+
+fn seqs(room: &RoomState) -> Vec<u64> {
+    room.messages.with_untracked(|m| m.keys().map(|s| s.0).collect())
+}
+
+#[test]
+fn welcome_makes_the_room_live() {
+    in_owner(|| {
+        let room = RoomState::new();
+        assert_eq!(room.apply(welcome(1)), Applied::Continue);
+        assert_eq!(room.status.get_untracked(), ConnectionStatus::Live);
+        assert_eq!(room.me.get_untracked(), Some(MemberId(1)));
+    });
+}
+
+#[test]
+fn messages_are_kept_in_seq_order_once() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![chat(1, "a"), chat(2, "b")], at_start: true });
+        for seq in [4, 3, 2, 4] {
+            room.apply(ServerMsg::Message(chat(seq, &format!("c{seq}"))));
+        }
+        assert_eq!(seqs(&room), [1, 2, 3, 4]);
+        assert_eq!(room.last_seq(), Some(Seq(4)));
+    });
+}
+
+#[test]
+fn without_history_there_is_nothing_to_resume_from() {
+    in_owner(|| {
+        let room = RoomState::new();
+        assert_eq!(room.last_seq(), None);
+        room.reset_to(HistoryPage { messages: vec![], at_start: true });
+        assert_eq!(room.last_seq(), Some(Seq(0)));
+    });
+}
+
+#[test]
+fn older_pages_go_in_front() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![chat(51, "x")], at_start: false });
+        room.prepend(HistoryPage { messages: (1..=50).map(|s| chat(s, &s.to_string())).collect(), at_start: true });
+        assert_eq!(seqs(&room), (1..=51).collect::<Vec<_>>());
+        assert!(room.at_start.get_untracked());
+        assert_eq!(room.first_seq(), Some(Seq(1)));
+    });
+}
+
+#[test]
+fn a_pending_message_is_settled_by_its_message_or_its_ack() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![], at_start: true });
+        let one = room.add_pending(ClientMsgId("one".into()), "hello".into());
+        let two = room.add_pending(ClientMsgId("two".into()), "again".into());
+        assert_eq!(room.unconfirmed().len(), 2);
+
+        // Ack first, message later.
+        room.apply(ServerMsg::Ack { id: one.id.clone(), seq: Seq(1) });
+        assert_eq!(room.pending.get_untracked()[0].state, PendingState::Stored(Seq(1)));
+        assert_eq!(room.unconfirmed().len(), 1, "a stored message is not sent again");
+        room.apply(ServerMsg::Message(chat(1, "one")));
+        assert_eq!(room.pending.get_untracked().len(), 1);
+
+        // Message first, ack later.
+        room.apply(ServerMsg::Message(chat(2, "two")));
+        room.apply(ServerMsg::Ack { id: two.id, seq: Seq(2) });
+        assert!(room.pending.get_untracked().is_empty());
+        assert_eq!(seqs(&room), [1, 2]);
+    });
+}
+
+#[test]
+fn unanswered_and_refused_messages_fail_and_can_be_retried() {
+    in_owner(|| {
+        let room = RoomState::new();
+        let slow = room.add_pending(ClientMsgId("slow".into()), "x".into());
+        let refused = room.add_pending(ClientMsgId("refused".into()), "y".into());
+        room.mark_sent(&slow.id, 1_000.0);
+        room.fail_unanswered(500.0);
+        assert!(matches!(room.pending.get_untracked()[0].state, PendingState::Sending { .. }));
+        room.fail_unanswered(2_000.0);
+        assert!(matches!(room.pending.get_untracked()[0].state, PendingState::Failed(_)));
+
+        room.apply(ServerMsg::message_error(refused.id.clone(), ErrorCode::StoreUnavailable, "disk full"));
+        assert_eq!(room.pending.get_untracked()[1].state, PendingState::Failed("disk full".into()));
+        assert!(room.error.get_untracked().is_none(), "the error shows on the message");
+
+        room.retry(&slow.id);
+        assert_eq!(room.unconfirmed().len(), 1);
+    });
+}
+
+#[test]
+fn a_history_gap_asks_for_a_reload_that_keeps_pending_messages() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![chat(1, "a")], at_start: true });
+        room.add_pending(ClientMsgId("mine".into()), "wait".into());
+        assert_eq!(room.apply(ServerMsg::HistoryGap { latest: Seq(5000) }), Applied::ReloadHistory);
+        room.reset_to(HistoryPage { messages: vec![chat(4999, "z"), chat(5000, "mine")], at_start: false });
+        assert_eq!(seqs(&room), [4999, 5000]);
+        assert!(room.pending.get_untracked().is_empty(), "its own message arrived with the page");
+    });
+}
+
+#[test]
+fn errors_show_and_only_fatal_ones_stop() {
+    in_owner(|| {
+        let room = RoomState::new();
+        assert_eq!(room.apply(ServerMsg::error(ErrorCode::Malformed, "bad")), Applied::Continue);
+        assert_eq!(room.error.get_untracked().as_deref(), Some("bad"));
+        assert_eq!(room.apply(ServerMsg::error(ErrorCode::UnsupportedVersion, "old client")), Applied::Stop);
+        assert_eq!(room.status.get_untracked().key(), "closed");
+        assert_eq!(room.apply(ServerMsg::ShuttingDown), Applied::ServerLeaving);
+    });
+}
+
+#[test]
+fn members_come_and_go() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.apply(welcome(1));
+        let bob = Member { id: MemberId(9), display_name: "Bob".into() };
+        room.apply(ServerMsg::MemberJoined { member: bob.clone() });
+        room.apply(ServerMsg::MemberJoined { member: bob });
+        assert_eq!(room.members.get_untracked().len(), 2);
+        room.apply(ServerMsg::MemberLeft { member: MemberId(9) });
+        assert_eq!(room.members.get_untracked().len(), 1);
+    });
+}

@@ -1,0 +1,116 @@
+import { test, expect, personInRoom, log, send, connection, hydrated } from "./fixtures";
+import type { Page } from "@playwright/test";
+
+/** Posts `count` messages to `room` over the page's own WebSocket, as a fast client would. */
+async function postMany(page: Page, room: string, count: number): Promise<void> {
+  await page.evaluate(
+    async ({ room, count }) => {
+      const ws = new WebSocket(`ws://${location.host}/ws/chat/${room}`);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      let acked = 0;
+      const done = new Promise<void>((resolve) => {
+        ws.onmessage = (event) => {
+          const msg = JSON.parse(event.data);
+          if (msg.type === "ack" && ++acked === count) resolve();
+        };
+      });
+      ws.send(JSON.stringify({ type: "join", version: 2, display_name: "Bot" }));
+      for (let i = 1; i <= count; i++) {
+        ws.send(JSON.stringify({ type: "send", id: `bulk-${i}`, body: `bulk message ${i}` }));
+      }
+      await done;
+      ws.close();
+    },
+    { room, count },
+  );
+}
+
+async function seqsShown(page: Page): Promise<number[]> {
+  return log(page)
+    .locator("li[data-seq]")
+    .evaluateAll((items) => items.map((item) => Number(item.getAttribute("data-seq"))));
+}
+
+test("a reload shows the history, once, in order", async ({ browser, baseURL }) => {
+  const ada = await personInRoom(browser, baseURL!, "remember", "Ada");
+  for (const text of ["first", "second", "third"]) await send(ada, text);
+  await expect(log(ada).getByText("third")).toHaveCount(1);
+
+  await ada.reload();
+  await hydrated(ada);
+  await expect(connection(ada)).toHaveAttribute("data-state", "live");
+  for (const text of ["first", "second", "third"]) {
+    await expect(log(ada).getByText(text, { exact: true })).toHaveCount(1);
+  }
+  expect(await seqsShown(ada)).toEqual([1, 2, 3]);
+  await send(ada, "fourth");
+  expect(await seqsShown(ada)).toEqual([1, 2, 3, 4]);
+});
+
+test("the history is in the page itself, readable without JavaScript", async ({ browser, baseURL }) => {
+  const ada = await personInRoom(browser, baseURL!, "plain", "Ada");
+  await send(ada, "readable without scripts");
+  const context = await browser.newContext({ baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/chat/plain/");
+  await expect(log(page).getByText("readable without scripts")).toBeVisible();
+  await context.close();
+});
+
+test("scrolling up loads older pages in order, to the beginning of the room", async ({ browser, baseURL }) => {
+  const bot = await personInRoom(browser, baseURL!, "archive", "Ada");
+  await postMany(bot, "archive", 120);
+
+  const context = await browser.newContext({ baseURL });
+  const reader = await context.newPage();
+  await reader.goto("/chat/archive/");
+  await hydrated(reader);
+  expect(await seqsShown(reader)).toEqual(range(71, 120));
+
+  const scroller = reader.locator(".log-scroller");
+  await scroller.evaluate((el) => (el.scrollTop = 0));
+  await expect.poll(() => seqsShown(reader)).toEqual(range(21, 120));
+  // The reader's place is kept: message 71 stays where it was, not jumped away.
+  const top = await scroller.evaluate((el) => el.scrollTop);
+  expect(top).toBeGreaterThan(100);
+
+  // The keyboard way to the same thing.
+  await reader.getByRole("button", { name: "Load older messages" }).click();
+  await expect.poll(() => seqsShown(reader)).toEqual(range(1, 120));
+  await expect(reader.getByText("This is the beginning of #archive.")).toBeVisible();
+  await expect(reader.getByRole("button", { name: "Load older messages" })).toHaveCount(0);
+  await context.close();
+});
+
+test("a message typed offline stays pending and is delivered exactly once back online", async ({
+  browser,
+  baseURL,
+}) => {
+  const ada = await personInRoom(browser, baseURL!, "offline", "Ada");
+  const bob = await personInRoom(browser, baseURL!, "offline", "Bob");
+
+  await ada.context().setOffline(true);
+  await expect(connection(ada)).toHaveAttribute("data-state", "reconnecting");
+  await send(ada, "written in a tunnel");
+  const pending = log(ada).locator(".pending");
+  await expect(pending).toContainText("written in a tunnel");
+  await expect(pending.locator("[data-pending]")).toHaveAttribute("data-pending", "sending");
+  await expect(log(bob)).not.toContainText("written in a tunnel");
+
+  await ada.context().setOffline(false);
+  await expect(connection(ada)).toHaveAttribute("data-state", "live", { timeout: 20_000 });
+  await expect(log(bob).getByText("written in a tunnel")).toHaveCount(1);
+  await expect(log(ada).getByText("written in a tunnel")).toHaveCount(1);
+  await expect(log(ada).locator(".pending")).toHaveCount(0);
+  // Still exactly once after everything settled, on a fresh load too.
+  await bob.reload();
+  await hydrated(bob);
+  await expect(log(bob).getByText("written in a tunnel")).toHaveCount(1);
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

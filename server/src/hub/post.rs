@@ -1,0 +1,75 @@
+//! The one path a message takes from a member to the room: stored first, then
+//! broadcast, then acknowledged.
+//!
+//! A single task takes every post, stores what has queued up in one transaction
+//! (group commit) and then, in seq order, broadcasts each new message and answers
+//! its sender. One writer keeps SQLite free of lock contention, and broadcasting
+//! from that one place keeps every room's broadcast order equal to its seq order.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::room::Room;
+use crate::store::{Appended, NewMessage, Store};
+
+/// Most posts stored in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Posts waiting to be stored before senders wait to add more.
+pub const QUEUE: usize = 4096;
+
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    #[error("the message could not be stored ({0})")]
+    Store(String),
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+pub(super) struct PostRequest {
+    pub room: Arc<Room>,
+    pub message: NewMessage,
+    pub reply: oneshot::Sender<Result<Appended, PostError>>,
+}
+
+/// Starts the poster; it ends when every sender (every clone of the hub) is gone.
+pub(super) fn start(store: SharedStore) -> mpsc::Sender<PostRequest> {
+    let (posts, requests) = mpsc::channel(QUEUE);
+    tokio::spawn(run(store, requests));
+    posts
+}
+
+async fn run(store: SharedStore, mut requests: mpsc::Receiver<PostRequest>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (waiting, messages): (Vec<_>, Vec<_>) = batch
+            .drain(..)
+            .map(|request| ((request.room, request.reply), request.message))
+            .unzip();
+        match store.append_batch(messages).await {
+            Ok(stored) => {
+                for ((room, reply), appended) in waiting.into_iter().zip(stored) {
+                    if !appended.duplicate {
+                        room.publish_message(&appended.message);
+                    }
+                    answer(reply, Ok(appended));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, posts = waiting.len(), "storing messages failed");
+                let error = PostError::Store(error.to_string());
+                for (_, reply) in waiting {
+                    answer(reply, Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn answer(reply: oneshot::Sender<Result<Appended, PostError>>, result: Result<Appended, PostError>) {
+    if reply.send(result).is_err() {
+        tracing::trace!("a sender left before its message was acknowledged");
+    }
+}

@@ -1,0 +1,77 @@
+//! Where messages are kept: a small trait the hub and the pages use, so another
+//! database can stand behind it without touching either, and its SQLite
+//! implementation (the default: one file, created on first start).
+
+mod sqlite;
+
+use futures::future::BoxFuture;
+
+use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
+use app::room_name::RoomName;
+
+pub use sqlite::SqliteStore;
+
+/// A message accepted by the server, not yet stored.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: RoomName,
+    pub author: String,
+    pub body: String,
+    pub client_id: ClientMsgId,
+    pub sent_at: Timestamp,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The message as stored (for a duplicate: as it was stored the first time).
+    pub message: ChatMessage,
+    /// The sender had stored this client id in this room already.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The rooms' messages, in seq order per room.
+pub trait Store: Send + Sync + 'static {
+    /// Stores the messages in one transaction, in order, each under its room's next
+    /// seq; a message whose (room, author, client id) is stored already is returned
+    /// as it was, marked duplicate. Returns when the transaction is durable.
+    fn append_batch(&self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>>;
+
+    /// Up to `limit` messages before `before` (or the newest, without it), oldest first.
+    fn page<'a>(
+        &'a self,
+        room: &'a RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
+
+    /// Up to `limit` messages after `after`, oldest first.
+    fn after<'a>(
+        &'a self,
+        room: &'a RoomName,
+        after: Seq,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
+
+    /// The room's newest seq (0 for a room with no messages).
+    fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use app::protocol::{ClientMsgId, Seq, Timestamp};
+use app::room_name::RoomName;
+
+use super::{NewMessage, SqliteStore, Store};
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+
+fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> NewMessage {
+    NewMessage {
+        room: room(room_name),
+        author: author.into(),
+        body: body.into(),
+        client_id: ClientMsgId(client_id.into()),
+        sent_at: Timestamp(1_795_000_000_000),
+    }
+}
+
+async fn open(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join("data").join("chat.db")).await.unwrap()
+}
+
+#[tokio::test]
+async fn seqs_strictly_increase_per_room_under_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir).await);
+    let writers = 8;
+    let per_writer = 40;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..per_writer {
+                let batch = vec![new_message("busy", &format!("w{w}"), &format!("m{i}"), "x")];
+                let appended = store.append_batch(batch).await.unwrap();
+                seqs.push(appended[0].message.seq.0);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one writer's seqs go up: {seqs:?}");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (1..=(writers * per_writer) as u64).collect();
+    assert_eq!(all, expected, "every seq once, no holes");
+    assert_eq!(store.last_seq(&room("busy")).await.unwrap(), Seq(expected.len() as u64));
+}
+
+#[tokio::test]
+async fn rooms_count_their_own_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let appended = store
+        .append_batch(vec![
+            new_message("a", "ada", "1", "a1"),
+            new_message("b", "ada", "2", "b1"),
+            new_message("a", "ada", "3", "a2"),
+        ])
+        .await
+        .unwrap();
+    let seqs: Vec<_> = appended.iter().map(|a| (a.message.body.as_str(), a.message.seq.0)).collect();
+    assert_eq!(seqs, [("a1", 1), ("b1", 1), ("a2", 2)]);
+    assert_eq!(store.last_seq(&room("a")).await.unwrap(), Seq(2));
+    assert_eq!(store.last_seq(&room("b")).await.unwrap(), Seq(1));
+    assert_eq!(store.last_seq(&room("never")).await.unwrap(), Seq(0));
+}
+
+#[tokio::test]
+async fn the_same_client_id_from_the_same_sender_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let first = store.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
+    assert!(!first[0].duplicate);
+    let retry = store.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
+    assert!(retry[0].duplicate);
+    assert_eq!(retry[0].message, first[0].message, "the retry gets the stored message back");
+
+    // Within one batch, too.
+    let both = store
+        .append_batch(vec![new_message("r", "ada", "c-2", "x"), new_message("r", "ada", "c-2", "x")])
+        .await
+        .unwrap();
+    assert_eq!((both[0].duplicate, both[1].duplicate), (false, true));
+    assert_eq!(both[0].message.seq, both[1].message.seq);
+
+    // Another sender may happen to pick the same id.
+    let other = store.append_batch(vec![new_message("r", "bob", "c-1", "hi")]).await.unwrap();
+    assert!(!other[0].duplicate);
+
+    let stored = store.page(&room("r"), None, 100).await.unwrap();
+    let bodies: Vec<_> = stored.iter().map(|m| (m.seq.0, m.body.as_str())).collect();
+    assert_eq!(bodies, [(1, "hello"), (2, "x"), (3, "hi")]);
+}
+
+#[tokio::test]
+async fn pages_go_back_in_order_and_after_goes_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let batch = (1..=25).map(|i| new_message("r", "ada", &format!("c{i}"), &format!("m{i}"))).collect();
+    store.append_batch(batch).await.unwrap();
+    let seqs = |page: Vec<app::protocol::ChatMessage>| page.iter().map(|m| m.seq.0).collect::<Vec<_>>();
+
+    assert_eq!(seqs(store.page(&room("r"), None, 10).await.unwrap()), (16..=25).collect::<Vec<_>>());
+    assert_eq!(seqs(store.page(&room("r"), Some(Seq(16)), 10).await.unwrap()), (6..=15).collect::<Vec<_>>());
+    assert_eq!(seqs(store.page(&room("r"), Some(Seq(6)), 10).await.unwrap()), (1..=5).collect::<Vec<_>>());
+    assert!(store.page(&room("r"), Some(Seq(1)), 10).await.unwrap().is_empty());
+    assert_eq!(seqs(store.after(&room("r"), Seq(20), 100).await.unwrap()), (21..=25).collect::<Vec<_>>());
+    assert_eq!(seqs(store.after(&room("r"), Seq(0), 3).await.unwrap()), [1, 2, 3]);
+    assert!(store.page(&room("nobody"), None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn migrations_run_on_an_empty_file_and_on_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir).await;
+        store.append_batch(vec![new_message("r", "ada", "c1", "kept")]).await.unwrap();
+    }
+    // An empty file someone created by hand is a fresh database.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let fresh = SqliteStore::open(&empty).await.unwrap();
+    assert_eq!(fresh.last_seq(&room("r")).await.unwrap(), Seq(0));
+
+    let reopened = open(&dir).await;
+    let kept = reopened.page(&room("r"), None, 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body, "kept");
+    let next = reopened.append_batch(vec![new_message("r", "ada", "c2", "next")]).await.unwrap();
+    assert_eq!(next[0].message.seq, Seq(2), "seqs carry on after a restart");
+    let ids: HashSet<_> = reopened.page(&room("r"), None, 10).await.unwrap().into_iter().map(|m| m.client_id).collect();
+    assert_eq!(ids.len(), 2);
+}

@@ -1,0 +1,200 @@
+//! Durable history through the real server: replay on resume, idempotent sends,
+//! and nothing acknowledged lost to a kill -9.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::protocol::{ClientMsgId, Seq, ServerMsg, Timestamp};
+use app::room_name::RoomName;
+use server::store::{NewMessage, SqliteStore, Store};
+use support::{TestServer, PATIENCE};
+
+/// Reads deliveries until `n` chat messages have arrived; returns their (seq, body).
+async fn messages(client: &mut support::Client, n: usize) -> Vec<(u64, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        if let ServerMsg::Message(m) = client.recv_chat().await {
+            got.push((m.seq.0, m.body));
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_member_who_drops_off_gets_exactly_what_it_missed_in_order_once() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("tunnel", "Ada").await;
+    let mut bob = server.join("tunnel", "Bob").await;
+    bob.say("before").await;
+    assert_eq!(messages(&mut ada, 1).await, [(1, "before".to_string())]);
+
+    // Ada goes into a tunnel; Bob keeps talking.
+    drop(ada);
+    for i in 1..=20 {
+        bob.say(&format!("missed {i}")).await;
+    }
+    assert_eq!(messages(&mut bob, 21).await.len(), 21);
+
+    let mut ada = server.join_since("tunnel", "Ada", Some(Seq(1))).await;
+    let replayed = messages(&mut ada, 20).await;
+    let expected: Vec<_> = (1..=20).map(|i| (i + 1, format!("missed {i}"))).collect();
+    assert_eq!(replayed, expected);
+
+    // And nothing twice: the next thing Ada hears is a new message.
+    bob.say("welcome back").await;
+    assert_eq!(messages(&mut ada, 1).await, [(22, "welcome back".to_string())]);
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_retried_send_is_acknowledged_twice_and_stored_once() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("r", "Ada").await;
+    let mut bob = server.join("r", "Bob").await;
+    let id = ClientMsgId("retry-1".into());
+
+    ada.say_as(id.clone(), "only once").await;
+    let mut first_ack = None;
+    let mut seen = 0;
+    while first_ack.is_none() || seen == 0 {
+        match ada.recv_delivery().await {
+            ServerMsg::Message(m) => {
+                assert_eq!(m.body, "only once");
+                seen += 1;
+            }
+            ServerMsg::Ack { id: acked, seq } => {
+                assert_eq!(acked, id);
+                first_ack = Some(seq);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The retry, as after a reconnect that lost the first ack.
+    ada.say_as(id.clone(), "only once").await;
+    match ada.recv_delivery().await {
+        ServerMsg::Ack { id: acked, seq } => assert_eq!((acked, Some(seq)), (id, first_ack)),
+        other => panic!("expected a second ack, got {other:?}"),
+    }
+    assert_eq!(messages(&mut bob, 1).await, [(1, "only once".to_string())]);
+    bob.say("next").await;
+    assert_eq!(messages(&mut bob, 1).await, [(2, "next".to_string())], "no second copy came between");
+    let stored = server.state.hub.store().page(&RoomName::parse("r").unwrap(), None, 10).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_gap_too_large_to_replay_is_announced_not_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let room = RoomName::parse("busy").unwrap();
+    let total = server::ws::MAX_REPLAY as u64 + 50;
+    let batch = (0..total)
+        .map(|i| NewMessage {
+            room: room.clone(),
+            author: "Bot".into(),
+            body: format!("m{i}"),
+            client_id: ClientMsgId(format!("c{i}")),
+            sent_at: Timestamp(0),
+        })
+        .collect();
+    store.append_batch(batch).await.unwrap();
+    let server = TestServer::start_with(store).await;
+
+    let mut far_behind = server.join_since("busy", "Ada", Some(Seq(1))).await;
+    assert_eq!(far_behind.recv_chat().await, ServerMsg::HistoryGap { latest: Seq(total) });
+
+    let mut from_elsewhere = server.join_since("busy", "Bob", Some(Seq(total + 10))).await;
+    assert_eq!(from_elsewhere.recv_chat().await, ServerMsg::HistoryGap { latest: Seq(total) });
+
+    let mut close_behind = server.join_since("busy", "Cy", Some(Seq(total - 3))).await;
+    let replayed = messages(&mut close_behind, 3).await;
+    assert_eq!(replayed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [total - 2, total - 1, total]);
+    server.shut_down().await;
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.0.kill().is_ok() {
+            let _status = self.0.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The real server binary on `port` with its database at `db`.
+async fn spawn_server(port: u16, db: &std::path::Path) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the server never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Process(child)
+}
+
+#[tokio::test]
+async fn kill_9_mid_traffic_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let port = free_port();
+    let mut process = spawn_server(port, &db).await;
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    // Ada sends without waiting; the acks say what the server promised to keep.
+    let mut ada = support::Client::connect_to(addr, "crash", "Ada").await;
+    let mut acked = BTreeMap::new();
+    let mut sent = 0;
+    while acked.len() < 60 {
+        if sent < acked.len() + 10 {
+            sent += 1;
+            ada.say(&format!("m{sent}")).await;
+            continue;
+        }
+        if let ServerMsg::Ack { id, seq } = ada.recv_delivery().await {
+            acked.insert(seq, id);
+        }
+    }
+    // Mid-traffic: more on the wire, then the plug is pulled.
+    for _ in 0..10 {
+        sent += 1;
+        ada.say(&format!("m{sent}")).await;
+    }
+    process.0.kill().expect("kill -9");
+    process.0.wait().unwrap();
+    drop(ada);
+
+    let _restarted = spawn_server(port, &db).await;
+    let mut bob = support::Client::connect_to_since(addr, "crash", "Bob", Some(Seq(0))).await;
+    let mut stored = BTreeMap::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), bob.recv_chat()).await {
+            Ok(ServerMsg::Message(m)) => {
+                assert!(stored.insert(m.seq, m.client_id).is_none(), "seq {:?} twice", m.seq);
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => break,
+        }
+    }
+    let seqs: Vec<u64> = stored.keys().map(|s| s.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no holes");
+    for (seq, id) in &acked {
+        assert_eq!(stored.get(seq), Some(id), "acknowledged message {id:?} at {seq:?} was lost");
+    }
+}
