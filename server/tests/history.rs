@@ -198,3 +198,40 @@ async fn kill_9_mid_traffic_loses_no_acknowledged_message() {
         assert_eq!(stored.get(seq), Some(id), "acknowledged message {id:?} at {seq:?} was lost");
     }
 }
+
+#[tokio::test]
+async fn a_store_fault_is_reported_to_the_sender_and_the_room_carries_on() {
+    use sqlx::{Connection, Executor};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let store = Arc::new(SqliteStore::open(&db).await.unwrap());
+    let server = TestServer::start_with(store).await;
+    let mut ada = server.join("fault", "Ada").await;
+    let mut bob = server.join("fault", "Bob").await;
+
+    // Something else (a backup, an admin's shell) holds the write lock for longer
+    // than the store waits for it.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    other.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let id = ada.say("during the fault").await;
+    // The store gives up after its 5 s busy timeout.
+    let refusal = loop {
+        match ada.recv_within(Duration::from_secs(20)).await {
+            ServerMsg::Error { code, message, id: Some(refused) } => break (code, message, refused),
+            ServerMsg::MemberJoined { .. } => continue,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    };
+    assert_eq!(refusal.0, app::protocol::ErrorCode::StoreUnavailable);
+    assert_eq!(refusal.2, id, "the error names the message");
+    assert!(refusal.1.contains("not saved"), "{}", refusal.1);
+    other.execute("COMMIT").await.unwrap();
+
+    // The same connections go on working, and nothing half-stored shows up.
+    ada.say_as(id, "during the fault").await;
+    assert_eq!(messages(&mut bob, 1).await, [(1, "during the fault".to_string())]);
+    bob.say("all good").await;
+    assert_eq!(messages(&mut ada, 2).await.last().unwrap(), &(2, "all good".to_string()));
+    server.shut_down().await;
+}

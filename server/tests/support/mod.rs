@@ -147,12 +147,18 @@ impl Client {
     /// The next frame the server sends, decoded.
     #[track_caller]
     pub fn recv(&mut self) -> impl std::future::Future<Output = ServerMsg> + '_ {
+        self.recv_within(PATIENCE)
+    }
+
+    /// The next frame, waiting up to `patience` for it.
+    #[track_caller]
+    pub fn recv_within(&mut self, patience: Duration) -> impl std::future::Future<Output = ServerMsg> + '_ {
         let caller = std::panic::Location::caller();
         async move {
             loop {
-                let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                let frame = tokio::time::timeout(patience, self.socket.next())
                     .await
-                    .unwrap_or_else(|_| panic!("{} heard nothing within {PATIENCE:?} ({caller})", self.name))
+                    .unwrap_or_else(|_| panic!("{} heard nothing within {patience:?} ({caller})", self.name))
                     .unwrap_or_else(|| panic!("{}'s connection ended ({caller})", self.name))
                     .expect("a readable frame");
                 match frame {
