@@ -1,0 +1,75 @@
+//! A member too slow for the room's broadcast buffer is caught up from the store:
+//! every message once, in order. Drives one session through channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::protocol::{ClientMsg, ClientMsgId, ServerMsg, PROTOCOL_VERSION};
+use app::room_name::RoomName;
+use axum::extract::ws::Message;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use server::hub::Hub;
+use server::store::SqliteStore;
+use server::ws::{run_session, SessionContext};
+use tokio_util::sync::CancellationToken;
+
+/// The next frame the session wrote to Ada.
+async fn next(reads: &mut mpsc::Receiver<Message>) -> ServerMsg {
+    let frame = tokio::time::timeout(Duration::from_secs(5), reads.next()).await;
+    match frame.expect("a frame in time").expect("the session is alive") {
+        Message::Text(text) => serde_json::from_str(text.as_str()).unwrap(),
+        other => panic!("unexpected frame {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let hub = Hub::with_room_buffer(Arc::new(store), 4);
+    let room = RoomName::parse("slow").unwrap();
+
+    // Ada's socket: what the server writes waits until the test reads it.
+    let (to_ada, mut ada_reads) = mpsc::channel::<Message>(0);
+    let (mut ada_writes, from_ada) = mpsc::unbounded::<Result<Message, String>>();
+    let session = tokio::spawn(run_session(
+        to_ada,
+        from_ada,
+        SessionContext { room: room.clone(), hub: hub.clone(), shutdown: CancellationToken::new() },
+    ));
+    let join = ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into(), since: None };
+    ada_writes.send(Ok(Message::text(join.to_json()))).await.unwrap();
+
+    assert!(matches!(next(&mut ada_reads).await, ServerMsg::Welcome { .. }));
+
+    // Bob talks far faster than Ada reads: 20 messages through a buffer of 4.
+    let bob = hub.join(&room, "Bob".into());
+    for i in 1..=20 {
+        bob.post("Bob", &format!("m{i}"), ClientMsgId(format!("b{i}"))).await.unwrap();
+    }
+
+    let mut seqs = Vec::new();
+    while seqs.len() < 20 {
+        if let ServerMsg::Message(m) = next(&mut ada_reads).await {
+            assert_eq!(m.body, format!("m{}", m.seq.0));
+            seqs.push(m.seq.0);
+        }
+    }
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "every message once, in order");
+
+    // And live again afterwards.
+    bob.post("Bob", "m21", ClientMsgId("b21".into())).await.unwrap();
+    loop {
+        match next(&mut ada_reads).await {
+            ServerMsg::Message(m) => {
+                assert_eq!(m.seq.0, 21, "nothing replayed twice");
+                break;
+            }
+            ServerMsg::MemberJoined { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(ada_writes);
+    tokio::time::timeout(Duration::from_secs(5), session).await.unwrap().unwrap();
+}
