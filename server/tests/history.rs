@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::protocol::{ClientMsgId, Seq, ServerMsg, Timestamp};
+use app::protocol::{ClientMsgId, Seq, ServerMsg};
 use app::room_name::RoomName;
-use server::store::{NewMessage, SqliteStore, Store};
+use server::store::{SqliteStore, Store};
 use support::{TestServer, PATIENCE};
 
 /// Reads deliveries until `n` chat messages have arrived; returns their (seq, body).
@@ -93,15 +93,7 @@ async fn a_gap_too_large_to_replay_is_announced_not_hidden() {
     let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
     let room = RoomName::parse("busy").unwrap();
     let total = server::ws::MAX_REPLAY as u64 + 50;
-    let batch = (0..total)
-        .map(|i| NewMessage {
-            room: room.clone(),
-            author: "Bot".into(),
-            body: format!("m{i}"),
-            client_id: ClientMsgId(format!("c{i}")),
-            sent_at: Timestamp(0),
-        })
-        .collect();
+    let batch = (1..=total).map(|i| support::bulk_message(&room, i)).collect();
     store.append_batch(batch).await.unwrap();
     let server = TestServer::start_with(store).await;
 

@@ -130,20 +130,9 @@ async fn unknown_paths_are_not_found() {
 
 #[tokio::test]
 async fn a_room_page_carries_its_latest_messages_in_the_html() {
-    use app::protocol::{ClientMsgId, Timestamp};
-    use server::store::NewMessage;
-
     let (state, _dir) = state().await;
     let room = app::room_name::RoomName::parse("history").unwrap();
-    let batch = (1..=60)
-        .map(|i| NewMessage {
-            room: room.clone(),
-            author: "Ada".into(),
-            body: format!("message number {i}"),
-            client_id: ClientMsgId(format!("c{i}")),
-            sent_at: Timestamp(1_795_000_000_000),
-        })
-        .collect();
+    let batch = (1..=60).map(|i| support::bulk_message(&room, i)).collect();
     state.hub.store().append_batch(batch).await.unwrap();
 
     let page = get(&state, "/chat/history/").await;

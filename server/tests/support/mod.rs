@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, Timestamp, PROTOCOL_VERSION};
+use app::room_name::RoomName;
+use server::store::NewMessage;
 use server::hub::SharedStore;
 use server::store::SqliteStore;
 use futures::{SinkExt, StreamExt};
@@ -76,15 +78,7 @@ impl TestServer {
 
     /// Joins having seen everything up to `since`.
     pub async fn join_since(&self, room: &str, name: &str, since: Option<Seq>) -> Client {
-        let mut client = self.connect(room).await;
-        client.name = name.to_owned();
-        client
-            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned(), since })
-            .await;
-        match client.recv().await {
-            ServerMsg::Welcome { .. } => client,
-            other => panic!("{name} expected a welcome, got {other:?}"),
-        }
+        Client::connect_to_since(self.addr, room, name, since).await
     }
 
     /// Starts a graceful shutdown and waits for the server to finish.
@@ -213,6 +207,17 @@ impl Client {
                 Some(Err(_)) | None => return None,
             }
         }
+    }
+}
+
+/// The `i`th message of a bulk load into `room`, as the store takes it.
+pub fn bulk_message(room: &RoomName, i: u64) -> NewMessage {
+    NewMessage {
+        room: room.clone(),
+        author: "Bot".into(),
+        body: format!("message number {i}"),
+        client_id: ClientMsgId(format!("c{i}")),
+        sent_at: Timestamp(1_795_000_000_000),
     }
 }
 
