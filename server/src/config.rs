@@ -10,14 +10,16 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DB: &str = "data/chat.db";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT] [--db FILE]
+Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]...
 
 Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages in the
-SQLite database FILE (default data/chat.db; created on first start).
+SQLite database FILE (default data/chat.db; created on first start). Pages from the
+site itself may open its WebSocket; --allow-origin adds another origin (repeatable).
 
 Environment:
   CHAT_ADDR          same as --addr
   CHAT_DB            same as --db
+  CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
@@ -25,6 +27,7 @@ Environment:
 pub struct Config {
     pub addr: SocketAddr,
     pub db: PathBuf,
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,23 +50,29 @@ impl Config {
     {
         let mut flag_addr = None;
         let mut flag_db = None;
+        let mut flag_origins = Vec::new();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
                 Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
                 None => (arg.clone(), None),
             };
-            let slot = match name.as_str() {
+            let flag: &'static str = match name.as_str() {
                 "-h" | "--help" => return Err(ConfigError::Help(USAGE)),
-                "--addr" => &mut flag_addr,
-                "--db" => &mut flag_db,
+                "--addr" => "--addr",
+                "--db" => "--db",
+                "--allow-origin" => "--allow-origin",
                 _ => return Err(ConfigError::UnknownArg(arg)),
             };
-            let flag = if name == "--addr" { "--addr" } else { "--db" };
-            *slot = Some(match inline {
+            let value = match inline {
                 Some(value) => value,
                 None => args.next().ok_or(ConfigError::MissingValue(flag))?,
-            });
+            };
+            match flag {
+                "--addr" => flag_addr = Some(value),
+                "--db" => flag_db = Some(value),
+                _ => flag_origins.push(value),
+            }
         }
         let (value, source_name) = if let Some(v) = flag_addr {
             (v, "--addr")
@@ -78,7 +87,11 @@ impl Config {
             .parse()
             .map_err(|_| ConfigError::BadAddr { value, source_name })?;
         let db = flag_db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned());
-        Ok(Config { addr, db: PathBuf::from(db) })
+        let mut allowed_origins = flag_origins;
+        if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
+            allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
+        }
+        Ok(Config { addr, db: PathBuf::from(db), allowed_origins })
     }
 }
 
@@ -122,6 +135,14 @@ mod tests {
         assert_eq!(Config::from_args(args(&[]), env).unwrap().db, PathBuf::from("/srv/chat.db"));
         let flag = Config::from_args(args(&["--db", "x.db"]), env).unwrap();
         assert_eq!(flag.db, PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn extra_origins_come_from_flags_and_env() {
+        let env = |k: &str| (k == "CHAT_ALLOWED_ORIGINS").then(|| "https://a.example, https://b.example".to_string());
+        let config = Config::from_args(args(&["--allow-origin", "https://c.example"]), env).unwrap();
+        assert_eq!(config.allowed_origins, ["https://c.example", "https://a.example", "https://b.example"]);
+        assert!(Config::from_args(args(&[]), no_env).unwrap().allowed_origins.is_empty());
     }
 
     #[test]

@@ -52,7 +52,8 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    let state = AppState::new(leptos_options, std::sync::Arc::new(store));
+    let mut state = AppState::new(leptos_options, std::sync::Arc::new(store));
+    state.allowed_origins = config.allowed_origins.into();
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

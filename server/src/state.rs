@@ -14,6 +14,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every WebSocket session, so shutdown can wait for them to say goodbye.
     pub sessions: TaskTracker,
+    /// Origins besides the site's own whose pages may open the WebSocket.
+    pub allowed_origins: std::sync::Arc<[String]>,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
             hub: Hub::new(store),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            allowed_origins: std::sync::Arc::from([]),
         }
     }
 }

@@ -210,3 +210,35 @@ async fn a_frame_past_the_websocket_limit_ends_only_that_connection() {
     assert_eq!(carol.recv_body().await, "hi carol");
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_page_from_another_site_cannot_open_the_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = TestServer::start().await;
+    let attempt = |origin: &'static str| {
+        let mut request = format!("ws://{}/ws/chat/general", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    match attempt("https://evil.example").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| "a socket")),
+    }
+    assert_eq!(server.state.hub.room_count(), 0, "nothing was joined");
+
+    let own = format!("http://{}", server.addr);
+    let mut request = format!("ws://{}/ws/chat/general", server.addr).into_client_request().unwrap();
+    request.headers_mut().insert("origin", own.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok(), "the site's own pages may");
+
+    let allowed = TestServer::start_configured(|state| {
+        state.allowed_origins = vec!["https://partner.example".to_string()].into();
+    })
+    .await;
+    let mut request = format!("ws://{}/ws/chat/general", allowed.addr).into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://partner.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok(), "an allowed origin may");
+    allowed.shut_down().await;
+    server.shut_down().await;
+}

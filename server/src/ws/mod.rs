@@ -1,10 +1,11 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
 mod limits;
+mod origin;
 mod session;
 
 use axum::extract::{Path, State, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
@@ -16,8 +17,15 @@ pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_T
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
+    // Cross-site WebSocket hijacking: a page on another site must not open a
+    // socket with this site's cookies. Refused before anything is joined.
+    if let Err(refusal) = origin::check(&headers, &state.allowed_origins) {
+        tracing::info!(%refusal, "websocket upgrade refused");
+        return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
+    }
     let room = match RoomName::parse(&raw) {
         Ok(room) => room,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),

@@ -54,10 +54,23 @@ impl TestServer {
         server
     }
 
+    /// A server with a fresh database, its state adjusted by `configure` first.
+    pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
+        let (store, dir) = temp_store().await;
+        let mut server = Self::start_inner(store, configure).await;
+        server._data = Some(dir);
+        server
+    }
+
     pub async fn start_with(store: SharedStore) -> Self {
+        Self::start_inner(store, |_| {}).await
+    }
+
+    async fn start_inner(store: SharedStore, configure: impl FnOnce(&mut AppState)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(leptos_options(), store);
+        let mut state = AppState::new(leptos_options(), store);
+        configure(&mut state);
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let task = tokio::spawn(server::serve(listener, state.clone(), signal));

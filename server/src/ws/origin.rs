@@ -1,0 +1,76 @@
+//! Which pages may open the chat's WebSocket: the site's own (the request's
+//! `Host`), and any origin the operator allows explicitly. A request without an
+//! `Origin` header does not come from a browser page, so it carries no one's
+//! cookies by surprise; it is let through.
+
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::HeaderMap;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OriginRefusal {
+    #[error("WebSocket connections from {0} are not allowed.")]
+    Foreign(String),
+    #[error("The Origin header is not readable.")]
+    Unreadable,
+}
+
+pub fn check(headers: &HeaderMap, allowed: &[String]) -> Result<(), OriginRefusal> {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| OriginRefusal::Unreadable)?;
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return Ok(());
+    }
+    let same_site = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|host| {
+            let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
+            Some(rest.eq_ignore_ascii_case(host))
+        })
+        .unwrap_or(false);
+    if same_site {
+        Ok(())
+    } else {
+        Err(OriginRefusal::Foreign(origin.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, host.parse().unwrap());
+        if let Some(origin) = origin {
+            h.insert(ORIGIN, origin.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_site_itself_is_allowed() {
+        assert_eq!(check(&headers(Some("http://chat.example:3000"), "chat.example:3000"), &[]), Ok(()));
+        assert_eq!(check(&headers(Some("https://Chat.Example"), "chat.example"), &[]), Ok(()));
+    }
+
+    #[test]
+    fn other_sites_are_refused_unless_allowed() {
+        let evil = headers(Some("https://evil.example"), "chat.example");
+        assert_eq!(check(&evil, &[]), Err(OriginRefusal::Foreign("https://evil.example".into())));
+        assert_eq!(check(&evil, &["https://evil.example".into()]), Ok(()));
+        // A look-alike is not the site.
+        let prefix = headers(Some("http://chat.example.evil.example"), "chat.example");
+        assert!(check(&prefix, &[]).is_err());
+        let port = headers(Some("http://chat.example:4000"), "chat.example:3000");
+        assert!(check(&port, &[]).is_err());
+        assert!(check(&headers(Some("null"), "chat.example"), &[]).is_err());
+    }
+
+    #[test]
+    fn clients_that_are_not_browsers_send_no_origin() {
+        assert_eq!(check(&headers(None, "chat.example"), &[]), Ok(()));
+    }
+}
