@@ -98,6 +98,9 @@ pub enum ServerMsg {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientMsgId>,
+        /// When the same request may succeed again, in milliseconds from now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The server is going away (restart or shutdown); reconnect after a moment.
     ShuttingDown,
@@ -143,6 +146,8 @@ pub enum ErrorCode {
     InvalidMessageId,
     /// The message could not be stored; nothing was sent. Retry later.
     StoreUnavailable,
+    /// Sending too fast; the message was not sent. `retry_after_ms` says when to.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -164,12 +169,12 @@ impl ServerMsg {
     }
 
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error { code, message: message.into(), id: None }
+        ServerMsg::Error { code, message: message.into(), id: None, retry_after_ms: None }
     }
 
     /// A refusal of the message the client sent as `id`.
     pub fn message_error(id: ClientMsgId, code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error { code, message: message.into(), id: Some(id) }
+        ServerMsg::Error { code, message: message.into(), id: Some(id), retry_after_ms: None }
     }
 }
 

@@ -1,28 +1,35 @@
 import { test, expect, personInRoom, log, send, connection, hydrated } from "./fixtures";
 import type { Page } from "@playwright/test";
 
-/** Posts `count` messages to `room` over the page's own WebSocket, as a fast client would. */
+/**
+ * Posts `count` messages to `room` over WebSockets of the page's own, as fast
+ * clients would: 20 per connection, the server's burst allowance for one sender.
+ */
 async function postMany(page: Page, room: string, count: number): Promise<void> {
   await page.evaluate(
     async ({ room, count }) => {
-      const ws = new WebSocket(`ws://${location.host}/ws/chat/${room}`);
-      await new Promise((resolve, reject) => {
-        ws.onopen = resolve;
-        ws.onerror = reject;
-      });
-      let acked = 0;
-      const done = new Promise<void>((resolve) => {
-        ws.onmessage = (event) => {
-          const msg = JSON.parse(event.data);
-          if (msg.type === "ack" && ++acked === count) resolve();
-        };
-      });
-      ws.send(JSON.stringify({ type: "join", version: 2, display_name: "Bot" }));
-      for (let i = 1; i <= count; i++) {
-        ws.send(JSON.stringify({ type: "send", id: `bulk-${i}`, body: `bulk message ${i}` }));
+      for (let first = 1; first <= count; first += 20) {
+        const last = Math.min(first + 19, count);
+        const ws = new WebSocket(`ws://${location.host}/ws/chat/${room}`);
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = reject;
+        });
+        let acked = 0;
+        const done = new Promise<void>((resolve, reject) => {
+          ws.onmessage = (event) => {
+            const msg = JSON.parse(event.data);
+            if (msg.type === "error") reject(new Error(msg.message));
+            if (msg.type === "ack" && ++acked === last - first + 1) resolve();
+          };
+        });
+        ws.send(JSON.stringify({ type: "join", version: 2, display_name: "Bot" }));
+        for (let i = first; i <= last; i++) {
+          ws.send(JSON.stringify({ type: "send", id: `bulk-${i}`, body: `bulk message ${i}` }));
+        }
+        await done;
+        ws.close();
       }
-      await done;
-      ws.close();
     },
     { room, count },
   );

@@ -242,3 +242,42 @@ async fn a_page_from_another_site_cannot_open_the_socket() {
     allowed.shut_down().await;
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_flood_is_throttled_with_a_retry_time_and_the_room_keeps_flowing() {
+    let server = TestServer::start().await;
+    let mut flooder = server.join("general", "Flood").await;
+    let mut bob = server.join("general", "Bob").await;
+
+    let flood = 100;
+    for i in 0..flood {
+        flooder.say(&format!("spam {i}")).await;
+    }
+    let (mut acked, mut limited) = (0, 0);
+    while acked + limited < flood {
+        match flooder.recv_delivery().await {
+            ServerMsg::Ack { .. } => acked += 1,
+            ServerMsg::Error { code: ErrorCode::RateLimited, message, id, retry_after_ms } => {
+                assert!(id.is_some(), "the refusal names the message");
+                assert!(retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000), "{retry_after_ms:?}");
+                assert!(message.contains("Try again in"), "{message}");
+                limited += 1;
+            }
+            ServerMsg::Message(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(acked >= server::ws::SEND_BURST as usize, "a burst goes through: {acked}");
+    assert!(limited >= flood / 2, "most of a flood is held back: {limited} of {flood}");
+
+    // Others are not disturbed.
+    bob.say("still flowing").await;
+    loop {
+        match bob.recv_chat().await {
+            ServerMsg::Message(m) if m.body == "still flowing" => break,
+            ServerMsg::Message(m) => assert!(m.body.starts_with("spam"), "{}", m.body),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    server.shut_down().await;
+}

@@ -2,6 +2,7 @@
 
 mod limits;
 mod origin;
+mod rate;
 mod session;
 
 use axum::extract::{Path, State, WebSocketUpgrade};
@@ -12,6 +13,7 @@ use futures::StreamExt;
 use app::room_name::RoomName;
 
 use crate::state::AppState;
+pub use rate::{SENDS_PER_SECOND, SEND_BURST};
 pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};
 
 pub async fn upgrade(

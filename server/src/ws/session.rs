@@ -14,6 +14,7 @@ use app::protocol::{validate_body, ClientMsg, ClientMsgId, ErrorCode, Seq, Serve
 use app::room_name::RoomName;
 
 use crate::hub::{Event, Hub, Membership, PostError, RoomEvent};
+use crate::ws::rate::TokenBucket;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +113,7 @@ where
         writer: Writer { sink },
         stream,
         context,
+        sends: TokenBucket::for_sends(std::time::Instant::now()),
     };
     async move {
         let Some(joined) = session.await_join().await else {
@@ -136,6 +138,8 @@ struct Session<S, R> {
     writer: Writer<S>,
     stream: R,
     context: SessionContext,
+    /// This connection's allowance of messages.
+    sends: TokenBucket,
 }
 
 impl<S, R, E> Session<S, R>
@@ -282,6 +286,19 @@ where
         }
         if let Err((code, message)) = validate_body(&body) {
             return self.writer.refuse_message(id, code, message).await;
+        }
+        if let Err(wait) = self.sends.take(std::time::Instant::now()) {
+            tracing::debug!(?wait, "sender rate-limited");
+            let refusal = ServerMsg::Error {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "You are sending messages too fast. Try again in {:.1} s.",
+                    wait.as_secs_f64().max(0.1)
+                ),
+                id: Some(id),
+                retry_after_ms: Some(wait.as_millis().max(1) as u64),
+            };
+            return self.writer.send(&refusal).await;
         }
         match membership.post(display_name, &body, id.clone()).await {
             Ok(appended) => {

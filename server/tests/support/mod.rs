@@ -81,7 +81,7 @@ impl TestServer {
     pub async fn connect(&self, room: &str) -> Client {
         let url = format!("ws://{}/ws/chat/{room}", self.addr);
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        Client { socket, name: String::new(), sent: 0 }
+        Client { socket, name: String::new() }
     }
 
     /// Connects to `room` and joins as `name`; returns once welcomed.
@@ -108,7 +108,6 @@ impl TestServer {
 pub struct Client {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub name: String,
-    sent: u64,
 }
 
 impl Client {
@@ -120,7 +119,7 @@ impl Client {
     pub async fn connect_to_since(addr: SocketAddr, room: &str, name: &str, since: Option<Seq>) -> Client {
         let url = format!("ws://{addr}/ws/chat/{room}");
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        let mut client = Client { socket, name: name.to_owned(), sent: 0 };
+        let mut client = Client { socket, name: name.to_owned() };
         client
             .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned(), since })
             .await;
@@ -136,8 +135,11 @@ impl Client {
 
     /// Sends `body` under a new message id; returns the id.
     pub async fn say(&mut self, body: &str) -> ClientMsgId {
-        self.sent += 1;
-        let id = ClientMsgId(format!("{}-{}", self.name.replace(' ', "_"), self.sent));
+        // Unique across connections, as a real client's ids are: a reconnecting
+        // client must not reuse the id of a different message.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = ClientMsgId(format!("{}-{n}", self.name.replace(' ', "_")));
         self.say_as(id.clone(), body).await;
         id
     }
