@@ -2,6 +2,7 @@
 //! WebSocket route.
 
 pub mod config;
+mod headers;
 pub mod hub;
 pub mod shutdown;
 pub mod state;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::map_response(headers::add))
         .with_state(state)
 }
 

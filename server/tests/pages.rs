@@ -10,6 +10,7 @@ use tower::ServiceExt;
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    headers: axum::http::HeaderMap,
     html: String,
 }
 
@@ -33,8 +34,9 @@ async fn get(state: &AppState, path: &str) -> Page {
         .headers()
         .get(header::LOCATION)
         .map(|v| v.to_str().unwrap().to_owned());
+    let headers = response.headers().clone();
     let html = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
-    Page { status, location, html }
+    Page { status, location, headers, html }
 }
 
 async fn state() -> (AppState, tempfile::TempDir) {
@@ -148,4 +150,18 @@ async fn a_room_page_carries_its_latest_messages_in_the_html() {
 
     let empty = get(&state, "/chat/quiet/").await;
     assert!(empty.html.contains("This is the beginning of #quiet"), "{}", empty.html);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let (state, _dir) = state().await;
+    for path in ["/chat/", "/chat/general/", "/chat/bad!name/", "/nope", "/favicon.svg"] {
+        let page = get(&state, path).await;
+        let header = |name: &str| page.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("same-origin"), "{path}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        let csp = header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
 }
