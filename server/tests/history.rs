@@ -114,7 +114,9 @@ struct Process(Child);
 impl Drop for Process {
     fn drop(&mut self) {
         if self.0.kill().is_ok() {
-            let _status = self.0.wait();
+            if let Err(error) = self.0.wait() {
+                eprintln!("the test server did not exit cleanly: {error}");
+            }
         }
     }
 }

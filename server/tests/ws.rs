@@ -142,13 +142,7 @@ async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
     assert_eq!(hub.room_count(), 1);
 
     bob.socket.close(None).await.unwrap();
-    loop {
-        match ada.recv().await {
-            ServerMsg::MemberLeft { .. } => break,
-            ServerMsg::MemberJoined { .. } => continue,
-            other => panic!("expected bob to leave, got {other:?}"),
-        }
-    }
+    ada.until_someone_leaves().await;
     drop(ada);
     eventually("the empty room is dropped", || hub.room_count() == 0).await;
     hub.check_invariants();
@@ -196,13 +190,7 @@ async fn a_frame_past_the_websocket_limit_ends_only_that_connection() {
     assert!(matches!(code, None | Some(1009)), "closed with {code:?}");
 
     // The room and everyone else in it carry on.
-    loop {
-        match bob.recv().await {
-            ServerMsg::MemberLeft { .. } => break,
-            ServerMsg::MemberJoined { .. } => continue,
-            other => panic!("expected Ada to leave, got {other:?}"),
-        }
-    }
+    bob.until_someone_leaves().await;
     bob.say("still fine").await;
     assert_eq!(bob.recv_body().await, "still fine");
     let mut carol = server.join("general", "Carol").await;

@@ -181,17 +181,10 @@ impl RoomState {
 
     /// Drops pending messages that have arrived as messages.
     fn settle_pending(&self) {
-        let arrived = self.messages.with_untracked(|messages| {
-            self.pending.with_untracked(|pending| {
-                pending.iter().any(|p| messages.values().any(|m| m.client_id == p.id))
-            })
-        });
-        if arrived {
-            self.messages.with_untracked(|messages| {
-                self.pending.update(|pending| {
-                    pending.retain(|p| !messages.values().any(|m| m.client_id == p.id))
-                })
-            });
+        let arrived: std::collections::HashSet<ClientMsgId> =
+            self.messages.with_untracked(|messages| messages.values().map(|m| m.client_id.clone()).collect());
+        if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived.contains(&p.id))) {
+            self.pending.update(|pending| pending.retain(|p| !arrived.contains(&p.id)));
         }
     }
 

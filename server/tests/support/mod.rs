@@ -210,6 +210,17 @@ impl Client {
         }
     }
 
+    /// Reads until someone leaves the room; fails on anything but joins before that.
+    pub async fn until_someone_leaves(&mut self) {
+        loop {
+            match self.recv().await {
+                ServerMsg::MemberLeft { .. } => return,
+                ServerMsg::MemberJoined { .. } => continue,
+                other => panic!("{} expected someone to leave, got {other:?}", self.name),
+            }
+        }
+    }
+
     /// Reads until the connection ends; returns the close code, if any.
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
