@@ -2,9 +2,11 @@
 //! browser, plus the types both sides share: the wire [`protocol`] and the
 //! [`room_name`] rule.
 
+pub mod account;
 pub mod directory;
-pub mod history;
 pub mod display_name;
+pub mod history;
+pub mod markdown;
 pub mod pages;
 pub mod protocol;
 pub mod room;
@@ -17,10 +19,13 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use pages::{LobbyPage, NotFound, RoomPage};
+use pages::{AccountNav, LobbyPage, NotFound, RoomPage, SignInPage, SignUpPage, ViewerResource};
 
-/// The HTML document around the app, rendered by the server only.
+/// The HTML document around the app, rendered by the server only. Each response
+/// gets a fresh nonce: only scripts carrying it (Leptos' hydration script) run.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,17 +45,40 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Scripts only from this site and with this response's nonce (no inline script
+/// without it, no `eval`; WebAssembly compiles), everything else from this site.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use leptos::nonce::{provide_nonce, use_nonce};
+    provide_nonce();
+    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; \
+         base-uri 'self'; form-action 'self'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    ViewerResource::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>
         <Title formatter=|page: String| format!("{page} · Chat")/>
         <Router>
+            <AccountNav/>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/chat/"/> }/>
                 <Route path=path!("/chat/") view=LobbyPage/>
+                <Route path=path!("/account/sign-up") view=SignUpPage/>
+                <Route path=path!("/account/sign-in") view=SignInPage/>
                 // Rendered whole before it is sent, so the latest messages are in the
                 // HTML itself (readable with JavaScript off).
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>

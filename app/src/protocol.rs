@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::room_name::RoomName;
 
 /// Bumped on every change a peer of the previous version would misread.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -56,11 +56,11 @@ pub struct Timestamp(pub i64);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    /// First frame on a connection: who is joining, in which protocol version, and
-    /// the last seq this client has seen (it gets every message after it).
+    /// First frame on a connection: the protocol version, and the last seq this
+    /// client has seen (it gets every message after it). Who is joining is not
+    /// said here: the server takes it from the session cookie of the upgrade.
     Join {
         version: u32,
-        display_name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Seq>,
     },
@@ -72,12 +72,15 @@ pub enum ClientMsg {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The join was accepted; `members` is everyone present, including `you`;
-    /// `latest` is the room's newest seq. Missed messages follow as `message`s.
+    /// The join was accepted; `members` is everyone signed in and present,
+    /// including `you`; `you` is absent for a signed-out reader, who can read but
+    /// not post. `latest` is the room's newest seq. Missed messages follow as
+    /// `message`s.
     Welcome {
         version: u32,
         room: RoomName,
-        you: MemberId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        you: Option<Member>,
         members: Vec<Member>,
         latest: Seq,
     },
@@ -134,8 +137,6 @@ pub enum ErrorCode {
     TooLong,
     /// The message body was empty or only white space.
     EmptyMessage,
-    /// The display name broke the rule in [`crate::display_name`].
-    InvalidDisplayName,
     /// The client speaks another protocol version; the connection closes.
     UnsupportedVersion,
     /// A `send` arrived before the `join`.
@@ -148,13 +149,26 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// Sending too fast; the message was not sent. `retry_after_ms` says when to.
     RateLimited,
+    /// Posting needs an account; this connection is a signed-out reader.
+    SignInRequired,
+    /// The session this connection belonged to ended (signed out or expired);
+    /// the connection closes.
+    SessionEnded,
+    /// Nothing was heard from the client for too long; the connection closes.
+    Idle,
 }
 
 impl ErrorCode {
     /// Whether the server closes the connection after this error.
     pub fn is_fatal(self) -> bool {
-        matches!(self, ErrorCode::UnsupportedVersion)
+        matches!(self, ErrorCode::UnsupportedVersion | ErrorCode::SessionEnded | ErrorCode::Idle)
     }
+}
+
+/// Reads one text frame from a client. Never panics, whatever the input: this is
+/// the decoder the fuzz target (`fuzz/`) drives.
+pub fn decode_client(frame: &str) -> Result<ClientMsg, String> {
+    serde_json::from_str::<ClientMsg>(frame).map_err(|error| error.to_string())
 }
 
 impl ClientMsg {
@@ -202,17 +216,9 @@ mod tests {
 
     #[test]
     fn client_messages_are_tagged_snake_case() {
-        let join = ClientMsg::Join {
-            version: PROTOCOL_VERSION,
-            display_name: "Ada".into(),
-            since: Some(Seq(41)),
-        };
-        assert_eq!(
-            join.to_json(),
-            r#"{"type":"join","version":2,"display_name":"Ada","since":41}"#
-        );
-        let fresh: ClientMsg =
-            serde_json::from_str(r#"{"type":"join","version":2,"display_name":"Ada"}"#).unwrap();
+        let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
+        assert_eq!(join.to_json(), r#"{"type":"join","version":3,"since":41}"#);
+        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":3}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         let send: ClientMsg =
             serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();

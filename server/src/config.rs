@@ -10,16 +10,19 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DB: &str = "data/chat.db";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]...
+Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]... [--account-attempts N]
 
-Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages in the
-SQLite database FILE (default data/chat.db; created on first start). Pages from the
-site itself may open its WebSocket; --allow-origin adds another origin (repeatable).
+Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages and
+accounts in the SQLite database FILE (default data/chat.db; created on first
+start). Pages from the site itself may open its WebSocket; --allow-origin adds
+another origin (repeatable). --account-attempts sets how many sign-in and sign-up
+attempts one address may make per minute (default 6, after a burst of 10).
 
 Environment:
   CHAT_ADDR          same as --addr
   CHAT_DB            same as --db
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
+  CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
@@ -28,6 +31,8 @@ pub struct Config {
     pub addr: SocketAddr,
     pub db: PathBuf,
     pub allowed_origins: Vec<String>,
+    /// Sign-in and sign-up attempts per address per minute (and burst), if not the default.
+    pub account_attempts: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,6 +45,8 @@ pub enum ConfigError {
     UnknownArg(String),
     #[error("{0} needs a value")]
     MissingValue(&'static str),
+    #[error("`{value}` is not a whole number (from {source_name})")]
+    BadNumber { value: String, source_name: &'static str },
 }
 
 impl Config {
@@ -51,6 +58,7 @@ impl Config {
         let mut flag_addr = None;
         let mut flag_db = None;
         let mut flag_origins = Vec::new();
+        let mut flag_attempts = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -62,6 +70,7 @@ impl Config {
                 "--addr" => "--addr",
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
+                "--account-attempts" => "--account-attempts",
                 _ => return Err(ConfigError::UnknownArg(arg)),
             };
             let value = match inline {
@@ -71,6 +80,7 @@ impl Config {
             match flag {
                 "--addr" => flag_addr = Some(value),
                 "--db" => flag_db = Some(value),
+                "--account-attempts" => flag_attempts = Some(value),
                 _ => flag_origins.push(value),
             }
         }
@@ -91,7 +101,15 @@ impl Config {
         if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
             allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
         }
-        Ok(Config { addr, db: PathBuf::from(db), allowed_origins })
+        let account_attempts = match flag_attempts.map(|v| (v, "--account-attempts")).or_else(|| {
+            env("CHAT_ACCOUNT_ATTEMPTS").map(|v| (v, "CHAT_ACCOUNT_ATTEMPTS"))
+        }) {
+            Some((value, source_name)) => Some(
+                value.trim().parse().map_err(|_| ConfigError::BadNumber { value, source_name })?,
+            ),
+            None => None,
+        };
+        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts })
     }
 }
 
@@ -143,6 +161,15 @@ mod tests {
         let config = Config::from_args(args(&["--allow-origin", "https://c.example"]), env).unwrap();
         assert_eq!(config.allowed_origins, ["https://c.example", "https://a.example", "https://b.example"]);
         assert!(Config::from_args(args(&[]), no_env).unwrap().allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn account_attempts_can_be_raised() {
+        assert_eq!(Config::from_args(args(&[]), no_env).unwrap().account_attempts, None);
+        let config = Config::from_args(args(&["--account-attempts", "500"]), no_env).unwrap();
+        assert_eq!(config.account_attempts, Some(500));
+        let err = Config::from_args(args(&["--account-attempts=many"]), no_env).unwrap_err();
+        assert!(err.to_string().contains("not a whole number"), "{err}");
     }
 
     #[test]

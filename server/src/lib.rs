@@ -1,9 +1,12 @@
 //! The chat server: Leptos pages rendered by axum, and the room hub behind the
 //! WebSocket route.
 
+pub mod accounts;
 pub mod config;
 mod headers;
 pub mod hub;
+pub mod policy;
+pub mod rate;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -13,6 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
 use app::{shell, App};
@@ -33,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let directory: SharedDirectory = Arc::new(state.hub.clone());
     let history: SharedHistory = Arc::new(state.hub.clone());
+    let accounts: SharedAccounts = Arc::new(state.accounts.clone());
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(ws::upgrade))
@@ -45,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(directory.clone());
                 provide_context(history.clone());
+                provide_context(accounts.clone());
             },
             move || shell(options.clone()),
         )
@@ -82,7 +88,8 @@ pub async fn serve(
             }
         }
     };
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(begin_shutdown)
         .await?;
     sessions.close();

@@ -52,7 +52,12 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    let mut state = AppState::new(leptos_options, std::sync::Arc::new(store));
+    let mut policy = server::policy::Policy::default();
+    if let Some(attempts) = config.account_attempts {
+        policy.attempts_burst = attempts;
+        policy.attempts_per_minute = f64::from(attempts);
+    }
+    let mut state = AppState::with_policy(leptos_options, store, policy);
     state.allowed_origins = config.allowed_origins.into();
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {

@@ -5,7 +5,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::{ClientMsgId, Seq, ServerMsg};
@@ -90,7 +89,7 @@ async fn a_retried_send_is_acknowledged_twice_and_stored_once() {
 #[tokio::test]
 async fn a_gap_too_large_to_replay_is_announced_not_hidden() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
     let room = RoomName::parse("busy").unwrap();
     let total = server::ws::MAX_REPLAY as u64 + 50;
     let batch = (1..=total).map(|i| support::bulk_message(&room, i)).collect();
@@ -207,7 +206,7 @@ async fn a_store_fault_is_reported_to_the_sender_and_the_room_carries_on() {
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
-    let store = Arc::new(SqliteStore::open(&db).await.unwrap());
+    let store = SqliteStore::open(&db).await.unwrap();
     let server = TestServer::start_with(store).await;
     let mut ada = server.join("fault", "Ada").await;
     let mut bob = server.join("fault", "Bob").await;

@@ -9,8 +9,8 @@ use app::room_name::RoomName;
 use axum::extract::ws::Message;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use server::hub::Hub;
-use server::store::SqliteStore;
+use server::hub::{Author, Hub};
+use server::store::{AccountId, SqliteStore};
 use server::ws::{run_session, SessionContext};
 use tokio_util::sync::CancellationToken;
 
@@ -36,17 +36,18 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
     let session = tokio::spawn(run_session(
         to_ada,
         from_ada,
-        SessionContext { room: room.clone(), hub: hub.clone(), shutdown: CancellationToken::new() },
+        SessionContext::reader(room.clone(), hub.clone(), CancellationToken::new()),
     ));
-    let join = ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into(), since: None };
+    let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: None };
     ada_writes.send(Ok(Message::text(join.to_json()))).await.unwrap();
 
     assert!(matches!(next(&mut ada_reads).await, ServerMsg::Welcome { .. }));
 
     // Bob talks far faster than Ada reads: 20 messages through a buffer of 4.
-    let bob = hub.join(&room, "Bob".into());
+    let bob = hub.join(&room, Some("Bob".into()));
+    let author = Author { id: AccountId(1), display_name: "Bob".into() };
     for i in 1..=20 {
-        bob.post("Bob", &format!("m{i}"), ClientMsgId(format!("b{i}"))).await.unwrap();
+        bob.post(&author, &format!("m{i}"), ClientMsgId(format!("b{i}"))).await.unwrap();
     }
 
     let mut seqs = Vec::new();
@@ -59,7 +60,7 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "every message once, in order");
 
     // And live again afterwards.
-    bob.post("Bob", "m21", ClientMsgId("b21".into())).await.unwrap();
+    bob.post(&author, "m21", ClientMsgId("b21".into())).await.unwrap();
     loop {
         match next(&mut ada_reads).await {
             ServerMsg::Message(m) => {

@@ -79,7 +79,7 @@ async fn a_bad_name_in_the_lobby_form_shows_why() {
 #[tokio::test]
 async fn the_lobby_lists_active_rooms() {
     let (state, _dir) = state().await;
-    let _ada = state.hub.join(&app::room_name::RoomName::parse("busy").unwrap(), "Ada".into());
+    let _ada = state.hub.join(&app::room_name::RoomName::parse("busy").unwrap(), Some("Ada".into()));
     let page = get(&state, "/chat/").await;
     assert!(page.html.contains(r#"href="/chat/busy/""#), "{}", page.html);
     assert!(page.html.contains("1 person"));
@@ -91,8 +91,11 @@ async fn a_room_page_is_server_rendered() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains(r#"role="log""#));
     assert!(page.html.contains(r#"aria-live="polite""#));
-    assert!(page.html.contains(r#"aria-label="Message""#));
     assert!(page.html.contains("#general"));
+    // Signed out: the history and a way in, no composer.
+    assert!(!page.html.contains(r#"aria-label="Message""#));
+    assert!(page.html.contains("Sign in to post in this room."));
+    assert!(page.html.contains(r#"href="/account/sign-in?next=/chat/general/""#), "{}", page.html);
 }
 
 #[tokio::test]
@@ -163,5 +166,33 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
         let csp = header("content-security-policy").unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
     }
+}
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let (state, _dir) = state().await;
+    let mut nonces = Vec::new();
+    for path in ["/chat/", "/chat/general/", "/account/sign-in", "/account/sign-up"] {
+        let page = get(&state, path).await;
+        let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"))
+            .to_owned();
+        assert!(csp.contains("script-src 'self' 'nonce-"), "{path}: {csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{path}: {csp}");
+        // Every script element in the page carries this response's nonce.
+        let scripts = page.html.matches("<script").count();
+        assert!(scripts > 0, "{path}: the hydration script");
+        let nonced = page.html.matches(&format!(r#"nonce="{nonce}""#)).count();
+        assert_eq!(nonced, scripts, "{path}: {scripts} scripts, {nonced} with the nonce\n{}", page.html);
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a fresh nonce per response");
 }

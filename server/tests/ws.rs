@@ -91,7 +91,7 @@ async fn malformed_and_binary_frames_get_error_frames_and_the_connection_keeps_w
     assert_error(ada.recv_chat().await, ErrorCode::BinaryFrame);
     ada.say("   ").await;
     assert_error(ada.recv_chat().await, ErrorCode::EmptyMessage);
-    ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Eve".into(), since: None }).await;
+    ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
     assert_error(ada.recv_chat().await, ErrorCode::AlreadyJoined);
 
     ada.say("still here").await;
@@ -105,10 +105,13 @@ async fn the_first_frame_must_be_a_valid_join() {
     let mut client = server.connect("general").await;
     client.say("too early").await;
     assert_error(client.recv().await, ErrorCode::NotJoined);
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: " ".into(), since: None }).await;
-    assert_error(client.recv().await, ErrorCode::InvalidDisplayName);
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Ada".into(), since: None }).await;
-    assert!(matches!(client.recv().await, ServerMsg::Welcome { .. }));
+    client.send_raw(Message::text(r#"{"type":"join"}"#)).await;
+    assert_error(client.recv().await, ErrorCode::Malformed);
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
+    match client.recv().await {
+        ServerMsg::Welcome { you: None, .. } => {}
+        other => panic!("a signed-out join is a reader's welcome, got {other:?}"),
+    }
     server.shut_down().await;
 }
 
@@ -116,7 +119,7 @@ async fn the_first_frame_must_be_a_valid_join() {
 async fn another_protocol_version_is_refused_and_closed() {
     let server = TestServer::start().await;
     let mut client = server.connect("general").await;
-    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, display_name: "Ada".into(), since: None }).await;
+    client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, since: None }).await;
     let reason = assert_error(client.recv().await, ErrorCode::UnsupportedVersion);
     assert!(reason.contains("Reload"), "{reason}");
     assert_eq!(client.closed().await, Some(1008));
@@ -128,11 +131,13 @@ async fn another_protocol_version_is_refused_and_closed() {
 async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
     let server = TestServer::start().await;
     let mut ada = server.join("Tea%20Room", "Ada").await;
-    let mut bob = server.connect("tea-room").await;
-    bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: "Bob".into(), since: None }).await;
+    let cookie = support::sign_up(server.addr, &support::unique_username("bob"), "Bob").await;
+    let mut bob = support::Client::open(server.addr, "tea-room", Some(&cookie), "Bob").await;
+    bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
     match bob.recv().await {
-        ServerMsg::Welcome { room, members, .. } => {
+        ServerMsg::Welcome { room, members, you, .. } => {
             assert_eq!(room.as_str(), "tea-room", "any spelling of a name is the same room");
+            assert_eq!(you.map(|m| m.display_name).as_deref(), Some("Bob"), "named by the server");
             let names: Vec<_> = members.iter().map(|m| m.display_name.as_str()).collect();
             assert_eq!(names, ["Ada", "Bob"]);
         }
@@ -255,7 +260,7 @@ async fn a_flood_is_throttled_with_a_retry_time_and_the_room_keeps_flowing() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(acked >= server::ws::SEND_BURST as usize, "a burst goes through: {acked}");
+    assert!(acked >= server::policy::Policy::default().send_burst as usize, "a burst goes through: {acked}");
     assert!(limited >= flood / 2, "most of a flood is held back: {limited} of {flood}");
 
     // Others are not disturbed.

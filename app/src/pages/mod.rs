@@ -1,9 +1,11 @@
 //! One component per route.
 
+mod account;
 mod lobby;
 mod not_found;
 mod room_page;
 
+pub use account::{form_link, AccountNav, SignInPage, SignUpPage, ViewerResource};
 pub use lobby::LobbyPage;
 pub use not_found::NotFound;
 pub use room_page::RoomPage;

@@ -4,7 +4,7 @@
 //!
 //! Browser only: [`connect`] is called from an Effect, which never runs during the
 //! server render. The task it spawns is owned by the returned [`Connection`] and
-//! ends when that is dropped (the page leaves the room or the name changes).
+//! ends when that is dropped (the page leaves the room).
 
 use crate::protocol::ClientMsgId;
 use crate::room::state::RoomState;
@@ -56,7 +56,7 @@ pub fn new_client_id() -> ClientMsgId {
 }
 
 #[cfg(feature = "hydrate")]
-pub fn connect(room: RoomName, display_name: String, state: RoomState) -> Connection {
+pub fn connect(room: RoomName, state: RoomState) -> Connection {
     use futures::future::{AbortHandle, Abortable};
     use futures::FutureExt;
 
@@ -77,19 +77,20 @@ pub fn connect(room: RoomName, display_name: String, state: RoomState) -> Connec
     let (task, registration) = AbortHandle::new_pair();
     let channels = browser::Channels { nudges, network: network_rx };
     leptos::task::spawn_local(
-        Abortable::new(browser::run(room, display_name, state, channels), registration).map(|_| ()),
+        Abortable::new(browser::run(room, state, channels), registration).map(|_| ()),
     );
     Connection { nudge, task, network }
 }
 
 #[cfg(not(feature = "hydrate"))]
-pub fn connect(_room: RoomName, _display_name: String, _state: RoomState) -> Connection {
+pub fn connect(_room: RoomName, _state: RoomState) -> Connection {
     unreachable!("the room connects from an Effect, which runs only in the browser")
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
     use futures::channel::mpsc::UnboundedReceiver;
+    use futures::future::FusedFuture;
     use futures::{select, FutureExt, SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use gloo_timers::future::IntervalStream;
@@ -121,7 +122,7 @@ mod browser {
         pub network: UnboundedReceiver<bool>,
     }
 
-    pub async fn run(room: RoomName, display_name: String, state: RoomState, mut channels: Channels) {
+    pub async fn run(room: RoomName, state: RoomState, mut channels: Channels) {
         let url = socket_url(&room);
         let mut attempt = 0u32;
         state.status.set(ConnectionStatus::Connecting);
@@ -132,7 +133,7 @@ mod browser {
                 wait_until_online(&mut channels.network).await;
                 attempt = 0;
             }
-            match session(&url, &room, &display_name, state, &mut channels).await {
+            match session(&url, &room, state, &mut channels).await {
                 Ended::Stop => return,
                 Ended::Dropped => attempt = 1,
                 Ended::Failed => attempt += 1,
@@ -168,7 +169,6 @@ mod browser {
     async fn session(
         url: &str,
         room: &RoomName,
-        display_name: &str,
         state: RoomState,
         channels: &mut Channels,
     ) -> Ended {
@@ -178,16 +178,16 @@ mod browser {
         let (mut sink, stream) = socket.split();
         let mut stream = stream.fuse();
         let mut ticks = IntervalStream::new(1_000).fuse();
-        let join = ClientMsg::Join {
-            version: PROTOCOL_VERSION,
-            display_name: display_name.to_owned(),
-            since: state.last_seq(),
-        };
+        let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: state.last_seq() };
         // Waits until the socket is open; fails if it never opens.
         if send(&mut sink, &join).await.is_err() {
             return Ended::Failed;
         }
         let mut live = false;
+        // After a rate limit: messages go one at a time, the next when the last is
+        // acknowledged or the pause the server asked for is over.
+        let mut throttled = false;
+        let mut pause: futures::future::Fuse<gloo_timers::future::TimeoutFuture> = futures::future::Fuse::terminated();
         loop {
             select! {
                 frame = stream.next() => {
@@ -204,8 +204,14 @@ mod browser {
                         }
                     };
                     let welcomed = matches!(msg, ServerMsg::Welcome { .. });
+                    let acked = matches!(msg, ServerMsg::Ack { .. });
                     match state.apply(msg) {
                         Applied::Continue => {}
+                        Applied::Throttled { retry_after_ms } => {
+                            throttled = true;
+                            let wait = u32::try_from(retry_after_ms).unwrap_or(u32::MAX);
+                            pause = gloo_timers::future::sleep(std::time::Duration::from_millis(wait.into())).fuse();
+                        }
                         Applied::ReloadHistory => match history(room.to_string(), None).await {
                             Ok(page) => state.reset_to(page),
                             Err(error) => state.error.set(Some(format!("Could not reload the messages: {error}"))),
@@ -215,10 +221,24 @@ mod browser {
                     }
                     if welcomed {
                         live = true;
+                        throttled = false;
                         // Everything unconfirmed goes (again): a retry of a stored
                         // message is acknowledged, never stored twice.
                         if send_pending(&mut sink, state, true).await.is_err() {
                             break;
+                        }
+                    } else if acked && throttled && pause.is_terminated() {
+                        match send_next(&mut sink, state).await {
+                            Ok(more) => throttled = more,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                () = pause => {
+                    if live {
+                        match send_next(&mut sink, state).await {
+                            Ok(more) => throttled = more,
+                            Err(_) => break,
                         }
                     }
                 }
@@ -230,7 +250,7 @@ mod browser {
                     }
                 }
                 nudge = channels.nudges.next() => match nudge {
-                    Some(()) if live => {
+                    Some(()) if live && !throttled => {
                         if send_pending(&mut sink, state, false).await.is_err() {
                             break;
                         }
@@ -260,6 +280,21 @@ mod browser {
             }
         }
         Ok(())
+    }
+
+    /// Sends the oldest message not sent yet; says whether more are waiting.
+    async fn send_next(sink: &mut Sink, state: RoomState) -> Result<bool, WebSocketError> {
+        let unsent: Vec<_> = state
+            .unconfirmed()
+            .into_iter()
+            .filter(|p| matches!(p.state, PendingState::Sending { sent_at: None }))
+            .collect();
+        let Some(first) = unsent.first() else {
+            return Ok(false);
+        };
+        send(sink, &ClientMsg::Send { id: first.id.clone(), body: first.body.clone() }).await?;
+        state.mark_sent(&first.id, js_sys::Date::now());
+        Ok(unsent.len() > 1)
     }
 
     async fn send(sink: &mut Sink, msg: &ClientMsg) -> Result<(), WebSocketError> {

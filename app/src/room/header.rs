@@ -1,16 +1,10 @@
 use leptos::prelude::*;
 
 use super::state::RoomState;
-use super::NameChoice;
 use crate::room_name::RoomName;
 
 #[component]
-pub fn RoomHeader(
-    room: RoomName,
-    state: RoomState,
-    name: RwSignal<NameChoice>,
-    change_name: Callback<()>,
-) -> impl IntoView {
+pub fn RoomHeader(room: RoomName, state: RoomState) -> impl IntoView {
     let status = state.status;
     let people = move || {
         let n = state.members.read().len();
@@ -42,19 +36,6 @@ pub fn RoomHeader(
                     </For>
                 </ul>
             </details>
-            {move || match name.get() {
-                NameChoice::Chosen(current) => Some(view! {
-                    <button
-                        type="button"
-                        class="link me"
-                        title="Change your display name"
-                        on:click=move |_| change_name.run(())
-                    >
-                        {current}
-                    </button>
-                }),
-                _ => None,
-            }}
         </header>
     }
 }

@@ -5,6 +5,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use super::message_body::MessageBody;
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
 use crate::history::history;
@@ -121,7 +122,7 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
                 <span class="author">{message.author}</span>
                 <time datetime=rfc3339(at)>{clock}</time>
             </div>
-            <p class="body">{message.body}</p>
+            <MessageBody body=message.body/>
         </li>
     }
 }
@@ -158,7 +159,7 @@ fn PendingItem(id: ClientMsgId, state: RoomState, my_name: Signal<String>, retry
                 <span class="author">{move || my_name.get()}</span>
                 {status}
             </div>
-            <p class="body">{body}</p>
+            <MessageBody body=body()/>
         </li>
     }
 }

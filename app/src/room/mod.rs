@@ -1,42 +1,32 @@
 //! The live room: header with connection state and who is here, the message log,
-//! and the composer (or, first time, the display-name picker).
+//! and the composer (or, signed out, a prompt to sign in: reading needs no account).
 
 pub mod backoff;
 mod composer;
 mod connection;
 mod header;
+mod message_body;
 mod message_list;
-mod name_picker;
 pub mod state;
-mod storage;
 pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
+use crate::pages::{form_link, ViewerResource};
 use crate::room_name::RoomName;
 use composer::Composer;
 use connection::{connect, new_client_id, Connection};
 use header::RoomHeader;
 use message_list::MessageList;
-use name_picker::NamePicker;
-use state::{ConnectionStatus, RoomState};
-
-/// Who this person is in the room, as far as the page knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NameChoice {
-    /// Server render and the moment before hydration: not read from the browser yet.
-    Unknown,
-    /// No name stored yet (or the person asked to change it).
-    Missing { previous: Option<String> },
-    Chosen(String),
-}
+use state::RoomState;
 
 #[component]
 pub fn Room(room: RoomName) -> impl IntoView {
     let state = RoomState::new();
-    let name = RwSignal::new(NameChoice::Unknown);
+    let viewer = ViewerResource::expect();
     let connection = StoredValue::<Option<Connection>>::new(None);
     // The newest page of messages, rendered by the server (readable without
     // JavaScript) and handed to the browser with the page.
@@ -47,28 +37,15 @@ pub fn Room(room: RoomName) -> impl IntoView {
     // Set once the first page is in the state (or failed): the join resumes after it.
     let history_ready = RwSignal::new(false);
 
-    // Browser only (Effects do not run on the server): the stored name, once.
-    Effect::new(move |_| {
-        state.hydrated.set(true);
-        name.set(match storage::load_display_name() {
-            Some(chosen) => NameChoice::Chosen(chosen),
-            None => NameChoice::Missing { previous: None },
-        });
-    });
-    // Connect when a name is chosen and the history is in; a new name means a new
-    // join. Replacing the stored Connection drops the old one, which ends its task.
+    // Browser only (Effects do not run on the server). Signed in or not, the page
+    // connects: readers get messages live too. Who posts is the server's to say,
+    // from the session cookie the socket carries.
     let joined_room = room.clone();
     Effect::new(move |_| {
-        let next = match (name.get(), history_ready.get()) {
-            (NameChoice::Chosen(display_name), true) => Some(connect(joined_room.clone(), display_name, state)),
-            (NameChoice::Missing { .. }, _) => {
-                state.status.set(ConnectionStatus::AwaitingName);
-                state.members.set(Vec::new());
-                None
-            }
-            _ => None,
-        };
-        connection.set_value(next);
+        state.hydrated.set(true);
+        if history_ready.get() && connection.with_value(Option::is_none) {
+            connection.set_value(Some(connect(joined_room.clone(), state)));
+        }
     });
 
     let send = Callback::new(move |body: String| {
@@ -87,26 +64,20 @@ pub fn Room(room: RoomName) -> impl IntoView {
             }
         });
     });
-    let choose_name = Callback::new(move |chosen: String| {
-        storage::save_display_name(&chosen);
-        name.set(NameChoice::Chosen(chosen));
+    let my_name = Signal::derive(move || {
+        viewer
+            .get()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|v| v.display_name)
+            .unwrap_or_default()
     });
-    let change_name = Callback::new(move |()| {
-        let previous = match name.get_untracked() {
-            NameChoice::Chosen(current) => Some(current),
-            _ => None,
-        };
-        name.set(NameChoice::Missing { previous });
-    });
-    let my_name = Signal::derive(move || match name.get() {
-        NameChoice::Chosen(current) => current,
-        _ => String::new(),
-    });
+    let here = room.path();
 
     view! {
         <Title text=format!("#{room}")/>
         <div class="room">
-            <RoomHeader room=room.clone() state name change_name/>
+            <RoomHeader room=room.clone() state/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let room = room.clone();
@@ -124,16 +95,39 @@ pub fn Room(room: RoomName) -> impl IntoView {
                 }
             </Suspense>
             <footer class="room-footer">
-                {move || match name.get() {
-                    NameChoice::Missing { previous } => {
-                        view! { <NamePicker previous on_choose=choose_name/> }.into_any()
+                <Transition fallback=|| ()>
+                    {
+                        let here = here.clone();
+                        move || {
+                            let here = here.clone();
+                            Suspend::new(async move {
+                                match viewer.await {
+                                    Ok(Some(_)) => view! { <Composer state send/> }.into_any(),
+                                    _ => view! { <SignInPrompt here/> }.into_any(),
+                                }
+                            })
+                        }
                     }
-                    _ => view! { <Composer state send/> }.into_any(),
-                }}
+                </Transition>
             </footer>
             <noscript>
                 <p class="hint">"Live chat needs JavaScript; this page shows the latest messages only."</p>
             </noscript>
+        </div>
+    }
+}
+
+/// In place of the composer for a signed-out reader.
+#[component]
+fn SignInPrompt(here: String) -> impl IntoView {
+    view! {
+        <div class="sign-in-prompt">
+            <p>"Sign in to post in this room."</p>
+            <p>
+                <a class="button" href=form_link(SIGN_IN_PAGE, &here)>"Sign in"</a>
+                " or "
+                <a href=form_link(SIGN_UP_PAGE, &here)>"Create account"</a>
+            </p>
         </div>
     }
 }

@@ -7,14 +7,12 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::history::HistoryPage;
-use crate::protocol::{ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
+use crate::protocol::{ChatMessage, ClientMsgId, ErrorCode, Member, MemberId, Seq, ServerMsg};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
     /// Server render and the moment before hydration.
     Idle,
-    /// Waiting for the person to choose a display name.
-    AwaitingName,
     Connecting,
     Live,
     /// Lost the connection; the next try is attempt `attempt`.
@@ -30,7 +28,6 @@ impl ConnectionStatus {
     pub fn key(&self) -> &'static str {
         match self {
             ConnectionStatus::Idle | ConnectionStatus::Connecting => "connecting",
-            ConnectionStatus::AwaitingName => "idle",
             ConnectionStatus::Live => "live",
             ConnectionStatus::Reconnecting { .. } | ConnectionStatus::Offline => "reconnecting",
             ConnectionStatus::Closed { .. } => "closed",
@@ -40,7 +37,6 @@ impl ConnectionStatus {
     pub fn label(&self) -> String {
         match self {
             ConnectionStatus::Idle | ConnectionStatus::Connecting => "Connecting…".into(),
-            ConnectionStatus::AwaitingName => "Not joined yet".into(),
             ConnectionStatus::Live => "Live".into(),
             ConnectionStatus::Reconnecting { attempt } if *attempt <= 1 => "Reconnecting…".into(),
             ConnectionStatus::Reconnecting { attempt } => format!("Reconnecting… (try {attempt})"),
@@ -192,7 +188,7 @@ impl RoomState {
     pub fn apply(&self, msg: ServerMsg) -> Applied {
         match msg {
             ServerMsg::Welcome { you, members, .. } => {
-                self.me.set(Some(you));
+                self.me.set(you.map(|member| member.id));
                 self.members.set(members);
                 self.status.set(ConnectionStatus::Live);
                 self.error.set(None);
@@ -233,6 +229,11 @@ impl RoomState {
                 self.status.set(ConnectionStatus::Closed { reason: message });
                 Applied::Stop
             }
+            ServerMsg::Error { code: ErrorCode::RateLimited, id: Some(id), retry_after_ms, .. } => {
+                // Not sent; it goes again by itself once the server allows.
+                self.set_pending_state(&id, PendingState::Sending { sent_at: None });
+                Applied::Throttled { retry_after_ms: retry_after_ms.unwrap_or(1_000) }
+            }
             ServerMsg::Error { message, id: Some(id), .. } => {
                 self.set_pending_state(&id, PendingState::Failed(message));
                 Applied::Continue
@@ -259,6 +260,9 @@ pub enum Applied {
     ReloadHistory,
     /// The server said it is going away: reconnect after a pause.
     ServerLeaving,
+    /// The server refused a message for now: send the next one after this pause,
+    /// one at a time until the backlog is through.
+    Throttled { retry_after_ms: u64 },
     /// Do not reconnect.
     Stop,
 }

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 
 use super::post::{PostError, PostRequest};
 use super::{Hub, Room, RoomEvent};
-use crate::store::{Appended, NewMessage};
+use crate::store::{AccountId, Appended, NewMessage};
 
 /// One connection's place in a room. Receives the room's events; leaves the room
 /// when dropped.
@@ -14,8 +14,17 @@ pub struct Membership {
     hub: Hub,
     room: Arc<Room>,
     id: MemberId,
+    /// A signed-in member (shown in the room), not a reader.
+    signed_in: bool,
     events: broadcast::Receiver<RoomEvent>,
     members_at_join: Vec<Member>,
+}
+
+/// Who posts a message: taken from the session, never from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: AccountId,
+    pub display_name: String,
 }
 
 /// What the next event of the room is, for this member.
@@ -32,10 +41,11 @@ impl Membership {
         hub: Hub,
         room: Arc<Room>,
         id: MemberId,
+        signed_in: bool,
         events: broadcast::Receiver<RoomEvent>,
         members_at_join: Vec<Member>,
     ) -> Self {
-        Membership { hub, room, id, events, members_at_join }
+        Membership { hub, room, id, signed_in, events, members_at_join }
     }
 
     pub fn id(&self) -> MemberId {
@@ -52,13 +62,14 @@ impl Membership {
     }
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
-    pub async fn post(&self, author: &str, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
+    pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
         let (reply, answer) = oneshot::channel();
         let request = PostRequest {
             room: self.room.clone(),
             message: NewMessage {
                 room: self.room.name().clone(),
-                author: author.to_owned(),
+                author_id: author.id,
+                author: author.display_name.clone(),
                 body: body.to_owned(),
                 client_id,
                 sent_at: now(),
@@ -91,7 +102,7 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.leave(&self.room, self.id);
+        self.hub.leave(&self.room, self.id, self.signed_in);
     }
 }
 

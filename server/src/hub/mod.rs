@@ -20,7 +20,7 @@ use app::protocol::{Member, MemberId, ServerMsg};
 use tokio::sync::mpsc;
 use app::room_name::RoomName;
 
-pub use membership::{Event, Membership};
+pub use membership::{Author, Event, Membership};
 pub use post::{PostError, SharedStore};
 pub use room::{Frame, Room, RoomEvent};
 
@@ -63,12 +63,13 @@ impl Hub {
         &self.inner.store
     }
 
-    /// Adds a member to `room` (creating the room if it is new) and announces it.
-    /// The returned membership receives every event that follows, its own
+    /// Adds a member to `room` (creating the room if it is new) and announces it;
+    /// without a display name (a signed-out reader) it only subscribes. The
+    /// returned membership receives every event that follows, its own
     /// `member_joined` included; dropping it leaves the room.
-    pub fn join(&self, room: &RoomName, display_name: String) -> Membership {
+    pub fn join(&self, room: &RoomName, display_name: Option<String>) -> Membership {
         let id = MemberId(self.inner.next_member.fetch_add(1, Ordering::Relaxed));
-        let member = Member { id, display_name };
+        let member = display_name.map(|display_name| Member { id, display_name });
         let (room, events, members) = {
             let mut rooms = self.rooms();
             let room = rooms
@@ -77,18 +78,21 @@ impl Hub {
                 .clone();
             // Subscribe before announcing, so the joiner misses nothing after its welcome.
             let events = room.subscribe();
-            let members = room.add_member(member.clone());
+            let members = room.add(member.clone());
             (room, events, members)
         };
-        room.publish(&ServerMsg::MemberJoined { member });
-        Membership::new(self.clone(), room, id, events, members)
+        let signed_in = member.is_some();
+        if let Some(member) = member {
+            room.publish(&ServerMsg::MemberJoined { member });
+        }
+        Membership::new(self.clone(), room, id, signed_in, events, members)
     }
 
     /// Called by [`Membership`]'s drop: removes the member, and the room when empty.
-    fn leave(&self, room: &Arc<Room>, id: MemberId) {
+    fn leave(&self, room: &Arc<Room>, id: MemberId, signed_in: bool) {
         let now_empty = {
             let mut rooms = self.rooms();
-            let now_empty = room.remove_member(id);
+            let now_empty = room.remove(signed_in.then_some(id));
             if now_empty {
                 // Only remove the entry if it is still this room (it always is while
                 // the lock is held by joins, but be exact).
@@ -98,7 +102,7 @@ impl Hub {
             }
             now_empty
         };
-        if !now_empty {
+        if !now_empty && signed_in {
             room.publish(&ServerMsg::MemberLeft { member: id });
         }
     }

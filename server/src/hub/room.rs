@@ -19,7 +19,15 @@ pub struct RoomEvent {
 pub struct Room {
     name: RoomName,
     events: broadcast::Sender<RoomEvent>,
-    members: Mutex<BTreeMap<MemberId, Member>>,
+    presence: Mutex<Presence>,
+}
+
+/// Who is in the room: signed-in members, shown to everyone, and signed-out
+/// readers, only counted.
+#[derive(Default)]
+struct Presence {
+    members: BTreeMap<MemberId, Member>,
+    readers: usize,
 }
 
 impl Room {
@@ -28,7 +36,7 @@ impl Room {
         Room {
             name,
             events,
-            members: Mutex::new(BTreeMap::new()),
+            presence: Mutex::new(Presence::default()),
         }
     }
 
@@ -36,8 +44,10 @@ impl Room {
         &self.name
     }
 
+    /// Signed-in members and readers together.
     pub fn member_count(&self) -> usize {
-        self.members().len()
+        let presence = self.presence();
+        presence.members.len() + presence.readers
     }
 
     /// Sends a stored message to every member. Called only by the poster, in seq order.
@@ -54,18 +64,28 @@ impl Room {
         self.events.subscribe()
     }
 
-    /// Returns everyone present after adding `member`.
-    pub(super) fn add_member(&self, member: Member) -> Vec<Member> {
-        let mut members = self.members();
-        members.insert(member.id, member);
-        members.values().cloned().collect()
+    /// Adds a signed-in `member`, or a reader; returns the members present after.
+    pub(super) fn add(&self, member: Option<Member>) -> Vec<Member> {
+        let mut presence = self.presence();
+        match member {
+            Some(member) => {
+                presence.members.insert(member.id, member);
+            }
+            None => presence.readers += 1,
+        }
+        presence.members.values().cloned().collect()
     }
 
-    /// Returns whether the room is empty now.
-    pub(super) fn remove_member(&self, id: MemberId) -> bool {
-        let mut members = self.members();
-        members.remove(&id);
-        members.is_empty()
+    /// Removes a member (or, for `None`, a reader); returns whether the room is empty now.
+    pub(super) fn remove(&self, member: Option<MemberId>) -> bool {
+        let mut presence = self.presence();
+        match member {
+            Some(id) => {
+                presence.members.remove(&id);
+            }
+            None => presence.readers = presence.readers.saturating_sub(1),
+        }
+        presence.members.is_empty() && presence.readers == 0
     }
 
     fn send(&self, event: RoomEvent) {
@@ -76,7 +96,7 @@ impl Room {
         }
     }
 
-    fn members(&self) -> MutexGuard<'_, BTreeMap<MemberId, Member>> {
-        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    fn presence(&self) -> MutexGuard<'_, Presence> {
+        self.presence.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -45,15 +45,21 @@ fn messages(events: &[ServerMsg]) -> Vec<(u64, &str)> {
 
 async fn post(member: &Membership, author: &str, body: &str) -> u64 {
     let id = ClientMsgId(format!("{author}-{body}").replace(' ', "_"));
-    member.post(author, body, id).await.unwrap().message.seq.0
+    member.post(&by(author), body, id).await.unwrap().message.seq.0
+}
+
+/// An author with an id of its own for each name.
+fn by(name: &str) -> Author {
+    let id = name.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)));
+    Author { id: crate::store::AccountId(id), display_name: name.to_owned() }
 }
 
 #[tokio::test]
 async fn a_room_exists_while_it_has_members() {
     let (hub, _dir) = hub().await;
     assert_eq!(hub.room_count(), 0);
-    let a = hub.join(&room("general"), "Ada".into());
-    let b = hub.join(&room("general"), "Bob".into());
+    let a = hub.join(&room("general"), Some("Ada".into()));
+    let b = hub.join(&room("general"), Some("Bob".into()));
     assert_eq!(hub.room_count(), 1);
     assert_eq!(hub.room(&room("general")).unwrap().member_count(), 2);
     hub.check_invariants();
@@ -69,11 +75,11 @@ async fn a_room_exists_while_it_has_members() {
 #[tokio::test]
 async fn a_room_that_empties_and_refills_keeps_its_history_and_seqs() {
     let (hub, _dir) = hub().await;
-    let first = hub.join(&room("r"), "Ada".into());
+    let first = hub.join(&room("r"), Some("Ada".into()));
     assert_eq!(post(&first, "Ada", "one").await, 1);
     drop(first);
     assert_eq!(hub.room_count(), 0);
-    let mut again = hub.join(&room("r"), "Ada".into());
+    let mut again = hub.join(&room("r"), Some("Ada".into()));
     drain(&mut again);
     assert_eq!(post(&again, "Ada", "two").await, 2);
     assert_eq!(messages(&drain(&mut again)), [(2, "two")]);
@@ -82,8 +88,8 @@ async fn a_room_that_empties_and_refills_keeps_its_history_and_seqs() {
 #[tokio::test]
 async fn join_and_leave_are_announced_and_members_listed() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), "Ada".into());
-    let b = hub.join(&room("r"), "Bob".into());
+    let mut a = hub.join(&room("r"), Some("Ada".into()));
+    let b = hub.join(&room("r"), Some("Bob".into()));
     let names: Vec<_> = b.members_at_join().iter().map(|m| m.display_name.as_str()).collect();
     assert_eq!(names, ["Ada", "Bob"]);
     let b_id = b.id();
@@ -97,9 +103,9 @@ async fn join_and_leave_are_announced_and_members_listed() {
 #[tokio::test]
 async fn a_message_is_stored_then_reaches_every_member_of_its_room_and_no_other() {
     let (hub, _dir) = hub().await;
-    let mut a1 = hub.join(&room("a"), "A1".into());
-    let mut a2 = hub.join(&room("a"), "A2".into());
-    let mut b1 = hub.join(&room("b"), "B1".into());
+    let mut a1 = hub.join(&room("a"), Some("A1".into()));
+    let mut a2 = hub.join(&room("a"), Some("A2".into()));
+    let mut b1 = hub.join(&room("b"), Some("B1".into()));
     drain(&mut a1);
     drain(&mut a2);
     drain(&mut b1);
@@ -120,11 +126,11 @@ async fn a_message_is_stored_then_reaches_every_member_of_its_room_and_no_other(
 #[tokio::test]
 async fn a_retried_post_is_acknowledged_again_but_broadcast_once() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), "Ada".into());
+    let mut a = hub.join(&room("r"), Some("Ada".into()));
     drain(&mut a);
     let id = ClientMsgId("retry-me".into());
-    let first = a.post("Ada", "once", id.clone()).await.unwrap();
-    let again = a.post("Ada", "once", id).await.unwrap();
+    let first = a.post(&by("Ada"), "once", id.clone()).await.unwrap();
+    let again = a.post(&by("Ada"), "once", id).await.unwrap();
     assert!(!first.duplicate && again.duplicate);
     assert_eq!(first.message.seq, again.message.seq);
     assert_eq!(messages(&drain(&mut a)), [(1, "once")]);
@@ -133,12 +139,12 @@ async fn a_retried_post_is_acknowledged_again_but_broadcast_once() {
 #[tokio::test]
 async fn concurrent_posts_are_broadcast_in_seq_order() {
     let (hub, _dir) = hub().await;
-    let mut watcher = hub.join(&room("r"), "Watcher".into());
+    let mut watcher = hub.join(&room("r"), Some("Watcher".into()));
     drain(&mut watcher);
-    let senders: Vec<_> = (0..8).map(|i| hub.join(&room("r"), format!("S{i}"))).collect();
+    let senders: Vec<_> = (0..8).map(|i| hub.join(&room("r"), Some(format!("S{i}")))).collect();
     let posts = senders.iter().enumerate().flat_map(|(i, s)| {
         (0..25).map(move |j| async move {
-            s.post(&format!("S{i}"), &format!("{i}-{j}"), ClientMsgId(format!("{i}-{j}"))).await.unwrap()
+            s.post(&by(&format!("S{i}")), &format!("{i}-{j}"), ClientMsgId(format!("{i}-{j}"))).await.unwrap()
         })
     });
     futures::future::join_all(posts).await;
@@ -149,8 +155,8 @@ async fn concurrent_posts_are_broadcast_in_seq_order() {
 #[tokio::test]
 async fn a_broadcast_is_serialised_once_and_shared() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), "A".into());
-    let mut b = hub.join(&room("r"), "B".into());
+    let mut a = hub.join(&room("r"), Some("A".into()));
+    let mut b = hub.join(&room("r"), Some("B".into()));
     drain(&mut a);
     drain(&mut b);
     post(&a, "A", "x").await;
@@ -164,8 +170,8 @@ async fn a_broadcast_is_serialised_once_and_shared() {
 #[tokio::test]
 async fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
     let (hub, _dir) = hub_with_buffer(8).await;
-    let mut fast = hub.join(&room("r"), "Fast".into());
-    let mut slow = hub.join(&room("r"), "Slow".into());
+    let mut fast = hub.join(&room("r"), Some("Fast".into()));
+    let mut slow = hub.join(&room("r"), Some("Slow".into()));
     drain(&mut fast);
     for i in 1..=20 {
         post(&fast, "Fast", &format!("m{i}")).await;
@@ -190,9 +196,9 @@ async fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
 #[tokio::test]
 async fn next_event_waits_for_the_room() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), "A".into());
+    let mut a = hub.join(&room("r"), Some("A".into()));
     drain(&mut a);
-    let b = hub.join(&room("r"), "B".into());
+    let b = hub.join(&room("r"), Some("B".into()));
     let event = tokio::time::timeout(std::time::Duration::from_secs(5), a.next_event())
         .await
         .expect("an event");
@@ -203,9 +209,9 @@ async fn next_event_waits_for_the_room() {
 #[tokio::test]
 async fn the_directory_lists_active_rooms_busiest_first() {
     let (hub, _dir) = hub().await;
-    let _a = hub.join(&room("quiet"), "A".into());
-    let _b = hub.join(&room("busy"), "B".into());
-    let _c = hub.join(&room("busy"), "C".into());
+    let _a = hub.join(&room("quiet"), Some("A".into()));
+    let _b = hub.join(&room("busy"), Some("B".into()));
+    let _c = hub.join(&room("busy"), Some("C".into()));
     let rooms = hub.active_rooms();
     let listed: Vec<_> = rooms.iter().map(|r| (r.name.as_str(), r.members)).collect();
     assert_eq!(listed, [("busy", 2), ("quiet", 1)]);

@@ -2,6 +2,7 @@
 //! database can stand behind it without touching either, and its SQLite
 //! implementation (the default: one file, created on first start).
 
+mod accounts;
 mod sqlite;
 
 use futures::future::BoxFuture;
@@ -9,12 +10,16 @@ use futures::future::BoxFuture;
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
 
+pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
 pub use sqlite::SqliteStore;
 
 /// A message accepted by the server, not yet stored.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room: RoomName,
+    /// Who sent it: always the account of the sender's session.
+    pub author_id: AccountId,
+    /// The author's display name when it was sent.
     pub author: String,
     pub body: String,
     pub client_id: ClientMsgId,
@@ -49,7 +54,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The rooms' messages, in seq order per room.
 pub trait Store: Send + Sync + 'static {
     /// Stores the messages in one transaction, in order, each under its room's next
-    /// seq; a message whose (room, author, client id) is stored already is returned
+    /// seq; a message whose (room, author id, client id) is stored already is returned
     /// as it was, marked duplicate. Returns when the transaction is durable.
     fn append_batch(&self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>>;
 

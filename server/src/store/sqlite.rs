@@ -58,6 +58,14 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers })
     }
 
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub(super) fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+
     async fn append_all(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
         let mut tx = self.writer.begin().await?;
         let mut out = Vec::with_capacity(batch.len());
@@ -125,10 +133,10 @@ async fn append_one(conn: &mut SqliteConnection, message: NewMessage) -> Result<
 
     let existing = sqlx::query(
         "SELECT seq, author, body, created_at, client_id FROM messages
-          WHERE room_id = ?1 AND author = ?2 AND client_id = ?3",
+          WHERE room_id = ?1 AND author_id = ?2 AND client_id = ?3",
     )
     .bind(room_id)
-    .bind(&message.author)
+    .bind(message.author_id.0)
     .bind(&message.client_id.0)
     .map(|row: SqliteRow| to_message(&row))
     .fetch_optional(&mut *conn)
@@ -144,11 +152,12 @@ async fn append_one(conn: &mut SqliteConnection, message: NewMessage) -> Result<
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO messages (room_id, seq, author, body, created_at, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(room_id)
     .bind(seq)
+    .bind(message.author_id.0)
     .bind(&message.author)
     .bind(&message.body)
     .bind(message.sent_at.0)

@@ -13,6 +13,7 @@ fn room(name: &str) -> RoomName {
 fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> NewMessage {
     NewMessage {
         room: room(room_name),
+        author_id: super::AccountId(author.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)))),
         author: author.into(),
         body: body.into(),
         client_id: ClientMsgId(client_id.into()),

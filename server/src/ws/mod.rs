@@ -1,31 +1,49 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
+mod caps;
 mod limits;
 mod origin;
-mod rate;
 mod session;
 
-use axum::extract::{Path, State, WebSocketUpgrade};
+use std::net::IpAddr;
+
+use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use app::room_name::RoomName;
 
+use crate::hub::Author;
 use crate::state::AppState;
-pub use rate::{SENDS_PER_SECOND, SEND_BURST};
+pub use caps::{CapError, ConnectionCaps, ConnectionSlot};
 pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};
+
+/// The address a request came from (unspecified when the server was not started
+/// with connection info, as in some tests).
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(crate::accounts::client_ip(parts)))
+    }
+}
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     Path(raw): Path<String>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
     // Cross-site WebSocket hijacking: a page on another site must not open a
     // socket with this site's cookies. Refused before anything is joined.
     if let Err(refusal) = origin::check(&headers, &state.allowed_origins) {
-        tracing::info!(%refusal, "websocket upgrade refused");
+        tracing::info!(%refusal, %ip, "websocket upgrade refused");
         return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
     }
     let room = match RoomName::parse(&raw) {
@@ -36,16 +54,38 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.")
             .into_response();
     }
+    // Who is posting comes from the session cookie, never from the frames.
+    let signed_in = state.accounts.session_of(&headers).await;
+    let slot = match state.caps.open(signed_in.as_ref().map(|s| s.account.id), ip) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            tracing::warn!(%refusal, %ip, "websocket upgrade over the connection cap");
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], refusal.to_string()).into_response();
+        }
+    };
+    let registration = signed_in.as_ref().map(|s| state.accounts.sockets().register(s.key.clone()));
+    let session_expires = signed_in.as_ref().map(|s| {
+        let left = s.expires_at.saturating_sub(crate::accounts::now_ms()).max(0) as u64;
+        tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+    });
     let context = SessionContext {
         room,
         hub: state.hub.clone(),
         shutdown: state.shutdown.clone(),
+        author: signed_in.map(|s| Author { id: s.account.id, display_name: s.account.display_name }),
+        session_ended: registration.as_ref().map_or_else(CancellationToken::new, |r| r.ended.clone()),
+        session_expires,
+        sends: state.sends.clone(),
+        ping_after: state.policy.ping_after,
+        idle_timeout: state.policy.idle_timeout,
     };
     let sessions = state.sessions.clone();
     limits::apply(ws)
         .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
         .on_upgrade(move |socket| {
             sessions.track_future(async move {
+                // Held for as long as the socket is open.
+                let _held = (slot, registration);
                 let (sink, stream) = socket.split();
                 run_session(sink, stream, context).await;
             })

@@ -2,6 +2,7 @@
 //! `Sink` and `Stream`, so tests can drive it with channels.
 
 use std::fmt::Display;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes};
@@ -9,12 +10,12 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::display_name::parse_display_name;
-use app::protocol::{validate_body, ClientMsg, ClientMsgId, ErrorCode, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{decode_client, validate_body, ClientMsg, ClientMsgId, ErrorCode, Member, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
-use crate::hub::{Event, Hub, Membership, PostError, RoomEvent};
-use crate::ws::rate::TokenBucket;
+use crate::hub::{Author, Event, Hub, Membership, PostError, RoomEvent};
+use crate::rate::KeyedBuckets;
+use crate::store::AccountId;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +31,38 @@ pub struct SessionContext {
     pub room: RoomName,
     pub hub: Hub,
     pub shutdown: CancellationToken,
+    /// Who posts from this connection, from its session cookie; `None` for a
+    /// signed-out reader, who cannot post.
+    pub author: Option<Author>,
+    /// Cancelled when the session ends (sign-out); never, for a reader.
+    pub session_ended: CancellationToken,
+    /// When the session expires; the connection closes then.
+    pub session_expires: Option<tokio::time::Instant>,
+    /// Every account's allowance of messages, shared by all its connections.
+    pub sends: Arc<KeyedBuckets<AccountId>>,
+    /// Ping after this long without a frame from the client…
+    pub ping_after: Duration,
+    /// …and close after this long without one.
+    pub idle_timeout: Duration,
+}
+
+impl SessionContext {
+    /// A signed-out reader's session with the default limits; set `author` and
+    /// the rest for others.
+    pub fn reader(room: RoomName, hub: Hub, shutdown: CancellationToken) -> Self {
+        let policy = crate::policy::Policy::default();
+        SessionContext {
+            room,
+            hub,
+            shutdown,
+            author: None,
+            session_ended: CancellationToken::new(),
+            session_expires: None,
+            sends: Arc::new(KeyedBuckets::new(policy.send_burst, policy.sends_per_second)),
+            ping_after: policy.ping_after,
+            idle_timeout: policy.idle_timeout,
+        }
+    }
 }
 
 /// What one incoming frame amounts to.
@@ -113,14 +146,14 @@ where
         writer: Writer { sink },
         stream,
         context,
-        sends: TokenBucket::for_sends(std::time::Instant::now()),
+        last_heard: tokio::time::Instant::now(),
     };
     async move {
         let Some(joined) = session.await_join().await else {
             return;
         };
         tracing::Span::current().record("member", joined.membership.id().0);
-        tracing::debug!(display_name = %joined.display_name, since = ?joined.since, "joined");
+        tracing::debug!(author = ?session.context.author.as_ref().map(|a| a.id.0), since = ?joined.since, "joined");
         session.live(joined).await;
         tracing::debug!("left");
     }
@@ -130,16 +163,22 @@ where
 
 struct Joined {
     membership: Membership,
-    display_name: String,
     since: Option<Seq>,
+}
+
+/// Why the server ends a live connection.
+enum Ending {
+    SignedOut,
+    Expired,
+    Idle,
 }
 
 struct Session<S, R> {
     writer: Writer<S>,
     stream: R,
     context: SessionContext,
-    /// This connection's allowance of messages.
-    sends: TokenBucket,
+    /// When the client last sent any frame (pongs included).
+    last_heard: tokio::time::Instant,
 }
 
 impl<S, R, E> Session<S, R>
@@ -163,10 +202,15 @@ where
                     self.say_goodbye().await;
                     return None;
                 }
+                _ = self.context.session_ended.cancelled() => {
+                    self.end(Ending::SignedOut).await;
+                    return None;
+                }
                 frame = self.stream.next() => frame,
             };
+            self.last_heard = tokio::time::Instant::now();
             let reply = match classify(frame) {
-                Incoming::Msg(ClientMsg::Join { version, display_name, since }) => {
+                Incoming::Msg(ClientMsg::Join { version, since }) => {
                     if version != PROTOCOL_VERSION {
                         let message = format!(
                             "This page speaks protocol version {version}, the server {PROTOCOL_VERSION}. \
@@ -177,13 +221,9 @@ where
                         }
                         return None;
                     }
-                    match parse_display_name(&display_name) {
-                        Ok(name) => {
-                            let membership = self.context.hub.join(&self.context.room, name.clone());
-                            return Some(Joined { membership, display_name: name, since });
-                        }
-                        Err(error) => (ErrorCode::InvalidDisplayName, error.to_string()),
-                    }
+                    let display_name = self.context.author.as_ref().map(|a| a.display_name.clone());
+                    let membership = self.context.hub.join(&self.context.room, display_name);
+                    return Some(Joined { membership, since });
                 }
                 Incoming::Msg(ClientMsg::Send { .. }) => {
                     (ErrorCode::NotJoined, "Join the room before sending messages.".into())
@@ -197,7 +237,7 @@ where
     }
 
     async fn live(&mut self, joined: Joined) {
-        let Joined { mut membership, display_name, since } = joined;
+        let Joined { mut membership, since } = joined;
         let room = self.context.room.clone();
         // Subscribed already (by the join): whatever is posted from here on is in
         // the membership's queue, so the store read below cannot miss anything.
@@ -211,7 +251,10 @@ where
         let welcome = ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
             room,
-            you: membership.id(),
+            you: self.context.author.as_ref().map(|author| Member {
+                id: membership.id(),
+                display_name: author.display_name.clone(),
+            }),
             members: membership.members_at_join().to_vec(),
             latest,
         };
@@ -234,6 +277,16 @@ where
                 Err(Gone) => return,
             },
         };
+        let expiry = self.context.session_expires.map(tokio::time::sleep_until);
+        let expiry = async move {
+            match expiry {
+                Some(expiry) => expiry.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expiry);
+        let mut heartbeat = tokio::time::interval(self.context.ping_after.min(self.context.idle_timeout) / 2);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -241,10 +294,31 @@ where
                     self.say_goodbye().await;
                     return;
                 }
+                _ = self.context.session_ended.cancelled() => {
+                    self.end(Ending::SignedOut).await;
+                    return;
+                }
+                () = &mut expiry => {
+                    self.end(Ending::Expired).await;
+                    return;
+                }
+                _ = heartbeat.tick() => {
+                    let quiet = self.last_heard.elapsed();
+                    if quiet >= self.context.idle_timeout {
+                        self.end(Ending::Idle).await;
+                        return;
+                    }
+                    if quiet >= self.context.ping_after
+                        && self.writer.write(vec![Message::Ping(Default::default())]).await.is_err()
+                    {
+                        return;
+                    }
+                }
                 frame = self.stream.next() => {
+                    self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
-                            self.post(&mut membership, &display_name, id, body, &mut seen).await
+                            self.post(&mut membership, id, body, &mut seen).await
                         }
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(
                             ErrorCode::AlreadyJoined,
@@ -272,7 +346,6 @@ where
     async fn post(
         &mut self,
         membership: &mut Membership,
-        display_name: &str,
         id: ClientMsgId,
         body: String,
         seen: &mut Seq,
@@ -284,10 +357,14 @@ where
             );
             return self.writer.refuse(ErrorCode::InvalidMessageId, message).await;
         }
+        let Some(author) = self.context.author.clone() else {
+            let message = "Sign in to post in this room; reading needs no account.";
+            return self.writer.refuse_message(id, ErrorCode::SignInRequired, message.into()).await;
+        };
         if let Err((code, message)) = validate_body(&body) {
             return self.writer.refuse_message(id, code, message).await;
         }
-        if let Err(wait) = self.sends.take(std::time::Instant::now()) {
+        if let Err(wait) = self.context.sends.take(&author.id, std::time::Instant::now()) {
             tracing::debug!(?wait, "sender rate-limited");
             let refusal = ServerMsg::Error {
                 code: ErrorCode::RateLimited,
@@ -300,7 +377,7 @@ where
             };
             return self.writer.send(&refusal).await;
         }
-        match membership.post(display_name, &body, id.clone()).await {
+        match membership.post(&author, &body, id.clone()).await {
             Ok(appended) => {
                 let mut frames = Vec::new();
                 while let Some(event) = membership.try_next_event() {
@@ -382,6 +459,29 @@ where
         Ok(seen)
     }
 
+    /// Tells the client why, then closes.
+    async fn end(&mut self, ending: Ending) {
+        let (code, message, close, reason) = match ending {
+            Ending::SignedOut => (
+                ErrorCode::SessionEnded,
+                "You signed out. Sign in again to post.",
+                close_code::POLICY,
+                "signed out",
+            ),
+            Ending::Expired => (
+                ErrorCode::SessionEnded,
+                "Your session has expired. Sign in again to post.",
+                close_code::POLICY,
+                "session expired",
+            ),
+            Ending::Idle => (ErrorCode::Idle, "Nothing heard from you for too long.", close_code::AWAY, "idle"),
+        };
+        tracing::debug!(reason, "ending the connection");
+        if self.writer.send(&ServerMsg::error(code, message)).await.is_ok() {
+            self.writer.close(close, reason).await;
+        }
+    }
+
     async fn say_goodbye(&mut self) {
         if self.writer.send(&ServerMsg::ShuttingDown).await.is_ok() {
             self.writer.close(close_code::RESTART, "server restarting").await;
@@ -395,7 +495,7 @@ fn text(msg: &ServerMsg) -> Message {
 
 fn classify<E: Display>(frame: Option<Result<Message, E>>) -> Incoming {
     match frame {
-        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(text.as_str()) {
+        Some(Ok(Message::Text(text))) => match decode_client(text.as_str()) {
             Ok(msg) => Incoming::Msg(msg),
             Err(error) => Incoming::Refused(
                 ErrorCode::Malformed,

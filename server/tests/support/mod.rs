@@ -4,17 +4,17 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, Timestamp, PROTOCOL_VERSION};
 use app::room_name::RoomName;
-use server::store::NewMessage;
-use server::hub::SharedStore;
-use server::store::SqliteStore;
+use server::policy::Policy;
+use server::store::{AccountId, NewMessage, SqliteStore};
 use futures::{SinkExt, StreamExt};
 use server::AppState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -39,11 +39,14 @@ pub fn leptos_options() -> leptos::prelude::LeptosOptions {
 }
 
 /// A fresh SQLite store in a temporary directory (removed when dropped).
-pub async fn temp_store() -> (SharedStore, tempfile::TempDir) {
+pub async fn temp_store() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
-    (Arc::new(store), dir)
+    (store, dir)
 }
+
+/// The password every test account has.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestServer {
     /// A server with a fresh database of its own.
@@ -57,19 +60,27 @@ impl TestServer {
     /// A server with a fresh database, its state adjusted by `configure` first.
     pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
         let (store, dir) = temp_store().await;
-        let mut server = Self::start_inner(store, configure).await;
+        let mut server = Self::start_inner(store, Policy::default(), configure).await;
         server._data = Some(dir);
         server
     }
 
-    pub async fn start_with(store: SharedStore) -> Self {
-        Self::start_inner(store, |_| {}).await
+    /// A server with a fresh database and other limits.
+    pub async fn start_with_policy(policy: Policy) -> Self {
+        let (store, dir) = temp_store().await;
+        let mut server = Self::start_inner(store, policy, |_| {}).await;
+        server._data = Some(dir);
+        server
     }
 
-    async fn start_inner(store: SharedStore, configure: impl FnOnce(&mut AppState)) -> Self {
+    pub async fn start_with(store: SqliteStore) -> Self {
+        Self::start_inner(store, Policy::default(), |_| {}).await
+    }
+
+    async fn start_inner(store: SqliteStore, policy: Policy, configure: impl FnOnce(&mut AppState)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut state = AppState::new(leptos_options(), store);
+        let mut state = AppState::with_policy(leptos_options(), store, policy);
         configure(&mut state);
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
@@ -77,14 +88,20 @@ impl TestServer {
         TestServer { addr, state, stop, task, _data: None }
     }
 
-    /// Opens a WebSocket to `room` without joining.
+    /// Opens a WebSocket to `room` without a session and without joining.
     pub async fn connect(&self, room: &str) -> Client {
-        let url = format!("ws://{}/ws/chat/{room}", self.addr);
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        Client { socket, name: String::new() }
+        Client::open(self.addr, room, None, "reader").await
     }
 
-    /// Connects to `room` and joins as `name`; returns once welcomed.
+    /// Joins `room` signed out; returns once welcomed.
+    pub async fn reader(&self, room: &str) -> Client {
+        let mut client = self.connect(room).await;
+        client.join(None).await;
+        client
+    }
+
+    /// Signs up an account named after `name`, connects to `room` with its session
+    /// and joins; returns once welcomed.
     pub async fn join(&self, room: &str, name: &str) -> Client {
         self.join_since(room, name, None).await
     }
@@ -108,6 +125,8 @@ impl TestServer {
 pub struct Client {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub name: String,
+    /// The session cookie (`chat_session=…`) the socket was opened with.
+    pub cookie: Option<String>,
 }
 
 impl Client {
@@ -117,15 +136,29 @@ impl Client {
     }
 
     pub async fn connect_to_since(addr: SocketAddr, room: &str, name: &str, since: Option<Seq>) -> Client {
-        let url = format!("ws://{addr}/ws/chat/{room}");
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        let mut client = Client { socket, name: name.to_owned() };
+        let cookie = sign_up(addr, &unique_username(name), name).await;
+        let mut client = Client::open(addr, room, Some(&cookie), name).await;
+        client.cookie = Some(cookie);
+        client.join(since).await;
         client
-            .send(&ClientMsg::Join { version: PROTOCOL_VERSION, display_name: name.to_owned(), since })
-            .await;
-        match client.recv().await {
-            ServerMsg::Welcome { .. } => client,
-            other => panic!("{name} expected a welcome, got {other:?}"),
+    }
+
+    /// Opens a WebSocket to `room`, with the session `cookie` if given.
+    pub async fn open(addr: SocketAddr, room: &str, cookie: Option<&str>, name: &str) -> Client {
+        let mut request = format!("ws://{addr}/ws/chat/{room}").into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        Client { socket, name: name.to_owned(), cookie: cookie.map(str::to_owned) }
+    }
+
+    /// Sends the join and waits for the welcome.
+    pub async fn join(&mut self, since: Option<Seq>) {
+        self.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since }).await;
+        match self.recv().await {
+            ServerMsg::Welcome { .. } => {}
+            other => panic!("{} expected a welcome, got {other:?}", self.name),
         }
     }
 
@@ -240,6 +273,7 @@ impl Client {
 pub fn bulk_message(room: &RoomName, i: u64) -> NewMessage {
     NewMessage {
         room: room.clone(),
+        author_id: AccountId(1),
         author: "Bot".into(),
         body: format!("message number {i}"),
         client_id: ClientMsgId(format!("c{i}")),
@@ -254,4 +288,123 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A username for `name` no other test account has.
+pub fn unique_username(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base: String = name.to_lowercase().chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+    format!("{base}-{n}")
+}
+
+/// Signs up through the sign-up form's endpoint, as a browser without JavaScript
+/// does; returns the session cookie (`chat_session=…`).
+pub async fn sign_up(addr: SocketAddr, username: &str, display_name: &str) -> String {
+    let reply = post_form(
+        addr,
+        "/api/sign-up",
+        &[("username", username), ("display_name", display_name), ("password", PASSWORD), ("next", "/chat/")],
+        None,
+    )
+    .await;
+    reply.session_cookie().unwrap_or_else(|| panic!("sign-up of {username} set no session: {reply:?}"))
+}
+
+/// What an HTTP request got back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// `chat_session=<token>` from a `Set-Cookie` that sets (not clears) it.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .filter_map(|c| c.split(';').next())
+            .find(|pair| pair.starts_with("chat_session=") && pair.len() > "chat_session=".len())
+            .map(str::to_owned)
+    }
+}
+
+/// Posts a form as a browser without JavaScript does (`Accept: text/html`).
+pub async fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\nReferer: http://{addr}/\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{cookie}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    http_exchange(addr, &request).await
+}
+
+/// A GET, as a browser asks for a page.
+pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n{cookie}Connection: close\r\n\r\n");
+    http_exchange(addr, &request).await
+}
+
+/// Sends `request` as written and reads the whole reply.
+pub async fn raw_http(addr: SocketAddr, request: &str) -> Reply {
+    http_exchange(addr, request).await
+}
+
+async fn http_exchange(addr: SocketAddr, request: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write request");
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw)).await.expect("reply in time").expect("read reply");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Reply { status, headers, body }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

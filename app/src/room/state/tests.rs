@@ -12,7 +12,7 @@ fn welcome(you: u64) -> ServerMsg {
     ServerMsg::Welcome {
         version: crate::protocol::PROTOCOL_VERSION,
         room: RoomName::parse("r").unwrap(),
-        you: MemberId(you),
+        you: Some(Member { id: MemberId(you), display_name: "Ada".into() }),
         members: vec![Member { id: MemberId(you), display_name: "Ada".into() }],
         latest: Seq(0),
     }
@@ -119,6 +119,36 @@ fn unanswered_and_refused_messages_fail_and_can_be_retried() {
 
         room.retry(&slow.id);
         assert_eq!(room.unconfirmed().len(), 1);
+    });
+}
+
+#[test]
+fn a_rate_limited_message_stays_pending_and_goes_again() {
+    in_owner(|| {
+        let room = RoomState::new();
+        let fast = room.add_pending(ClientMsgId("fast".into()), "x".into());
+        room.mark_sent(&fast.id, 1_000.0);
+        let refusal = ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            id: Some(fast.id.clone()),
+            retry_after_ms: Some(340),
+        };
+        assert_eq!(room.apply(refusal), Applied::Throttled { retry_after_ms: 340 });
+        assert_eq!(room.pending.get_untracked()[0].state, PendingState::Sending { sent_at: None });
+        room.fail_unanswered(f64::MAX);
+        assert_eq!(room.unconfirmed().len(), 1, "waiting to go again, not failed");
+        assert!(room.error.get_untracked().is_none());
+    });
+}
+
+#[test]
+fn a_session_ending_stops_the_connection() {
+    in_owner(|| {
+        let room = RoomState::new();
+        let ended = ServerMsg::error(ErrorCode::SessionEnded, "You signed out.");
+        assert_eq!(room.apply(ended), Applied::Stop);
+        assert_eq!(room.status.get_untracked().key(), "closed");
     });
 }
 

@@ -1,0 +1,316 @@
+//! Accounts as the pages see them: who is signed in ([`Viewer`]), the rules for
+//! usernames and passwords, the errors a person can meet ([`AccountError`]), and the
+//! server functions behind the sign-up, sign-in and sign-out forms.
+//!
+//! The forms are `ActionForm`s: with JavaScript they post in the background and show
+//! errors in place; without it they are plain form posts, answered with a redirect
+//! (to where the person was going, or back to the form with `?error=<code>`).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use crate::display_name::MAX_DISPLAY_NAME_CHARS;
+
+pub const MIN_USERNAME_CHARS: usize = 3;
+pub const MAX_USERNAME_CHARS: usize = 32;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longer passwords are refused before hashing, so nobody can make the server
+/// hash megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The signed-in person, as the pages show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub username: String,
+    pub display_name: String,
+}
+
+/// What can go wrong with an account form. `code` travels in URLs and server
+/// function errors; the message is what the person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("That username is taken. Pick another one.")]
+    UsernameTaken,
+    /// Unknown username or wrong password: deliberately the same answer.
+    #[error("That username and password do not match an account.")]
+    Mismatch,
+    #[error("Choose a password of at least 10 characters that is not your username.")]
+    WeakPassword,
+    #[error("Usernames are 3 to 32 characters: lowercase letters, digits, '-' and '_'.")]
+    InvalidUsername,
+    #[error("Choose a display name of 1 to 32 characters, without control characters.")]
+    InvalidDisplayName,
+    #[error("Too many sign-in attempts. Wait a minute and try again.")]
+    TooManyAttempts,
+    #[error("Accounts are unavailable right now. Try again in a moment.")]
+    Unavailable,
+}
+
+impl AccountError {
+    const ALL: [AccountError; 7] = [
+        AccountError::UsernameTaken,
+        AccountError::Mismatch,
+        AccountError::WeakPassword,
+        AccountError::InvalidUsername,
+        AccountError::InvalidDisplayName,
+        AccountError::TooManyAttempts,
+        AccountError::Unavailable,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountError::UsernameTaken => "username_taken",
+            AccountError::Mismatch => "mismatch",
+            AccountError::WeakPassword => "weak_password",
+            AccountError::InvalidUsername => "invalid_username",
+            AccountError::InvalidDisplayName => "invalid_display_name",
+            AccountError::TooManyAttempts => "too_many_attempts",
+            AccountError::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    /// The person-readable text for a server function error carrying a code.
+    pub fn describe(error: &ServerFnError) -> String {
+        match error {
+            ServerFnError::ServerError(code) => match Self::from_code(code) {
+                Some(known) => known.to_string(),
+                None => code.clone(),
+            },
+            _ => "Could not reach the server. Check your connection and try again.".into(),
+        }
+    }
+}
+
+/// Lowercases and trims `input`, then checks it against the username rule.
+pub fn parse_username(input: &str) -> Result<String, AccountError> {
+    let name = input.trim().to_lowercase();
+    let len = name.chars().count();
+    let allowed = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if (MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS).contains(&len) && allowed {
+        Ok(name)
+    } else {
+        Err(AccountError::InvalidUsername)
+    }
+}
+
+/// A password must be long enough and not the username itself.
+pub fn check_password(username: &str, password: &str) -> Result<(), AccountError> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD_CHARS || len > MAX_PASSWORD_CHARS || password.trim().to_lowercase() == username {
+        return Err(AccountError::WeakPassword);
+    }
+    Ok(())
+}
+
+/// Where to go after a form: a path on this site, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/chat/".to_owned(),
+    }
+}
+
+/// What a sign-up form carries.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+#[cfg(feature = "ssr")]
+pub use service::*;
+
+#[cfg(feature = "ssr")]
+mod service {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use http::request::Parts;
+
+    use super::{AccountError, NewAccount, Viewer};
+
+    pub type Answer<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+    /// The server's accounts, handed to Leptos as context. Each call gets the
+    /// request (for its cookie and address); a successful sign-up or sign-in
+    /// answers with the `Set-Cookie` value that signs the browser in.
+    pub trait AccountService: Send + Sync + 'static {
+        fn sign_up(&self, request: &Parts, form: NewAccount) -> Answer<Result<String, AccountError>>;
+        fn sign_in(&self, request: &Parts, username: String, password: String) -> Answer<Result<String, AccountError>>;
+        /// Ends the request's session (closing its sockets); answers the cookie
+        /// that clears it.
+        fn sign_out(&self, request: &Parts) -> Answer<String>;
+        fn viewer(&self, request: &Parts) -> Answer<Option<Viewer>>;
+    }
+
+    pub type SharedAccounts = std::sync::Arc<dyn AccountService>;
+}
+
+#[cfg(feature = "ssr")]
+mod respond {
+    use http::header::{ACCEPT, SET_COOKIE};
+    use http::request::Parts;
+    use http::HeaderValue;
+    use leptos::prelude::*;
+
+    use super::{AccountError, SharedAccounts};
+
+    pub fn context() -> Result<(SharedAccounts, Parts), ServerFnError> {
+        let accounts = use_context::<SharedAccounts>()
+            .ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
+        let parts = use_context::<Parts>().ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
+        Ok((accounts, parts))
+    }
+
+    pub fn set_cookie(cookie: &str) {
+        if let (Some(response), Ok(value)) =
+            (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(cookie))
+        {
+            response.append_header(SET_COOKIE, value);
+        }
+    }
+
+    /// A plain form post (no JavaScript) asks for HTML; the script's asks for data.
+    fn is_plain_form(parts: &Parts) -> bool {
+        parts
+            .headers
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    }
+
+    /// Sends a plain form back to its page with the error in the address; a
+    /// script gets the error itself.
+    pub fn fail(parts: &Parts, error: AccountError, form_page: &str, keep: &[(&str, &str)]) -> Result<(), ServerFnError> {
+        if is_plain_form(parts) {
+            let mut location = format!("{form_page}?error={}", error.code());
+            for (name, value) in keep {
+                location.push_str(&format!("&{name}={}", percent_encode(value)));
+            }
+            leptos_axum::redirect(&location);
+            Ok(())
+        } else {
+            Err(ServerFnError::ServerError(error.code().into()))
+        }
+    }
+
+    fn percent_encode(value: &str) -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    }
+}
+
+pub const SIGN_UP_PAGE: &str = "/account/sign-up";
+pub const SIGN_IN_PAGE: &str = "/account/sign-in";
+
+/// Creates an account and signs it in, then goes to `next`.
+#[server(endpoint = "sign-up")]
+pub async fn sign_up(
+    username: String,
+    display_name: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (accounts, parts) = respond::context()?;
+    let next = safe_next(next.as_deref());
+    let form = NewAccount { username: username.clone(), display_name: display_name.clone(), password };
+    match accounts.sign_up(&parts, form).await {
+        Ok(cookie) => {
+            respond::set_cookie(&cookie);
+            leptos_axum::redirect(&next);
+            Ok(())
+        }
+        Err(error) => respond::fail(
+            &parts,
+            error,
+            SIGN_UP_PAGE,
+            &[("username", &username), ("display_name", &display_name), ("next", &next)],
+        ),
+    }
+}
+
+/// Signs in, then goes to `next`.
+#[server(endpoint = "sign-in")]
+pub async fn sign_in(username: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+    let (accounts, parts) = respond::context()?;
+    let next = safe_next(next.as_deref());
+    match accounts.sign_in(&parts, username.clone(), password).await {
+        Ok(cookie) => {
+            respond::set_cookie(&cookie);
+            leptos_axum::redirect(&next);
+            Ok(())
+        }
+        Err(error) => respond::fail(&parts, error, SIGN_IN_PAGE, &[("username", &username), ("next", &next)]),
+    }
+}
+
+/// Ends this browser's session (its open sockets close), then goes to `next`.
+#[server(endpoint = "sign-out")]
+pub async fn sign_out(next: Option<String>) -> Result<(), ServerFnError> {
+    let (accounts, parts) = respond::context()?;
+    let cookie = accounts.sign_out(&parts).await;
+    respond::set_cookie(&cookie);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Who is signed in on this browser, if anyone.
+#[server(endpoint = "viewer")]
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    let (accounts, parts) = respond::context()?;
+    Ok(accounts.viewer(&parts).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(parse_username("  Ada_L-1 ").unwrap(), "ada_l-1");
+        for bad in ["ab", "", "with space", "ünï", &"x".repeat(33), "semi;colon"] {
+            assert_eq!(parse_username(bad), Err(AccountError::InvalidUsername), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(check_password("ada", "correct horse battery").is_ok());
+        assert_eq!(check_password("ada", "short"), Err(AccountError::WeakPassword));
+        assert_eq!(check_password("adalovelace", "AdaLovelace"), Err(AccountError::WeakPassword));
+        assert_eq!(check_password("ada", &"x".repeat(257)), Err(AccountError::WeakPassword));
+    }
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/chat/tea/")), "/chat/tea/");
+        for bad in [None, Some("https://evil.example/"), Some("//evil.example"), Some("/\\evil"), Some("chat")] {
+            assert_eq!(safe_next(bad), "/chat/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn error_codes_round_trip() {
+        for error in AccountError::ALL {
+            assert_eq!(AccountError::from_code(error.code()), Some(error));
+        }
+        assert_eq!(AccountError::from_code("<script>"), None);
+    }
+}

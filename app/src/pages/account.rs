@@ -1,0 +1,185 @@
+//! `/account/sign-up` and `/account/sign-in`, and the account links every page
+//! carries. The forms work without JavaScript: a plain post answered by a redirect,
+//! errors coming back in the address (`?error=<code>`, only known codes shown).
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_query_map};
+
+use crate::account::{
+    AccountError, SignIn, SignOut, SignUp, Viewer, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
+    SIGN_UP_PAGE,
+};
+
+/// Who is signed in on this browser, loaded once per page (on the server for the
+/// first render) and shared as context.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+
+impl ViewerResource {
+    pub fn provide() {
+        provide_context(ViewerResource(Resource::new(|| (), |_| crate::account::current_viewer())));
+    }
+
+    pub fn expect() -> Resource<Result<Option<Viewer>, ServerFnError>> {
+        expect_context::<ViewerResource>().0
+    }
+}
+
+/// A link to a form page that brings the person back to `next` afterwards.
+pub fn form_link(page: &str, next: &str) -> String {
+    format!("{page}?next={}", encode_query_value(next))
+}
+
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// The error to show: the one the script got back, else the one in the address.
+fn form_error(
+    value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy,
+) -> impl Fn() -> Option<String> + Copy {
+    let query = use_query_map();
+    move || match value() {
+        Some(Err(error)) => Some(AccountError::describe(&error)),
+        Some(Ok(_)) => None,
+        None => query
+            .read()
+            .get("error")
+            .and_then(|code| AccountError::from_code(&code))
+            .map(|e| e.to_string()),
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let query = use_query_map();
+    let field = move |name: &'static str| move || query.read().get(name).unwrap_or_default();
+    let next = field("next");
+    let error = form_error(move || action.value().get());
+    if untrack(error).is_some() {
+        super::set_status(400);
+    }
+    view! {
+        <Title text="Create an account"/>
+        <main class="page narrow account-page">
+            <h1>"Create an account"</h1>
+            <p class="lede">"Anyone can read a room; to post, you need an account."</p>
+            <ActionForm action attr:class="account-form">
+                <input type="hidden" name="next" value=next/>
+                <label for="username">"Username"</label>
+                <input
+                    id="username"
+                    name="username"
+                    required
+                    maxlength=MAX_USERNAME_CHARS
+                    autocomplete="username"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    value=field("username")
+                    aria-describedby="username-rule"
+                />
+                <p id="username-rule" class="hint">"3 to 32 characters: lowercase letters, digits, '-' and '_'. Used to sign in."</p>
+                <label for="display-name">"Display name"</label>
+                <input
+                    id="display-name"
+                    name="display_name"
+                    required
+                    maxlength=MAX_DISPLAY_NAME_CHARS
+                    autocomplete="nickname"
+                    value=field("display_name")
+                    aria-describedby="display-name-rule"
+                />
+                <p id="display-name-rule" class="hint">"What others see next to your messages."</p>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" required autocomplete="new-password" aria-describedby="password-rule"/>
+                <p id="password-rule" class="hint">"At least 10 characters."</p>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+            </ActionForm>
+            <p class="hint">
+                "Have an account already? "
+                <a href=move || form_link(SIGN_IN_PAGE, &next())>"Sign in"</a>
+            </p>
+        </main>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let query = use_query_map();
+    let field = move |name: &'static str| move || query.read().get(name).unwrap_or_default();
+    let next = field("next");
+    let error = form_error(move || action.value().get());
+    if untrack(error).is_some() {
+        super::set_status(400);
+    }
+    view! {
+        <Title text="Sign in"/>
+        <main class="page narrow account-page">
+            <h1>"Sign in"</h1>
+            <ActionForm action attr:class="account-form">
+                <input type="hidden" name="next" value=next/>
+                <label for="username">"Username"</label>
+                <input
+                    id="username"
+                    name="username"
+                    required
+                    autocomplete="username"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    value=field("username")
+                />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" required autocomplete="current-password"/>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+            <p class="hint">
+                "New here? "
+                <a href=move || form_link(SIGN_UP_PAGE, &next())>"Create account"</a>
+            </p>
+        </main>
+    }
+}
+
+/// "Signed in as …" and a sign-out button, or the links to sign in and up.
+#[component]
+pub fn AccountNav() -> impl IntoView {
+    let viewer = ViewerResource::expect();
+    let sign_out = ServerAction::<SignOut>::new();
+    let location = use_location();
+    let here = move || location.pathname.get();
+    view! {
+        <nav class="account-nav" aria-label="Account">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match viewer.await {
+                        Ok(Some(viewer)) => view! {
+                            <span class="signed-in">"Signed in as " <strong>{viewer.display_name}</strong></span>
+                            <ActionForm action=sign_out attr:class="sign-out">
+                                <input type="hidden" name="next" value=here/>
+                                <button type="submit" class="link">"Sign out"</button>
+                            </ActionForm>
+                        }
+                        .into_any(),
+                        _ => view! {
+                            <a href=move || form_link(SIGN_IN_PAGE, &here())>"Sign in"</a>
+                            <a href=move || form_link(SIGN_UP_PAGE, &here())>"Create account"</a>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </nav>
+    }
+}

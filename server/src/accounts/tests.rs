@@ -1,0 +1,100 @@
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use super::*;
+use crate::store::SqliteStore;
+
+const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+const PASSWORD: &str = "correct horse battery";
+
+async fn accounts_with(policy: Policy) -> (Accounts, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    (Accounts::new(Arc::new(store), policy), dir)
+}
+
+fn form(username: &str, display_name: &str, password: &str) -> NewAccount {
+    NewAccount { username: username.into(), display_name: display_name.into(), password: password.into() }
+}
+
+#[tokio::test]
+async fn sign_up_then_sign_in_gives_sessions_of_that_account() {
+    let (accounts, _dir) = accounts_with(Policy::default()).await;
+    let (token, account) = accounts.sign_up(HOME, form("  Ada ", "Ada Lovelace", PASSWORD)).await.unwrap();
+    assert_eq!(account.username, "ada");
+    assert_eq!(account.display_name, "Ada Lovelace");
+    assert_eq!(accounts.session(&token).await.unwrap().account, account);
+
+    let (again, same) = accounts.sign_in(HOME, "ADA", PASSWORD).await.unwrap();
+    assert_eq!(same, account);
+    assert_ne!(again, token, "each sign-in is a session of its own");
+    assert!(accounts.session(&again).await.is_some());
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_name_get_the_same_error() {
+    let (accounts, _dir) = accounts_with(Policy::default()).await;
+    accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
+    assert_eq!(accounts.sign_in(HOME, "ada", "wrong password!").await.unwrap_err(), AccountError::Mismatch);
+    assert_eq!(accounts.sign_in(HOME, "nobody", PASSWORD).await.unwrap_err(), AccountError::Mismatch);
+    assert_eq!(accounts.sign_in(HOME, "not a name;", PASSWORD).await.unwrap_err(), AccountError::Mismatch);
+}
+
+#[tokio::test]
+async fn a_taken_name_weak_password_or_bad_display_name_is_refused() {
+    let (accounts, _dir) = accounts_with(Policy::default()).await;
+    accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
+    let taken = accounts.sign_up(HOME, form("ADA", "Other Ada", PASSWORD)).await.unwrap_err();
+    assert_eq!(taken, AccountError::UsernameTaken);
+    assert_eq!(accounts.sign_up(HOME, form("bob", "Bob", "short")).await.unwrap_err(), AccountError::WeakPassword);
+    assert_eq!(
+        accounts.sign_up(HOME, form("bob", "\u{202E}evil", PASSWORD)).await.unwrap_err(),
+        AccountError::InvalidDisplayName
+    );
+    assert_eq!(accounts.sign_up(HOME, form("b", "Bob", PASSWORD)).await.unwrap_err(), AccountError::InvalidUsername);
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let policy = Policy { session_ttl: Duration::ZERO, ..Policy::default() };
+    let (accounts, _dir) = accounts_with(policy).await;
+    let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
+    assert!(accounts.session(&token).await.is_none(), "a session past its expiry signs nobody in");
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_its_sockets() {
+    let (accounts, _dir) = accounts_with(Policy::default()).await;
+    let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
+    let (other, _) = accounts.sign_in(HOME, "ada", PASSWORD).await.unwrap();
+    let socket = accounts.sockets().register(token.key());
+    let other_socket = accounts.sockets().register(other.key());
+    accounts.sign_out(&token).await;
+    assert!(accounts.session(&token).await.is_none());
+    assert!(socket.ended.is_cancelled());
+    assert!(accounts.session(&other).await.is_some(), "another browser stays signed in");
+    assert!(!other_socket.ended.is_cancelled());
+}
+
+#[tokio::test]
+async fn guessing_is_rate_limited_per_address_and_per_username() {
+    let policy = Policy {
+        attempts_burst: 3,
+        attempts_per_minute: 0.001,
+        attempts_per_username_burst: 5,
+        attempts_per_username_per_minute: 0.001,
+        ..Policy::default()
+    };
+    let (accounts, _dir) = accounts_with(policy).await;
+    for _ in 0..3 {
+        assert_eq!(accounts.sign_in(HOME, "ada", "guess guess guess").await.unwrap_err(), AccountError::Mismatch);
+    }
+    assert_eq!(accounts.sign_in(HOME, "ada", PASSWORD).await.unwrap_err(), AccountError::TooManyAttempts);
+    // From other addresses the same name runs out too.
+    let elsewhere = |n: u8| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n));
+    assert_eq!(accounts.sign_in(elsewhere(1), "ada", "guess").await.unwrap_err(), AccountError::Mismatch);
+    assert_eq!(accounts.sign_in(elsewhere(2), "ada", "guess").await.unwrap_err(), AccountError::Mismatch);
+    assert_eq!(accounts.sign_in(elsewhere(3), "ada", "guess").await.unwrap_err(), AccountError::TooManyAttempts);
+    // Another name from another address is not affected.
+    assert_eq!(accounts.sign_in(elsewhere(4), "bob", "guess").await.unwrap_err(), AccountError::Mismatch);
+}

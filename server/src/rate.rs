@@ -1,0 +1,119 @@
+//! Token buckets: how fast someone may do something, with a burst. The send
+//! defaults let a person paste a few lines in a row and chat as fast as anyone
+//! types; a script that floods is held to a steady trickle.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Messages that may be sent back to back.
+pub const SEND_BURST: u32 = 20;
+/// Messages per second, sustained, once the burst is spent.
+pub const SENDS_PER_SECOND: f64 = 3.0;
+
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(capacity: u32, per_second: f64, now: Instant) -> Self {
+        TokenBucket { capacity: capacity as f64, per_second, tokens: capacity as f64, last: now }
+    }
+
+    pub fn for_sends(now: Instant) -> Self {
+        Self::new(SEND_BURST, SENDS_PER_SECOND, now)
+    }
+
+    /// Takes a token at `now`, or says how long until one is there.
+    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_second))
+        }
+    }
+
+    /// Whether the bucket is full at `now` (nothing to remember about its owner).
+    fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
+    }
+}
+
+/// One bucket per key (an account, an address), made on first use. Full buckets
+/// are forgotten when the map grows, so it stays as small as the busy keys.
+pub struct KeyedBuckets<K> {
+    capacity: u32,
+    per_second: f64,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
+}
+
+impl<K: Eq + Hash + Clone> KeyedBuckets<K> {
+    /// Keys beyond this many trigger a sweep of full buckets.
+    const SWEEP_AT: usize = 4096;
+
+    pub fn new(capacity: u32, per_second: f64) -> Self {
+        KeyedBuckets { capacity, per_second, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes a token from `key`'s bucket, or says how long until one is there.
+    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= Self::SWEEP_AT && !buckets.contains_key(key) {
+            buckets.retain(|_, bucket| !bucket.is_full(now));
+        }
+        buckets
+            .entry(key.clone())
+            .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
+            .take(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_buckets_of_their_own() {
+        let start = Instant::now();
+        let buckets = KeyedBuckets::new(2, 1.0);
+        assert!(buckets.take(&"ada", start).is_ok());
+        assert!(buckets.take(&"ada", start).is_ok());
+        assert!(buckets.take(&"ada", start).is_err());
+        assert!(buckets.take(&"bob", start).is_ok(), "Bob is not held back by Ada");
+        assert!(buckets.take(&"ada", start + Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn a_burst_then_a_steady_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(3, 2.0, start);
+        for _ in 0..3 {
+            assert!(bucket.take(start).is_ok());
+        }
+        let wait = bucket.take(start).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(500));
+        assert!(bucket.take(start + Duration::from_millis(499)).is_err());
+        assert!(bucket.take(start + Duration::from_millis(1000)).is_ok());
+    }
+
+    #[test]
+    fn idle_time_refills_up_to_the_burst_only() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(3, 2.0, start);
+        let later = start + Duration::from_secs(3600);
+        for _ in 0..3 {
+            assert!(bucket.take(later).is_ok());
+        }
+        assert!(bucket.take(later).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! How many WebSockets one account and one address may hold open at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::store::AccountId;
+
+#[derive(Clone)]
+pub struct ConnectionCaps {
+    counts: Arc<Mutex<Counts>>,
+    per_account: usize,
+    per_ip: usize,
+}
+
+#[derive(Default)]
+struct Counts {
+    by_account: HashMap<AccountId, usize>,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CapError {
+    #[error("This account has {0} connections open already; close a tab or two and reload.")]
+    Account(usize),
+    #[error("Your network has {0} connections open already; try again later.")]
+    Ip(usize),
+}
+
+/// A counted connection; dropping it counts it out.
+pub struct ConnectionSlot {
+    caps: ConnectionCaps,
+    account: Option<AccountId>,
+    ip: IpAddr,
+}
+
+impl ConnectionCaps {
+    pub fn new(per_account: usize, per_ip: usize) -> Self {
+        ConnectionCaps { counts: Arc::default(), per_account, per_ip }
+    }
+
+    pub fn open(&self, account: Option<AccountId>, ip: IpAddr) -> Result<ConnectionSlot, CapError> {
+        let mut counts = self.lock();
+        let from_ip = counts.by_ip.get(&ip).copied().unwrap_or(0);
+        if from_ip >= self.per_ip {
+            return Err(CapError::Ip(self.per_ip));
+        }
+        if let Some(account) = account {
+            let from_account = counts.by_account.get(&account).copied().unwrap_or(0);
+            if from_account >= self.per_account {
+                return Err(CapError::Account(self.per_account));
+            }
+            *counts.by_account.entry(account).or_default() += 1;
+        }
+        *counts.by_ip.entry(ip).or_default() += 1;
+        Ok(ConnectionSlot { caps: self.clone(), account, ip })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut counts = self.caps.lock();
+        count_down(&mut counts.by_ip, &self.ip);
+        if let Some(account) = &self.account {
+            count_down(&mut counts.by_account, account);
+        }
+    }
+}
+
+fn count_down<K: Eq + std::hash::Hash>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn caps_per_account_and_per_address() {
+        let caps = ConnectionCaps::new(2, 3);
+        let home = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let office = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let ada = Some(AccountId(1));
+        let a = caps.open(ada, home).unwrap();
+        let _b = caps.open(ada, office).unwrap();
+        assert_eq!(caps.open(ada, home).err(), Some(CapError::Account(2)));
+        let _reader = caps.open(None, home).unwrap();
+        let _bob = caps.open(Some(AccountId(2)), home).unwrap();
+        assert_eq!(caps.open(None, home).err(), Some(CapError::Ip(3)));
+        drop(a);
+        assert!(caps.open(ada, office).is_ok(), "a closed connection frees its place");
+        assert!(caps.lock().by_ip.len() <= 2);
+    }
+}
