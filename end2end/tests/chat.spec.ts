@@ -1,4 +1,16 @@
-import { test, expect, personInRoom, log, send, connection } from "./fixtures";
+import {
+  test,
+  expect,
+  personInRoom,
+  accountInRoom,
+  log,
+  send,
+  connection,
+  composer,
+  accountNav,
+  hydrated,
+  SIGN_IN_PROMPT,
+} from "./fixtures";
 
 test("two people in a room see each other's messages live; another room sees none", async ({
   browser,
@@ -12,7 +24,7 @@ test("two people in a room see each other's messages live; another room sees non
   for (const page of [ada, bob]) {
     const message = log(page).getByRole("listitem").filter({ hasText: "Hello from Ada" });
     await expect(message).toHaveCount(1);
-    await expect(message).toContainText("Ada");
+    await expect(message.locator(".author")).toHaveText("Ada");
     await expect(message.locator("time")).toHaveText(/^\d\d:\d\d$/);
   }
 
@@ -32,25 +44,42 @@ test("two people in a room see each other's messages live; another room sees non
 
 test("Enter sends, Shift+Enter makes a new line", async ({ browser, baseURL }) => {
   const ada = await personInRoom(browser, baseURL!, "lines", "Ada");
-  const composer = ada.getByRole("textbox", { name: "Message" });
-  await composer.click();
-  await composer.pressSequentially("line one");
-  await composer.press("Shift+Enter");
-  await composer.pressSequentially("line two");
-  await expect(composer).toHaveValue("line one\nline two");
-  await composer.press("Enter");
-  await expect(composer).toHaveValue("");
-  const body = log(ada).locator(".body").last();
-  await expect(body).toHaveText("line one\nline two");
+  const box = composer(ada);
+  await box.click();
+  await box.pressSequentially("line one");
+  await box.press("Shift+Enter");
+  await box.pressSequentially("line two");
+  await expect(box).toHaveValue("line one\nline two");
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+  // The new line is kept as a line break (a <br>), not run into one line.
+  const body = log(ada).locator("li.message[data-seq] .body").last();
+  await expect(body.locator("br")).toHaveCount(1);
+  await expect(body).toHaveText("line one\nline two", { useInnerText: true });
 });
 
-test("the display name is picked once and remembered", async ({ browser, baseURL }) => {
-  const ada = await personInRoom(browser, baseURL!, "memory", "Ada");
-  await ada.reload();
-  await expect(connection(ada)).toHaveAttribute("data-state", "live");
-  await expect(ada.getByLabel("Display name")).toHaveCount(0);
-  await send(ada, "still Ada");
-  await expect(log(ada).getByRole("listitem").filter({ hasText: "still Ada" })).toContainText("Ada");
+test("a signed-in person stays signed in across a reload and posts under their display name", async ({
+  browser,
+  baseURL,
+}) => {
+  // Her username (ada-lovelace-…) is not her display name, so the author shown proves which one is used.
+  const ada = await accountInRoom(browser, baseURL!, "memory", "Ada Lovelace");
+  const bob = await personInRoom(browser, baseURL!, "memory", "Bob");
+
+  await ada.page.reload();
+  await hydrated(ada.page);
+  await expect(connection(ada.page)).toHaveAttribute("data-state", "live");
+  await expect(accountNav(ada.page)).toContainText("Signed in as Ada Lovelace");
+  await expect(ada.page.getByText(SIGN_IN_PROMPT)).toHaveCount(0);
+  await expect(composer(ada.page)).toBeVisible();
+
+  await send(ada.page, "still Ada");
+  // The author is the display name the server knows, not the username, on both sides.
+  for (const page of [ada.page, bob]) {
+    const message = log(page).locator("li.message[data-seq]").filter({ hasText: "still Ada" });
+    await expect(message).toHaveCount(1);
+    await expect(message.locator(".author")).toHaveText("Ada Lovelace");
+  }
 });
 
 test("an over-long message is refused with a clear error and the room keeps working", async ({
@@ -58,12 +87,12 @@ test("an over-long message is refused with a clear error and the room keeps work
   baseURL,
 }) => {
   const ada = await personInRoom(browser, baseURL!, "limits", "Ada");
-  const composer = ada.getByRole("textbox", { name: "Message" });
-  await composer.fill("x".repeat(4001));
+  const box = composer(ada);
+  await box.fill("x".repeat(4001));
   await expect(ada.getByText("1 character over the limit")).toBeVisible();
-  await composer.press("Enter");
+  await box.press("Enter");
   await expect(ada.getByRole("alert")).toContainText("limit is 4000");
-  await expect(composer).toHaveValue("x".repeat(4001));
+  await expect(box).toHaveValue("x".repeat(4001));
   await send(ada, "short one");
   await expect(log(ada).getByText("short one")).toHaveCount(1);
 });

@@ -47,7 +47,13 @@ export class ChatServer {
     if (!bin) throw new Error("CHAT_SERVER_BIN is not set: run the tests through scripts/test.sh");
     this.output = "";
     const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`, "--db", this.db], {
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn,server=info" },
+      env: {
+        ...process.env,
+        RUST_LOG: process.env.RUST_LOG ?? "warn,server=info",
+        // Every test signs up and in from 127.0.0.1: lift the per-address limit on
+        // account attempts (a burst of 10, then 6 a minute, by default) far out of reach.
+        CHAT_ACCOUNT_ATTEMPTS: process.env.CHAT_ACCOUNT_ATTEMPTS ?? "100000",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.on("data", (chunk) => (this.output += chunk));

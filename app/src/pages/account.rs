@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::account::{
-    AccountError, SignIn, SignOut, SignUp, Viewer, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
+    safe_next, AccountError, SignIn, SignOut, SignUp, Viewer, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
     SIGN_UP_PAGE,
 };
 
@@ -58,6 +58,19 @@ fn form_error(
     }
 }
 
+/// After a form succeeds with JavaScript on, load `target` afresh, as the plain
+/// form post would: every part of the page (and the room's socket) then knows who
+/// is signed in now.
+fn reload_on_success(value: impl Fn() -> Option<Result<(), ServerFnError>> + Send + Sync + 'static, target: impl Fn() -> String + Send + Sync + 'static) {
+    Effect::new(move |_| {
+        if let Some(Ok(())) = value() {
+            if let Err(error) = window().location().assign(&target()) {
+                leptos::logging::error!("could not load the next page: {error:?}");
+            }
+        }
+    });
+}
+
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
@@ -68,6 +81,7 @@ pub fn SignUpPage() -> impl IntoView {
     if untrack(error).is_some() {
         super::set_status(400);
     }
+    reload_on_success(move || action.value().get(), move || safe_next(Some(&next())));
     view! {
         <Title text="Create an account"/>
         <main class="page narrow account-page">
@@ -123,6 +137,7 @@ pub fn SignInPage() -> impl IntoView {
     if untrack(error).is_some() {
         super::set_status(400);
     }
+    reload_on_success(move || action.value().get(), move || safe_next(Some(&next())));
     view! {
         <Title text="Sign in"/>
         <main class="page narrow account-page">
@@ -159,6 +174,7 @@ pub fn AccountNav() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let location = use_location();
     let here = move || location.pathname.get();
+    reload_on_success(move || sign_out.value().get(), move || location.pathname.get_untracked());
     view! {
         <nav class="account-nav" aria-label="Account">
             <Transition fallback=|| ()>
