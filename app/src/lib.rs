@@ -76,11 +76,12 @@ pub fn App() -> impl IntoView {
             <AccountNav/>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/chat/"/> }/>
-                <Route path=path!("/chat/") view=LobbyPage/>
-                <Route path=path!("/account/sign-up") view=SignUpPage/>
-                <Route path=path!("/account/sign-in") view=SignInPage/>
-                // Rendered whole before it is sent, so the latest messages are in the
-                // HTML itself (readable with JavaScript off).
+                // Pages are rendered whole before they are sent, so what they load
+                // (who is signed in, active rooms, the latest messages) is in the
+                // HTML itself: complete with JavaScript off.
+                <Route path=path!("/chat/") view=LobbyPage ssr=SsrMode::Async/>
+                <Route path=path!("/account/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=path!("/account/sign-in") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

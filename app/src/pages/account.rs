@@ -19,7 +19,9 @@ pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
 
 impl ViewerResource {
     pub fn provide() {
-        provide_context(ViewerResource(Resource::new(|| (), |_| crate::account::current_viewer())));
+        // Blocking: the account bar is part of every page's first HTML, even on a
+        // page that streams the rest.
+        provide_context(ViewerResource(Resource::new_blocking(|| (), |_| crate::account::current_viewer())));
     }
 
     pub fn expect() -> Resource<Result<Option<Viewer>, ServerFnError>> {
