@@ -262,6 +262,46 @@ mod tests {
         }
     }
 
+    /// The fuzz target's property, on a fixed budget that runs with every `cargo
+    /// test` (the open-ended search is `cargo +nightly fuzz run protocol_decoder`).
+    #[test]
+    fn the_decoder_answers_every_mutation_of_real_frames_without_panicking() {
+        let seeds = [
+            r#"{"type":"join","version":3,"since":41}"#,
+            r#"{"type":"send","id":"m-1","body":"hello \u202e <b>"}"#,
+            r#"{"type":"send","id":"m-2","body":"x","author":"bob"}"#,
+        ];
+        let alphabet = br#"{}[]":,\u0123456789eE+-.truefalsenul typejoinsendversionsinceidbody"#;
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let mut frame = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..=(next() % 6) {
+                let at = (next() as usize) % (frame.len() + 1);
+                match next() % 3 {
+                    0 if at < frame.len() => {
+                        frame.remove(at);
+                    }
+                    1 => frame.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                    _ if at < frame.len() => frame[at] = (next() % 256) as u8,
+                    _ => {}
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&frame) else { continue };
+            if let Ok(msg) = decode_client(text) {
+                accepted += 1;
+                assert_eq!(decode_client(&msg.to_json()).as_ref(), Ok(&msg), "{text}");
+            }
+        }
+        assert!(accepted > 100, "the mutations reach the accepting paths too: {accepted}");
+    }
+
     #[test]
     fn message_ids() {
         assert!(ClientMsgId("a1-B_2".into()).is_valid());
