@@ -14,10 +14,13 @@ const browser = await chromium.launch({
 async function person(name, viewport) {
   const context = await browser.newContext({ baseURL: base, viewport, colorScheme: scheme });
   const page = await context.newPage();
-  await page.goto("/chat/rustaceans/");
+  await page.goto("/account/sign-up?next=/chat/rustaceans/");
   await page.locator("body[data-hydrated]").waitFor();
+  await page.getByLabel("Username").fill(`${name.toLowerCase()}-${Date.now().toString(36)}`);
   await page.getByLabel("Display name").fill(name);
-  await page.getByRole("button", { name: "Join room" }).click();
+  await page.getByLabel("Password").fill("a screenshot password");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/chat\/rustaceans\/$/);
   await page.locator('[data-state="live"]').waitFor();
   return page;
 }
@@ -33,7 +36,7 @@ const ada = await person("Ada", { width: 900, height: 560 });
 const ferris = await person("Ferris", { width: 900, height: 560 });
 await say(ada, "Morning! Is the release branch cut yet?");
 await say(ferris, "Cut and tagged. CI is green on all three targets.");
-await say(ada, "Lovely. I'll write the notes:\n- faster reconnects\n- room names are case-insensitive");
+await say(ada, "Lovely. I'll write the notes:\n- *faster* reconnects\n- room names are `case-insensitive`");
 await say(ferris, "Ship it.");
 await ada.getByRole("log").getByText("Ship it.").waitFor();
 await ada.screenshot({ path: out });

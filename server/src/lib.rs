@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 mod headers;
 pub mod hub;
+mod origin;
 pub mod policy;
 pub mod rate;
 pub mod shutdown;
@@ -20,7 +21,7 @@ use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
 use app::{shell, App};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
@@ -55,8 +56,29 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(axum::middleware::map_response(headers::add))
         .with_state(state)
+}
+
+/// A form post from another site's page is refused: it could otherwise sign a
+/// visitor out, or into an account of the other site's choosing (login CSRF).
+async fn same_origin_writes(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    use axum::response::IntoResponse;
+
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !reads {
+        if let Err(refusal) = origin::check(request.headers(), &state.allowed_origins) {
+            tracing::info!(%refusal, path = %request.uri().path(), "cross-site post refused");
+            return (axum::http::StatusCode::FORBIDDEN, refusal.to_string()).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn add_trailing_slash(Path(room): Path<String>) -> Redirect {

@@ -303,3 +303,22 @@ async fn a_silent_connection_is_pinged_then_closed() {
 }
 
 use futures::StreamExt;
+
+#[tokio::test]
+async fn another_sites_page_cannot_post_the_account_forms() {
+    let server = TestServer::start().await;
+    let body = format!("username=mallory&password={}&next=%2Fchat%2F", PASSWORD.replace(' ', "+"));
+    let request = format!(
+        "POST /api/sign-in HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://evil.example\r\nAccept: text/html\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        addr = server.addr,
+    );
+    let reply = support::raw_http(server.addr, &request).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert!(reply.session_cookie().is_none());
+    // The site's own pages may.
+    let own = request.replace("https://evil.example", &format!("http://{}", server.addr));
+    assert_ne!(support::raw_http(server.addr, &own).await.status, 403);
+    server.shut_down().await;
+}

@@ -2,7 +2,6 @@
 
 mod caps;
 mod limits;
-mod origin;
 mod session;
 
 use std::net::IpAddr;
@@ -17,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use app::room_name::RoomName;
 
 use crate::hub::Author;
+use crate::origin;
 use crate::state::AppState;
 pub use caps::{CapError, ConnectionCaps, ConnectionSlot};
 pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};

@@ -1,14 +1,14 @@
-//! Which pages may open the chat's WebSocket: the site's own (the request's
-//! `Host`), and any origin the operator allows explicitly. A request without an
-//! `Origin` header does not come from a browser page, so it carries no one's
-//! cookies by surprise; it is let through.
+//! Which pages may open the chat's WebSocket or post its forms: the site's own
+//! (the request's `Host`), and any origin the operator allows explicitly. A request
+//! without an `Origin` header does not come from a browser page, so it carries no
+//! one's cookies by surprise; it is let through.
 
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::HeaderMap;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OriginRefusal {
-    #[error("WebSocket connections from {0} are not allowed.")]
+    #[error("Requests from pages of {0} are not allowed.")]
     Foreign(String),
     #[error("The Origin header is not readable.")]
     Unreadable,
