@@ -151,7 +151,7 @@ mod service {
         fn sign_in(&self, request: &Parts, username: String, password: String) -> Answer<Result<String, AccountError>>;
         /// Ends the request's session (closing its sockets); answers the cookie
         /// that clears it.
-        fn sign_out(&self, request: &Parts) -> Answer<String>;
+        fn sign_out(&self, request: &Parts) -> Answer<Result<String, AccountError>>;
         fn viewer(&self, request: &Parts) -> Answer<Option<Viewer>>;
     }
 
@@ -197,23 +197,13 @@ mod respond {
         if is_plain_form(parts) {
             let mut location = format!("{form_page}?error={}", error.code());
             for (name, value) in keep {
-                location.push_str(&format!("&{name}={}", percent_encode(value)));
+                location.push_str(&format!("&{name}={}", crate::url::encode(value)));
             }
             leptos_axum::redirect(&location);
             Ok(())
         } else {
             Err(ServerFnError::ServerError(error.code().into()))
         }
-    }
-
-    fn percent_encode(value: &str) -> String {
-        value
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect()
     }
 }
 
@@ -265,10 +255,16 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
 #[server(endpoint = "sign-out")]
 pub async fn sign_out(next: Option<String>) -> Result<(), ServerFnError> {
     let (accounts, parts) = respond::context()?;
-    let cookie = accounts.sign_out(&parts).await;
-    respond::set_cookie(&cookie);
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    let next = safe_next(next.as_deref());
+    match accounts.sign_out(&parts).await {
+        Ok(cookie) => {
+            respond::set_cookie(&cookie);
+            leptos_axum::redirect(&next);
+            Ok(())
+        }
+        // Still signed in: say so rather than pretend.
+        Err(error) => Err(ServerFnError::ServerError(error.code().into())),
+    }
 }
 
 /// Who is signed in on this browser, if anyone.

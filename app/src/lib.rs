@@ -11,6 +11,7 @@ pub mod pages;
 pub mod protocol;
 pub mod room;
 pub mod room_name;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -62,6 +63,8 @@ fn content_security_policy() {
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
+    // Pages name who is signed in and carry a one-time nonce: never from a cache.
+    response.insert_header(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
 }
 
 #[component]

@@ -154,14 +154,15 @@ pub enum ErrorCode {
     /// The session this connection belonged to ended (signed out or expired);
     /// the connection closes.
     SessionEnded,
-    /// Nothing was heard from the client for too long; the connection closes.
+    /// Nothing was heard from the client for too long; the connection closes (a
+    /// client that is still there reconnects).
     Idle,
 }
 
 impl ErrorCode {
     /// Whether the server closes the connection after this error.
     pub fn is_fatal(self) -> bool {
-        matches!(self, ErrorCode::UnsupportedVersion | ErrorCode::SessionEnded | ErrorCode::Idle)
+        matches!(self, ErrorCode::UnsupportedVersion | ErrorCode::SessionEnded)
     }
 }
 

@@ -82,13 +82,8 @@ async fn same_origin_writes(
 }
 
 async fn add_trailing_slash(Path(room): Path<String>) -> Redirect {
-    let encoded: String = room
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect();
+    // A '/' inside the segment is encoded too, so it stays one segment.
+    let encoded = app::url::encode(&room).replace('/', "%2F");
     Redirect::permanent(&format!("/chat/{encoded}/"))
 }
 

@@ -54,24 +54,44 @@ impl TokenBucket {
 pub struct KeyedBuckets<K> {
     capacity: u32,
     per_second: f64,
-    buckets: Mutex<HashMap<K, TokenBucket>>,
+    buckets: Mutex<Buckets<K>>,
+}
+
+struct Buckets<K> {
+    map: HashMap<K, TokenBucket>,
+    /// The size at which the next sweep happens: doubles with what a sweep keeps,
+    /// so sweeping stays amortised O(1) per new key.
+    sweep_at: usize,
 }
 
 impl<K: Eq + Hash + Clone> KeyedBuckets<K> {
-    /// Keys beyond this many trigger a sweep of full buckets.
+    /// Keys beyond this many trigger the first sweep of full buckets.
     const SWEEP_AT: usize = 4096;
+    /// A hard bound on what is remembered: past it (only under an attack from
+    /// very many keys at once) everything is forgotten and counting starts over.
+    const MAX_KEYS: usize = 100_000;
 
     pub fn new(capacity: u32, per_second: f64) -> Self {
-        KeyedBuckets { capacity, per_second, buckets: Mutex::new(HashMap::new()) }
+        KeyedBuckets {
+            capacity,
+            per_second,
+            buckets: Mutex::new(Buckets { map: HashMap::new(), sweep_at: Self::SWEEP_AT }),
+        }
     }
 
     /// Takes a token from `key`'s bucket, or says how long until one is there.
     pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= Self::SWEEP_AT && !buckets.contains_key(key) {
-            buckets.retain(|_, bucket| !bucket.is_full(now));
+        if buckets.map.len() >= buckets.sweep_at && !buckets.map.contains_key(key) {
+            buckets.map.retain(|_, bucket| !bucket.is_full(now));
+            if buckets.map.len() >= Self::MAX_KEYS {
+                tracing::warn!(keys = buckets.map.len(), "rate limiter full; starting over");
+                buckets.map.clear();
+            }
+            buckets.sweep_at = (buckets.map.len() * 2).max(Self::SWEEP_AT);
         }
         buckets
+            .map
             .entry(key.clone())
             .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
             .take(now)

@@ -31,17 +31,7 @@ impl ViewerResource {
 
 /// A link to a form page that brings the person back to `next` afterwards.
 pub fn form_link(page: &str, next: &str) -> String {
-    format!("{page}?next={}", encode_query_value(next))
-}
-
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    format!("{page}?next={}", crate::url::encode(next))
 }
 
 /// The error to show: the one the script got back, else the one in the address.

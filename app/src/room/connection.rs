@@ -218,6 +218,12 @@ mod browser {
                         },
                         Applied::ServerLeaving => break,
                         Applied::Stop => return Ended::Stop,
+                        Applied::SessionEnded => {
+                            if let Err(error) = window().location().reload() {
+                                leptos::logging::error!("could not reload after the session ended: {error:?}");
+                            }
+                            return Ended::Stop;
+                        }
                     }
                     if welcomed {
                         live = true;

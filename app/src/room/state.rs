@@ -225,6 +225,10 @@ impl RoomState {
                 self.members.update(|members| members.retain(|m| m.id != member));
                 Applied::Continue
             }
+            ServerMsg::Error { code: ErrorCode::SessionEnded, message, .. } => {
+                self.status.set(ConnectionStatus::Closed { reason: message });
+                Applied::SessionEnded
+            }
             ServerMsg::Error { code, message, .. } if code.is_fatal() => {
                 self.status.set(ConnectionStatus::Closed { reason: message });
                 Applied::Stop
@@ -265,6 +269,9 @@ pub enum Applied {
     Throttled { retry_after_ms: u64 },
     /// Do not reconnect.
     Stop,
+    /// Signed out (here or in another tab) or expired: load the page again, as
+    /// the signed-out reader this browser is now.
+    SessionEnded,
 }
 
 #[cfg(test)]

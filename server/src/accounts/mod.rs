@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use app::account::{
-    check_password, parse_username, AccountError, AccountService, Answer, NewAccount, Viewer,
+    check_password, parse_username, AccountError, AccountService, Answer, NewAccount, Viewer, MAX_PASSWORD_CHARS,
 };
 use app::display_name::parse_display_name;
 use axum::extract::ConnectInfo;
@@ -46,8 +46,17 @@ struct Inner {
     policy: Policy,
     sockets: SessionSockets,
     attempts_by_ip: KeyedBuckets<IpAddr>,
-    attempts_by_username: KeyedBuckets<String>,
+    /// Per username and address: guessing one person's password is slow, yet
+    /// nobody elsewhere can lock that person out.
+    attempts_by_username: KeyedBuckets<(String, IpAddr)>,
+    /// Password hashes under way at once: each takes ~19 MiB and tens of ms of
+    /// a core, so a crowd of sign-ins waits here instead of exhausting the machine.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a sign-in or sign-up waits for a turn at hashing before it is told
+/// to come back later.
+const HASHING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Accounts {
     pub fn new(store: SharedAccountStore, policy: Policy) -> Self {
@@ -61,6 +70,9 @@ impl Accounts {
                 ),
                 policy,
                 sockets: SessionSockets::default(),
+                hashing: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                )),
             }),
         }
     }
@@ -75,6 +87,7 @@ impl Accounts {
         let username = parse_username(&form.username)?;
         let display_name = parse_display_name(&form.display_name).map_err(|_| AccountError::InvalidDisplayName)?;
         check_password(&username, &form.password)?;
+        let _turn = self.hashing_turn().await?;
         let hash = password::hash(form.password).await.map_err(unavailable)?;
         let account = self
             .inner
@@ -91,16 +104,21 @@ impl Accounts {
     /// Checks the password and starts a session. Unknown name and wrong password
     /// are one error, and cost the same time.
     pub async fn sign_in(&self, ip: IpAddr, username: &str, password: &str) -> Result<(SessionToken, Account), AccountError> {
-        let username = username.trim().to_lowercase();
-        self.attempt(ip, Some(&username))?;
-        let credentials = match parse_username(&username) {
-            Ok(name) => self.inner.store.credentials(&name).await.map_err(unavailable)?,
-            Err(_) => None,
+        self.attempt(ip, None)?;
+        // The username rule is public: a name that breaks it, or a password longer
+        // than any account's, cannot match, and costs no hashing.
+        let Ok(username) = parse_username(username) else {
+            return Err(AccountError::Mismatch);
         };
-        let (account, stored) = match credentials {
+        if password.chars().count() > MAX_PASSWORD_CHARS {
+            return Err(AccountError::Mismatch);
+        }
+        self.attempt(ip, Some(&username))?;
+        let (account, stored) = match self.inner.store.credentials(&username).await.map_err(unavailable)? {
             Some(c) => (Some(c.account), Some(c.password_hash)),
             None => (None, None),
         };
+        let _turn = self.hashing_turn().await?;
         let matches = password::verify(password.to_owned(), stored).await.map_err(unavailable)?;
         match account {
             Some(account) if matches => {
@@ -116,12 +134,13 @@ impl Accounts {
     }
 
     /// Ends the session: deleted from the store, its sockets closed.
-    pub async fn sign_out(&self, token: &SessionToken) {
+    pub async fn sign_out(&self, token: &SessionToken) -> Result<(), AccountError> {
         let key = token.key();
-        if let Err(error) = self.inner.store.delete_session(&key.0).await {
-            tracing::error!(%error, "deleting a session failed");
-        }
         self.inner.sockets.end(&key);
+        self.inner.store.delete_session(&key.0).await.map_err(unavailable)?;
+        // Sockets that opened while the row was being deleted.
+        self.inner.sockets.end(&key);
+        Ok(())
     }
 
     /// The live session the token belongs to, if any.
@@ -142,16 +161,32 @@ impl Accounts {
         self.session(&token).await
     }
 
+    /// Takes an attempt from the address's allowance (`username: None`), or from
+    /// the allowance for that username from that address.
     fn attempt(&self, ip: IpAddr, username: Option<&str>) -> Result<(), AccountError> {
         let now = Instant::now();
-        // The address first: a refused address does not use up the name's allowance.
-        let allowed = self.inner.attempts_by_ip.take(&ip, now).is_ok()
-            && username.is_none_or(|name| self.inner.attempts_by_username.take(&name.to_owned(), now).is_ok());
+        let network = network_of(ip);
+        let allowed = match username {
+            None => self.inner.attempts_by_ip.take(&network, now).is_ok(),
+            Some(name) => self.inner.attempts_by_username.take(&(name.to_owned(), network), now).is_ok(),
+        };
         if !allowed {
             tracing::warn!(%ip, "account attempts rate-limited");
             return Err(AccountError::TooManyAttempts);
         }
         Ok(())
+    }
+
+    async fn hashing_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AccountError> {
+        let turn = self.inner.hashing.clone().acquire_owned();
+        match tokio::time::timeout(HASHING_PATIENCE, turn).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(AccountError::Unavailable),
+            Err(_) => {
+                tracing::warn!("password hashing saturated; turning a request away");
+                Err(AccountError::TooManyAttempts)
+            }
+        }
     }
 
     async fn start_session(&self, account: &Account) -> Result<SessionToken, AccountError> {
@@ -170,6 +205,15 @@ impl Accounts {
         Ok(token)
     }
 
+    /// A browser signing in again leaves its previous session behind: end it.
+    async fn replace_session_of(&self, headers: &HeaderMap) {
+        if let Some(previous) = SessionToken::from_headers(headers) {
+            if let Err(error) = self.sign_out(&previous).await {
+                tracing::warn!(%error, "could not end the session a sign-in replaces");
+            }
+        }
+    }
+
     fn cookie_for(&self, token: &SessionToken, headers: &HeaderMap) -> String {
         token.cookie(self.inner.policy.session_ttl.as_secs(), is_https(headers))
     }
@@ -180,6 +224,7 @@ impl AccountService for Accounts {
         let (accounts, ip, headers) = (self.clone(), client_ip(request), request.headers.clone());
         Box::pin(async move {
             let (token, _) = Accounts::sign_up(&accounts, ip, form).await?;
+            accounts.replace_session_of(&headers).await;
             Ok(accounts.cookie_for(&token, &headers))
         })
     }
@@ -188,17 +233,18 @@ impl AccountService for Accounts {
         let (accounts, ip, headers) = (self.clone(), client_ip(request), request.headers.clone());
         Box::pin(async move {
             let (token, _) = Accounts::sign_in(&accounts, ip, &username, &password).await?;
+            accounts.replace_session_of(&headers).await;
             Ok(accounts.cookie_for(&token, &headers))
         })
     }
 
-    fn sign_out(&self, request: &Parts) -> Answer<String> {
+    fn sign_out(&self, request: &Parts) -> Answer<Result<String, AccountError>> {
         let (accounts, headers) = (self.clone(), request.headers.clone());
         Box::pin(async move {
             if let Some(token) = SessionToken::from_headers(&headers) {
-                Accounts::sign_out(&accounts, &token).await;
+                Accounts::sign_out(&accounts, &token).await?;
             }
-            clearing_cookie(is_https(&headers))
+            Ok(clearing_cookie(is_https(&headers)))
         })
     }
 
@@ -210,6 +256,19 @@ impl AccountService for Accounts {
                 display_name: signed_in.account.display_name,
             })
         })
+    }
+}
+
+/// What limits count by: the address itself for IPv4, its /64 for IPv6 (one
+/// subscriber usually holds a whole /64).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(std::net::Ipv6Addr::from(segments))
+        }
     }
 }
 

@@ -26,18 +26,24 @@ impl SessionToken {
         SessionKey(hex(&Sha256::digest(self.0.as_bytes())))
     }
 
-    /// The token from a request's `Cookie` headers, if it has one of the right form.
+    /// The token from a request's `Cookie` headers, if it has exactly one of the
+    /// right form. Two session cookies mean one was planted (say, by a sibling
+    /// subdomain): neither is trusted.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        headers
+        let mut values = headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .map(|(_, value)| value.trim_matches('"'))
-            .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(|value| SessionToken(value.to_ascii_lowercase()))
+            .filter(|(name, _)| *name == COOKIE_NAME)
+            .map(|(_, value)| value.trim_matches('"'));
+        let value = values.next()?;
+        if values.next().is_some() {
+            return None;
+        }
+        (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| SessionToken(value.to_ascii_lowercase()))
     }
 
     /// `Set-Cookie` for this token: script cannot read it, other sites' pages do
@@ -69,11 +75,7 @@ pub fn is_https(headers: &HeaderMap) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -111,6 +113,15 @@ mod tests {
             headers.insert(COOKIE, HeaderValue::from_str(value).unwrap());
             assert_eq!(SessionToken::from_headers(&headers), None, "{value}");
         }
+    }
+
+    #[test]
+    fn two_session_cookies_are_no_session() {
+        let (a, b) = (SessionToken::generate().unwrap(), SessionToken::generate().unwrap());
+        let mut headers = HeaderMap::new();
+        let value = format!("{COOKIE_NAME}={}; {COOKIE_NAME}={}", a.0, b.0);
+        headers.insert(COOKIE, HeaderValue::from_str(&value).unwrap());
+        assert_eq!(SessionToken::from_headers(&headers), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use app::room_name::RoomName;
 
+use crate::accounts::SessionToken;
 use crate::hub::Author;
 use crate::origin;
 use crate::state::AppState;
@@ -54,8 +55,16 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.")
             .into_response();
     }
-    // Who is posting comes from the session cookie, never from the frames.
-    let signed_in = state.accounts.session_of(&headers).await;
+    // Who is posting comes from the session cookie, never from the frames. The
+    // socket is registered under its session before the session is read, so a
+    // sign-out at this very moment either ends it or leaves no session to find.
+    let token = SessionToken::from_headers(&headers);
+    let registration = token.as_ref().map(|t| state.accounts.sockets().register(t.key()));
+    let signed_in = match &token {
+        Some(token) => state.accounts.session(token).await,
+        None => None,
+    };
+    let registration = registration.filter(|_| signed_in.is_some());
     let slot = match state.caps.open(signed_in.as_ref().map(|s| s.account.id), ip) {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -63,7 +72,6 @@ pub async fn upgrade(
             return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], refusal.to_string()).into_response();
         }
     };
-    let registration = signed_in.as_ref().map(|s| state.accounts.sockets().register(s.key.clone()));
     let session_expires = signed_in.as_ref().map(|s| {
         let left = s.expires_at.saturating_sub(crate::accounts::now_ms()).max(0) as u64;
         tokio::time::Instant::now() + std::time::Duration::from_millis(left)

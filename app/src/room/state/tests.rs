@@ -147,7 +147,7 @@ fn a_session_ending_stops_the_connection() {
     in_owner(|| {
         let room = RoomState::new();
         let ended = ServerMsg::error(ErrorCode::SessionEnded, "You signed out.");
-        assert_eq!(room.apply(ended), Applied::Stop);
+        assert_eq!(room.apply(ended), Applied::SessionEnded);
         assert_eq!(room.status.get_untracked().key(), "closed");
     });
 }
