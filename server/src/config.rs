@@ -10,19 +10,23 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DB: &str = "data/chat.db";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]... [--account-attempts N]
+Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]... [--account-attempts N] [--trust-proxy]
 
 Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages and
 accounts in the SQLite database FILE (default data/chat.db; created on first
 start). Pages from the site itself may open its WebSocket; --allow-origin adds
 another origin (repeatable). --account-attempts sets how many sign-in and sign-up
 attempts one address may make per minute (default 6, after a burst of 10).
+--trust-proxy takes each client's address from the last X-Forwarded-For entry:
+use it only behind a reverse proxy that sets that header, or clients could pick
+their own address for the per-address limits.
 
 Environment:
   CHAT_ADDR          same as --addr
   CHAT_DB            same as --db
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
+  CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
@@ -33,6 +37,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Sign-in and sign-up attempts per address per minute (and burst), if not the default.
     pub account_attempts: Option<u32>,
+    /// Client addresses come from `X-Forwarded-For` (behind a reverse proxy).
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -59,6 +65,7 @@ impl Config {
         let mut flag_db = None;
         let mut flag_origins = Vec::new();
         let mut flag_attempts = None;
+        let mut trust_proxy = matches!(env("CHAT_TRUST_PROXY").as_deref().map(str::trim), Some("1" | "true"));
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -67,6 +74,10 @@ impl Config {
             };
             let flag: &'static str = match name.as_str() {
                 "-h" | "--help" => return Err(ConfigError::Help(USAGE)),
+                "--trust-proxy" => {
+                    trust_proxy = true;
+                    continue;
+                }
                 "--addr" => "--addr",
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
@@ -109,7 +120,7 @@ impl Config {
             ),
             None => None,
         };
-        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts })
+        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts, trust_proxy })
     }
 }
 
@@ -170,6 +181,14 @@ mod tests {
         assert_eq!(config.account_attempts, Some(500));
         let err = Config::from_args(args(&["--account-attempts=many"]), no_env).unwrap_err();
         assert!(err.to_string().contains("not a whole number"), "{err}");
+    }
+
+    #[test]
+    fn trusting_a_proxy_is_asked_for() {
+        assert!(!Config::from_args(args(&[]), no_env).unwrap().trust_proxy);
+        assert!(Config::from_args(args(&["--trust-proxy", "--db", "x.db"]), no_env).unwrap().trust_proxy);
+        let env = |k: &str| (k == "CHAT_TRUST_PROXY").then(|| "1".to_string());
+        assert!(Config::from_args(args(&[]), env).unwrap().trust_proxy);
     }
 
     #[test]

@@ -57,8 +57,34 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), forwarded_client))
         .layer(axum::middleware::map_response(headers::add))
         .with_state(state)
+}
+
+/// Behind a trusted reverse proxy, the client is the address the proxy appended
+/// last to `X-Forwarded-For`; everything after this sees it as the peer.
+async fn forwarded_client(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.trust_proxy {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
+            .last();
+        if let Some(ip) = forwarded {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 0)));
+        }
+    }
+    next.run(request).await
 }
 
 /// A form post from another site's page is refused: it could otherwise sign a

@@ -58,6 +58,7 @@ async fn main() -> ExitCode {
         policy.attempts_per_minute = f64::from(attempts);
     }
     let mut state = AppState::with_policy(leptos_options, store, policy);
+    state.trust_proxy = config.trust_proxy;
     state.allowed_origins = config.allowed_origins.into();
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {

@@ -29,6 +29,8 @@ pub struct AppState {
     pub sessions: TaskTracker,
     /// Origins besides the site's own whose pages may open the WebSocket.
     pub allowed_origins: Arc<[String]>,
+    /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
+    pub trust_proxy: bool,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             allowed_origins: Arc::from([]),
+            trust_proxy: false,
         }
     }
 }

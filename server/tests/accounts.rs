@@ -322,3 +322,26 @@ async fn another_sites_page_cannot_post_the_account_forms() {
     assert_ne!(support::raw_http(server.addr, &own).await.status, 403);
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = TestServer::start_configured(|state| {
+        state.trust_proxy = true;
+        state.caps = server::ws::ConnectionCaps::new(16, 1);
+    })
+    .await;
+    let open = |forwarded: &'static str| {
+        let mut request = format!("ws://{}/ws/chat/tea", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("x-forwarded-for", forwarded.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    let _first = open("203.0.113.7, 192.0.2.1").await.expect("one socket for 192.0.2.1");
+    assert!(open("192.0.2.2").await.is_ok(), "another client behind the same proxy has its own allowance");
+    match open("10.0.0.9, 192.0.2.1").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("expected 429 for a second socket from 192.0.2.1, got {:?}", other.map(|_| "a socket")),
+    }
+    server.shut_down().await;
+}
