@@ -17,6 +17,9 @@ accounts in the SQLite database FILE (default data/chat.db; created on first
 start). Pages from the site itself may open its WebSocket; --allow-origin adds
 another origin (repeatable). --account-attempts sets how many sign-in and sign-up
 attempts one address may make per minute (default 6, after a burst of 10).
+--send-rate R, --send-burst N, --connections-per-ip N and
+--connections-per-account N change those limits (defaults 3/s, 20, 64, 16), for
+bots, benchmarks or a trusted network.
 --trust-proxy takes each client's address from the last X-Forwarded-For entry:
 use it only behind a reverse proxy that sets that header, or clients could pick
 their own address for the per-address limits.
@@ -39,6 +42,8 @@ pub struct Config {
     pub account_attempts: Option<u32>,
     /// Client addresses come from `X-Forwarded-For` (behind a reverse proxy).
     pub trust_proxy: bool,
+    /// Limits set on the command line: (flag, value), for `Policy::set`.
+    pub limits: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,6 +56,8 @@ pub enum ConfigError {
     UnknownArg(String),
     #[error("{0} needs a value")]
     MissingValue(&'static str),
+    #[error("{0}")]
+    BadLimit(String),
     #[error("`{value}` is not a whole number (from {source_name})")]
     BadNumber { value: String, source_name: &'static str },
 }
@@ -65,6 +72,7 @@ impl Config {
         let mut flag_db = None;
         let mut flag_origins = Vec::new();
         let mut flag_attempts = None;
+        let mut limits = Vec::new();
         let mut trust_proxy = matches!(env("CHAT_TRUST_PROXY").as_deref().map(str::trim), Some("1" | "true"));
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -82,7 +90,10 @@ impl Config {
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
                 "--account-attempts" => "--account-attempts",
-                _ => return Err(ConfigError::UnknownArg(arg)),
+                other => match crate::policy::Policy::FLAGS.iter().find(|f| **f == other) {
+                    Some(flag) => flag,
+                    None => return Err(ConfigError::UnknownArg(arg)),
+                },
             };
             let value = match inline {
                 Some(value) => value,
@@ -92,7 +103,8 @@ impl Config {
                 "--addr" => flag_addr = Some(value),
                 "--db" => flag_db = Some(value),
                 "--account-attempts" => flag_attempts = Some(value),
-                _ => flag_origins.push(value),
+                "--allow-origin" => flag_origins.push(value),
+                limit => limits.push((limit, value)),
             }
         }
         let (value, source_name) = if let Some(v) = flag_addr {
@@ -120,7 +132,11 @@ impl Config {
             ),
             None => None,
         };
-        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts, trust_proxy })
+        let mut check = crate::policy::Policy::default();
+        for (flag, value) in &limits {
+            check.set(flag, value).map_err(ConfigError::BadLimit)?;
+        }
+        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts, trust_proxy, limits })
     }
 }
 

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod config;
 mod headers;
 pub mod hub;
+pub mod loadgen;
+pub mod memory;
 mod origin;
 pub mod policy;
 pub mod rate;

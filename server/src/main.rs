@@ -10,6 +10,7 @@ use server::{serve, shutdown, AppState};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    server::memory::return_large_blocks_to_the_system();
     let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(ConfigError::Help(usage)) => {
@@ -56,6 +57,13 @@ async fn main() -> ExitCode {
     if let Some(attempts) = config.account_attempts {
         policy.attempts_burst = attempts;
         policy.attempts_per_minute = f64::from(attempts);
+    }
+    for (flag, value) in &config.limits {
+        // Checked when the command line was read.
+        if let Err(error) = policy.set(flag, value) {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
     }
     let mut state = AppState::with_policy(leptos_options, store, policy);
     state.trust_proxy = config.trust_proxy;

@@ -45,3 +45,39 @@ impl Default for Policy {
         }
     }
 }
+
+impl Policy {
+    /// The command-line flags that set a limit, with what each sets.
+    pub const FLAGS: [&'static str; 4] = ["--send-rate", "--send-burst", "--connections-per-ip", "--connections-per-account"];
+
+    /// Sets the limit a flag names (one of [`Policy::FLAGS`]).
+    pub fn set(&mut self, flag: &str, value: &str) -> Result<(), String> {
+        let number = || value.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n > 0.0);
+        let whole = || value.trim().parse::<u32>().ok().filter(|n| *n > 0);
+        let bad = || format!("{flag} needs a positive number, not `{value}`");
+        match flag {
+            "--send-rate" => self.sends_per_second = number().ok_or_else(bad)?,
+            "--send-burst" => self.send_burst = whole().ok_or_else(bad)?,
+            "--connections-per-ip" => self.connections_per_ip = whole().ok_or_else(bad)? as usize,
+            "--connections-per-account" => self.connections_per_account = whole().ok_or_else(bad)? as usize,
+            _ => return Err(format!("unknown limit {flag}")),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_set_their_limits() {
+        let mut policy = Policy::default();
+        policy.set("--send-rate", "500").unwrap();
+        policy.set("--connections-per-ip", "20000").unwrap();
+        assert_eq!(policy.sends_per_second, 500.0);
+        assert_eq!(policy.connections_per_ip, 20_000);
+        assert!(policy.set("--send-burst", "-1").is_err());
+        assert!(policy.set("--send-rate", "NaN").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! The load generator behind `cargo run --release -p server --bin loadgen`: many
+//! simulated people speaking the chat protocol to a running server, measuring
+//! end-to-end latency, deliveries per second, loss and duplication (by each
+//! room's seq), connect rate and the server's memory per idle connection.
+
+mod client;
+pub mod http;
+mod stats;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+pub use stats::{Latencies, Percentiles, SeqCheck};
+
+/// The password of every account the generator makes.
+pub const PASSWORD: &str = "load generator password";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("websocket: {0}")]
+    Socket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("http: {0}")]
+    Http(#[from] http::HttpError),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("a client task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Rooms of people, some of whom post at a steady rate.
+#[derive(Debug, Clone)]
+pub struct RoomLoad {
+    pub addr: SocketAddr,
+    pub rooms: usize,
+    /// People per room, senders included.
+    pub members: usize,
+    /// Senders per room.
+    pub senders: usize,
+    /// Messages per second, per sender.
+    pub rate: f64,
+    pub duration: Duration,
+    /// How long after the last send receivers keep reading.
+    pub drain: Duration,
+    /// Makes room names and usernames unique to this run.
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoomReport {
+    pub sent: u64,
+    pub refused: u64,
+    pub deliveries: u64,
+    pub expected: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub latency: Percentiles,
+    pub deliveries_per_sec: f64,
+    pub connect: Duration,
+}
+
+/// Signs up `count` accounts named `<prefix><i>` (a few at a time) and returns
+/// their session cookies.
+pub async fn sign_up_many(addr: SocketAddr, prefix: &str, count: usize) -> Result<Vec<String>, LoadError> {
+    let mut cookies = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let replies = join_all(chunk.iter().map(|i| {
+            let username = format!("{prefix}{i}");
+            async move {
+                let fields = [
+                    ("username", username.as_str()),
+                    ("display_name", username.as_str()),
+                    ("password", PASSWORD),
+                    ("next", "/chat/"),
+                ];
+                http::post_form(addr, "/api/sign-up", &fields, None).await
+            }
+        }))
+        .await;
+        for reply in replies {
+            let reply = reply?;
+            let cookie = reply
+                .session_cookie()
+                .ok_or_else(|| LoadError::Protocol(format!("sign-up refused: {:?}", reply.header("location"))))?;
+            cookies.push(cookie);
+        }
+    }
+    Ok(cookies)
+}
+
+pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
+    let epoch = Instant::now();
+    let username_prefix = format!("lg{}s", load.tag);
+    let cookies = sign_up_many(load.addr, &username_prefix, load.rooms * load.senders).await?;
+
+    let connecting = Instant::now();
+    let mut joins = Vec::new();
+    for room in 0..load.rooms {
+        let name = format!("lg-{}-{room}", load.tag);
+        for member in 0..load.members {
+            let cookie = (member < load.senders).then(|| cookies[room * load.senders + member].clone());
+            let name = name.clone();
+            let addr = load.addr;
+            joins.push(async move {
+                let (socket, latest) = client::join(addr, &name, cookie.as_deref(), None).await?;
+                Ok::<_, LoadError>((room, member, socket, latest))
+            });
+        }
+    }
+    // Connect in waves, as a crowd arriving would, without a thundering herd of SYNs.
+    let mut joined = Vec::with_capacity(joins.len());
+    let mut joins = joins.into_iter();
+    loop {
+        let wave: Vec<_> = joins.by_ref().take(256).collect();
+        if wave.is_empty() {
+            break;
+        }
+        for result in join_all(wave).await {
+            joined.push(result?);
+        }
+    }
+    let connect = connecting.elapsed();
+
+    let stop = CancellationToken::new();
+    let tasks: Vec<_> = joined
+        .into_iter()
+        .map(|(room, member, socket, latest)| {
+            let send = (member < load.senders).then(|| (format!("r{room}m{member}"), load.rate));
+            let stop = stop.clone();
+            let drain = load.drain;
+            (room, latest, tokio::spawn(client::run(socket, latest, epoch, send, stop, drain)))
+        })
+        .collect();
+    tokio::time::sleep(load.duration).await;
+    stop.cancel();
+
+    let mut per_room: Vec<Vec<(u64, client::Seen)>> = (0..load.rooms).map(|_| Vec::new()).collect();
+    for (room, latest, task) in tasks {
+        per_room[room].push((latest, task.await??));
+    }
+    let mut report = RoomReport { connect, ..RoomReport::default() };
+    let mut latencies = Latencies::default();
+    for members in per_room {
+        let room_last = members
+            .iter()
+            .map(|(_, seen)| seen.seqs.last().max(seen.last_acked_seq))
+            .max()
+            .unwrap_or(0);
+        for (joined_at, mut seen) in members {
+            seen.seqs.finish(room_last);
+            report.sent += seen.acked;
+            report.refused += seen.refused;
+            report.deliveries += seen.seqs.received;
+            report.expected += room_last.saturating_sub(joined_at);
+            report.lost += seen.seqs.lost;
+            report.duplicated += seen.seqs.duplicated;
+            latencies.merge(seen.latencies);
+        }
+    }
+    report.latency = latencies.summary();
+    report.deliveries_per_sec = report.deliveries as f64 / load.duration.as_secs_f64();
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IdleReport {
+    pub connections: usize,
+    pub connect: Duration,
+    pub rss_before: u64,
+    pub rss_after: u64,
+}
+
+impl IdleReport {
+    pub fn bytes_per_connection(&self) -> f64 {
+        self.rss_after.saturating_sub(self.rss_before) as f64 / self.connections.max(1) as f64
+    }
+}
+
+/// Opens `connections` signed-out readers over `rooms` rooms and measures the
+/// server's resident memory before and after (`server_pid`, from `/proc`).
+pub async fn idle(
+    addr: SocketAddr,
+    connections: usize,
+    rooms: usize,
+    server_pid: Option<u32>,
+    tag: &str,
+) -> Result<(IdleReport, Vec<client::Socket>), LoadError> {
+    let rss_before = server_pid.and_then(rss_bytes).unwrap_or(0);
+    let started = Instant::now();
+    let mut sockets = Vec::with_capacity(connections);
+    let all: Vec<usize> = (0..connections).collect();
+    for wave in all.chunks(256) {
+        let joins = wave.iter().map(|i| {
+            let room = format!("idle-{tag}-{}", i % rooms.max(1));
+            async move { client::join(addr, &room, None, None).await }
+        });
+        for result in join_all(joins).await {
+            sockets.push(result?.0);
+        }
+    }
+    let connect = started.elapsed();
+    let rss_after = server_pid.and_then(rss_bytes).unwrap_or(0);
+    Ok((IdleReport { connections, connect, rss_before, rss_after }, sockets))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StormReport {
+    pub clients: usize,
+    pub missed_each: u64,
+    pub caught_up: Duration,
+    pub lost: u64,
+    pub duplicated: u64,
+}
+
+/// `clients` readers drop at once while `missed` messages are posted, then all
+/// come back at once with `since`: how long until every one has every message.
+pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag: &str) -> Result<StormReport, LoadError> {
+    let room = format!("storm-{tag}");
+    let cookie = sign_up_many(addr, &format!("lg{tag}storm"), 1).await?.remove(0);
+    let (mut sender, _) = client::join(addr, &room, Some(&cookie), None).await?;
+    let mut readers = Vec::with_capacity(clients);
+    for wave in (0..clients).collect::<Vec<_>>().chunks(256) {
+        for result in join_all(wave.iter().map(|_| client::join(addr, &room, None, None))).await {
+            readers.push(result?);
+        }
+    }
+    let since: Vec<u64> = readers.iter().map(|(_, latest)| *latest).collect();
+    // Everyone drops.
+    drop(readers);
+    // Meanwhile the room goes on.
+    let last = post_and_wait(&mut sender, missed, tag).await?;
+    // Everyone comes back at once.
+    let started = Instant::now();
+    let room = &room;
+    let resumes = since.iter().map(|since| async move {
+        let (mut socket, _) = client::join(addr, room, None, Some(*since)).await?;
+        let mut check = SeqCheck::after(*since);
+        while check.last() < last {
+            match futures::StreamExt::next(&mut socket).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) if text.as_str().starts_with(r#"{"type":"message""#) => {
+                    if let Some(seq) = client::number_after(text.as_str(), r#""seq":"#) {
+                        check.saw(seq);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(LoadError::from(error)),
+                None => return Err(LoadError::Protocol("closed while catching up".into())),
+            }
+        }
+        Ok::<_, LoadError>(check)
+    });
+    let checks = join_all(resumes).await;
+    let caught_up = started.elapsed();
+    let mut report = StormReport { clients, missed_each: missed, caught_up, ..StormReport::default() };
+    for check in checks {
+        let mut check = check?;
+        check.finish(last);
+        report.lost += check.lost;
+        report.duplicated += check.duplicated;
+    }
+    Ok(report)
+}
+
+/// Posts `count` messages and waits for their acks; returns the last seq.
+async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Result<u64, LoadError> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    for n in 0..count {
+        let msg = app::protocol::ClientMsg::Send {
+            id: app::protocol::ClientMsgId(format!("storm-{tag}-{n}")),
+            body: format!("missed {n}"),
+        };
+        socket.feed(Message::text(msg.to_json())).await?;
+    }
+    socket.flush().await?;
+    let (mut acked, mut last) = (0, 0);
+    while acked < count {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"ack""#) => {
+                acked += 1;
+                last = last.max(client::number_after(text.as_str(), r#""seq":"#).unwrap_or(0));
+            }
+            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"error""#) => {
+                return Err(LoadError::Protocol(format!("a post was refused: {text}")));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error.into()),
+            None => return Err(LoadError::Protocol("the sender was disconnected".into())),
+        }
+    }
+    Ok(last)
+}
+
+/// A process's resident memory, from `/proc/<pid>/status`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
