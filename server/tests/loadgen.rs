@@ -18,6 +18,7 @@ fn generous() -> Policy {
 async fn rooms_of_people_get_every_message_once() {
     let server = TestServer::start_with_policy(generous()).await;
     let load = RoomLoad {
+        stack: loadgen::Stack::Chat,
         addr: server.addr,
         rooms: 2,
         members: 5,
@@ -30,7 +31,7 @@ async fn rooms_of_people_get_every_message_once() {
     let report = loadgen::room_load(&load).await.unwrap();
     assert!(report.sent >= 20, "{report:?}");
     assert_eq!(report.refused, 0, "{report:?}");
-    assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
+    assert_eq!((report.lost, report.duplicated, report.seq_gaps), (0, 0, 0), "{report:?}");
     assert_eq!(report.deliveries, report.expected, "each message to each of its room's members: {report:?}");
     assert_eq!(report.deliveries, report.sent * 5, "{report:?}");
     assert!(report.latency.p50 > Duration::ZERO && report.latency.p50 <= report.latency.p99);
@@ -48,7 +49,7 @@ async fn a_reconnect_storm_catches_everyone_up_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_counted_and_measured() {
     let server = TestServer::start().await;
-    let (report, sockets) = loadgen::idle(server.addr, 20, 4, Some(std::process::id()), "smoke").await.unwrap();
+    let (report, sockets) = loadgen::idle(loadgen::Stack::Chat, server.addr, 20, 4, Some(std::process::id()), "smoke").await.unwrap();
     assert_eq!(sockets.len(), 20);
     assert!(report.rss_before > 0 && report.rss_after > 0, "{report:?}");
     support::eventually("the readers are in their rooms", || {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+pub use client::Stack;
 pub use stats::{Latencies, Percentiles, SeqCheck};
 
 /// The password of every account the generator makes.
@@ -33,6 +34,7 @@ pub enum LoadError {
 /// Rooms of people, some of whom post at a steady rate.
 #[derive(Debug, Clone)]
 pub struct RoomLoad {
+    pub stack: Stack,
     pub addr: SocketAddr,
     pub rooms: usize,
     /// People per room, senders included.
@@ -56,6 +58,8 @@ pub struct RoomReport {
     pub expected: u64,
     pub lost: u64,
     pub duplicated: u64,
+    /// The chat only: holes and repeats in what each member saw of its room's seq.
+    pub seq_gaps: u64,
     pub latency: Percentiles,
     pub deliveries_per_sec: f64,
     pub connect: Duration,
@@ -93,18 +97,22 @@ pub async fn sign_up_many(addr: SocketAddr, prefix: &str, count: usize) -> Resul
 pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     let epoch = Instant::now();
     let username_prefix = format!("lg{}s", load.tag);
-    let cookies = sign_up_many(load.addr, &username_prefix, load.rooms * load.senders).await?;
+    let cookies = if load.stack == Stack::Chat {
+        sign_up_many(load.addr, &username_prefix, load.rooms * load.senders).await?
+    } else {
+        Vec::new()
+    };
 
     let connecting = Instant::now();
     let mut joins = Vec::new();
     for room in 0..load.rooms {
         let name = format!("lg-{}-{room}", load.tag);
         for member in 0..load.members {
-            let cookie = (member < load.senders).then(|| cookies[room * load.senders + member].clone());
+            let cookie = cookies.get(room * load.senders + member).filter(|_| member < load.senders).cloned();
             let name = name.clone();
-            let addr = load.addr;
+            let (addr, stack) = (load.addr, load.stack);
             joins.push(async move {
-                let (socket, latest) = client::join(addr, &name, cookie.as_deref(), None).await?;
+                let (socket, latest) = client::join(stack, addr, &name, cookie.as_deref(), None).await?;
                 Ok::<_, LoadError>((room, member, socket, latest))
             });
         }
@@ -127,10 +135,14 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     let tasks: Vec<_> = joined
         .into_iter()
         .map(|(room, member, socket, latest)| {
-            let send = (member < load.senders).then(|| (format!("r{room}m{member}"), load.rate));
-            let stop = stop.clone();
-            let drain = load.drain;
-            (room, latest, tokio::spawn(client::run(socket, latest, epoch, send, stop, drain)))
+            let behaviour = client::Behaviour {
+                stack: load.stack,
+                epoch,
+                send: (member < load.senders).then(|| (format!("r{room}m{member}"), load.rate)),
+                stop: stop.clone(),
+                drain: load.drain,
+            };
+            (room, latest, tokio::spawn(client::run(socket, latest, behaviour)))
         })
         .collect();
     tokio::time::sleep(load.duration).await;
@@ -142,20 +154,32 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     }
     let mut report = RoomReport { connect, ..RoomReport::default() };
     let mut latencies = Latencies::default();
-    for members in per_room {
+    for (room, members) in per_room.into_iter().enumerate() {
         let room_last = members
             .iter()
             .map(|(_, seen)| seen.seqs.last().max(seen.last_acked_seq))
             .max()
             .unwrap_or(0);
-        for (joined_at, mut seen) in members {
-            seen.seqs.finish(room_last);
-            report.sent += seen.acked;
+        // What each sender of the room sent, by its tag.
+        let sent_by: std::collections::HashMap<String, u64> = members
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, seen))| seen.sent > 0)
+            .map(|(member, (_, seen))| (format!("r{room}m{member}"), seen.sent))
+            .collect();
+        let room_sent: u64 = sent_by.values().sum();
+        for (_, mut seen) in members {
+            seen.finish(&sent_by);
+            report.sent += seen.sent;
             report.refused += seen.refused;
-            report.deliveries += seen.seqs.received;
-            report.expected += room_last.saturating_sub(joined_at);
-            report.lost += seen.seqs.lost;
-            report.duplicated += seen.seqs.duplicated;
+            report.deliveries += seen.received;
+            report.expected += room_sent;
+            report.lost += seen.lost;
+            report.duplicated += seen.duplicated;
+            if load.stack == Stack::Chat {
+                seen.seqs.finish(room_last);
+                report.seq_gaps += seen.seqs.lost + seen.seqs.duplicated;
+            }
             latencies.merge(seen.latencies);
         }
     }
@@ -181,6 +205,7 @@ impl IdleReport {
 /// Opens `connections` signed-out readers over `rooms` rooms and measures the
 /// server's resident memory before and after (`server_pid`, from `/proc`).
 pub async fn idle(
+    stack: Stack,
     addr: SocketAddr,
     connections: usize,
     rooms: usize,
@@ -194,7 +219,7 @@ pub async fn idle(
     for wave in all.chunks(256) {
         let joins = wave.iter().map(|i| {
             let room = format!("idle-{tag}-{}", i % rooms.max(1));
-            async move { client::join(addr, &room, None, None).await }
+            async move { client::join(stack, addr, &room, None, None).await }
         });
         for result in join_all(joins).await {
             sockets.push(result?.0);
@@ -219,10 +244,10 @@ pub struct StormReport {
 pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag: &str) -> Result<StormReport, LoadError> {
     let room = format!("storm-{tag}");
     let cookie = sign_up_many(addr, &format!("lg{tag}storm"), 1).await?.remove(0);
-    let (mut sender, _) = client::join(addr, &room, Some(&cookie), None).await?;
+    let (mut sender, _) = client::join(Stack::Chat, addr, &room, Some(&cookie), None).await?;
     let mut readers = Vec::with_capacity(clients);
     for wave in (0..clients).collect::<Vec<_>>().chunks(256) {
-        for result in join_all(wave.iter().map(|_| client::join(addr, &room, None, None))).await {
+        for result in join_all(wave.iter().map(|_| client::join(Stack::Chat, addr, &room, None, None))).await {
             readers.push(result?);
         }
     }
@@ -235,7 +260,7 @@ pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag:
     let started = Instant::now();
     let room = &room;
     let resumes = since.iter().map(|since| async move {
-        let (mut socket, _) = client::join(addr, room, None, Some(*since)).await?;
+        let (mut socket, _) = client::join(Stack::Chat, addr, room, None, Some(*since)).await?;
         let mut check = SeqCheck::after(*since);
         while check.last() < last {
             match futures::StreamExt::next(&mut socket).await {
