@@ -134,6 +134,14 @@ pub async fn serve(
         }
     };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Chat frames are small and wanted now: without TCP_NODELAY, Nagle's
+    // algorithm holds a frame back until the previous one is acknowledged, which
+    // the peer's delayed ACK can put off by 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(begin_shutdown)
         .await?;

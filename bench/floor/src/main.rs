@@ -20,6 +20,9 @@ async fn main() -> std::io::Result<()> {
     let rooms = Rooms::default();
     let app = Router::new().route("/ws/{room}", get(upgrade)).with_state(rooms);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("floor listening on {port}");
     axum::serve(listener, app).await
 }

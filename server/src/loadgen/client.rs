@@ -79,7 +79,8 @@ pub async fn join(
         let value = cookie.parse().map_err(|_| LoadError::Protocol("bad cookie".into()))?;
         request.headers_mut().insert("cookie", value);
     }
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    // No Nagle delay on the generator's side either (browsers send at once too).
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
     match stack {
         Stack::Chat => {
             let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: since.map(Seq) };
