@@ -2,6 +2,7 @@
 //! binary, one writer connection (so writes never meet "database is locked") and a
 //! small pool of readers that never wait for it.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -66,11 +67,74 @@ impl SqliteStore {
         &self.readers
     }
 
+    /// Stores a batch in one transaction with a handful of statements, whatever its
+    /// size: per room, one upsert of the room and one look-up of retried ids; then
+    /// one insert of every new message and one seq update per room. (sqlx runs
+    /// each statement on SQLite's own thread, so statements, not rows, are the cost.)
     async fn append_all(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
         let mut tx = self.writer.begin().await?;
+        let mut rooms: HashMap<RoomName, RoomRow> = HashMap::new();
+        for message in &batch {
+            if rooms.contains_key(&message.room) {
+                continue;
+            }
+            let (id, last_seq): (i64, i64) = sqlx::query_as(
+                "INSERT INTO rooms (name, created_at) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET name = excluded.name
+                 RETURNING id, last_seq",
+            )
+            .bind(message.room.as_str())
+            .bind(message.sent_at.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            let stored = stored_retries(&mut tx, id, batch.iter().filter(|m| m.room == message.room)).await?;
+            rooms.insert(message.room.clone(), RoomRow { id, last_seq, first_seq: last_seq, stored });
+        }
+
         let mut out = Vec::with_capacity(batch.len());
+        let mut fresh = Vec::with_capacity(batch.len());
         for message in batch {
-            out.push(append_one(&mut tx, message).await?);
+            let room = rooms.get_mut(&message.room).expect("every room of the batch was upserted");
+            let key = (message.author_id.0, message.client_id.0.clone());
+            if let Some(stored) = room.stored.get(&key) {
+                out.push(Appended { message: stored.clone(), duplicate: true });
+                continue;
+            }
+            room.last_seq += 1;
+            let stored = ChatMessage {
+                seq: Seq(room.last_seq as u64),
+                author: message.author,
+                body: message.body,
+                sent_at: message.sent_at,
+                client_id: message.client_id,
+            };
+            // A retry within the same batch is a duplicate of this one.
+            room.stored.insert(key, stored.clone());
+            fresh.push((room.id, message.author_id.0, stored.clone()));
+            out.push(Appended { message: stored, duplicate: false });
+        }
+
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id) ",
+            );
+            insert.push_values(chunk, |mut row, (room_id, author_id, m)| {
+                row.push_bind(*room_id)
+                    .push_bind(m.seq.0 as i64)
+                    .push_bind(*author_id)
+                    .push_bind(&m.author)
+                    .push_bind(&m.body)
+                    .push_bind(m.sent_at.0)
+                    .push_bind(&m.client_id.0);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for room in rooms.values().filter(|r| r.last_seq != r.first_seq) {
+            sqlx::query("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")
+                .bind(room.last_seq)
+                .bind(room.id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(out)
@@ -120,60 +184,42 @@ impl SqliteStore {
     }
 }
 
-async fn append_one(conn: &mut SqliteConnection, message: NewMessage) -> Result<Appended> {
-    let room_id: i64 = sqlx::query_scalar(
-        "INSERT INTO rooms (name, created_at) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET name = excluded.name
-         RETURNING id",
-    )
-    .bind(message.room.as_str())
-    .bind(message.sent_at.0)
-    .fetch_one(&mut *conn)
-    .await?;
+/// A room while a batch is being stored.
+struct RoomRow {
+    id: i64,
+    last_seq: i64,
+    first_seq: i64,
+    /// Messages of this room already stored under the batch's (author id, client id)s.
+    stored: HashMap<(i64, String), ChatMessage>,
+}
 
-    let existing = sqlx::query(
-        "SELECT seq, author, body, created_at, client_id FROM messages
-          WHERE room_id = ?1 AND author_id = ?2 AND client_id = ?3",
-    )
-    .bind(room_id)
-    .bind(message.author_id.0)
-    .bind(&message.client_id.0)
-    .map(|row: SqliteRow| to_message(&row))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(stored) = existing {
-        return Ok(Appended { message: stored, duplicate: true });
-    }
+/// Rows per insert statement (7 parameters each, well under SQLite's limit).
+const INSERT_CHUNK: usize = 512;
 
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+/// The messages already stored in room `room_id` under the (author id, client id)
+/// of any of `messages`: one query, the keys passed as one JSON array.
+async fn stored_retries<'a>(
+    conn: &mut SqliteConnection,
+    room_id: i64,
+    messages: impl Iterator<Item = &'a NewMessage>,
+) -> Result<HashMap<(i64, String), ChatMessage>> {
+    let keys: Vec<(i64, &str)> = messages.map(|m| (m.author_id.0, m.client_id.0.as_str())).collect();
+    let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
+    let rows = sqlx::query(
+        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.author_id
+           FROM json_each(?2) AS k
+           -- CROSS JOIN keeps this order: a few index look-ups, never a scan of the room.
+           CROSS JOIN messages m
+             ON m.room_id = ?1 AND m.author_id = k.value ->> 0 AND m.client_id = k.value ->> 1",
     )
     .bind(room_id)
-    .fetch_one(&mut *conn)
+    .bind(keys)
+    .fetch_all(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .bind(room_id)
-    .bind(seq)
-    .bind(message.author_id.0)
-    .bind(&message.author)
-    .bind(&message.body)
-    .bind(message.sent_at.0)
-    .bind(&message.client_id.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Appended {
-        message: ChatMessage {
-            seq: Seq(seq as u64),
-            author: message.author,
-            body: message.body,
-            sent_at: message.sent_at,
-            client_id: message.client_id,
-        },
-        duplicate: false,
-    })
+    Ok(rows
+        .iter()
+        .map(|row| ((row.get::<i64, _>(5), row.get::<String, _>(4)), to_message(row)))
+        .collect())
 }
 
 fn to_message(row: &SqliteRow) -> ChatMessage {

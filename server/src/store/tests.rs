@@ -141,3 +141,26 @@ async fn migrations_run_on_an_empty_file_and_on_an_existing_one() {
     let ids: HashSet<_> = reopened.page(&room("r"), None, 10).await.unwrap().into_iter().map(|m| m.client_id).collect();
     assert_eq!(ids.len(), 2);
 }
+
+#[tokio::test]
+async fn one_batch_spans_rooms_and_recognises_retries_within_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store.append_batch(vec![new_message("a", "Ada", "x1", "earlier")]).await.unwrap();
+    let batch = vec![
+        new_message("a", "Ada", "x2", "one"),
+        new_message("b", "Bob", "y1", "two"),
+        new_message("a", "Ada", "x1", "earlier, retried"),
+        new_message("a", "Bob", "x2", "same id, other author"),
+        new_message("a", "Ada", "x2", "one, retried in the same batch"),
+        new_message("b", "Bob", "y2", "three"),
+    ];
+    let out = store.append_batch(batch).await.unwrap();
+    let seqs: Vec<(u64, bool)> = out.iter().map(|a| (a.message.seq.0, a.duplicate)).collect();
+    assert_eq!(seqs, [(2, false), (1, false), (1, true), (3, false), (2, true), (2, false)]);
+    assert_eq!(out[2].message.body, "earlier", "a retry answers with what was stored");
+    assert_eq!(store.last_seq(&room("a")).await.unwrap(), Seq(3));
+    assert_eq!(store.last_seq(&room("b")).await.unwrap(), Seq(2));
+    let bodies: Vec<String> = store.page(&room("a"), None, 10).await.unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, ["earlier", "one", "same id, other author"]);
+}
