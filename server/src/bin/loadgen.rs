@@ -4,6 +4,7 @@
 //!   loadgen room  --addr A [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
+//!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5]
 //!
 //! `room` runs each rate in turn (messages per second per sender) and stops after
 //! the first whose p99 latency passes the limit. The server must allow the load:
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
             "room" => room(&flags).await,
             "idle" => idle(&flags).await,
             "storm" => storm(&flags).await,
+            "pages" => pages(&flags).await,
             other => Err(format!("unknown command `{other}`")),
         }
     });
@@ -177,6 +179,30 @@ async fn storm(flags: &Flags) -> Result<(), String> {
     eprintln!(
         "storm: {} clients missed {} messages each and resumed at once: all caught up in {:.3} s; lost {}, duplicated {}",
         report.clients, report.missed_each, report.caught_up.as_secs_f64(), report.lost, report.duplicated
+    );
+    Ok(())
+}
+
+async fn pages(flags: &Flags) -> Result<(), String> {
+    let addr = flags.addr()?;
+    let tag = tag();
+    let room = format!("render-{tag}");
+    let messages: u64 = flags.get("messages", 50)?;
+    loadgen::seed_room(addr, &room, messages, &tag).await.map_err(|e| e.to_string())?;
+    let concurrency = flags.get("concurrency", 16)?;
+    let duration = Duration::from_secs_f64(flags.get("duration", 5.0)?);
+    let report = loadgen::pages(addr, &format!("/chat/{room}/"), concurrency, duration).await;
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "pages", "messages": messages, "concurrency": concurrency,
+            "requests": report.requests, "failed": report.failed, "per_sec": report.per_sec.round(),
+            "p50_ms": ms(report.latency.p50), "p99_ms": ms(report.latency.p99),
+        })
+    );
+    eprintln!(
+        "pages: room page with {messages} messages, {concurrency} at once: {:.0} pages/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
+        report.per_sec, ms(report.latency.p50), ms(report.latency.p99), report.failed
     );
     Ok(())
 }

@@ -288,6 +288,52 @@ pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag:
     Ok(report)
 }
 
+/// Gives `room` `count` messages from a fresh account (for page benchmarks).
+pub async fn seed_room(addr: SocketAddr, room: &str, count: u64, tag: &str) -> Result<u64, LoadError> {
+    let cookie = sign_up_many(addr, &format!("lg{tag}seed"), 1).await?.remove(0);
+    let (mut sender, _) = client::join(Stack::Chat, addr, room, Some(&cookie), None).await?;
+    post_and_wait(&mut sender, count, tag).await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageReport {
+    pub requests: u64,
+    pub failed: u64,
+    pub per_sec: f64,
+    pub latency: Percentiles,
+}
+
+/// Requests `path` from `concurrency` clients at once for `duration` (a new
+/// connection each, as first visits are).
+pub async fn pages(addr: SocketAddr, path: &str, concurrency: usize, duration: Duration) -> PageReport {
+    let started = Instant::now();
+    let clients = (0..concurrency).map(|_| async move {
+        let mut latencies = Latencies::default();
+        let (mut ok, mut failed) = (0u64, 0u64);
+        while started.elapsed() < duration {
+            let at = Instant::now();
+            match http::get(addr, path, None).await {
+                Ok(reply) if reply.status == 200 => {
+                    ok += 1;
+                    latencies.record(at.elapsed().as_micros() as u64);
+                }
+                _ => failed += 1,
+            }
+        }
+        (ok, failed, latencies)
+    });
+    let mut report = PageReport::default();
+    let mut latencies = Latencies::default();
+    for (ok, failed, l) in join_all(clients).await {
+        report.requests += ok;
+        report.failed += failed;
+        latencies.merge(l);
+    }
+    report.per_sec = report.requests as f64 / started.elapsed().as_secs_f64();
+    report.latency = latencies.summary();
+    report
+}
+
 /// Posts `count` messages and waits for their acks; returns the last seq.
 async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Result<u64, LoadError> {
     use futures::{SinkExt, StreamExt};

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs the chat's benchmarks and its peers', back to back on this machine, and
+# writes the table (with ratios) into BENCHMARKS.md. One command, from a fresh
+# machine too: installs what it needs (Rust toolchain via scripts/setup.sh, a
+# throwaway virtualenv for Django Channels, socket.io from npm).
+#
+#   ./bench/run.sh            # everything (about 15 minutes on 2 cores)
+#   RATES=10,100 DURATION=3 ./bench/run.sh   # a quicker pass
+#
+# The peers under bench/ (channels/, socketio/, floor/) are comparison code.
+# Every scenario runs the load generator (server/src/bin/loadgen.rs) against one
+# server at a time; generator and server share the machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+. scripts/setup.sh build
+set +u
+
+RATES=${RATES:-5,10,25,50,100,150,200,250,300,400,500,600}
+DURATION=${DURATION:-5}
+IDLE=${IDLE:-10000}
+STORM=${STORM:-1000}
+OUT_DIR="$ROOT/bench/results"
+mkdir -p "$OUT_DIR"
+RESULTS="$OUT_DIR/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { printf '\033[1;35m[bench]\033[0m %s\n' "$*" >&2; }
+
+log "building the server, the load generator and the floor (release)"
+cargo build --release --locked -p server --bins
+(cd bench/floor && cargo build --release)
+BIN="$CARGO_TARGET_DIR/release"
+
+log "installing the peers: socket.io (npm), Django Channels (pip, throwaway virtualenv)"
+(cd bench/socketio && (npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund) >/dev/null)
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet -r bench/channels/requirements.txt
+
+PORT=3900
+wait_for_port() {
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "nothing listens on $PORT"; return 1
+}
+
+start() {
+  local stack=$1
+  PORT=$((PORT + 1))
+  case "$stack" in
+    chat)
+      LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_OUTPUT_NAME=chat RUST_LOG=warn \
+        "$BIN/server" --addr "127.0.0.1:$PORT" --db "$WORK/chat-$PORT.db" \
+        --send-rate 100000 --send-burst 100000 --connections-per-ip 1000000 \
+        --connections-per-account 100000 --account-attempts 1000000 >"$WORK/server.log" 2>&1 &
+      ;;
+    socketio) node bench/socketio/server.js "$PORT" >"$WORK/server.log" 2>&1 & ;;
+    channels)
+      (cd bench/channels && exec "$WORK/venv/bin/daphne" -b 127.0.0.1 -p "$PORT" chatbench.asgi:application) \
+        >"$WORK/server.log" 2>&1 &
+      ;;
+    bare) "$BIN/chat-bench-floor" "$PORT" >"$WORK/server.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  wait_for_port
+}
+
+stop() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+loadgen() { "$BIN/loadgen" "$@" --addr "127.0.0.1:$PORT" | tee -a "$RESULTS"; }
+
+for stack in chat socketio channels bare; do
+  log "$stack: one room, 200 clients, 10 senders, rates $RATES per sender"
+  start "$stack"; loadgen room --stack "$stack" --rates "$RATES" --duration "$DURATION"; stop
+  log "$stack: $IDLE idle connections"
+  start "$stack"; loadgen idle --stack "$stack" --connections "$IDLE" --rooms 100 --server-pid "$SERVER_PID"; stop
+done
+
+log "chat: 1,000 rooms x 10 members, 1 sender each"
+start chat; loadgen room --rooms 1000 --members 10 --senders 1 --rates 1,2,5 --duration "$DURATION"; stop
+log "chat: reconnect storm, $STORM clients"
+start chat; loadgen storm --clients "$STORM" --missed 100; stop
+log "chat: room page with 50 messages"
+start chat; loadgen pages --messages 50 --concurrency 16 --duration "$DURATION"; stop
+
+log "writing BENCHMARKS.md from $RESULTS"
+python3 bench/table.py "$RESULTS" BENCHMARKS.md
+log "done: $RESULTS"

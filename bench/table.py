@@ -1,0 +1,88 @@
+"""Turns one bench/run.sh results file (JSON lines from the load generator) into the
+comparison table, and puts it into BENCHMARKS.md between its markers."""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+P99_LIMIT_MS = 25.0
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+NAMES = {
+    "chat": "this chat (stores every message, accounts, JSON)",
+    "socketio": "socket.io 4 on Node",
+    "channels": "Django Channels 4 + Daphne, in-memory layer",
+    "bare": "bare axum broadcast (floor: no storage, no auth, no JSON)",
+}
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, Node {node}, Python {platform.python_version()}"
+
+
+def main(results_path, benchmarks_path):
+    runs = [json.loads(line) for line in open(results_path) if line.startswith("{")]
+    rows = {}
+    for stack in NAMES:
+        steps = [r for r in runs if r.get("scenario") == "room" and r.get("stack") == stack and r.get("rooms") == 1]
+        ok = [r for r in steps if r["p99_ms"] <= P99_LIMIT_MS and r["lost"] == 0 and r["duplicated"] == 0]
+        best = max(ok, key=lambda r: r["deliveries_per_sec"], default=None)
+        peak = max(steps, key=lambda r: r["deliveries_per_sec"], default=None)
+        idle = next((r for r in runs if r.get("scenario") == "idle" and r.get("stack") == stack), None)
+        lossy = [r for r in steps if r["lost"] or r["duplicated"]]
+        rows[stack] = dict(best=best, peak=peak, idle=idle, lossy=lossy)
+
+    def rate(stack):
+        best = rows[stack]["best"]
+        return best["deliveries_per_sec"] if best else 0
+
+    lines = [START, "", f"Measured by `./bench/run.sh` on {machine()}; load generator and server on the same machine.", ""]
+    lines.append("| stack | deliveries/s at p99 ≤ 25 ms | saturation (peak delivered) | idle memory per connection | connects | lost or duplicated |")
+    lines.append("|---|---|---|---|---|---|")
+    for stack, name in NAMES.items():
+        r = rows[stack]
+        best = f"{r['best']['deliveries_per_sec']:,.0f} (p99 {r['best']['p99_ms']} ms)" if r["best"] else "none"
+        peak = f"{r['peak']['deliveries_per_sec']:,.0f}" if r["peak"] else "n/a"
+        idle = r["idle"]
+        mem = f"{idle['bytes_per_connection'] / 1024:.1f} KiB" if idle else "n/a"
+        conn = f"{idle['connections']:,} in {idle['connect_s']:.1f} s" if idle else "n/a"
+        lossy = ", ".join(f"{x['lost']} lost / {x['duplicated']} dup at {x['offered_deliveries_per_sec']:,.0f}/s offered" for x in r["lossy"]) or "none"
+        lines.append(f"| {name} | {best} | {peak} | {mem} | {conn} | {lossy} |")
+    lines.append("")
+    ours = rate("chat")
+    for peer in ("socketio", "channels", "bare"):
+        theirs = rate(peer)
+        ratio = f"{ours / theirs:.2f}x" if theirs else "∞ (the peer met the limit at no rate)"
+        lines.append(f"- this chat vs {NAMES[peer]}: {ratio} the deliveries/s at p99 ≤ 25 ms")
+    for r in runs:
+        if r.get("scenario") == "room" and r.get("rooms", 1) > 1:
+            lines.append(f"- {r['rooms']:,} rooms x {r['members']} members, {r['rate_per_sender']}/s per room: {r['deliveries_per_sec']:,.0f} deliveries/s, p99 {r['p99_ms']} ms, lost {r['lost']}, duplicated {r['duplicated']}")
+        if r.get("scenario") == "storm":
+            lines.append(f"- reconnect storm: {r['clients']:,} clients missed {r['missed_each']} messages each and came back at once: all caught up in {r['caught_up_s']:.3f} s, lost {r['lost']}, duplicated {r['duplicated']}")
+        if r.get("scenario") == "pages":
+            lines.append(f"- room page with {r['messages']} messages, {r['concurrency']} clients at once (new connection each): {r['per_sec']:,.0f} pages/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+    lines += ["", f"Raw results: `{os.path.relpath(results_path)}`.", "", END]
+    block = "\n".join(lines)
+
+    text = open(benchmarks_path).read() if os.path.exists(benchmarks_path) else "# Benchmarks\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Against the peers (issue 5)\n\n" + block + "\n"
+    open(benchmarks_path, "w").write(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
