@@ -27,6 +27,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Each room's id and newest seq as committed, kept by the one writer so a
+    /// batch needs no room look-ups (filled on a room's first message).
+    rooms: std::sync::Arc<std::sync::Mutex<HashMap<RoomName, (i64, i64)>>>,
 }
 
 impl SqliteStore {
@@ -56,7 +59,7 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore { writer, readers, rooms: Default::default() })
     }
 
     pub(super) fn writer(&self) -> &SqlitePool {
@@ -68,40 +71,50 @@ impl SqliteStore {
     }
 
     /// Stores a batch in one transaction with a handful of statements, whatever its
-    /// size: per room, one upsert of the room and one look-up of retried ids; then
-    /// one insert of every new message and one seq update per room. (sqlx runs
-    /// each statement on SQLite's own thread, so statements, not rows, are the cost.)
+    /// size or how many rooms it spans: one look-up of retried ids, one multi-row
+    /// insert, one seq update per room (and an upsert for a room not seen since the
+    /// start). sqlx runs each statement on SQLite's own thread, so statements, not
+    /// rows, are the cost.
     async fn append_all(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
         let mut tx = self.writer.begin().await?;
+        let known: HashMap<RoomName, (i64, i64)> = {
+            let cache = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            batch.iter().filter_map(|m| cache.get(&m.room).map(|r| (m.room.clone(), *r))).collect()
+        };
         let mut rooms: HashMap<RoomName, RoomRow> = HashMap::new();
         for message in &batch {
             if rooms.contains_key(&message.room) {
                 continue;
             }
-            let (id, last_seq): (i64, i64) = sqlx::query_as(
-                "INSERT INTO rooms (name, created_at) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET name = excluded.name
-                 RETURNING id, last_seq",
-            )
-            .bind(message.room.as_str())
-            .bind(message.sent_at.0)
-            .fetch_one(&mut *tx)
-            .await?;
-            let stored = stored_retries(&mut tx, id, batch.iter().filter(|m| m.room == message.room)).await?;
-            rooms.insert(message.room.clone(), RoomRow { id, last_seq, first_seq: last_seq, stored });
+            let (id, last_seq) = match known.get(&message.room) {
+                Some(row) => *row,
+                None => {
+                    sqlx::query_as(
+                        "INSERT INTO rooms (name, created_at) VALUES (?1, ?2)
+                         ON CONFLICT (name) DO UPDATE SET name = excluded.name
+                         RETURNING id, last_seq",
+                    )
+                    .bind(message.room.as_str())
+                    .bind(message.sent_at.0)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            rooms.insert(message.room.clone(), RoomRow { id, last_seq, first_seq: last_seq });
         }
+        let mut stored = stored_retries(&mut tx, batch.iter().map(|m| (rooms[&m.room].id, m))).await?;
 
         let mut out = Vec::with_capacity(batch.len());
         let mut fresh = Vec::with_capacity(batch.len());
         for message in batch {
-            let room = rooms.get_mut(&message.room).expect("every room of the batch was upserted");
-            let key = (message.author_id.0, message.client_id.0.clone());
-            if let Some(stored) = room.stored.get(&key) {
-                out.push(Appended { message: stored.clone(), duplicate: true });
+            let room = rooms.get_mut(&message.room).expect("every room of the batch has a row");
+            let key = (room.id, message.author_id.0, message.client_id.0.clone());
+            if let Some(earlier) = stored.get(&key) {
+                out.push(Appended { message: earlier.clone(), duplicate: true });
                 continue;
             }
             room.last_seq += 1;
-            let stored = ChatMessage {
+            let message = ChatMessage {
                 seq: Seq(room.last_seq as u64),
                 author: message.author,
                 body: message.body,
@@ -109,9 +122,9 @@ impl SqliteStore {
                 client_id: message.client_id,
             };
             // A retry within the same batch is a duplicate of this one.
-            room.stored.insert(key, stored.clone());
-            fresh.push((room.id, message.author_id.0, stored.clone()));
-            out.push(Appended { message: stored, duplicate: false });
+            stored.insert(key.clone(), message.clone());
+            fresh.push((key.0, key.1, message.clone()));
+            out.push(Appended { message, duplicate: false });
         }
 
         for chunk in fresh.chunks(INSERT_CHUNK) {
@@ -129,14 +142,25 @@ impl SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
-        for room in rooms.values().filter(|r| r.last_seq != r.first_seq) {
-            sqlx::query("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")
-                .bind(room.last_seq)
-                .bind(room.id)
-                .execute(&mut *tx)
-                .await?;
+        let changed: Vec<(i64, i64)> =
+            rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)).collect();
+        if !changed.is_empty() {
+            let changed_json = serde_json::to_string(&changed).expect("numbers always serialise");
+            sqlx::query(
+                "UPDATE rooms SET last_seq = u.value ->> 1
+                   FROM json_each(?1) AS u
+                  WHERE rooms.id = u.value ->> 0",
+            )
+            .bind(changed_json)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
+        // Only what is committed goes into the cache.
+        let mut cache = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, room) in rooms {
+            cache.insert(name, (room.id, room.last_seq));
+        }
         Ok(out)
     }
 
@@ -189,36 +213,32 @@ struct RoomRow {
     id: i64,
     last_seq: i64,
     first_seq: i64,
-    /// Messages of this room already stored under the batch's (author id, client id)s.
-    stored: HashMap<(i64, String), ChatMessage>,
 }
 
 /// Rows per insert statement (7 parameters each, well under SQLite's limit).
 const INSERT_CHUNK: usize = 512;
 
-/// The messages already stored in room `room_id` under the (author id, client id)
-/// of any of `messages`: one query, the keys passed as one JSON array.
+/// Stored messages already under the (room id, author id, client id) of any of
+/// `messages`: one query for the whole batch, the keys passed as one JSON array.
 async fn stored_retries<'a>(
     conn: &mut SqliteConnection,
-    room_id: i64,
-    messages: impl Iterator<Item = &'a NewMessage>,
-) -> Result<HashMap<(i64, String), ChatMessage>> {
-    let keys: Vec<(i64, &str)> = messages.map(|m| (m.author_id.0, m.client_id.0.as_str())).collect();
+    messages: impl Iterator<Item = (i64, &'a NewMessage)>,
+) -> Result<HashMap<(i64, i64, String), ChatMessage>> {
+    let keys: Vec<(i64, i64, &str)> = messages.map(|(room, m)| (room, m.author_id.0, m.client_id.0.as_str())).collect();
     let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
     let rows = sqlx::query(
-        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.author_id
-           FROM json_each(?2) AS k
-           -- CROSS JOIN keeps this order: a few index look-ups, never a scan of the room.
+        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.author_id, m.room_id
+           FROM json_each(?1) AS k
+           -- CROSS JOIN keeps this order: a few index look-ups, never a scan.
            CROSS JOIN messages m
-             ON m.room_id = ?1 AND m.author_id = k.value ->> 0 AND m.client_id = k.value ->> 1",
+             ON m.room_id = k.value ->> 0 AND m.author_id = k.value ->> 1 AND m.client_id = k.value ->> 2",
     )
-    .bind(room_id)
     .bind(keys)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .iter()
-        .map(|row| ((row.get::<i64, _>(5), row.get::<String, _>(4)), to_message(row)))
+        .map(|row| ((row.get::<i64, _>(6), row.get::<i64, _>(5), row.get::<String, _>(4)), to_message(row)))
         .collect())
 }
 
