@@ -6,6 +6,7 @@
 //! its sender. One writer keeps SQLite free of lock contention, and broadcasting
 //! from that one place keeps every room's broadcast order equal to its seq order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -50,10 +51,25 @@ async fn run(store: SharedStore, mut requests: mpsc::Receiver<PostRequest>) {
             .unzip();
         match store.append_batch(messages).await {
             Ok(stored) => {
+                // One broadcast per room for the whole batch, then the acks, so
+                // each sender's ack follows its message.
+                let mut rooms: Vec<(Arc<Room>, Vec<_>)> = Vec::new();
+                let mut index: HashMap<*const Room, usize> = HashMap::new();
+                let mut answers = Vec::with_capacity(stored.len());
                 for ((room, reply), appended) in waiting.into_iter().zip(stored) {
                     if !appended.duplicate {
-                        room.publish_message(&appended.message);
+                        let at = *index.entry(Arc::as_ptr(&room)).or_insert_with(|| {
+                            rooms.push((room.clone(), Vec::new()));
+                            rooms.len() - 1
+                        });
+                        rooms[at].1.push(appended.message.clone());
                     }
+                    answers.push((reply, appended));
+                }
+                for (room, messages) in rooms {
+                    room.publish_messages(messages);
+                }
+                for (reply, appended) in answers {
                     answer(reply, Ok(appended));
                 }
             }

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use app::protocol::{ChatMessage, Member, MemberId, Seq, ServerMsg};
 use app::room_name::RoomName;
@@ -9,11 +9,25 @@ use tokio::sync::broadcast;
 /// One serialised server event, shared by every member it goes to (serialised once).
 pub type Frame = Utf8Bytes;
 
-/// What a room broadcasts: the frame, and the seq when it carries a message.
+/// What a room broadcasts.
 #[derive(Debug, Clone)]
-pub struct RoomEvent {
-    pub seq: Option<Seq>,
-    pub frame: Frame,
+pub enum RoomEvent {
+    /// Stored messages in seq order, each serialised once: all of a group
+    /// commit's messages for this room in one event, so a member wakes once and
+    /// writes them with one flush.
+    Messages(Arc<[(Seq, Frame)]>),
+    /// Someone joined or left.
+    Notice(Frame),
+}
+
+impl RoomEvent {
+    /// The event's frames, each with its seq when it is a message.
+    pub fn frames(&self) -> Vec<(Option<Seq>, &Frame)> {
+        match self {
+            RoomEvent::Messages(messages) => messages.iter().map(|(seq, frame)| (Some(*seq), frame)).collect(),
+            RoomEvent::Notice(frame) => vec![(None, frame)],
+        }
+    }
 }
 
 pub struct Room {
@@ -50,14 +64,17 @@ impl Room {
         presence.members.len() + presence.readers
     }
 
-    /// Sends a stored message to every member. Called only by the poster, in seq order.
-    pub(super) fn publish_message(&self, message: &ChatMessage) {
-        let frame = Frame::from(ServerMsg::Message(message.clone()).to_json());
-        self.send(RoomEvent { seq: Some(message.seq), frame });
+    /// Sends stored messages to every member. Called only by the poster, in seq order.
+    pub(super) fn publish_messages(&self, messages: Vec<ChatMessage>) {
+        let frames: Arc<[(Seq, Frame)]> = messages
+            .into_iter()
+            .map(|message| (message.seq, Frame::from(ServerMsg::Message(message).to_json())))
+            .collect();
+        self.send(RoomEvent::Messages(frames));
     }
 
     pub(super) fn publish(&self, msg: &ServerMsg) {
-        self.send(RoomEvent { seq: None, frame: Frame::from(msg.to_json()) });
+        self.send(RoomEvent::Notice(Frame::from(msg.to_json())));
     }
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<RoomEvent> {

@@ -412,11 +412,16 @@ where
     /// has already, and a catch-up from the store after it lagged behind the room.
     async fn frames_for(&mut self, event: Event, seen: &mut Seq, frames: &mut Vec<Message>) -> Result<(), Gone> {
         match event {
-            Event::Room(RoomEvent { seq: Some(seq), .. }) if seq <= *seen => Ok(()),
-            Event::Room(RoomEvent { seq, frame }) => {
-                if let Some(seq) = seq {
-                    *seen = seq;
+            Event::Room(RoomEvent::Messages(messages)) => {
+                for (seq, frame) in messages.iter() {
+                    if *seq > *seen {
+                        *seen = *seq;
+                        frames.push(Message::Text(frame.clone()));
+                    }
                 }
+                Ok(())
+            }
+            Event::Room(RoomEvent::Notice(frame)) => {
                 frames.push(Message::Text(frame));
                 Ok(())
             }
