@@ -34,7 +34,11 @@ async fn upgrade(ws: WebSocketUpgrade, Path(room): Path<String>, State(rooms): S
         .entry(room)
         .or_insert_with(|| broadcast::channel(1024).0)
         .clone();
-    ws.on_upgrade(move |socket| session(socket, sender))
+    // The same WebSocket buffers as the chat's (server/src/ws/limits.rs): the
+    // floor measures the layer, not the library's 128 KiB default read buffer.
+    ws.read_buffer_size(2 * 1024)
+        .write_buffer_size(8 * 1024)
+        .on_upgrade(move |socket| session(socket, sender))
 }
 
 async fn session(socket: WebSocket, room: broadcast::Sender<Message>) {

@@ -200,11 +200,25 @@ impl SqliteStore {
     }
 
     async fn select_last_seq(&self, room: &RoomName) -> Result<Seq> {
-        let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM rooms WHERE name = ?1")
+        // The writer's figure, when it has written to the room since the start
+        // (every join asks; a busy room's joins need no query).
+        let cached = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(room).map(|r| r.1);
+        if let Some(last) = cached {
+            return Ok(Seq(last as u64));
+        }
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, last_seq FROM rooms WHERE name = ?1")
             .bind(room.as_str())
             .fetch_optional(&self.readers)
             .await?;
-        Ok(Seq(last.unwrap_or(0) as u64))
+        let Some((id, last)) = row else { return Ok(Seq(0)) };
+        // Only if the writer has no newer figure: it alone changes rooms, and it
+        // overwrites its entry after every commit.
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(room.clone())
+            .or_insert((id, last));
+        Ok(Seq(last as u64))
     }
 }
 
