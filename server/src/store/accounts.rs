@@ -31,6 +31,11 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// An account from a row that starts with its id, username and display name.
+fn account_of(row: &sqlx::sqlite::SqliteRow) -> Account {
+    Account { id: AccountId(row.get(0)), username: row.get(1), display_name: row.get(2) }
+}
+
 pub trait AccountStore: Send + Sync + 'static {
     /// Creates the account; `None` when the username is taken.
     fn create_account<'a>(
@@ -99,14 +104,7 @@ impl AccountStore for SqliteStore {
             .bind(username)
             .fetch_optional(self.readers())
             .await?;
-            Ok(row.map(|row| Credentials {
-                account: Account {
-                    id: AccountId(row.get(0)),
-                    username: row.get(1),
-                    display_name: row.get(2),
-                },
-                password_hash: row.get(3),
-            }))
+            Ok(row.map(|row| Credentials { account: account_of(&row), password_hash: row.get(3) }))
         }
         .boxed()
     }
@@ -142,14 +140,7 @@ impl AccountStore for SqliteStore {
             .bind(now)
             .fetch_optional(self.readers())
             .await?;
-            Ok(row.map(|row| SessionRecord {
-                account: Account {
-                    id: AccountId(row.get(0)),
-                    username: row.get(1),
-                    display_name: row.get(2),
-                },
-                expires_at: row.get(3),
-            }))
+            Ok(row.map(|row| SessionRecord { account: account_of(&row), expires_at: row.get(3) }))
         }
         .boxed()
     }
