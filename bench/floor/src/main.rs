@@ -36,7 +36,7 @@ async fn upgrade(ws: WebSocketUpgrade, Path(room): Path<String>, State(rooms): S
         .clone();
     // The same WebSocket buffers as the chat's (server/src/ws/limits.rs): the
     // floor measures the layer, not the library's 128 KiB default read buffer.
-    ws.read_buffer_size(2 * 1024)
+    ws.read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| session(socket, sender))
 }
