@@ -50,6 +50,20 @@ fn form_error(
     }
 }
 
+/// An account form's outcome: the error to show (its page then answers 400), and
+/// on success, with JavaScript on, the next page loaded afresh.
+fn form_outcome(
+    value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy + Send + Sync + 'static,
+    next: impl Fn() -> String + Send + Sync + 'static,
+) -> impl Fn() -> Option<String> + Copy {
+    let error = form_error(value);
+    if untrack(error).is_some() {
+        super::set_status(400);
+    }
+    reload_on_success(value, move || safe_next(Some(&next())));
+    error
+}
+
 /// After a form succeeds with JavaScript on, load `target` afresh, as the plain
 /// form post would: every part of the page (and the room's socket) then knows who
 /// is signed in now.
@@ -69,11 +83,7 @@ pub fn SignUpPage() -> impl IntoView {
     let query = use_query_map();
     let field = move |name: &'static str| move || query.read().get(name).unwrap_or_default();
     let next = field("next");
-    let error = form_error(move || action.value().get());
-    if untrack(error).is_some() {
-        super::set_status(400);
-    }
-    reload_on_success(move || action.value().get(), move || safe_next(Some(&next())));
+    let error = form_outcome(move || action.value().get(), next);
     view! {
         <Title text="Create an account"/>
         <main class="page narrow account-page">
@@ -125,11 +135,7 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let field = move |name: &'static str| move || query.read().get(name).unwrap_or_default();
     let next = field("next");
-    let error = form_error(move || action.value().get());
-    if untrack(error).is_some() {
-        super::set_status(400);
-    }
-    reload_on_success(move || action.value().get(), move || safe_next(Some(&next())));
+    let error = form_outcome(move || action.value().get(), next);
     view! {
         <Title text="Sign in"/>
         <main class="page narrow account-page">

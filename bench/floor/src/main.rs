@@ -21,7 +21,9 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new().route("/ws/{room}", get(upgrade)).with_state(rooms);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
+        if let Err(error) = tcp.set_nodelay(true) {
+            eprintln!("TCP_NODELAY: {error}");
+        }
     });
     println!("floor listening on {port}");
     axum::serve(listener, app).await
@@ -60,7 +62,8 @@ async fn session(socket: WebSocket, room: broadcast::Sender<Message>) {
     });
     while let Some(Ok(message)) = stream.next().await {
         if let Message::Text(_) = message {
-            let _ = room.send(message);
+            // Err only when nobody is subscribed, this session included: impossible here.
+            room.send(message).ok();
         }
     }
     forward.abort();

@@ -194,7 +194,8 @@ pub async fn run(mut socket: Socket, joined_at: u64, behaviour: Behaviour) -> Re
             }
         }
     }
-    let _ = socket.close(None).await;
+    // The run is over; an error here only means the server closed first.
+    socket.close(None).await.ok();
     Ok(seen)
 }
 
