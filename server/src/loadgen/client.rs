@@ -243,7 +243,11 @@ fn observe(body: &str, epoch: Instant, seen: &mut Seen) {
     let now = epoch.elapsed().as_micros() as u64;
     seen.latencies.record(now.saturating_sub(sent));
     seen.received += 1;
-    let last = seen.by_sender.entry(tag.to_owned()).or_insert(0);
+    // Looked up before inserting: no allocation per delivery, only per sender.
+    let last = match seen.by_sender.get_mut(tag) {
+        Some(last) => last,
+        None => seen.by_sender.entry(tag.to_owned()).or_insert(0),
+    };
     if n <= *last {
         seen.duplicated += 1;
     } else {
