@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let again = decode_client(&msg.to_json()).expect("a decoded message re-encodes to a decodable one");
     assert_eq!(again, msg);
     if let ClientMsg::Send { id, body } = &msg {
-        let _ = id.is_valid();
-        let _ = validate_body(body);
+        if id.is_valid() {
+            assert!(!id.0.is_empty() && id.0.len() <= app::protocol::ClientMsgId::MAX_LEN);
+        }
+        if validate_body(body).is_ok() {
+            assert!(!body.trim().is_empty(), "a blank body passed validation");
+        }
     }
 });

@@ -2,6 +2,7 @@
 //! WebSocket route.
 
 pub mod accounts;
+mod clock;
 pub mod config;
 mod headers;
 pub mod hub;

@@ -8,7 +8,7 @@ mod token;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use app::account::{
     check_password, parse_username, AccountError, AccountService, Answer, NewAccount, Viewer, MAX_PASSWORD_CHARS,
@@ -281,7 +281,7 @@ pub fn client_ip(request: &Parts) -> IpAddr {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    crate::clock::now().0
 }
 
 fn unavailable(error: impl std::fmt::Display) -> AccountError {

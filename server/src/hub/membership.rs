@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use app::protocol::{ClientMsgId, Member, MemberId, Timestamp};
+use app::protocol::{ClientMsgId, Member, MemberId};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 
@@ -72,7 +72,7 @@ impl Membership {
                 author: author.display_name.clone(),
                 body: body.to_owned(),
                 client_id,
-                sent_at: now(),
+                sent_at: crate::clock::now(),
             },
             reply,
         };
@@ -104,11 +104,4 @@ impl Drop for Membership {
     fn drop(&mut self) {
         self.hub.leave(&self.room, self.id, self.signed_in);
     }
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
 }

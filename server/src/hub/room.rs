@@ -20,6 +20,7 @@ pub enum RoomEvent {
     Notice(Frame),
 }
 
+#[cfg(test)]
 impl RoomEvent {
     /// The event's frames, each with its seq when it is a message.
     pub fn frames(&self) -> Vec<(Option<Seq>, &Frame)> {
