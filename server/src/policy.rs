@@ -26,6 +26,9 @@ pub struct Policy {
     pub ping_after: Duration,
     /// …and closed when nothing at all (not even the pong) came for this long.
     pub idle_timeout: Duration,
+    /// Under load, the least time between two commits of posted messages (each
+    /// commit is one broadcast per room); zero commits as soon as the last ends.
+    pub commit_pace: Duration,
 }
 
 impl Default for Policy {
@@ -42,13 +45,20 @@ impl Default for Policy {
             attempts_per_username_per_minute: 6.0,
             ping_after: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
+            commit_pace: crate::hub::DEFAULT_COMMIT_PACE,
         }
     }
 }
 
 impl Policy {
     /// The command-line flags that set a limit, with what each sets.
-    pub const FLAGS: [&'static str; 4] = ["--send-rate", "--send-burst", "--connections-per-ip", "--connections-per-account"];
+    pub const FLAGS: [&'static str; 5] = [
+        "--send-rate",
+        "--send-burst",
+        "--connections-per-ip",
+        "--connections-per-account",
+        "--commit-pace-ms",
+    ];
 
     /// Sets the limit a flag names (one of [`Policy::FLAGS`]).
     pub fn set(&mut self, flag: &str, value: &str) -> Result<(), String> {
@@ -60,6 +70,10 @@ impl Policy {
             "--send-burst" => self.send_burst = whole().ok_or_else(bad)?,
             "--connections-per-ip" => self.connections_per_ip = whole().ok_or_else(bad)? as usize,
             "--connections-per-account" => self.connections_per_account = whole().ok_or_else(bad)? as usize,
+            "--commit-pace-ms" => {
+                let ms = value.trim().parse::<u64>().ok().filter(|ms| *ms <= 1000);
+                self.commit_pace = Duration::from_millis(ms.ok_or_else(|| format!("{flag} needs 0 to 1000, not `{value}`"))?);
+            }
             _ => return Err(format!("unknown limit {flag}")),
         }
         Ok(())
@@ -78,6 +92,9 @@ mod tests {
         assert_eq!(policy.sends_per_second, 500.0);
         assert_eq!(policy.connections_per_ip, 20_000);
         assert!(policy.set("--send-burst", "-1").is_err());
+        policy.set("--commit-pace-ms", "0").unwrap();
+        assert_eq!(policy.commit_pace, Duration::ZERO);
+        assert!(policy.set("--commit-pace-ms", "5000").is_err());
         assert!(policy.set("--send-rate", "NaN").is_err());
     }
 }

@@ -43,7 +43,7 @@ impl AppState {
         let store = Arc::new(store);
         AppState {
             leptos_options,
-            hub: Hub::new(store.clone()),
+            hub: Hub::configured(store.clone(), crate::hub::DEFAULT_ROOM_BUFFER, policy.commit_pace),
             accounts: Accounts::new(store, policy.clone()),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
             sends: Arc::new(KeyedBuckets::new(policy.send_burst, policy.sends_per_second)),

@@ -274,3 +274,37 @@ async fn a_flood_is_throttled_with_a_retry_time_and_the_room_keeps_flowing() {
     }
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn messages_sent_back_to_back_are_each_acknowledged_after_they_arrive_in_order() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("pipeline", "Ada").await;
+    let mut bob = server.join("pipeline", "Bob").await;
+    // All on their way at once (within the default burst of 20): nobody waits for an ack.
+    let mut ids = Vec::new();
+    for i in 0..15 {
+        ids.push(ada.say(&format!("quick {i}")).await);
+    }
+    let mut delivered = Vec::new();
+    let mut acked = Vec::new();
+    while acked.len() < ids.len() {
+        match ada.recv_delivery().await {
+            ServerMsg::Message(m) => delivered.push((m.client_id.clone(), m.seq)),
+            ServerMsg::Ack { id, seq } => {
+                assert!(
+                    delivered.contains(&(id.clone(), seq)),
+                    "the ack of {id:?} came before the message itself: {delivered:?}"
+                );
+                acked.push(id);
+            }
+            other => panic!("expected messages and acks, got {other:?}"),
+        }
+    }
+    assert_eq!(acked, ids, "acks in the order sent");
+    let seqs: Vec<u64> = delivered.iter().map(|(_, seq)| seq.0).collect();
+    assert_eq!(seqs, (1..=15).collect::<Vec<_>>(), "stored in the order sent, each once");
+    for i in 0..15 {
+        assert_eq!(bob.recv_body().await, format!("quick {i}"), "the others see the same order");
+    }
+    server.shut_down().await;
+}

@@ -1,4 +1,7 @@
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use app::protocol::{ClientMsgId, Member, MemberId};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -18,6 +21,21 @@ pub struct Membership {
     signed_in: bool,
     events: broadcast::Receiver<RoomEvent>,
     members_at_join: Vec<Member>,
+}
+
+/// A message queued for storing: resolves to what was stored, once it is durable.
+#[must_use = "a pending post does nothing; await it for the message's seq"]
+pub struct PendingPost {
+    answer: oneshot::Receiver<Result<Appended, PostError>>,
+}
+
+impl Future for PendingPost {
+    type Output = Result<Appended, PostError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The writer dropping the reply means it is gone: the server is stopping.
+        Pin::new(&mut self.answer).poll(cx).map(|answer| answer.unwrap_or(Err(PostError::Closed)))
+    }
 }
 
 /// Who posts a message: taken from the session, never from the client.
@@ -63,6 +81,14 @@ impl Membership {
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
     pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
+        self.submit(author, body, client_id).await?.await
+    }
+
+    /// Hands a message to the room's writer and returns as soon as it is queued
+    /// (waiting only while the queue is full); the returned post resolves once
+    /// the message is durable and broadcast. A connection can so have several
+    /// messages on their way at once, each acknowledged in the order sent.
+    pub async fn submit(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<PendingPost, PostError> {
         let (reply, answer) = oneshot::channel();
         let request = PostRequest {
             room: self.room.clone(),
@@ -77,7 +103,7 @@ impl Membership {
             reply,
         };
         self.hub.inner.posts.send(request).await.map_err(|_| PostError::Closed)?;
-        answer.await.map_err(|_| PostError::Closed)?
+        Ok(PendingPost { answer })
     }
 
     /// Waits for the room's next event. Never ends while the membership lives: the

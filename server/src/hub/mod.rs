@@ -20,8 +20,8 @@ use app::protocol::{Member, MemberId, ServerMsg};
 use tokio::sync::mpsc;
 use app::room_name::RoomName;
 
-pub use membership::{Author, Event, Membership};
-pub use post::{PostError, SharedStore};
+pub use membership::{Author, Event, Membership, PendingPost};
+pub use post::{PostError, SharedStore, DEFAULT_COMMIT_PACE};
 pub use room::{Frame, Room, RoomEvent};
 
 /// How many events a room buffers for its slowest member before that member lags.
@@ -48,12 +48,17 @@ impl Hub {
     }
 
     pub fn with_room_buffer(store: SharedStore, room_buffer: usize) -> Self {
+        Self::configured(store, room_buffer, DEFAULT_COMMIT_PACE)
+    }
+
+    /// `commit_pace`: under load, the least time between two commits (see `post`).
+    pub fn configured(store: SharedStore, room_buffer: usize, commit_pace: std::time::Duration) -> Self {
         Hub {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
                 next_member: AtomicU64::new(1),
                 room_buffer,
-                posts: post::start(store.clone()),
+                posts: post::start(store.clone(), commit_pace),
                 store,
             }),
         }

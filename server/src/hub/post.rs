@@ -5,11 +5,20 @@
 //! (group commit) and then, in seq order, broadcasts each new message and answers
 //! its sender. One writer keeps SQLite free of lock contention, and broadcasting
 //! from that one place keeps every room's broadcast order equal to its seq order.
+//!
+//! Under load the writer paces itself: a commit starts no sooner than a pace (by
+//! default [`DEFAULT_COMMIT_PACE`]) after the previous one if that one stored
+//! several posts, so each broadcast carries more messages and every member of a
+//! busy room wakes and writes to its socket fewer times a second (and the disk
+//! syncs fewer times). A post that finds the writer idle, or a lone poster waiting
+//! for each ack, is stored at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::room::Room;
 use crate::store::{Appended, NewMessage, Store};
@@ -18,6 +27,12 @@ use crate::store::{Appended, NewMessage, Store};
 pub const MAX_BATCH: usize = 256;
 /// Posts waiting to be stored before senders wait to add more.
 pub const QUEUE: usize = 4096;
+/// A commit that takes longer than this is logged: the disk is the bottleneck.
+const SLOW_COMMIT: Duration = Duration::from_millis(50);
+/// Least time between the starts of two commits. It bounds how many broadcasts a
+/// busy room makes (one per commit), which is what each member pays for in
+/// wake-ups and socket writes; the most it adds to a message's latency.
+pub const DEFAULT_COMMIT_PACE: Duration = Duration::from_millis(5);
 
 pub type SharedStore = Arc<dyn Store>;
 
@@ -36,20 +51,43 @@ pub(super) struct PostRequest {
 }
 
 /// Starts the poster; it ends when every sender (every clone of the hub) is gone.
-pub(super) fn start(store: SharedStore) -> mpsc::Sender<PostRequest> {
+pub(super) fn start(store: SharedStore, pace: Duration) -> mpsc::Sender<PostRequest> {
     let (posts, requests) = mpsc::channel(QUEUE);
-    tokio::spawn(run(store, requests));
+    tokio::spawn(run(store, pace, requests));
     posts
 }
 
-async fn run(store: SharedStore, mut requests: mpsc::Receiver<PostRequest>) {
+async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<PostRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // When the last commit started, if it stored more than one post: a lone
+    // poster waiting for each ack is never held back, concurrent ones are.
+    let mut last_busy_commit: Option<Instant> = None;
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if let Some(next) = last_busy_commit.map(|at| at + pace) {
+            if next > Instant::now() && batch.len() < MAX_BATCH {
+                tokio::time::sleep_until(next).await;
+                // Whatever came in meanwhile joins this commit.
+                while batch.len() < MAX_BATCH {
+                    match requests.try_recv() {
+                        Ok(request) => batch.push(request),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        last_busy_commit = (batch.len() > 1).then(Instant::now);
         let (waiting, messages): (Vec<_>, Vec<_>) = batch
             .drain(..)
             .map(|request| ((request.room, request.reply), request.message))
             .unzip();
-        match store.append_batch(messages).await {
+        let posts = messages.len();
+        let committing = Instant::now();
+        let result = store.append_batch(messages).await;
+        let took = committing.elapsed();
+        if took > SLOW_COMMIT {
+            tracing::warn!(posts, took_ms = took.as_millis() as u64, "a commit was slow; every post in it waited");
+        }
+        match result {
             Ok(stored) => {
                 // One broadcast per room for the whole batch, then the acks, so
                 // each sender's ack follows its message.

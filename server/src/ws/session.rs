@@ -2,10 +2,14 @@
 //! `Sink` and `Stream`, so tests can drive it with channels.
 
 use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes};
+use futures::stream::FuturesOrdered;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -13,7 +17,8 @@ use tracing::Instrument;
 use app::protocol::{decode_client, validate_body, ClientMsg, ClientMsgId, ErrorCode, Member, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
-use crate::hub::{Author, Event, Hub, Membership, PostError, RoomEvent};
+use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError, RoomEvent};
+use crate::store::Appended;
 use crate::rate::KeyedBuckets;
 use crate::store::AccountId;
 
@@ -24,6 +29,9 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many queued events go out in one write.
 const WRITE_BATCH: usize = 64;
+/// Messages one connection may have on their way to the store at once; past
+/// this, its frames wait in the socket until an ack goes out.
+pub const MAX_IN_FLIGHT: usize = 64;
 /// A client that missed more messages than this reloads the history instead.
 pub const MAX_REPLAY: u32 = 1000;
 
@@ -287,6 +295,8 @@ where
         tokio::pin!(expiry);
         let mut heartbeat = tokio::time::interval(self.context.ping_after.min(self.context.idle_timeout) / 2);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Posts on their way to the store, acknowledged in the order sent.
+        let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
         loop {
             tokio::select! {
                 biased;
@@ -314,11 +324,23 @@ where
                         return;
                     }
                 }
-                frame = self.stream.next() => {
+                Some((id, stored)) = in_flight.next(), if !in_flight.is_empty() => {
+                    if self.acknowledge(&mut membership, id, stored, &mut seen).await.is_err() {
+                        return;
+                    }
+                }
+                frame = self.stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
-                            self.post(&mut membership, id, body, &mut seen).await
+                            match self.post(&membership, id, body).await {
+                                Ok(Some(pending)) => {
+                                    in_flight.push_back(pending);
+                                    Ok(())
+                                }
+                                Ok(None) => Ok(()),
+                                Err(gone) => Err(gone),
+                            }
                         }
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(
                             ErrorCode::AlreadyJoined,
@@ -341,28 +363,22 @@ where
         }
     }
 
-    /// Stores and broadcasts a message, then acknowledges it (after the broadcast
-    /// frames already queued for this member, its own message among them).
-    async fn post(
-        &mut self,
-        membership: &mut Membership,
-        id: ClientMsgId,
-        body: String,
-        seen: &mut Seq,
-    ) -> Result<(), Gone> {
+    /// Checks a message and hands it to the room's writer; returns the post on
+    /// its way, or `None` when the message was refused (and the client told why).
+    async fn post(&mut self, membership: &Membership, id: ClientMsgId, body: String) -> Result<Option<InFlight>, Gone> {
         if !id.is_valid() {
             let message = format!(
                 "Message ids are 1 to {} characters of letters, digits, '-' and '_'.",
                 ClientMsgId::MAX_LEN
             );
-            return self.writer.refuse(ErrorCode::InvalidMessageId, message).await;
+            return self.writer.refuse(ErrorCode::InvalidMessageId, message).await.map(|()| None);
         }
         let Some(author) = self.context.author.clone() else {
             let message = "Sign in to post in this room; reading needs no account.";
-            return self.writer.refuse_message(id, ErrorCode::SignInRequired, message.into()).await;
+            return self.writer.refuse_message(id, ErrorCode::SignInRequired, message.into()).await.map(|()| None);
         };
         if let Err((code, message)) = validate_body(&body) {
-            return self.writer.refuse_message(id, code, message).await;
+            return self.writer.refuse_message(id, code, message).await.map(|()| None);
         }
         if let Err(wait) = self.context.sends.take(&author.id, std::time::Instant::now()) {
             tracing::debug!(?wait, "sender rate-limited");
@@ -375,9 +391,24 @@ where
                 id: Some(id),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
             };
-            return self.writer.send(&refusal).await;
+            return self.writer.send(&refusal).await.map(|()| None);
         }
-        match membership.post(&author, &body, id.clone()).await {
+        match membership.submit(&author, &body, id.clone()).await {
+            Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
+            Err(error) => self.acknowledge_error(id, error).await.map(|()| None),
+        }
+    }
+
+    /// Answers a post once it is stored: the broadcast frames already queued for
+    /// this member go first (its own message among them), then the ack.
+    async fn acknowledge(
+        &mut self,
+        membership: &mut Membership,
+        id: ClientMsgId,
+        stored: Result<Appended, PostError>,
+        seen: &mut Seq,
+    ) -> Result<(), Gone> {
+        match stored {
             Ok(appended) => {
                 let mut frames = Vec::new();
                 while let Some(event) = membership.try_next_event() {
@@ -386,8 +417,14 @@ where
                 frames.push(text(&ServerMsg::Ack { id, seq: appended.message.seq }));
                 self.writer.write(frames).await
             }
-            Err(PostError::Closed) => Err(Gone),
-            Err(PostError::Store(reason)) => {
+            Err(error) => self.acknowledge_error(id, error).await,
+        }
+    }
+
+    async fn acknowledge_error(&mut self, id: ClientMsgId, error: PostError) -> Result<(), Gone> {
+        match error {
+            PostError::Closed => Err(Gone),
+            PostError::Store(reason) => {
                 let message = format!("Your message was not saved: {reason}. Send it again in a moment.");
                 self.writer.refuse_message(id, ErrorCode::StoreUnavailable, message).await
             }
@@ -491,6 +528,22 @@ where
         if self.writer.send(&ServerMsg::ShuttingDown).await.is_ok() {
             self.writer.close(close_code::RESTART, "server restarting").await;
         }
+    }
+}
+
+/// One post of this connection on its way to the store, with the id its ack carries.
+struct InFlight {
+    /// Taken when the post resolves.
+    id: Option<ClientMsgId>,
+    post: PendingPost,
+}
+
+impl Future for InFlight {
+    type Output = (ClientMsgId, Result<Appended, PostError>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let stored = std::task::ready!(Pin::new(&mut self.post).poll(cx));
+        Poll::Ready((self.id.take().expect("an in-flight post resolves once"), stored))
     }
 }
 
