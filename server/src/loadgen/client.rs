@@ -131,6 +131,8 @@ pub struct Seen {
     /// Per sender: the newest message number seen, and what was missed or repeated.
     pub by_sender: HashMap<String, u64>,
     pub received: u64,
+    /// When the last delivery came, in microseconds since the run's epoch.
+    pub last_delivery_us: u64,
     pub lost: u64,
     pub duplicated: u64,
     /// This connection as a sender: messages sent, and (the chat) acknowledged.
@@ -157,34 +159,49 @@ pub struct Behaviour {
     pub epoch: Instant,
     /// `(tag, messages per second)` for a sender.
     pub send: Option<(String, f64)>,
+    /// Where in its period a sender's first message goes, as a fraction (0 to 1):
+    /// senders spread over the period rather than all posting at the same instant,
+    /// as people do.
+    pub phase: f64,
     pub stop: tokio_util::sync::CancellationToken,
-    /// How long after `stop` to keep reading.
+    /// After `stop`, reading goes on until nothing came for this long (a backlog
+    /// still arriving is delivered late, not lost), up to [`MAX_DRAIN`].
     pub drain: Duration,
 }
+
+/// The longest reading goes on after `stop`.
+pub const MAX_DRAIN: Duration = Duration::from_secs(30);
 
 /// Reads until `stop` and the drain after it, recording every message; a sender
 /// also posts at its rate until `stop`.
 pub async fn run(mut socket: Socket, joined_at: u64, behaviour: Behaviour) -> Result<Seen, LoadError> {
-    let Behaviour { stack, epoch, send, stop, drain } = behaviour;
+    let Behaviour { stack, epoch, send, phase, stop, drain } = behaviour;
     let mut seen = Seen { seqs: SeqCheck::after(joined_at), ..Seen::default() };
     let period = send.as_ref().map(|(_, rate)| Duration::from_secs_f64(1.0 / rate.max(0.001)));
-    let mut ticks = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
+    let period_or_never = period.unwrap_or(Duration::from_secs(3600));
+    let first = tokio::time::Instant::now() + period_or_never.mul_f64(phase.clamp(0.0, 1.0));
+    let mut ticks = tokio::time::interval_at(first, period_or_never);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let stopped = stop.cancelled();
     tokio::pin!(stopped);
     let draining = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(draining);
     let mut is_draining = false;
+    let mut drain_ends = tokio::time::Instant::now() + MAX_DRAIN;
     loop {
         tokio::select! {
             biased;
             _ = &mut stopped, if !is_draining => {
                 is_draining = true;
+                drain_ends = tokio::time::Instant::now() + MAX_DRAIN;
                 draining.as_mut().reset(tokio::time::Instant::now() + drain);
             }
             () = &mut draining, if is_draining => break,
             frame = socket.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
+                    if is_draining {
+                        draining.as_mut().reset((tokio::time::Instant::now() + drain).min(drain_ends));
+                    }
                     if let Some(reply) = record(stack, text.as_str(), epoch, &mut seen) {
                         socket.send(Message::text(reply)).await?;
                     }
@@ -250,6 +267,7 @@ fn observe(body: &str, epoch: Instant, seen: &mut Seen) {
     let now = epoch.elapsed().as_micros() as u64;
     seen.latencies.record(now.saturating_sub(sent));
     seen.received += 1;
+    seen.last_delivery_us = now;
     // Looked up before inserting: no allocation per delivery, only per sender.
     let last = match seen.by_sender.get_mut(tag) {
         Some(last) => last,

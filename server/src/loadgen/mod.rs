@@ -132,6 +132,7 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     let connect = connecting.elapsed();
 
     let stop = CancellationToken::new();
+    let sending_from = epoch.elapsed();
     let tasks: Vec<_> = joined
         .into_iter()
         .map(|(room, member, socket, latest)| {
@@ -139,6 +140,7 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
                 stack: load.stack,
                 epoch,
                 send: (member < load.senders).then(|| (format!("r{room}m{member}"), load.rate)),
+                phase: (room * load.senders + member) as f64 / (load.rooms * load.senders).max(1) as f64,
                 stop: stop.clone(),
                 drain: load.drain,
             };
@@ -154,6 +156,7 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     }
     let mut report = RoomReport { connect, ..RoomReport::default() };
     let mut latencies = Latencies::default();
+    let mut last_delivery = Duration::ZERO;
     for (room, members) in per_room.into_iter().enumerate() {
         let room_last = members
             .iter()
@@ -180,11 +183,15 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
                 seen.seqs.finish(room_last);
                 report.seq_gaps += seen.seqs.lost + seen.seqs.duplicated;
             }
+            last_delivery = last_delivery.max(Duration::from_micros(seen.last_delivery_us));
             latencies.merge(seen.latencies);
         }
     }
     report.latency = latencies.summary();
-    report.deliveries_per_sec = report.deliveries as f64 / load.duration.as_secs_f64();
+    // Over the time deliveries took, backlog included: past saturation they go on
+    // arriving after the senders stop.
+    let delivering = load.duration.max(last_delivery.saturating_sub(sending_from));
+    report.deliveries_per_sec = report.deliveries as f64 / delivering.as_secs_f64();
     Ok(report)
 }
 
