@@ -4,8 +4,8 @@
 # machine too: installs what it needs (Rust toolchain via scripts/setup.sh, a
 # throwaway virtualenv for Django Channels, socket.io from npm).
 #
-#   ./bench/run.sh            # everything (about 15 minutes on 2 cores)
-#   RATES=10,100 DURATION=3 ./bench/run.sh   # a quicker pass
+#   ./bench/run.sh            # everything (about 20 minutes on 2 cores)
+#   ROUNDS=1 RATES=10,100 DURATION=3 ./bench/run.sh   # a quicker pass
 #
 # The peers under bench/ (channels/, socketio/, floor/) are comparison code.
 # Every scenario runs the load generator (server/src/bin/loadgen.rs) against one
@@ -17,7 +17,10 @@ ROOT=$PWD
 . scripts/setup.sh build
 set +u
 
-RATES=${RATES:-5,10,25,50,100,150,200,250,300,400,500,600}
+RATES=${RATES:-5,10,25,50,100,150,200,250,300,350,400,450,500,600}
+# The one-room ramp runs this many times, the stacks taking turns, so that the
+# table can quote medians from one sitting on a noisy shared machine.
+ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 IDLE=${IDLE:-10000}
 STORM=${STORM:-1000}
@@ -81,9 +84,13 @@ stop() {
 
 loadgen() { "$BIN/loadgen" "$@" --addr "127.0.0.1:$PORT" | tee -a "$RESULTS"; }
 
+for round in $(seq "$ROUNDS"); do
+  for stack in chat socketio channels bare; do
+    log "round $round/$ROUNDS, $stack: one room, 200 clients, 10 senders, rates $RATES per sender"
+    start "$stack"; loadgen room --stack "$stack" --rates "$RATES" --duration "$DURATION"; stop
+  done
+done
 for stack in chat socketio channels bare; do
-  log "$stack: one room, 200 clients, 10 senders, rates $RATES per sender"
-  start "$stack"; loadgen room --stack "$stack" --rates "$RATES" --duration "$DURATION"; stop
   log "$stack: $IDLE idle connections"
   start "$stack"; loadgen idle --stack "$stack" --connections "$IDLE" --rooms 100 --server-pid "$SERVER_PID"; stop
 done

@@ -30,28 +30,73 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, Node {node}, Python {platform.python_version()}"
 
 
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+
+
+def rounds_of(steps):
+    """Splits one stack's ramp steps into its rounds: a round starts again at a lower rate."""
+    rounds, last = [], None
+    for step in steps:
+        if last is None or step["rate_per_sender"] <= last:
+            rounds.append({})
+        rounds[-1][step["rate_per_sender"]] = step
+        last = step["rate_per_sender"]
+    return rounds
+
+
+def ramp_summary(steps):
+    """Per rate: the median over rounds of p99 and of deliveries/s. A round that
+    stopped before a rate counts as over the limit there."""
+    rounds = rounds_of(steps)
+    by_rate = []
+    for rate in sorted({s["rate_per_sender"] for s in steps}):
+        got = [r.get(rate) for r in rounds]
+        p99s = [g["p99_ms"] if g else float("inf") for g in got]
+        done = [g for g in got if g]
+        by_rate.append(dict(
+            rate=rate,
+            p99_ms=median(p99s),
+            deliveries_per_sec=median([g["deliveries_per_sec"] for g in done]),
+            clean=all(g["lost"] == 0 and g["duplicated"] == 0 for g in done),
+            rounds=len(rounds),
+        ))
+    return rounds, by_rate
+
+
 def main(results_path, benchmarks_path):
     runs = [json.loads(line) for line in open(results_path) if line.startswith("{")]
     rows = {}
     for stack in NAMES:
         steps = [r for r in runs if r.get("scenario") == "room" and r.get("stack") == stack and r.get("rooms") == 1]
-        ok = [r for r in steps if r["p99_ms"] <= P99_LIMIT_MS and r["lost"] == 0 and r["duplicated"] == 0]
+        rounds, by_rate = ramp_summary(steps)
+        ok = [r for r in by_rate if r["p99_ms"] <= P99_LIMIT_MS and r["clean"]]
         best = max(ok, key=lambda r: r["deliveries_per_sec"], default=None)
         peak = max(steps, key=lambda r: r["deliveries_per_sec"], default=None)
+        # Each round's own best, to show the spread behind the median.
+        per_round = []
+        for r in rounds:
+            fine = [s for s in r.values() if s["p99_ms"] <= P99_LIMIT_MS and s["lost"] == 0 and s["duplicated"] == 0]
+            per_round.append(max((s["deliveries_per_sec"] for s in fine), default=0))
         idle = next((r for r in runs if r.get("scenario") == "idle" and r.get("stack") == stack), None)
         lossy = [r for r in steps if r["lost"] or r["duplicated"]]
-        rows[stack] = dict(best=best, peak=peak, idle=idle, lossy=lossy)
+        rows[stack] = dict(best=best, peak=peak, idle=idle, lossy=lossy, per_round=per_round)
 
     def rate(stack):
         best = rows[stack]["best"]
         return best["deliveries_per_sec"] if best else 0
 
-    lines = [START, "", f"Measured by `./bench/run.sh` on {machine()}; load generator and server on the same machine.", ""]
+    rounds = max((len(r["per_round"]) for r in rows.values()), default=1)
+    lines = [START, "", f"Measured by `./bench/run.sh` on {machine()}; load generator and server on the same machine.",
+             f"The one-room ramp ran {rounds} round(s), the stacks taking turns; a rate counts when the median of its rounds' p99 is within 25 ms and no round lost or repeated a message.", ""]
     lines.append("| stack | deliveries/s at p99 ≤ 25 ms | saturation (peak delivered) | idle memory per connection | connects | lost or duplicated |")
     lines.append("|---|---|---|---|---|---|")
     for stack, name in NAMES.items():
         r = rows[stack]
-        best = f"{r['best']['deliveries_per_sec']:,.0f} (p99 {r['best']['p99_ms']} ms)" if r["best"] else "none"
+        best = f"{r['best']['deliveries_per_sec']:,.0f} (median p99 {r['best']['p99_ms']} ms)" if r["best"] else "none"
+        if len(r["per_round"]) > 1:
+            best += " [rounds: " + ", ".join(f"{x:,.0f}" if x else "none" for x in r["per_round"]) + "]"
         peak = f"{r['peak']['deliveries_per_sec']:,.0f}" if r["peak"] else "n/a"
         idle = r["idle"]
         mem = f"{idle['bytes_per_connection'] / 1024:.1f} KiB" if idle else "n/a"
