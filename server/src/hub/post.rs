@@ -8,10 +8,10 @@
 //!
 //! Under load the writer paces itself: a commit starts no sooner than a pace (by
 //! default [`DEFAULT_COMMIT_PACE`]) after the previous one if that one stored
-//! several posts, so each broadcast carries more messages and every member of a
-//! busy room wakes and writes to its socket fewer times a second (and the disk
-//! syncs fewer times). A post that finds the writer idle, or a lone poster waiting
-//! for each ack, is stored at once.
+//! several posts for rooms with many members, so each broadcast carries more
+//! messages and every member of a busy room wakes and writes to its socket fewer
+//! times a second (and the disk syncs fewer times). A post that finds the writer
+//! idle, a lone poster waiting for each ack, or a small room, is stored at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +33,10 @@ const SLOW_COMMIT: Duration = Duration::from_millis(50);
 /// busy room makes (one per commit), which is what each member pays for in
 /// wake-ups and socket writes; the most it adds to a message's latency.
 pub const DEFAULT_COMMIT_PACE: Duration = Duration::from_millis(5);
+
+/// A commit whose broadcast wakes fewer members than this is not paced: batching
+/// it saves little.
+const PACE_FROM_WAKE_UPS: usize = 100;
 
 pub type SharedStore = Arc<dyn Store>;
 
@@ -59,8 +63,9 @@ pub(super) fn start(store: SharedStore, pace: Duration) -> mpsc::Sender<PostRequ
 
 async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<PostRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // When the last commit started, if it stored more than one post: a lone
-    // poster waiting for each ack is never held back, concurrent ones are.
+    // When the last commit started, if it was busy: several posts, broadcast to
+    // enough members to be worth pacing. A lone poster waiting for each ack, or a
+    // few people in a small room, are never held back.
     let mut last_busy_commit: Option<Instant> = None;
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if let Some(next) = last_busy_commit.map(|at| at + pace) {
@@ -75,7 +80,7 @@ async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<Po
                 }
             }
         }
-        last_busy_commit = (batch.len() > 1).then(Instant::now);
+        last_busy_commit = (batch.len() > 1 && wake_ups(&batch) >= PACE_FROM_WAKE_UPS).then(Instant::now);
         let (waiting, messages): (Vec<_>, Vec<_>) = batch
             .drain(..)
             .map(|request| ((request.room, request.reply), request.message))
@@ -120,6 +125,20 @@ async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<Po
             }
         }
     }
+}
+
+/// How many members the batch's broadcasts will wake: everyone in each of its rooms.
+fn wake_ups(batch: &[PostRequest]) -> usize {
+    let mut rooms: Vec<*const Room> = Vec::new();
+    let mut members = 0;
+    for request in batch {
+        let room = Arc::as_ptr(&request.room);
+        if !rooms.contains(&room) {
+            rooms.push(room);
+            members += request.room.member_count();
+        }
+    }
+    members
 }
 
 fn answer(reply: oneshot::Sender<Result<Appended, PostError>>, result: Result<Appended, PostError>) {
