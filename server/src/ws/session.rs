@@ -4,8 +4,8 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes};
@@ -18,9 +18,8 @@ use app::protocol::{decode_client, validate_body, ClientMsg, ClientMsgId, ErrorC
 use app::room_name::RoomName;
 
 use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError, RoomEvent};
-use crate::store::Appended;
 use crate::rate::KeyedBuckets;
-use crate::store::AccountId;
+use crate::store::{AccountId, Appended};
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -333,14 +332,7 @@ where
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
-                            match self.post(&membership, id, body).await {
-                                Ok(Some(pending)) => {
-                                    in_flight.push_back(pending);
-                                    Ok(())
-                                }
-                                Ok(None) => Ok(()),
-                                Err(gone) => Err(gone),
-                            }
+                            self.post(&membership, id, body).await.map(|post| in_flight.extend(post))
                         }
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(
                             ErrorCode::AlreadyJoined,
