@@ -65,6 +65,17 @@ def ramp_summary(steps):
     return rounds, by_rate
 
 
+def lossy_summary(steps):
+    """Where a stack lost or repeated messages: from which offered rate, and the worst share."""
+    if not steps:
+        return "none"
+    lowest = min(x["offered_deliveries_per_sec"] for x in steps)
+    worst = max(steps, key=lambda x: (x["lost"] + x["duplicated"]) / max(x["expected"], 1))
+    share = (worst["lost"] + worst["duplicated"]) / max(worst["expected"], 1)
+    return (f"from {lowest:,.0f}/s offered, in {len(steps)} steps; worst {share:.0%} "
+            f"({worst['lost']:,} lost, {worst['duplicated']:,} repeated at {worst['offered_deliveries_per_sec']:,.0f}/s)")
+
+
 def main(results_path, benchmarks_path):
     runs = [json.loads(line) for line in open(results_path) if line.startswith("{")]
     rows = {}
@@ -98,10 +109,12 @@ def main(results_path, benchmarks_path):
         if len(r["per_round"]) > 1:
             best += " [rounds: " + ", ".join(f"{x:,.0f}" if x else "none" for x in r["per_round"]) + "]"
         peak = f"{r['peak']['deliveries_per_sec']:,.0f}" if r["peak"] else "n/a"
+        if r["best"] and r["peak"] and r["best"]["rate"] == r["peak"]["rate_per_sender"]:
+            peak = "at least " + peak + " (the ramp's top rate)"
         idle = r["idle"]
         mem = f"{idle['bytes_per_connection'] / 1024:.1f} KiB" if idle else "n/a"
         conn = f"{idle['connections']:,} in {idle['connect_s']:.1f} s" if idle else "n/a"
-        lossy = ", ".join(f"{x['lost']} lost / {x['duplicated']} dup at {x['offered_deliveries_per_sec']:,.0f}/s offered" for x in r["lossy"]) or "none"
+        lossy = lossy_summary(r["lossy"])
         lines.append(f"| {name} | {best} | {peak} | {mem} | {conn} | {lossy} |")
     lines.append("")
     ours = rate("chat")
