@@ -72,7 +72,7 @@ def lossy_summary(steps):
     lowest = min(x["offered_deliveries_per_sec"] for x in steps)
     worst = max(steps, key=lambda x: (x["lost"] + x["duplicated"]) / max(x["expected"], 1))
     share = (worst["lost"] + worst["duplicated"]) / max(worst["expected"], 1)
-    return (f"from {lowest:,.0f}/s offered, in {len(steps)} steps; worst {share:.0%} "
+    return (f"from {lowest:,.0f}/s offered, in {len(steps)} step{'s' if len(steps) > 1 else ''}; worst {share:.0%} "
             f"({worst['lost']:,} lost, {worst['duplicated']:,} repeated at {worst['offered_deliveries_per_sec']:,.0f}/s)")
 
 
@@ -100,7 +100,7 @@ def main(results_path, benchmarks_path):
 
     rounds = max((len(r["per_round"]) for r in rows.values()), default=1)
     lines = [START, "", f"Measured by `./bench/run.sh` on {machine()}; load generator and server on the same machine.",
-             f"The one-room ramp ran {rounds} round(s), the stacks taking turns; a rate counts when the median of its rounds' p99 is within 25 ms and no round lost or repeated a message.", ""]
+             f"The one-room ramp ran {rounds} round{'s' if rounds > 1 else ''}, the stacks taking turns; a rate counts when the median of its rounds' p99 is within 25 ms and no round lost or repeated a message.", ""]
     lines.append("| stack | deliveries/s at p99 ≤ 25 ms | saturation (peak delivered) | idle memory per connection | connects | lost or duplicated |")
     lines.append("|---|---|---|---|---|---|")
     for stack, name in NAMES.items():
