@@ -19,9 +19,10 @@ another origin (repeatable). --account-attempts sets how many sign-in and sign-u
 attempts one address may make per minute (default 6, after a burst of 10).
 --send-rate R, --send-burst N, --connections-per-ip N and
 --connections-per-account N change those limits (defaults 3/s, 20, 64, 16), for
-bots, benchmarks or a trusted network. --commit-pace-ms N: under load, messages
-are stored (and broadcast) at most once per N ms, so a busy room's members get
-them in fewer, larger writes (default 5; 0 stores each batch at once).
+bots, benchmarks or a trusted network. --commit-pace-ms N: while a room of 100
+members or more is busy, its messages are stored (and broadcast) at most once per
+N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
+batch at once).
 --trust-proxy takes each client's address from the last X-Forwarded-For entry:
 use it only behind a reverse proxy that sets that header, or clients could pick
 their own address for the per-address limits.

@@ -7,11 +7,13 @@
 //! from that one place keeps every room's broadcast order equal to its seq order.
 //!
 //! Under load the writer paces itself: a commit starts no sooner than a pace (by
-//! default [`DEFAULT_COMMIT_PACE`]) after the previous one if that one stored
-//! several posts for rooms with many members, so each broadcast carries more
-//! messages and every member of a busy room wakes and writes to its socket fewer
-//! times a second (and the disk syncs fewer times). A post that finds the writer
-//! idle, a lone poster waiting for each ack, or a small room, is stored at once.
+//! default [`DEFAULT_COMMIT_PACE`]) after the previous one when that one stored
+//! several posts for a room of 100 members or more and the next has a post for
+//! such a room too, so each broadcast carries more messages and every member of a
+//! busy room wakes and writes to its socket fewer times a second (and the disk
+//! syncs fewer times). A post that finds the writer idle, a lone poster waiting
+//! for each ack, and posts for smaller rooms are stored at once. A full batch is
+//! never held back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,9 +36,9 @@ const SLOW_COMMIT: Duration = Duration::from_millis(50);
 /// wake-ups and socket writes; the most it adds to a message's latency.
 pub const DEFAULT_COMMIT_PACE: Duration = Duration::from_millis(5);
 
-/// A commit whose broadcast wakes fewer members than this is not paced: batching
-/// it saves little.
-const PACE_FROM_WAKE_UPS: usize = 100;
+/// Posts for rooms with fewer members than this are not paced: batching their
+/// broadcasts saves little.
+const PACE_FROM_MEMBERS: usize = 100;
 
 pub type SharedStore = Arc<dyn Store>;
 
@@ -63,13 +65,12 @@ pub(super) fn start(store: SharedStore, pace: Duration) -> mpsc::Sender<PostRequ
 
 async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<PostRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // When the last commit started, if it was busy: several posts, broadcast to
-    // enough members to be worth pacing. A lone poster waiting for each ack, or a
-    // few people in a small room, are never held back.
+    // When the last commit started, if it was busy: several posts for one large
+    // room. A lone poster waiting for each ack, and small rooms, are never held back.
     let mut last_busy_commit: Option<Instant> = None;
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if let Some(next) = last_busy_commit.map(|at| at + pace) {
-            if next > Instant::now() && batch.len() < MAX_BATCH {
+            if next > Instant::now() && batch.len() < MAX_BATCH && batch.iter().any(|r| is_large(&r.room)) {
                 tokio::time::sleep_until(next).await;
                 // Whatever came in meanwhile joins this commit.
                 while batch.len() < MAX_BATCH {
@@ -80,7 +81,7 @@ async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<Po
                 }
             }
         }
-        last_busy_commit = (batch.len() > 1 && wake_ups(&batch) >= PACE_FROM_WAKE_UPS).then(Instant::now);
+        last_busy_commit = is_busy(&batch).then(Instant::now);
         let (waiting, messages): (Vec<_>, Vec<_>) = batch
             .drain(..)
             .map(|request| ((request.room, request.reply), request.message))
@@ -127,18 +128,16 @@ async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<Po
     }
 }
 
-/// How many members the batch's broadcasts will wake: everyone in each of its rooms.
-fn wake_ups(batch: &[PostRequest]) -> usize {
-    let mut rooms: Vec<*const Room> = Vec::new();
-    let mut members = 0;
-    for request in batch {
-        let room = Arc::as_ptr(&request.room);
-        if !rooms.contains(&room) {
-            rooms.push(room);
-            members += request.room.member_count();
-        }
-    }
-    members
+fn is_large(room: &Room) -> bool {
+    room.member_count() >= PACE_FROM_MEMBERS
+}
+
+/// Whether the batch holds several posts for one large room: that room is busy,
+/// and the next commit is worth pacing.
+fn is_busy(batch: &[PostRequest]) -> bool {
+    let mut rooms: Vec<&Arc<Room>> = batch.iter().map(|request| &request.room).collect();
+    rooms.sort_by_key(|room| Arc::as_ptr(room));
+    rooms.windows(2).any(|pair| Arc::ptr_eq(pair[0], pair[1]) && is_large(pair[0]))
 }
 
 fn answer(reply: oneshot::Sender<Result<Appended, PostError>>, result: Result<Appended, PostError>) {
