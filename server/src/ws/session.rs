@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes};
 use futures::stream::FuturesOrdered;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -31,6 +31,8 @@ const WRITE_BATCH: usize = 64;
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
+/// How long a closing connection waits for its posts on their way to be stored.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A client that missed more messages than this reloads the history instead.
 pub const MAX_REPLAY: u32 = 1000;
 
@@ -300,20 +302,28 @@ where
             tokio::select! {
                 biased;
                 _ = self.context.shutdown.cancelled() => {
-                    self.say_goodbye().await;
+                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
+                        self.say_goodbye().await;
+                    }
                     return;
                 }
                 _ = self.context.session_ended.cancelled() => {
-                    self.end(Ending::SignedOut).await;
+                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
+                        self.end(Ending::SignedOut).await;
+                    }
                     return;
                 }
                 () = &mut expiry => {
-                    self.end(Ending::Expired).await;
+                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
+                        self.end(Ending::Expired).await;
+                    }
                     return;
                 }
                 _ = heartbeat.tick() => {
                     let quiet = self.last_heard.elapsed();
-                    if quiet >= self.context.idle_timeout {
+                    // A client with posts on their way is not idle: its frames wait
+                    // in the socket while they are stored.
+                    if quiet >= self.context.idle_timeout && in_flight.is_empty() {
                         self.end(Ending::Idle).await;
                         return;
                     }
@@ -323,8 +333,13 @@ where
                         return;
                     }
                 }
-                Some((id, stored)) = in_flight.next(), if !in_flight.is_empty() => {
-                    if self.acknowledge(&mut membership, id, stored, &mut seen).await.is_err() {
+                Some(first) = in_flight.next(), if !in_flight.is_empty() => {
+                    // Posts stored by the same commit are answered with one write.
+                    let mut stored = vec![first];
+                    while let Some(Some(next)) = in_flight.next().now_or_never() {
+                        stored.push(next);
+                    }
+                    if self.acknowledge(&mut membership, stored, &mut seen).await.is_err() {
                         return;
                     }
                 }
@@ -387,39 +402,55 @@ where
         }
         match membership.submit(&author, &body, id.clone()).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
-            Err(error) => self.acknowledge_error(id, error).await.map(|()| None),
+            // Submitting fails only when the writer is gone: the server is stopping.
+            Err(_) => Err(Gone),
         }
     }
 
-    /// Answers a post once it is stored: the broadcast frames already queued for
-    /// this member go first (its own message among them), then the ack.
+    /// Answers posts once they are stored: the broadcast frames already queued for
+    /// this member go first (its own messages among them), then the acks (or the
+    /// store's refusals), all in one write.
     async fn acknowledge(
         &mut self,
         membership: &mut Membership,
-        id: ClientMsgId,
-        stored: Result<Appended, PostError>,
+        stored: Vec<(ClientMsgId, Result<Appended, PostError>)>,
         seen: &mut Seq,
     ) -> Result<(), Gone> {
-        match stored {
-            Ok(appended) => {
-                let mut frames = Vec::new();
-                while let Some(event) = membership.try_next_event() {
-                    self.frames_for(event, seen, &mut frames).await?;
-                }
-                frames.push(text(&ServerMsg::Ack { id, seq: appended.message.seq }));
-                self.writer.write(frames).await
-            }
-            Err(error) => self.acknowledge_error(id, error).await,
+        let mut frames = Vec::new();
+        while let Some(event) = membership.try_next_event() {
+            self.frames_for(event, seen, &mut frames).await?;
         }
+        for (id, result) in stored {
+            let answer = match result {
+                Ok(appended) => ServerMsg::Ack { id, seq: appended.message.seq },
+                Err(PostError::Closed) => return Err(Gone),
+                Err(PostError::Store(reason)) => {
+                    tracing::debug!(%reason, "a message was not stored");
+                    let message = format!("Your message was not saved: {reason}. Send it again in a moment.");
+                    ServerMsg::message_error(id, ErrorCode::StoreUnavailable, message)
+                }
+            };
+            frames.push(text(&answer));
+        }
+        self.writer.write(frames).await
     }
 
-    async fn acknowledge_error(&mut self, id: ClientMsgId, error: PostError) -> Result<(), Gone> {
-        match error {
-            PostError::Closed => Err(Gone),
-            PostError::Store(reason) => {
-                let message = format!("Your message was not saved: {reason}. Send it again in a moment.");
-                self.writer.refuse_message(id, ErrorCode::StoreUnavailable, message).await
-            }
+    /// Before the connection ends: answers the posts on their way, waiting a
+    /// little for them to be stored, so that the client knows which are.
+    async fn settle(
+        &mut self,
+        membership: &mut Membership,
+        in_flight: &mut FuturesOrdered<InFlight>,
+        seen: &mut Seq,
+    ) -> Result<(), Gone> {
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        let stored = tokio::time::timeout(SETTLE_TIMEOUT, in_flight.collect::<Vec<_>>()).await;
+        match stored {
+            Ok(stored) => self.acknowledge(membership, stored, seen).await,
+            // Unanswered, they are still stored or not; a retry with the same id tells.
+            Err(_) => Ok(()),
         }
     }
 
