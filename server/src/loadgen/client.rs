@@ -199,11 +199,13 @@ pub async fn run(mut socket: Socket, joined_at: u64, behaviour: Behaviour) -> Re
             () = &mut draining, if is_draining => break,
             frame = socket.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if is_draining {
-                        draining.as_mut().reset((tokio::time::Instant::now() + drain).min(drain_ends));
-                    }
+                    let received = seen.received;
                     if let Some(reply) = record(stack, text.as_str(), epoch, &mut seen) {
                         socket.send(Message::text(reply)).await?;
+                    }
+                    // Only deliveries keep a drain going, not acks or notices.
+                    if is_draining && seen.received > received {
+                        draining.as_mut().reset((tokio::time::Instant::now() + drain).min(drain_ends));
                     }
                 }
                 Some(Ok(_)) => {}
