@@ -17,7 +17,7 @@ ROOT=$PWD
 . scripts/setup.sh build
 set +u
 
-RATES=${RATES:-5,10,25,50,100,150,200,250,300,350,400,450,500,600,700,800,1000}
+RATES=${RATES:-5,10,25,50,100,150,200,250,300,350,400,450,500,600,700,800,1000,1250,1500}
 # The one-room ramp runs this many times, the stacks taking turns, so that the
 # table can quote medians from one sitting on a noisy shared machine.
 ROUNDS=${ROUNDS:-3}

@@ -113,7 +113,7 @@ def main(results_path, benchmarks_path):
         peak = f"{r['peak']['deliveries_per_sec']:,.0f}" if r["peak"] else "n/a"
         top = max((s["rate_per_sender"] for s in steps_of[stack]), default=None)
         if r["peak"] and r["peak"]["rate_per_sender"] == top and r["peak"]["deliveries_per_sec"] >= 0.98 * r["peak"]["offered_deliveries_per_sec"]:
-            peak = "at least " + peak + " (kept up at the ramp's top rate)"
+            peak = "at least " + peak + " (all it was offered, at the highest rate tried; the ramp stops once p99 is over the limit twice)"
         idle = r["idle"]
         mem = f"{idle['bytes_per_connection'] / 1024:.1f} KiB" if idle else "n/a"
         conn = f"{idle['connections']:,} in {idle['connect_s']:.1f} s" if idle else "n/a"
