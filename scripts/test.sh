@@ -12,6 +12,8 @@ trap 'rm -rf "$results"' EXIT
 
 echo "== cargo test"
 cargo test --locked 2>&1 | tee "$results/cargo.log"
+# The benchmarks are not run here, but they must keep compiling.
+cargo test --locked --benches --no-run
 
 echo "== cargo leptos build"
 cargo leptos build

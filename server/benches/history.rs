@@ -14,8 +14,8 @@ use app::room_name::RoomName;
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request};
 use leptos::server_fn::ServerFn;
-use server::hub::Hub;
-use server::store::{NewMessage, SqliteStore, Store};
+use server::hub::{Author, Hub};
+use server::store::{AccountId, NewMessage, SqliteStore, Store};
 use server::{router, AppState};
 use tower::ServiceExt;
 
@@ -31,6 +31,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 fn message(room: &RoomName, i: u64) -> NewMessage {
     NewMessage {
         room: room.clone(),
+        author_id: AccountId(i as i64 % 50 + 1),
         author: format!("user{}", i % 50),
         body: format!("message {i}: the quick brown fox jumps over the lazy dog"),
         client_id: ClientMsgId(format!("c{i}")),
@@ -50,11 +51,12 @@ async fn posts_per_second(senders: usize, per_sender: usize) -> f64 {
     let (store, _dir) = fresh_store().await;
     let hub = Hub::new(store);
     let room = RoomName::parse("bench").unwrap();
-    let members: Vec<_> = (0..senders).map(|i| hub.join(&room, format!("s{i}"))).collect();
+    let members: Vec<_> = (0..senders).map(|i| hub.join(&room, Some(format!("s{i}")))).collect();
     let started = Instant::now();
     let tasks = members.iter().enumerate().map(|(s, member)| async move {
         for i in 0..per_sender {
-            member.post(&format!("s{s}"), "hello, room", ClientMsgId(format!("{s}-{i}"))).await.unwrap();
+            let author = Author { id: AccountId(s as i64 + 1), display_name: format!("s{s}") };
+            member.post(&author, "hello, room", ClientMsgId(format!("{s}-{i}"))).await.unwrap();
         }
     });
     futures::future::join_all(tasks).await;
@@ -115,7 +117,7 @@ async fn main() {
     println!("seeded a room of {BIG_ROOM} messages in {:.1} s", seeding.elapsed().as_secs_f64());
 
     let options = leptos::prelude::LeptosOptions::builder().output_name("chat").site_root("target/site").build();
-    let state = AppState::new(options, store.clone());
+    let state = AppState::new(options, (*store).clone());
     let app = router(state);
     let page = || Request::get("/chat/big/").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap();
     let middle = || {
