@@ -28,9 +28,13 @@ pub fn parse_display_name(input: &str) -> Result<String, DisplayNameError> {
     Ok(name)
 }
 
-/// Characters that reorder the text around them; a name must not flip its neighbours.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+/// Characters that reorder the text around them (embeddings, overrides, isolates,
+/// marks): a name must not flip its neighbours, nor a message its readers' view.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}'
+    )
 }
 
 #[cfg(test)]
@@ -53,6 +57,11 @@ mod tests {
         assert_eq!(
             parse_display_name("evil\u{202E}txt").unwrap_err(),
             DisplayNameError::ControlCharacter
+        );
+        assert_eq!(
+            parse_display_name("ali\u{061C}ce").unwrap_err(),
+            DisplayNameError::ControlCharacter,
+            "the Arabic letter mark reorders text too"
         );
         assert_eq!(parse_display_name("a\u{7}b").unwrap_err(), DisplayNameError::ControlCharacter);
     }

@@ -1,5 +1,7 @@
 //! What is taken out of a message before parsing, and which link targets are allowed.
 
+use crate::display_name::is_bidi_control;
+
 /// Removes characters that could disguise a message: bidirectional controls
 /// (U+202A..=U+202E, U+2066..=U+2069, U+061C, U+200E, U+200F) and every other C0 or C1
 /// control character except `'\n'` and `'\t'`. `"\r\n"` and a lone `'\r'` become
@@ -62,11 +64,4 @@ fn has_host(rest: &str) -> bool {
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let host = host_port.split(':').next().unwrap_or_default();
     !host.is_empty()
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}'
-    )
 }
