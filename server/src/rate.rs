@@ -7,11 +7,6 @@ use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Messages that may be sent back to back.
-pub const SEND_BURST: u32 = 20;
-/// Messages per second, sustained, once the burst is spent.
-pub const SENDS_PER_SECOND: f64 = 3.0;
-
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     capacity: f64,
@@ -23,10 +18,6 @@ pub struct TokenBucket {
 impl TokenBucket {
     pub fn new(capacity: u32, per_second: f64, now: Instant) -> Self {
         TokenBucket { capacity: capacity as f64, per_second, tokens: capacity as f64, last: now }
-    }
-
-    pub fn for_sends(now: Instant) -> Self {
-        Self::new(SEND_BURST, SENDS_PER_SECOND, now)
     }
 
     /// Takes a token at `now`, or says how long until one is there.
