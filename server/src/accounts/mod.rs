@@ -7,6 +7,7 @@ mod sockets;
 mod token;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,7 +53,13 @@ struct Inner {
     /// Password hashes under way at once: each takes ~19 MiB and tens of ms of
     /// a core, so a crowd of sign-ins waits here instead of exhausting the machine.
     hashing: Arc<tokio::sync::Semaphore>,
+    /// When expired sessions were last swept away (ms since the epoch).
+    last_sweep: AtomicI64,
 }
+
+/// Expired sessions are removed at most this often (each sweep is a write that
+/// waits in line with the messages' commits).
+const SWEEP_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// How long a sign-in or sign-up waits for a turn at hashing before it is told
 /// to come back later.
@@ -73,6 +80,7 @@ impl Accounts {
                 hashing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 )),
+                last_sweep: AtomicI64::new(0),
             }),
         }
     }
@@ -198,9 +206,15 @@ impl Accounts {
             .create_session(&token.key().0, account.id, now, expires_at)
             .await
             .map_err(unavailable)?;
-        // Old sessions go when new ones come, so the table holds live ones only.
-        if let Err(error) = self.inner.store.delete_expired_sessions(now).await {
-            tracing::warn!(%error, "removing expired sessions failed");
+        // Old sessions go as new ones come (now and then), so the table holds
+        // live ones only; one sign-in among many does the sweep.
+        let last = self.inner.last_sweep.load(Ordering::Relaxed);
+        if now - last >= SWEEP_EVERY_MS
+            && self.inner.last_sweep.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            if let Err(error) = self.inner.store.delete_expired_sessions(now).await {
+                tracing::warn!(%error, "removing expired sessions failed");
+            }
         }
         Ok(token)
     }
