@@ -81,14 +81,14 @@ impl Membership {
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
     pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
-        self.submit(author, body, client_id).await?.await
+        self.submit(author, body.to_owned(), client_id).await?.await
     }
 
     /// Hands a message to the room's writer and returns as soon as it is queued
     /// (waiting only while the queue is full); the returned post resolves once
     /// the message is durable and broadcast. A connection can so have several
     /// messages on their way at once, each acknowledged in the order sent.
-    pub async fn submit(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<PendingPost, PostError> {
+    pub async fn submit(&self, author: &Author, body: String, client_id: ClientMsgId) -> Result<PendingPost, PostError> {
         let (reply, answer) = oneshot::channel();
         let request = PostRequest {
             room: self.room.clone(),
@@ -96,7 +96,7 @@ impl Membership {
                 room: self.room.name().clone(),
                 author_id: author.id,
                 author: author.display_name.clone(),
-                body: body.to_owned(),
+                body,
                 client_id,
                 sent_at: crate::clock::now(),
             },

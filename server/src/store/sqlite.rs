@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Connection, Row, SqliteConnection};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
@@ -32,21 +32,19 @@ pub struct SqliteStore {
     /// Each room's id and newest seq as committed, kept by the one writer so a
     /// batch needs no room look-ups (filled on a room's first message).
     rooms: Arc<std::sync::Mutex<HashMap<RoomName, (i64, i64)>>>,
-    /// The checkpointing task; it ends with the last clone of the store.
-    _checkpoints: Arc<Checkpoints>,
+    /// Stops the checkpointing task when the last clone of the store goes.
+    _checkpoints: Arc<DropGuard>,
 }
 
 /// Copies the write-ahead log into the database file in the background, beside
 /// the writer rather than in its way (PASSIVE: never waits for, nor blocks, it).
-struct Checkpoints {
-    stop: CancellationToken,
-}
+struct Checkpoints;
 
 /// How often the log is copied back (it then holds at most a few seconds of writes).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl Checkpoints {
-    fn start(mut conn: SqliteConnection) -> Self {
+    fn start(mut conn: SqliteConnection) -> DropGuard {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         tokio::spawn(async move {
@@ -67,13 +65,7 @@ impl Checkpoints {
                 tracing::debug!(%error, "final checkpoint failed");
             }
         });
-        Checkpoints { stop }
-    }
-}
-
-impl Drop for Checkpoints {
-    fn drop(&mut self) {
-        self.stop.cancel();
+        stop.drop_guard()
     }
 }
 

@@ -177,6 +177,7 @@ struct Joined {
 
 /// Why the server ends a live connection.
 enum Ending {
+    Shutdown,
     SignedOut,
     Expired,
     Idle,
@@ -208,7 +209,7 @@ where
                     return None;
                 }
                 _ = self.context.shutdown.cancelled() => {
-                    self.say_goodbye().await;
+                    self.end(Ending::Shutdown).await;
                     return None;
                 }
                 _ = self.context.session_ended.cancelled() => {
@@ -302,21 +303,15 @@ where
             tokio::select! {
                 biased;
                 _ = self.context.shutdown.cancelled() => {
-                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
-                        self.say_goodbye().await;
-                    }
+                    self.settle_and_end(Ending::Shutdown, &mut membership, &mut in_flight, &mut seen).await;
                     return;
                 }
                 _ = self.context.session_ended.cancelled() => {
-                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
-                        self.end(Ending::SignedOut).await;
-                    }
+                    self.settle_and_end(Ending::SignedOut, &mut membership, &mut in_flight, &mut seen).await;
                     return;
                 }
                 () = &mut expiry => {
-                    if self.settle(&mut membership, &mut in_flight, &mut seen).await.is_ok() {
-                        self.end(Ending::Expired).await;
-                    }
+                    self.settle_and_end(Ending::Expired, &mut membership, &mut in_flight, &mut seen).await;
                     return;
                 }
                 _ = heartbeat.tick() => {
@@ -380,7 +375,7 @@ where
             );
             return self.writer.refuse(ErrorCode::InvalidMessageId, message).await.map(|()| None);
         }
-        let Some(author) = self.context.author.clone() else {
+        let Some(author) = self.context.author.as_ref() else {
             let message = "Sign in to post in this room; reading needs no account.";
             return self.writer.refuse_message(id, ErrorCode::SignInRequired, message.into()).await.map(|()| None);
         };
@@ -400,7 +395,7 @@ where
             };
             return self.writer.send(&refusal).await.map(|()| None);
         }
-        match membership.submit(&author, &body, id.clone()).await {
+        match membership.submit(author, body, id.clone()).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
             // Submitting fails only when the writer is gone: the server is stopping.
             Err(_) => Err(Gone),
@@ -446,11 +441,14 @@ where
         if in_flight.is_empty() {
             return Ok(());
         }
-        let stored = tokio::time::timeout(SETTLE_TIMEOUT, in_flight.collect::<Vec<_>>()).await;
+        let stored = tokio::time::timeout(SETTLE_TIMEOUT, in_flight.by_ref().collect::<Vec<_>>()).await;
         match stored {
             Ok(stored) => self.acknowledge(membership, stored, seen).await,
             // Unanswered, they are still stored or not; a retry with the same id tells.
-            Err(_) => Ok(()),
+            Err(_) => {
+                tracing::warn!(posts = in_flight.len(), "closing before the store answered these posts");
+                Ok(())
+            }
         }
     }
 
@@ -526,30 +524,37 @@ where
 
     /// Tells the client why, then closes.
     async fn end(&mut self, ending: Ending) {
-        let (code, message, close, reason) = match ending {
+        let ended = |code, message: &str| ServerMsg::error(code, message);
+        let (notice, close, reason) = match ending {
+            Ending::Shutdown => (ServerMsg::ShuttingDown, close_code::RESTART, "server restarting"),
             Ending::SignedOut => (
-                ErrorCode::SessionEnded,
-                "You signed out. Sign in again to post.",
+                ended(ErrorCode::SessionEnded, "You signed out. Sign in again to post."),
                 close_code::POLICY,
                 "signed out",
             ),
             Ending::Expired => (
-                ErrorCode::SessionEnded,
-                "Your session has expired. Sign in again to post.",
+                ended(ErrorCode::SessionEnded, "Your session has expired. Sign in again to post."),
                 close_code::POLICY,
                 "session expired",
             ),
-            Ending::Idle => (ErrorCode::Idle, "Nothing heard from you for too long.", close_code::AWAY, "idle"),
+            Ending::Idle => (ended(ErrorCode::Idle, "Nothing heard from you for too long."), close_code::AWAY, "idle"),
         };
         tracing::debug!(reason, "ending the connection");
-        if self.writer.send(&ServerMsg::error(code, message)).await.is_ok() {
+        if self.writer.send(&notice).await.is_ok() {
             self.writer.close(close, reason).await;
         }
     }
 
-    async fn say_goodbye(&mut self) {
-        if self.writer.send(&ServerMsg::ShuttingDown).await.is_ok() {
-            self.writer.close(close_code::RESTART, "server restarting").await;
+    /// Answers the posts still on their way, then ends the connection.
+    async fn settle_and_end(
+        &mut self,
+        ending: Ending,
+        membership: &mut Membership,
+        in_flight: &mut FuturesOrdered<InFlight>,
+        seen: &mut Seq,
+    ) {
+        if self.settle(membership, in_flight, seen).await.is_ok() {
+            self.end(ending).await;
         }
     }
 }
