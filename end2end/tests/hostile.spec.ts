@@ -332,7 +332,6 @@ test("hostile messages stay inert text: nothing runs, no markup, safe links, no 
   baseURL,
 }) => {
   test.setTimeout(120_000);
-  expect(PAYLOADS.length).toBeGreaterThanOrEqual(50);
   const seen: Watch = { dialogs: [] };
   const prepare = (context: BrowserContext) => watch(context, seen);
 
