@@ -42,7 +42,7 @@ cargo build --release --locked -p server --bins
 BIN="$CARGO_TARGET_DIR/release"
 
 log "installing the peers: socket.io (npm), Django Channels (pip, throwaway virtualenv)"
-(cd bench/socketio && (npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund) >/dev/null)
+(cd bench/socketio && npm ci --no-audit --no-fund >/dev/null)
 python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet -r bench/channels/requirements.txt
 
@@ -50,9 +50,10 @@ PORT=3900
 wait_for_port() {
   for _ in $(seq 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
-  log "nothing listens on $PORT"; return 1
+  log "nothing listens on $PORT; the server said:"; cat "$WORK/server.log" >&2; return 1
 }
 
 start() {
