@@ -130,6 +130,12 @@ lock_version() {
 
 setup_build_tools() {
   export PATH="$HOME/.cargo/bin:$PATH"
+  # Prebuilt cargo-leptos and wasm-bindgen (checksummed) where the machine has them:
+  # seconds instead of half an hour of `cargo install`. It never fails the caller.
+  local toolcache="$CHAT_ROOT/../shared/toolcache/install.sh"
+  if [ -x "$toolcache" ] || [ -f "$toolcache" ]; then
+    bash "$toolcache" "$HOME/.cargo/bin" || true
+  fi
   if ! have cargo-leptos; then
     log "cargo install cargo-leptos (takes a while, once)"
     cargo install cargo-leptos --locked --version '^0.3'
