@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::policy::Policy;
+
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DB: &str = "data/chat.db";
 
@@ -19,7 +21,11 @@ another origin (repeatable). --account-attempts sets how many sign-in and sign-u
 attempts one address may make per minute (default 6, after a burst of 10).
 --send-rate R, --send-burst N, --connections-per-ip N and
 --connections-per-account N change those limits (defaults 3/s, 20, 64, 16), for
-bots, benchmarks or a trusted network. --commit-pace-ms N: while a room of 100
+bots, benchmarks or a trusted network. Below HTTP, an address may hold
+--tcp-connections-per-ip N open connections (default 256; 0 for no cap, the
+default with --trust-proxy), a request head must arrive within
+--header-timeout-s N seconds (default 15) and a connection where nothing moves
+for --http-idle-timeout-s N seconds (default 60) is closed. --commit-pace-ms N: while a room of 100
 members or more is busy, its messages are stored (and broadcast) at most once per
 N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
 batch at once).
@@ -36,17 +42,23 @@ Environment:
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub addr: SocketAddr,
     pub db: PathBuf,
+    pub settings: Settings,
+}
+
+/// What the server holds everyone to, and whom it trusts: read once from the
+/// command line and the environment, checked there, and handed whole to
+/// [`crate::AppState::build`].
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub policy: Policy,
+    /// Origins besides the site's own whose pages may open the WebSocket and post forms.
     pub allowed_origins: Vec<String>,
-    /// Sign-in and sign-up attempts per address per minute (and burst), if not the default.
-    pub account_attempts: Option<u32>,
-    /// Client addresses come from `X-Forwarded-For` (behind a reverse proxy).
+    /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
     pub trust_proxy: bool,
-    /// Limits set on the command line: (flag, value), for `Policy::set`.
-    pub limits: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,7 +87,7 @@ impl Config {
         let mut flag_db = None;
         let mut flag_origins = Vec::new();
         let mut flag_attempts = None;
-        let mut limits = Vec::new();
+        let mut limits: Vec<(&'static str, String)> = Vec::new();
         let mut trust_proxy = matches!(env("CHAT_TRUST_PROXY").as_deref().map(str::trim), Some("1" | "true"));
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -93,7 +105,7 @@ impl Config {
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
                 "--account-attempts" => "--account-attempts",
-                other => match crate::policy::Policy::FLAGS.iter().find(|f| **f == other) {
+                other => match Policy::FLAGS.iter().find(|f| **f == other) {
                     Some(flag) => flag,
                     None => return Err(ConfigError::UnknownArg(arg)),
                 },
@@ -127,7 +139,7 @@ impl Config {
         if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
             allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
         }
-        let account_attempts = match flag_attempts.map(|v| (v, "--account-attempts")).or_else(|| {
+        let account_attempts: Option<u32> = match flag_attempts.map(|v| (v, "--account-attempts")).or_else(|| {
             env("CHAT_ACCOUNT_ATTEMPTS").map(|v| (v, "CHAT_ACCOUNT_ATTEMPTS"))
         }) {
             Some((value, source_name)) => Some(
@@ -135,11 +147,19 @@ impl Config {
             ),
             None => None,
         };
-        let mut check = crate::policy::Policy::default();
-        for (flag, value) in &limits {
-            check.set(flag, value).map_err(ConfigError::BadLimit)?;
+        let mut policy = Policy::default();
+        if let Some(attempts) = account_attempts {
+            policy.attempts_burst = attempts;
+            policy.attempts_per_minute = f64::from(attempts);
         }
-        Ok(Config { addr, db: PathBuf::from(db), allowed_origins, account_attempts, trust_proxy, limits })
+        if trust_proxy {
+            // Every peer is the proxy: its connections are not one client's.
+            policy.tcp_connections_per_ip = 0;
+        }
+        for (flag, value) in &limits {
+            policy.set(flag, value).map_err(ConfigError::BadLimit)?;
+        }
+        Ok(Config { addr, db: PathBuf::from(db), settings: Settings { policy, allowed_origins, trust_proxy } })
     }
 }
 
@@ -189,25 +209,33 @@ mod tests {
     fn extra_origins_come_from_flags_and_env() {
         let env = |k: &str| (k == "CHAT_ALLOWED_ORIGINS").then(|| "https://a.example, https://b.example".to_string());
         let config = Config::from_args(args(&["--allow-origin", "https://c.example"]), env).unwrap();
-        assert_eq!(config.allowed_origins, ["https://c.example", "https://a.example", "https://b.example"]);
-        assert!(Config::from_args(args(&[]), no_env).unwrap().allowed_origins.is_empty());
+        assert_eq!(config.settings.allowed_origins, ["https://c.example", "https://a.example", "https://b.example"]);
+        assert!(Config::from_args(args(&[]), no_env).unwrap().settings.allowed_origins.is_empty());
     }
 
     #[test]
     fn account_attempts_can_be_raised() {
-        assert_eq!(Config::from_args(args(&[]), no_env).unwrap().account_attempts, None);
+        let default = Config::from_args(args(&[]), no_env).unwrap();
+        assert_eq!(default.settings.policy.attempts_burst, Policy::default().attempts_burst);
         let config = Config::from_args(args(&["--account-attempts", "500"]), no_env).unwrap();
-        assert_eq!(config.account_attempts, Some(500));
+        assert_eq!(config.settings.policy.attempts_burst, 500);
+        assert_eq!(config.settings.policy.attempts_per_minute, 500.0);
         let err = Config::from_args(args(&["--account-attempts=many"]), no_env).unwrap_err();
         assert!(err.to_string().contains("not a whole number"), "{err}");
     }
 
     #[test]
     fn trusting_a_proxy_is_asked_for() {
-        assert!(!Config::from_args(args(&[]), no_env).unwrap().trust_proxy);
-        assert!(Config::from_args(args(&["--trust-proxy", "--db", "x.db"]), no_env).unwrap().trust_proxy);
+        let direct = Config::from_args(args(&[]), no_env).unwrap().settings;
+        assert!(!direct.trust_proxy);
+        assert!(direct.policy.tcp_connections_per_ip > 0, "peers are capped when they are the clients");
+        let proxied = Config::from_args(args(&["--trust-proxy", "--db", "x.db"]), no_env).unwrap().settings;
+        assert!(proxied.trust_proxy);
+        assert_eq!(proxied.policy.tcp_connections_per_ip, 0, "behind a proxy every peer is the proxy");
+        let capped = Config::from_args(args(&["--trust-proxy", "--tcp-connections-per-ip", "5000"]), no_env).unwrap();
+        assert_eq!(capped.settings.policy.tcp_connections_per_ip, 5000);
         let env = |k: &str| (k == "CHAT_TRUST_PROXY").then(|| "1".to_string());
-        assert!(Config::from_args(args(&[]), env).unwrap().trust_proxy);
+        assert!(Config::from_args(args(&[]), env).unwrap().settings.trust_proxy);
     }
 
     #[test]

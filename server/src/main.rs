@@ -53,21 +53,7 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    let mut policy = server::policy::Policy::default();
-    if let Some(attempts) = config.account_attempts {
-        policy.attempts_burst = attempts;
-        policy.attempts_per_minute = f64::from(attempts);
-    }
-    for (flag, value) in &config.limits {
-        // Checked when the command line was read.
-        if let Err(error) = policy.set(flag, value) {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    }
-    let mut state = AppState::with_policy(leptos_options, store, policy);
-    state.trust_proxy = config.trust_proxy;
-    state.allowed_origins = config.allowed_origins.into();
+    let state = AppState::build(leptos_options, store, &config.settings);
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -15,6 +15,14 @@ pub struct Policy {
     pub connections_per_account: usize,
     /// Open WebSockets per client address (signed in or not).
     pub connections_per_ip: usize,
+    /// Open TCP connections per peer address, of any kind (zero: no cap). Off
+    /// behind a trusted proxy unless set: every peer is the proxy there.
+    pub tcp_connections_per_ip: usize,
+    /// A request head must arrive within this of the server starting to wait for
+    /// it (a new connection, or a kept-alive one between requests).
+    pub header_read_timeout: Duration,
+    /// An HTTP connection on which nothing moves for this long is closed.
+    pub http_idle_timeout: Duration,
     /// Sign-in and sign-up attempts per client address: a burst…
     pub attempts_burst: u32,
     /// …then this many per minute.
@@ -39,6 +47,11 @@ impl Default for Policy {
             sends_per_second: 3.0,
             connections_per_account: 16,
             connections_per_ip: 64,
+            // A browser holds 6 connections per site and a socket per tab; a
+            // household or an office behind one address stays far below this.
+            tcp_connections_per_ip: 256,
+            header_read_timeout: Duration::from_secs(15),
+            http_idle_timeout: Duration::from_secs(60),
             attempts_burst: 10,
             attempts_per_minute: 6.0,
             attempts_per_username_burst: 10,
@@ -52,12 +65,15 @@ impl Default for Policy {
 
 impl Policy {
     /// The command-line flags that set a limit, with what each sets.
-    pub const FLAGS: [&'static str; 5] = [
+    pub const FLAGS: [&'static str; 8] = [
         "--send-rate",
         "--send-burst",
         "--connections-per-ip",
         "--connections-per-account",
         "--commit-pace-ms",
+        "--tcp-connections-per-ip",
+        "--header-timeout-s",
+        "--http-idle-timeout-s",
     ];
 
     /// Sets the limit a flag names (one of [`Policy::FLAGS`]).
@@ -70,6 +86,12 @@ impl Policy {
             "--send-burst" => self.send_burst = whole().ok_or_else(bad)?,
             "--connections-per-ip" => self.connections_per_ip = whole().ok_or_else(bad)? as usize,
             "--connections-per-account" => self.connections_per_account = whole().ok_or_else(bad)? as usize,
+            "--tcp-connections-per-ip" => {
+                let n = value.trim().parse::<usize>().ok();
+                self.tcp_connections_per_ip = n.ok_or_else(|| format!("{flag} needs a whole number (0: no cap), not `{value}`"))?;
+            }
+            "--header-timeout-s" => self.header_read_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
+            "--http-idle-timeout-s" => self.http_idle_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
             "--commit-pace-ms" => {
                 let ms = value.trim().parse::<u64>().ok().filter(|ms| *ms <= 1000);
                 self.commit_pace = Duration::from_millis(ms.ok_or_else(|| format!("{flag} needs 0 to 1000, not `{value}`"))?);
@@ -96,5 +118,10 @@ mod tests {
         assert_eq!(policy.commit_pace, Duration::ZERO);
         assert!(policy.set("--commit-pace-ms", "5000").is_err());
         assert!(policy.set("--send-rate", "NaN").is_err());
+        policy.set("--tcp-connections-per-ip", "0").unwrap();
+        assert_eq!(policy.tcp_connections_per_ip, 0);
+        policy.set("--header-timeout-s", "5").unwrap();
+        assert_eq!(policy.header_read_timeout, Duration::from_secs(5));
+        assert!(policy.set("--http-idle-timeout-s", "0").is_err());
     }
 }

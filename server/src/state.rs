@@ -6,11 +6,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
+use crate::config::Settings;
 use crate::hub::Hub;
+use crate::limits::{ConnectionCaps, KeyedBuckets, PeerCaps};
 use crate::policy::Policy;
-use crate::rate::KeyedBuckets;
 use crate::store::{AccountId, SqliteStore};
-use crate::ws::ConnectionCaps;
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
 #[derive(Clone, FromRef)]
@@ -19,6 +19,8 @@ pub struct AppState {
     pub hub: Hub,
     pub accounts: Accounts,
     pub policy: Arc<Policy>,
+    /// Open TCP connections per peer address.
+    pub peers: PeerCaps,
     /// Open WebSockets per account and per address.
     pub caps: ConnectionCaps,
     /// Each account's allowance of messages, over all its connections.
@@ -34,24 +36,28 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a server with these settings (checked when they were read).
     /// Must be called inside a Tokio runtime: the hub starts its poster task.
-    pub fn new(leptos_options: LeptosOptions, store: SqliteStore) -> Self {
-        Self::with_policy(leptos_options, store, Policy::default())
-    }
-
-    pub fn with_policy(leptos_options: LeptosOptions, store: SqliteStore, policy: Policy) -> Self {
+    pub fn build(leptos_options: LeptosOptions, store: SqliteStore, settings: &Settings) -> Self {
+        let policy = settings.policy.clone();
         let store = Arc::new(store);
         AppState {
             leptos_options,
             hub: Hub::configured(store.clone(), crate::hub::DEFAULT_ROOM_BUFFER, policy.commit_pace),
             accounts: Accounts::new(store, policy.clone()),
+            peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
             sends: Arc::new(KeyedBuckets::new(policy.send_burst, policy.sends_per_second)),
             policy: Arc::new(policy),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
-            allowed_origins: Arc::from([]),
-            trust_proxy: false,
+            allowed_origins: settings.allowed_origins.clone().into(),
+            trust_proxy: settings.trust_proxy,
         }
+    }
+
+    /// The state of a server with the default settings.
+    pub fn new(leptos_options: LeptosOptions, store: SqliteStore) -> Self {
+        Self::build(leptos_options, store, &Settings::default())
     }
 }

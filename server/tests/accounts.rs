@@ -330,9 +330,10 @@ async fn another_sites_page_cannot_post_the_account_forms() {
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let server = TestServer::start_configured(|state| {
-        state.trust_proxy = true;
-        state.caps = server::ws::ConnectionCaps::new(16, 1);
+    let server = TestServer::start_with_settings(server::config::Settings {
+        trust_proxy: true,
+        policy: Policy { connections_per_ip: 1, tcp_connections_per_ip: 0, ..Policy::default() },
+        ..Default::default()
     })
     .await;
     let open = |forwarded: &'static str| {

@@ -182,6 +182,44 @@ async fn shutdown_tells_members_and_closes_with_service_restart() {
     assert_eq!(hub.room_count(), 0, "sessions ended and left their rooms");
 }
 
+/// Shutdown ends the writer and the checkpointer it owns: a post after it is
+/// refused as closed, and the database file holds every message without its
+/// write-ahead log (the last checkpoint ran).
+#[tokio::test]
+async fn shutdown_ends_the_writer_and_checkpoints_the_log_into_the_file() {
+    let (store, dir) = support::temp_store().await;
+    let server = TestServer::start_with(store).await;
+    let mut ada = server.join("general", "Ada").await;
+    let id = ada.say("before the restart").await;
+    let seq = loop {
+        if let ServerMsg::Ack { id: acked, seq } = ada.recv().await {
+            assert_eq!(acked, id);
+            break seq;
+        }
+    };
+    let hub = server.state.hub.clone();
+    let member = hub.join(&app::room_name::RoomName::parse("general").unwrap(), None);
+    server.shut_down().await;
+
+    let author = server::hub::Author { id: server::store::AccountId(1), display_name: "Ada".into() };
+    let refused = member.post(&author, "after", app::protocol::ClientMsgId("late".into())).await;
+    assert_eq!(refused, Err(server::hub::PostError::Closed), "the writer has ended");
+    drop(member);
+
+    let db = dir.path().join("chat.db");
+    let wal = dir.path().join("chat.db-wal");
+    assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0), "the log was checkpointed into the file");
+    // Opened as immutable, SQLite reads the file alone, never a log.
+    let url = format!("sqlite://{}?immutable=1", db.display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM messages WHERE seq = ?1")
+        .bind(seq.0 as i64)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(body, "before the restart");
+}
+
 #[tokio::test]
 async fn a_frame_past_the_websocket_limit_ends_only_that_connection() {
     let server = TestServer::start().await;
@@ -225,8 +263,9 @@ async fn a_page_from_another_site_cannot_open_the_socket() {
     request.headers_mut().insert("origin", own.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(request).await.is_ok(), "the site's own pages may");
 
-    let allowed = TestServer::start_configured(|state| {
-        state.allowed_origins = vec!["https://partner.example".to_string()].into();
+    let allowed = TestServer::start_with_settings(server::config::Settings {
+        allowed_origins: vec!["https://partner.example".to_string()],
+        ..Default::default()
     })
     .await;
     let mut request = format!("ws://{}/ws/chat/general", allowed.addr).into_client_request().unwrap();

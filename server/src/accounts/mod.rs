@@ -6,7 +6,7 @@ mod password;
 mod sockets;
 mod token;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,12 +15,12 @@ use app::account::{
     check_password, parse_username, AccountError, AccountService, Answer, NewAccount, Viewer, MAX_PASSWORD_CHARS,
 };
 use app::display_name::parse_display_name;
-use axum::extract::ConnectInfo;
 use http::request::Parts;
 use http::HeaderMap;
 
 use crate::policy::Policy;
-use crate::rate::KeyedBuckets;
+use crate::http::client_ip;
+use crate::limits::KeyedBuckets;
 use crate::store::{Account, AccountStore};
 
 pub use sockets::{SessionSockets, SocketRegistration};
@@ -152,21 +152,19 @@ impl Accounts {
     }
 
     /// The live session the token belongs to, if any.
-    pub async fn session(&self, token: &SessionToken) -> Option<SignedIn> {
+    /// A store that cannot be read is an error, never "signed out".
+    pub async fn session(&self, token: &SessionToken) -> Result<Option<SignedIn>, AccountError> {
         let key = token.key();
-        match self.inner.store.session(&key.0, now_ms()).await {
-            Ok(record) => record.map(|record| SignedIn { key, account: record.account, expires_at: record.expires_at }),
-            Err(error) => {
-                tracing::error!(%error, "reading a session failed");
-                None
-            }
-        }
+        let record = self.inner.store.session(&key.0, now_ms()).await.map_err(unavailable)?;
+        Ok(record.map(|record| SignedIn { key, account: record.account, expires_at: record.expires_at }))
     }
 
     /// The live session of a request's cookie, if any.
-    pub async fn session_of(&self, headers: &HeaderMap) -> Option<SignedIn> {
-        let token = SessionToken::from_headers(headers)?;
-        self.session(&token).await
+    pub async fn session_of(&self, headers: &HeaderMap) -> Result<Option<SignedIn>, AccountError> {
+        match SessionToken::from_headers(headers) {
+            Some(token) => self.session(&token).await,
+            None => Ok(None),
+        }
     }
 
     /// Takes an attempt from the address's allowance (`username: None`), or from
@@ -262,13 +260,14 @@ impl AccountService for Accounts {
         })
     }
 
-    fn viewer(&self, request: &Parts) -> Answer<Option<Viewer>> {
+    fn viewer(&self, request: &Parts) -> Answer<Result<Option<Viewer>, AccountError>> {
         let (accounts, headers) = (self.clone(), request.headers.clone());
         Box::pin(async move {
-            accounts.session_of(&headers).await.map(|signed_in| Viewer {
+            let signed_in = accounts.session_of(&headers).await?;
+            Ok(signed_in.map(|signed_in| Viewer {
                 username: signed_in.account.username,
                 display_name: signed_in.account.display_name,
-            })
+            }))
         })
     }
 }
@@ -284,14 +283,6 @@ fn network_of(ip: IpAddr) -> IpAddr {
             IpAddr::V6(std::net::Ipv6Addr::from(segments))
         }
     }
-}
-
-/// The address the request came from (the peer of the TCP connection).
-pub fn client_ip(request: &Parts) -> IpAddr {
-    request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
 pub fn now_ms() -> i64 {

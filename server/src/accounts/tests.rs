@@ -23,12 +23,12 @@ async fn sign_up_then_sign_in_gives_sessions_of_that_account() {
     let (token, account) = accounts.sign_up(HOME, form("  Ada ", "Ada Lovelace", PASSWORD)).await.unwrap();
     assert_eq!(account.username, "ada");
     assert_eq!(account.display_name, "Ada Lovelace");
-    assert_eq!(accounts.session(&token).await.unwrap().account, account);
+    assert_eq!(accounts.session(&token).await.unwrap().unwrap().account, account);
 
     let (again, same) = accounts.sign_in(HOME, "ADA", PASSWORD).await.unwrap();
     assert_eq!(same, account);
     assert_ne!(again, token, "each sign-in is a session of its own");
-    assert!(accounts.session(&again).await.is_some());
+    assert!(accounts.session(&again).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -59,7 +59,7 @@ async fn sessions_expire() {
     let policy = Policy { session_ttl: Duration::ZERO, ..Policy::default() };
     let (accounts, _dir) = accounts_with(policy).await;
     let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
-    assert!(accounts.session(&token).await.is_none(), "a session past its expiry signs nobody in");
+    assert!(accounts.session(&token).await.unwrap().is_none(), "a session past its expiry signs nobody in");
 }
 
 #[tokio::test]
@@ -70,9 +70,9 @@ async fn sign_out_ends_the_session_and_its_sockets() {
     let socket = accounts.sockets().register(token.key());
     let other_socket = accounts.sockets().register(other.key());
     accounts.sign_out(&token).await.unwrap();
-    assert!(accounts.session(&token).await.is_none());
+    assert!(accounts.session(&token).await.unwrap().is_none());
     assert!(socket.ended.is_cancelled());
-    assert!(accounts.session(&other).await.is_some(), "another browser stays signed in");
+    assert!(accounts.session(&other).await.unwrap().is_some(), "another browser stays signed in");
     assert!(!other_socket.ended.is_cancelled());
 }
 
@@ -129,5 +129,15 @@ async fn signing_in_again_ends_the_browsers_previous_session() {
     let pair = first.cookie(60, false).split(';').next().unwrap().to_owned();
     headers.insert(http::header::COOKIE, pair.parse().unwrap());
     accounts.replace_session_of(&headers).await;
-    assert!(accounts.session(&first).await.is_none());
+    assert!(accounts.session(&first).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_session_the_store_cannot_read_is_an_error_not_signed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let accounts = Accounts::new(store.clone(), Policy::default());
+    let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
+    store.shut().await;
+    assert_eq!(accounts.session(&token).await.err(), Some(AccountError::Unavailable));
 }

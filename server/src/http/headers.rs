@@ -1,6 +1,7 @@
-//! Security headers on every response. The script part of the Content Security
-//! Policy (a nonce for Leptos' hydration script) comes with the accounts work;
-//! what is here already holds for every page.
+//! Security headers on every response. Pages set a fuller Content Security
+//! Policy of their own (scripts by a per-response nonce, see `app::shell`); this
+//! one is the floor for every other response (files, redirects, errors), and a
+//! page's own is left in place.
 
 use axum::http::header::{
     CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,

@@ -3,8 +3,13 @@
 //! without an `Origin` header does not come from a browser page, so it carries no
 //! one's cookies by surprise; it is let through.
 
+use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OriginRefusal {
@@ -35,6 +40,20 @@ pub fn check(headers: &HeaderMap, allowed: &[String]) -> Result<(), OriginRefusa
     } else {
         Err(OriginRefusal::Foreign(origin.to_owned()))
     }
+}
+
+/// A form post from another site's page is refused: it could otherwise post a
+/// message as the visitor, sign them out, or sign them into an account of the
+/// other site's choosing (login CSRF).
+pub async fn same_origin_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !reads {
+        if let Err(refusal) = check(request.headers(), &state.allowed_origins) {
+            tracing::info!(%refusal, path = %request.uri().path(), "cross-site post refused");
+            return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 #[cfg(test)]

@@ -32,12 +32,19 @@ pub struct Hub {
     inner: Arc<Inner>,
 }
 
+/// The rooms that have members, by name. Shared with the poster, which
+/// broadcasts each stored message to its room as the registry has it at commit
+/// time, not to the room it was posted in: that one may have emptied and been
+/// replaced meanwhile, and its new members must not miss the message.
+pub(crate) type Registry = Arc<Mutex<HashMap<RoomName, Arc<Room>>>>;
+
 struct Inner {
-    rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
+    rooms: Registry,
     next_member: AtomicU64,
     room_buffer: usize,
     store: SharedStore,
     posts: mpsc::Sender<post::PostRequest>,
+    poster: post::Poster,
 }
 
 impl Hub {
@@ -53,12 +60,15 @@ impl Hub {
 
     /// `commit_pace`: under load, the least time between two commits (see `post`).
     pub fn configured(store: SharedStore, room_buffer: usize, commit_pace: std::time::Duration) -> Self {
+        let rooms = Registry::default();
+        let (poster, posts) = post::Poster::start(store.clone(), commit_pace, rooms.clone());
         Hub {
             inner: Arc::new(Inner {
-                rooms: Mutex::new(HashMap::new()),
                 next_member: AtomicU64::new(1),
                 room_buffer,
-                posts: post::start(store.clone(), commit_pace),
+                posts,
+                poster,
+                rooms,
                 store,
             }),
         }
@@ -66,6 +76,14 @@ impl Hub {
 
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
+    }
+
+    /// For shutdown, once the sessions have ended: stores the posts already
+    /// queued (later ones are refused as [`PostError::Closed`]), waits for the
+    /// poster to end, then closes the store (its last checkpoint included).
+    pub async fn close(&self) {
+        self.inner.poster.close().await;
+        self.inner.store.close().await;
     }
 
     /// Adds a member to `room` (creating the room if it is new) and announces it;

@@ -16,13 +16,19 @@
 //! never held back.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+
+use app::protocol::ChatMessage;
+use app::room_name::RoomName;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::room::Room;
+use super::Registry;
 use crate::store::{Appended, NewMessage, Store};
 
 /// Most posts stored in one transaction.
@@ -51,24 +57,64 @@ pub enum PostError {
 }
 
 pub(super) struct PostRequest {
+    /// The room it was posted in, for pacing only: the broadcast goes to the
+    /// room registered under the message's room name once it is stored.
     pub room: Arc<Room>,
     pub message: NewMessage,
     pub reply: oneshot::Sender<Result<Appended, PostError>>,
 }
 
-/// Starts the poster; it ends when every sender (every clone of the hub) is gone.
-pub(super) fn start(store: SharedStore, pace: Duration) -> mpsc::Sender<PostRequest> {
-    let (posts, requests) = mpsc::channel(QUEUE);
-    tokio::spawn(run(store, pace, requests));
-    posts
+/// The poster task, owned by the hub: [`Poster::close`] stops it taking posts,
+/// lets it store those already queued, and waits for it to end. Dropped without
+/// closing (a test's hub), it ends when every sender is gone.
+pub(super) struct Poster {
+    stop: CancellationToken,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
-async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<PostRequest>) {
+impl Poster {
+    pub(super) fn start(store: SharedStore, pace: Duration, rooms: Registry) -> (Self, mpsc::Sender<PostRequest>) {
+        let (posts, requests) = mpsc::channel(QUEUE);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(store, pace, rooms, requests, stop.clone()));
+        (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts)
+    }
+
+    pub(super) async fn close(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(task) = task {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the poster task failed");
+            }
+        }
+    }
+}
+
+async fn run(
+    store: SharedStore,
+    pace: Duration,
+    registry: Registry,
+    mut requests: mpsc::Receiver<PostRequest>,
+    stop: CancellationToken,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // When the last commit started, if it was busy: several posts for one large
     // room. A lone poster waiting for each ack, and small rooms, are never held back.
     let mut last_busy_commit: Option<Instant> = None;
-    while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = tokio::select! {
+            // recv_many is cancel safe: nothing taken is lost when stopping wins.
+            received = requests.recv_many(&mut batch, MAX_BATCH) => received,
+            () = stop.cancelled(), if !requests.is_closed() => {
+                // No new posts from here on; those queued are still stored.
+                requests.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         if let Some(next) = last_busy_commit.map(|at| at + pace) {
             if next > Instant::now() && batch.len() < MAX_BATCH && batch.iter().any(|r| is_large(&r.room)) {
                 tokio::time::sleep_until(next).await;
@@ -97,21 +143,34 @@ async fn run(store: SharedStore, pace: Duration, mut requests: mpsc::Receiver<Po
             Ok(stored) => {
                 // One broadcast per room for the whole batch, then the acks, so
                 // each sender's ack follows its message.
-                let mut rooms: Vec<(Arc<Room>, Vec<_>)> = Vec::new();
-                let mut index: HashMap<*const Room, usize> = HashMap::new();
+                let mut rooms: Vec<(RoomName, Vec<ChatMessage>)> = Vec::new();
+                let mut index: HashMap<RoomName, usize> = HashMap::new();
                 let mut answers = Vec::with_capacity(stored.len());
                 for ((room, reply), appended) in waiting.into_iter().zip(stored) {
                     if !appended.duplicate {
-                        let at = *index.entry(Arc::as_ptr(&room)).or_insert_with(|| {
-                            rooms.push((room.clone(), Vec::new()));
-                            rooms.len() - 1
-                        });
+                        let name = room.name();
+                        let at = match index.get(name) {
+                            Some(at) => *at,
+                            None => {
+                                index.insert(name.clone(), rooms.len());
+                                rooms.push((name.clone(), Vec::new()));
+                                rooms.len() - 1
+                            }
+                        };
                         rooms[at].1.push(appended.message.clone());
                     }
                     answers.push((reply, appended));
                 }
-                for (room, messages) in rooms {
-                    room.publish_messages(messages);
+                // The rooms as they are now that the messages are committed: a
+                // member who joins from here on reads them from the store.
+                let live: Vec<Option<Arc<Room>>> = {
+                    let registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
+                    rooms.iter().map(|(name, _)| registry.get(name).cloned()).collect()
+                };
+                for (room, (_, messages)) in live.into_iter().zip(rooms) {
+                    if let Some(room) = room {
+                        room.publish_messages(messages);
+                    }
                 }
                 for (reply, appended) in answers {
                     answer(reply, Ok(appended));

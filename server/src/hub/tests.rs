@@ -218,3 +218,34 @@ async fn the_directory_lists_active_rooms_busiest_first() {
     let listed: Vec<_> = rooms.iter().map(|r| (r.name.as_str(), r.members)).collect();
     assert_eq!(listed, [("busy", 2), ("quiet", 1)]);
 }
+
+/// A post whose sender was the room's last member, stored while the room is
+/// removed and created anew by someone else's join, still reaches that someone:
+/// the broadcast goes to the room as it is at commit time.
+#[tokio::test]
+async fn a_message_stored_while_its_room_is_recreated_reaches_the_new_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::testing::TestStore::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let hub = Hub::new(store.clone());
+    store.hold_commits();
+
+    let ada = hub.join(&room("r"), Some("Ada".into()));
+    let pending = ada.submit(&by("Ada"), "still here?".into(), ClientMsgId("a1".into())).await.unwrap();
+    store.commit_begun().await;
+    // Ada leaves while her message is being stored: the room goes away…
+    drop(ada);
+    assert!(hub.room(&room("r")).is_none());
+    // …and Bob's join creates it again before the commit ends.
+    let mut bob = hub.join(&room("r"), Some("Bob".into()));
+    store.release_commit();
+    let seq = pending.await.unwrap().message.seq;
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let event = tokio::time::timeout_at(deadline, bob.next_event()).await.expect("Bob receives Ada's message");
+        if messages(&decode(event)).contains(&(seq.0, "still here?")) {
+            break;
+        }
+    }
+    hub.check_invariants();
+}

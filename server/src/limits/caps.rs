@@ -39,25 +39,38 @@ impl ConnectionCaps {
         ConnectionCaps { counts: Arc::default(), per_account, per_ip }
     }
 
-    pub fn open(&self, account: Option<AccountId>, ip: IpAddr) -> Result<ConnectionSlot, CapError> {
+    /// Counts a connection from `ip`, before anything else about it costs work
+    /// (its session is read only once its address is within its cap).
+    pub fn open(&self, ip: IpAddr) -> Result<ConnectionSlot, CapError> {
         let mut counts = self.lock();
-        let from_ip = counts.by_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= self.per_ip {
+        let from_ip = counts.by_ip.entry(ip).or_default();
+        if *from_ip >= self.per_ip {
             return Err(CapError::Ip(self.per_ip));
         }
-        if let Some(account) = account {
-            let from_account = counts.by_account.get(&account).copied().unwrap_or(0);
-            if from_account >= self.per_account {
-                return Err(CapError::Account(self.per_account));
-            }
-            *counts.by_account.entry(account).or_default() += 1;
-        }
-        *counts.by_ip.entry(ip).or_default() += 1;
-        Ok(ConnectionSlot { caps: self.clone(), account, ip })
+        *from_ip += 1;
+        Ok(ConnectionSlot { caps: self.clone(), account: None, ip })
     }
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ConnectionSlot {
+    /// Counts the connection for `account` too (once its session is known).
+    pub fn signed_in(&mut self, account: AccountId) -> Result<(), CapError> {
+        debug_assert!(self.account.is_none(), "a connection has one account");
+        let mut counts = self.caps.lock();
+        let from_account = counts.by_account.entry(account).or_default();
+        if *from_account >= self.caps.per_account {
+            if *from_account == 0 {
+                counts.by_account.remove(&account);
+            }
+            return Err(CapError::Account(self.caps.per_account));
+        }
+        *from_account += 1;
+        self.account = Some(account);
+        Ok(())
     }
 }
 
@@ -90,15 +103,23 @@ mod tests {
         let caps = ConnectionCaps::new(2, 3);
         let home = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
         let office = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-        let ada = Some(AccountId(1));
-        let a = caps.open(ada, home).unwrap();
-        let _b = caps.open(ada, office).unwrap();
-        assert_eq!(caps.open(ada, home).err(), Some(CapError::Account(2)));
-        let _reader = caps.open(None, home).unwrap();
-        let _bob = caps.open(Some(AccountId(2)), home).unwrap();
-        assert_eq!(caps.open(None, home).err(), Some(CapError::Ip(3)));
+        let ada = AccountId(1);
+        let open = |account: Option<AccountId>, ip| {
+            let mut slot = caps.open(ip)?;
+            if let Some(account) = account {
+                slot.signed_in(account)?;
+            }
+            Ok::<_, CapError>(slot)
+        };
+        let a = open(Some(ada), home).unwrap();
+        let _b = open(Some(ada), office).unwrap();
+        assert_eq!(open(Some(ada), home).err(), Some(CapError::Account(2)));
+        let _reader = open(None, home).unwrap();
+        let _bob = open(Some(AccountId(2)), home).unwrap();
+        assert_eq!(open(None, home).err(), Some(CapError::Ip(3)));
         drop(a);
-        assert!(caps.open(ada, office).is_ok(), "a closed connection frees its place");
+        assert!(open(Some(ada), office).is_ok(), "a closed connection frees its place");
         assert!(caps.lock().by_ip.len() <= 2);
+        assert!(caps.lock().by_account.values().all(|n| *n > 0), "no empty entries kept");
     }
 }

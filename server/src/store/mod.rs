@@ -4,6 +4,8 @@
 
 mod accounts;
 mod sqlite;
+#[cfg(test)]
+pub mod testing;
 
 use futures::future::BoxFuture;
 
@@ -76,6 +78,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
+
+    /// Ends the store's background work (its last pass included) and closes its
+    /// connections; for shutdown, after the last write.
+    fn close(&self) -> BoxFuture<'_, ()>;
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Connection, Row, SqliteConnection};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
@@ -32,22 +33,27 @@ pub struct SqliteStore {
     /// Each room's id and newest seq as committed, kept by the one writer so a
     /// batch needs no room look-ups (filled on a room's first message).
     rooms: Arc<std::sync::Mutex<HashMap<RoomName, (i64, i64)>>>,
-    /// Stops the checkpointing task when the last clone of the store goes.
-    _checkpoints: Arc<DropGuard>,
+    /// The checkpointing task; stopped by `close`, or when the last clone goes.
+    checkpoints: Arc<Checkpoints>,
 }
 
 /// Copies the write-ahead log into the database file in the background, beside
 /// the writer rather than in its way (PASSIVE: never waits for, nor blocks, it).
-struct Checkpoints;
+/// Owned by the store: [`SqliteStore::close`] ends it after one last pass; a
+/// store dropped without closing stops it too.
+struct Checkpoints {
+    stop: CancellationToken,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
 
 /// How often the log is copied back (it then holds at most a few seconds of writes).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl Checkpoints {
-    fn start(mut conn: SqliteConnection) -> DropGuard {
+    fn start(mut conn: SqliteConnection) -> Self {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -61,11 +67,31 @@ impl Checkpoints {
                 }
             }
             // A last one on the way out, so the file is whole without its log.
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
-                tracing::debug!(%error, "final checkpoint failed");
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await {
+                tracing::warn!(%error, "the last checkpoint failed; the log is replayed at the next start");
+            }
+            if let Err(error) = conn.close().await {
+                tracing::debug!(%error, "closing the checkpoint connection failed");
             }
         });
-        stop.drop_guard()
+        Checkpoints { stop, task: std::sync::Mutex::new(Some(task)) }
+    }
+
+    /// Stops the task after its last checkpoint and waits for it.
+    async fn close(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(task) = task {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the checkpoint task failed");
+            }
+        }
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
@@ -101,7 +127,15 @@ impl SqliteStore {
             .await?;
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
-        Ok(SqliteStore { writer, readers, rooms: Default::default(), _checkpoints: checkpoints })
+        Ok(SqliteStore { writer, readers, rooms: Default::default(), checkpoints })
+    }
+
+    /// Closes the readers and the writer, then checkpoints the log into the file
+    /// one last time (after the writer, so nothing is written after it).
+    pub async fn shut(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+        self.checkpoints.close().await;
     }
 
     pub(super) fn writer(&self) -> &SqlitePool {
@@ -323,5 +357,9 @@ impl Store for SqliteStore {
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         self.select_last_seq(room).boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.shut().boxed()
     }
 }

@@ -1,13 +1,13 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
-mod caps;
 mod limits;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
 
-use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
-use axum::http::request::Parts;
+use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -17,22 +17,10 @@ use app::room_name::RoomName;
 
 use crate::accounts::SessionToken;
 use crate::hub::Author;
-use crate::origin;
+use crate::http::{origin, ClientIp};
+use crate::limits::CapError;
 use crate::state::AppState;
-pub use caps::{CapError, ConnectionCaps, ConnectionSlot};
 pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};
-
-/// The address a request came from (unspecified when the server was not started
-/// with connection info, as in some tests).
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(crate::accounts::client_ip(parts)))
-    }
-}
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -55,23 +43,35 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.")
             .into_response();
     }
+    // The address's cap first: a flood of upgrades from one address costs no
+    // database read.
+    let mut slot = match state.caps.open(ip) {
+        Ok(slot) => slot,
+        Err(refusal) => return over_cap(refusal, ip),
+    };
     // Who is posting comes from the session cookie, never from the frames. The
     // socket is registered under its session before the session is read, so a
     // sign-out at this very moment either ends it or leaves no session to find.
     let token = SessionToken::from_headers(&headers);
     let registration = token.as_ref().map(|t| state.accounts.sockets().register(t.key()));
     let signed_in = match &token {
-        Some(token) => state.accounts.session(token).await,
+        Some(token) => match state.accounts.session(token).await {
+            Ok(signed_in) => signed_in,
+            // Not "signed out": the page would show a reader's view to someone
+            // signed in. It retries instead.
+            Err(error) => {
+                tracing::warn!(%error, %ip, "websocket upgrade refused: sessions unreadable");
+                return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], error.to_string()).into_response();
+            }
+        },
         None => None,
     };
     let registration = registration.filter(|_| signed_in.is_some());
-    let slot = match state.caps.open(signed_in.as_ref().map(|s| s.account.id), ip) {
-        Ok(slot) => slot,
-        Err(refusal) => {
-            tracing::warn!(%refusal, %ip, "websocket upgrade over the connection cap");
-            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], refusal.to_string()).into_response();
+    if let Some(signed_in) = &signed_in {
+        if let Err(refusal) = slot.signed_in(signed_in.account.id) {
+            return over_cap(refusal, ip);
         }
-    };
+    }
     let session_expires = signed_in.as_ref().map(|s| {
         let left = s.expires_at.saturating_sub(crate::accounts::now_ms()).max(0) as u64;
         tokio::time::Instant::now() + std::time::Duration::from_millis(left)
@@ -98,4 +98,9 @@ pub async fn upgrade(
                 run_session(sink, stream, context).await;
             })
         })
+}
+
+fn over_cap(refusal: CapError, ip: IpAddr) -> Response {
+    tracing::warn!(%refusal, %ip, "websocket upgrade over the connection cap");
+    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], refusal.to_string()).into_response()
 }

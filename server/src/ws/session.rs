@@ -18,7 +18,7 @@ use app::protocol::{decode_client, validate_body, ClientMsg, ClientMsgId, ErrorC
 use app::room_name::RoomName;
 
 use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError, RoomEvent};
-use crate::rate::KeyedBuckets;
+use crate::limits::KeyedBuckets;
 use crate::store::{AccountId, Appended};
 
 /// A connection that has not joined within this time is closed.
@@ -254,8 +254,14 @@ where
         let latest = match self.context.hub.store().last_seq(&room).await {
             Ok(latest) => latest,
             Err(error) => {
+                // Without it the client cannot tell a gap from a fresh room:
+                // refuse, and let it come back when the store answers again.
                 tracing::error!(%error, "reading the room's last seq failed");
-                Seq(0)
+                let message = "The message store is not answering; the page retries shortly.";
+                if self.writer.refuse(ErrorCode::StoreUnavailable, message.into()).await.is_ok() {
+                    self.writer.close(close_code::AGAIN, "store unavailable").await;
+                }
+                return;
             }
         };
         let welcome = ServerMsg::Welcome {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, Timestamp, PROTOCOL_VERSION};
 use app::room_name::RoomName;
+use server::config::Settings;
 use server::policy::Policy;
 use server::store::{AccountId, NewMessage, SqliteStore};
 use futures::{SinkExt, StreamExt};
@@ -56,31 +57,27 @@ impl TestServer {
         server
     }
 
-    /// A server with a fresh database, its state adjusted by `configure` first.
-    pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
+    /// A server with a fresh database and these settings.
+    pub async fn start_with_settings(settings: Settings) -> Self {
         let (store, dir) = temp_store().await;
-        let mut server = Self::start_inner(store, Policy::default(), configure).await;
+        let mut server = Self::start_inner(store, settings).await;
         server._data = Some(dir);
         server
     }
 
     /// A server with a fresh database and other limits.
     pub async fn start_with_policy(policy: Policy) -> Self {
-        let (store, dir) = temp_store().await;
-        let mut server = Self::start_inner(store, policy, |_| {}).await;
-        server._data = Some(dir);
-        server
+        Self::start_with_settings(Settings { policy, ..Settings::default() }).await
     }
 
     pub async fn start_with(store: SqliteStore) -> Self {
-        Self::start_inner(store, Policy::default(), |_| {}).await
+        Self::start_inner(store, Settings::default()).await
     }
 
-    async fn start_inner(store: SqliteStore, policy: Policy, configure: impl FnOnce(&mut AppState)) -> Self {
+    async fn start_inner(store: SqliteStore, settings: Settings) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut state = AppState::with_policy(leptos_options(), store, policy);
-        configure(&mut state);
+        let state = AppState::build(leptos_options(), store, &settings);
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let task = tokio::spawn(server::serve(listener, state.clone(), signal));

@@ -1,0 +1,14 @@
+//! Everything HTTP: the listener and its per-connection limits, the routes,
+//! who a request comes from, which origins may write, and the security headers
+//! on every response.
+
+mod client;
+mod headers;
+pub mod origin;
+mod routes;
+mod serve;
+
+pub use client::{client_ip, ClientIp};
+pub use headers::CSP;
+pub use routes::router;
+pub use serve::{serve, SHUTDOWN_GRACE};

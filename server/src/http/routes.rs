@@ -1,0 +1,51 @@
+//! The routes: Leptos pages, the WebSocket, and the layers every response
+//! passes through.
+
+use std::sync::Arc;
+
+use app::account::SharedAccounts;
+use app::directory::SharedDirectory;
+use app::history::SharedHistory;
+use app::{shell, App};
+use axum::extract::Path;
+use axum::response::Redirect;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let directory: SharedDirectory = Arc::new(state.hub.clone());
+    let history: SharedHistory = Arc::new(state.hub.clone());
+    let accounts: SharedAccounts = Arc::new(state.accounts.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/ws/chat/{room}", get(crate::ws::upgrade))
+        // Room addresses end in a slash; lead the slash-less spellings there.
+        .route("/chat", get(|| async { Redirect::permanent("/chat/") }))
+        .route("/chat/{room}", get(add_trailing_slash))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(directory.clone());
+                provide_context(history.clone());
+                provide_context(accounts.clone());
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::origin::same_origin_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::client::forwarded_client))
+        .layer(axum::middleware::map_response(super::headers::add))
+        .with_state(state)
+}
+
+async fn add_trailing_slash(Path(room): Path<String>) -> Redirect {
+    // A '/' inside the segment is encoded too, so it stays one segment.
+    let encoded = app::url::encode(&room).replace('/', "%2F");
+    Redirect::permanent(&format!("/chat/{encoded}/"))
+}
