@@ -152,7 +152,9 @@ mod service {
         /// Ends the request's session (closing its sockets); answers the cookie
         /// that clears it.
         fn sign_out(&self, request: &Parts) -> Answer<Result<String, AccountError>>;
-        fn viewer(&self, request: &Parts) -> Answer<Option<Viewer>>;
+        /// Who the request's session belongs to; an error when sessions cannot
+        /// be read (never "signed out" then).
+        fn viewer(&self, request: &Parts) -> Answer<Result<Option<Viewer>, AccountError>>;
     }
 
     pub type SharedAccounts = std::sync::Arc<dyn AccountService>;
@@ -271,7 +273,7 @@ pub async fn sign_out(next: Option<String>) -> Result<(), ServerFnError> {
 #[server(endpoint = "viewer")]
 pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
     let (accounts, parts) = respond::context()?;
-    Ok(accounts.viewer(&parts).await)
+    accounts.viewer(&parts).await.map_err(|error| ServerFnError::ServerError(error.code().into()))
 }
 
 #[cfg(test)]
