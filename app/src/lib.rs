@@ -5,6 +5,7 @@
 pub mod account;
 pub mod directory;
 pub mod display_name;
+pub mod error;
 pub mod history;
 pub mod markdown;
 pub mod pages;

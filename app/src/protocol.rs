@@ -4,7 +4,7 @@
 //! from the browser, a [`ServerMsg`] from the server. Both sides compile these same
 //! types. The first frame a client sends is [`ClientMsg::Join`], carrying
 //! [`PROTOCOL_VERSION`]; a server that speaks another version answers with
-//! [`ErrorCode::UnsupportedVersion`] and closes.
+//! [`ChatError::UnsupportedVersion`] and closes.
 //!
 //! Every message has a per-room [`Seq`]. A client remembers the last one it saw and
 //! joins with `since`, so a reconnect replays exactly what it missed. Each message a
@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::room_name::RoomName;
 
+pub use crate::error::ChatError;
+
 /// Bumped on every change a peer of the previous version would misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: errors are a code and its data (`ChatError`), no English on the wire.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -94,16 +97,14 @@ pub enum ServerMsg {
     MemberJoined { member: Member },
     /// Someone left the room.
     MemberLeft { member: MemberId },
-    /// The request was refused; the connection stays usable unless the code says
-    /// otherwise. `id` names the refused message, when it was a `send`.
+    /// The request was refused; the connection stays usable unless the error
+    /// says otherwise ([`ChatError::is_fatal`]). `id` names the refused message,
+    /// when it was a `send`. On the wire: `{"type":"error","code":…, its data…, "id":…}`.
     Error {
-        code: ErrorCode,
-        message: String,
+        #[serde(flatten)]
+        error: ChatError,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<ClientMsgId>,
-        /// When the same request may succeed again, in milliseconds from now.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        retry_after_ms: Option<u64>,
     },
     /// The server is going away (restart or shutdown); reconnect after a moment.
     ShuttingDown,
@@ -125,47 +126,6 @@ pub struct ChatMessage {
     pub client_id: ClientMsgId,
 }
 
-/// Why the server refused a frame. Clients can match on it; `message` is for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The frame was not a JSON client message of this protocol.
-    Malformed,
-    /// Binary frames are not part of the protocol.
-    BinaryFrame,
-    /// The message body was longer than [`MAX_BODY_CHARS`].
-    TooLong,
-    /// The message body was empty or only white space.
-    EmptyMessage,
-    /// The client speaks another protocol version; the connection closes.
-    UnsupportedVersion,
-    /// A `send` arrived before the `join`.
-    NotJoined,
-    /// A second `join` on the same connection.
-    AlreadyJoined,
-    /// The message id is missing or not of the allowed form.
-    InvalidMessageId,
-    /// The message could not be stored; nothing was sent. Retry later.
-    StoreUnavailable,
-    /// Sending too fast; the message was not sent. `retry_after_ms` says when to.
-    RateLimited,
-    /// Posting needs an account; this connection is a signed-out reader.
-    SignInRequired,
-    /// The session this connection belonged to ended (signed out or expired);
-    /// the connection closes.
-    SessionEnded,
-    /// Nothing was heard from the client for too long; the connection closes (a
-    /// client that is still there reconnects).
-    Idle,
-}
-
-impl ErrorCode {
-    /// Whether the server closes the connection after this error.
-    pub fn is_fatal(self) -> bool {
-        matches!(self, ErrorCode::UnsupportedVersion | ErrorCode::SessionEnded)
-    }
-}
-
 /// Reads one text frame from a client. Never panics, whatever the input: this is
 /// the decoder the fuzz target (`fuzz/`) drives.
 pub fn decode_client(frame: &str) -> Result<ClientMsg, String> {
@@ -183,30 +143,24 @@ impl ServerMsg {
         serde_json::to_string(self).expect("server messages always serialise")
     }
 
-    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error { code, message: message.into(), id: None, retry_after_ms: None }
+    pub fn error(error: ChatError) -> Self {
+        ServerMsg::Error { error, id: None }
     }
 
     /// A refusal of the message the client sent as `id`.
-    pub fn message_error(id: ClientMsgId, code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error { code, message: message.into(), id: Some(id), retry_after_ms: None }
+    pub fn message_error(id: ClientMsgId, error: ChatError) -> Self {
+        ServerMsg::Error { error, id: Some(id) }
     }
 }
 
 /// Checks a message body against the protocol's rules; returns the body to store.
-pub fn validate_body(body: &str) -> Result<&str, (ErrorCode, String)> {
+pub fn validate_body(body: &str) -> Result<&str, ChatError> {
     if body.trim().is_empty() {
-        return Err((ErrorCode::EmptyMessage, "A message cannot be empty.".into()));
+        return Err(ChatError::EmptyMessage);
     }
-    let chars = body.chars().count();
-    if chars > MAX_BODY_CHARS {
-        return Err((
-            ErrorCode::TooLong,
-            format!(
-                "Your message is {chars} characters long; the limit is {MAX_BODY_CHARS}. \
-                 Shorten it or split it in parts."
-            ),
-        ));
+    let len = body.chars().count();
+    if len > MAX_BODY_CHARS {
+        return Err(ChatError::TooLong { len, max: MAX_BODY_CHARS });
     }
     Ok(body)
 }
@@ -218,8 +172,8 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":3,"since":41}"#);
-        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":3}"#).unwrap();
+        assert_eq!(join.to_json(), r#"{"type":"join","version":4,"since":41}"#);
+        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":4}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         let send: ClientMsg =
             serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
@@ -238,8 +192,9 @@ mod tests {
             }),
             ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
             ServerMsg::HistoryGap { latest: Seq(9000) },
-            ServerMsg::error(ErrorCode::TooLong, "too long"),
-            ServerMsg::message_error(ClientMsgId("c2".into()), ErrorCode::StoreUnavailable, "disk"),
+            ServerMsg::error(ChatError::TooLong { len: 4001, max: 4000 }),
+            ServerMsg::message_error(ClientMsgId("c2".into()), ChatError::StoreUnavailable),
+            ServerMsg::message_error(ClientMsgId("c3".into()), ChatError::RateLimited { retry_after_ms: 250 }),
             ServerMsg::ShuttingDown,
         ];
         for msg in msgs {
@@ -249,6 +204,10 @@ mod tests {
         assert!(ServerMsg::HistoryGap { latest: Seq(1) }
             .to_json()
             .starts_with(r#"{"type":"history_gap""#));
+        assert_eq!(
+            ServerMsg::message_error(ClientMsgId("c3".into()), ChatError::RateLimited { retry_after_ms: 250 }).to_json(),
+            r#"{"type":"error","code":"rate_limited","retry_after_ms":250,"id":"c3"}"#
+        );
     }
 
     #[test]
@@ -268,7 +227,7 @@ mod tests {
     #[test]
     fn the_decoder_answers_every_mutation_of_real_frames_without_panicking() {
         let seeds = [
-            r#"{"type":"join","version":3,"since":41}"#,
+            r#"{"type":"join","version":4,"since":41}"#,
             r#"{"type":"send","id":"m-1","body":"hello \u202e <b>"}"#,
             r#"{"type":"send","id":"m-2","body":"x","author":"bob"}"#,
         ];
@@ -315,12 +274,10 @@ mod tests {
     #[test]
     fn body_limits() {
         assert!(validate_body("hello").is_ok());
-        assert_eq!(validate_body("  \n ").unwrap_err().0, ErrorCode::EmptyMessage);
+        assert_eq!(validate_body("  \n "), Err(ChatError::EmptyMessage));
         let at_limit = "é".repeat(MAX_BODY_CHARS);
         assert!(validate_body(&at_limit).is_ok(), "the limit counts characters, not bytes");
         let over = "a".repeat(MAX_BODY_CHARS + 1);
-        let (code, message) = validate_body(&over).unwrap_err();
-        assert_eq!(code, ErrorCode::TooLong);
-        assert!(message.contains("4000"), "{message}");
+        assert_eq!(validate_body(&over), Err(ChatError::TooLong { len: MAX_BODY_CHARS + 1, max: MAX_BODY_CHARS }));
     }
 }

@@ -38,7 +38,7 @@ export { expect };
 export const PASSWORD = "correct-horse-battery-staple";
 
 /** The WebSocket protocol version the server speaks. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The texts the account pages show, word for word. */
 export const ERRORS = {

@@ -8,9 +8,9 @@ use tokio_util::task::TaskTracker;
 use crate::accounts::Accounts;
 use crate::config::Settings;
 use crate::hub::Hub;
-use crate::limits::{ConnectionCaps, KeyedBuckets, PeerCaps};
+use crate::limits::{ConnectionCaps, PeerCaps};
 use crate::policy::Policy;
-use crate::store::{AccountId, SqliteStore};
+use crate::store::SqliteStore;
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
 #[derive(Clone, FromRef)]
@@ -23,8 +23,6 @@ pub struct AppState {
     pub peers: PeerCaps,
     /// Open WebSockets per account and per address.
     pub caps: ConnectionCaps,
-    /// Each account's allowance of messages, over all its connections.
-    pub sends: Arc<KeyedBuckets<AccountId>>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Every WebSocket session, so shutdown can wait for them to say goodbye.
@@ -43,11 +41,10 @@ impl AppState {
         let store = Arc::new(store);
         AppState {
             leptos_options,
-            hub: Hub::configured(store.clone(), crate::hub::DEFAULT_ROOM_BUFFER, policy.commit_pace),
+            hub: Hub::with_policy(store.clone(), crate::hub::DEFAULT_ROOM_BUFFER, &policy),
             accounts: Accounts::new(store, policy.clone()),
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
-            sends: Arc::new(KeyedBuckets::new(policy.send_burst, policy.sends_per_second)),
             policy: Arc::new(policy),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),

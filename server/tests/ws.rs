@@ -2,15 +2,16 @@
 
 mod support;
 
-use app::protocol::{ClientMsg, ErrorCode, ServerMsg, MAX_BODY_CHARS, PROTOCOL_VERSION};
+use app::protocol::{ChatError, ClientMsg, ServerMsg, MAX_BODY_CHARS, PROTOCOL_VERSION};
 use support::{eventually, TestServer};
 use tokio_tungstenite::tungstenite::Message;
 
+/// The refusal a frame carries, if it is one with the `expected` code.
 #[track_caller]
-fn assert_error(msg: ServerMsg, expected: ErrorCode) -> String {
+fn assert_error(msg: ServerMsg, expected: &str) -> ChatError {
     match msg {
-        ServerMsg::Error { code, message, .. } if code == expected => message,
-        other => panic!("expected a {expected:?} error, got {other:?}"),
+        ServerMsg::Error { error, .. } if error.code() == expected => error,
+        other => panic!("expected a {expected} error, got {other:?}"),
     }
 }
 
@@ -66,8 +67,8 @@ async fn an_over_long_message_is_refused_and_the_connection_keeps_working() {
     let mut bob = server.join("general", "Bob").await;
 
     ada.say(&"x".repeat(MAX_BODY_CHARS + 1)).await;
-    let reason = assert_error(ada.recv_chat().await, ErrorCode::TooLong);
-    assert!(reason.contains("4000"), "the error says the limit: {reason}");
+    let refusal = assert_error(ada.recv_chat().await, "too_long");
+    assert_eq!(refusal, ChatError::TooLong { len: MAX_BODY_CHARS + 1, max: MAX_BODY_CHARS }, "the error says the limit");
 
     ada.say(&"y".repeat(MAX_BODY_CHARS)).await;
     assert_eq!(ada.recv_body().await.len(), MAX_BODY_CHARS, "a message at the limit goes through");
@@ -81,18 +82,18 @@ async fn malformed_and_binary_frames_get_error_frames_and_the_connection_keeps_w
     let mut ada = server.join("general", "Ada").await;
 
     ada.send_raw(Message::text("this is not json")).await;
-    assert_error(ada.recv_chat().await, ErrorCode::Malformed);
+    assert_error(ada.recv_chat().await, "malformed");
     ada.send_raw(Message::text(r#"{"type":"shout","body":"hi"}"#)).await;
-    let reason = assert_error(ada.recv_chat().await, ErrorCode::Malformed);
-    assert!(reason.contains("shout"), "the error names what was wrong: {reason}");
+    let refusal = assert_error(ada.recv_chat().await, "malformed");
+    assert!(matches!(&refusal, ChatError::Malformed { detail } if detail.contains("shout")), "names what was wrong: {refusal:?}");
     ada.send_raw(Message::text(r#"{"type":"send"}"#)).await;
-    assert_error(ada.recv_chat().await, ErrorCode::Malformed);
+    assert_error(ada.recv_chat().await, "malformed");
     ada.send_raw(Message::binary(vec![0u8, 159, 146, 150])).await;
-    assert_error(ada.recv_chat().await, ErrorCode::BinaryFrame);
+    assert_error(ada.recv_chat().await, "binary_frame");
     ada.say("   ").await;
-    assert_error(ada.recv_chat().await, ErrorCode::EmptyMessage);
+    assert_error(ada.recv_chat().await, "empty_message");
     ada.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
-    assert_error(ada.recv_chat().await, ErrorCode::AlreadyJoined);
+    assert_error(ada.recv_chat().await, "already_joined");
 
     ada.say("still here").await;
     assert_eq!(ada.recv_body().await, "still here");
@@ -104,9 +105,9 @@ async fn the_first_frame_must_be_a_valid_join() {
     let server = TestServer::start().await;
     let mut client = server.connect("general").await;
     client.say("too early").await;
-    assert_error(client.recv().await, ErrorCode::NotJoined);
+    assert_error(client.recv().await, "not_joined");
     client.send_raw(Message::text(r#"{"type":"join"}"#)).await;
-    assert_error(client.recv().await, ErrorCode::Malformed);
+    assert_error(client.recv().await, "malformed");
     client.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
     match client.recv().await {
         ServerMsg::Welcome { you: None, .. } => {}
@@ -120,8 +121,8 @@ async fn another_protocol_version_is_refused_and_closed() {
     let server = TestServer::start().await;
     let mut client = server.connect("general").await;
     client.send(&ClientMsg::Join { version: PROTOCOL_VERSION + 1, since: None }).await;
-    let reason = assert_error(client.recv().await, ErrorCode::UnsupportedVersion);
-    assert!(reason.contains("Reload"), "{reason}");
+    let refusal = assert_error(client.recv().await, "unsupported_version");
+    assert_eq!(refusal, ChatError::UnsupportedVersion { client: PROTOCOL_VERSION + 1, server: PROTOCOL_VERSION });
     assert_eq!(client.closed().await, Some(1008));
     assert_eq!(server.state.hub.room_count(), 0, "it never joined");
     server.shut_down().await;
@@ -289,10 +290,9 @@ async fn a_flood_is_throttled_with_a_retry_time_and_the_room_keeps_flowing() {
     while acked + limited < flood {
         match flooder.recv_delivery().await {
             ServerMsg::Ack { .. } => acked += 1,
-            ServerMsg::Error { code: ErrorCode::RateLimited, message, id, retry_after_ms } => {
+            ServerMsg::Error { error: ChatError::RateLimited { retry_after_ms }, id } => {
                 assert!(id.is_some(), "the refusal names the message");
-                assert!(retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000), "{retry_after_ms:?}");
-                assert!(message.contains("Try again in"), "{message}");
+                assert!(retry_after_ms > 0 && retry_after_ms <= 1000, "{retry_after_ms}");
                 limited += 1;
             }
             ServerMsg::Message(_) => {}

@@ -26,9 +26,9 @@ pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
             return;
         }
         let body = draft.get_untracked();
-        if let Err((_, reason)) = validate_body(&body) {
+        if let Err(refusal) = validate_body(&body) {
             if !body.trim().is_empty() {
-                state.error.set(Some(reason));
+                state.error.set(Some(refusal.to_string()));
             }
             return;
         }

@@ -113,6 +113,8 @@ mod browser {
         Dropped,
         /// Do not come back.
         Stop,
+        /// Messages were missed: join again at once, resuming before the hole.
+        Resync,
     }
 
     pub struct Channels {
@@ -125,6 +127,9 @@ mod browser {
     pub async fn run(room: RoomName, state: RoomState, mut channels: Channels) {
         let url = socket_url(&room);
         let mut attempt = 0u32;
+        // The last connection ended to fill a hole: the next one goes at once,
+        // but a second in a row waits as a failure does (no tight loop).
+        let mut resyncing = false;
         state.status.set(ConnectionStatus::Connecting);
         loop {
             if !is_online() {
@@ -135,9 +140,15 @@ mod browser {
             }
             match session(&url, &room, state, &mut channels).await {
                 Ended::Stop => return,
-                Ended::Dropped => attempt = 1,
+                Ended::Resync if !resyncing => {
+                    resyncing = true;
+                    attempt = 0;
+                    continue;
+                }
+                Ended::Resync | Ended::Dropped => attempt = 1,
                 Ended::Failed => attempt += 1,
             }
+            resyncing = false;
             if !is_online() {
                 continue;
             }
@@ -217,6 +228,7 @@ mod browser {
                             Err(error) => state.error.set(Some(format!("Could not reload the messages: {error}"))),
                         },
                         Applied::ServerLeaving => break,
+                        Applied::Resync => return Ended::Resync,
                         Applied::Stop => return Ended::Stop,
                         Applied::SessionEnded => {
                             if let Err(error) = window().location().reload() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::history::HistoryPage;
-use crate::protocol::{ChatMessage, ClientMsgId, ErrorCode, Member, MemberId, Seq, ServerMsg};
+use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -195,6 +195,15 @@ impl RoomState {
                 Applied::Continue
             }
             ServerMsg::Message(message) => {
+                // Messages come in seq order: one past `last + 1` means some were
+                // not delivered. Keep nothing past the hole and resume from its
+                // start, so it heals whatever made it.
+                if let Some(last) = self.last_seq() {
+                    if message.seq.0 > last.0 + 1 {
+                        leptos::logging::warn!("missed messages {}..{}; resuming", last.0 + 1, message.seq.0);
+                        return Applied::Resync;
+                    }
+                }
                 let id = message.client_id.clone();
                 self.messages.update(|messages| {
                     messages.insert(message.seq, message);
@@ -225,25 +234,26 @@ impl RoomState {
                 self.members.update(|members| members.retain(|m| m.id != member));
                 Applied::Continue
             }
-            ServerMsg::Error { code: ErrorCode::SessionEnded, message, .. } => {
-                self.status.set(ConnectionStatus::Closed { reason: message });
+            // The words a person reads are this page's, from the error's data.
+            ServerMsg::Error { error, .. } if error.ends_session() => {
+                self.status.set(ConnectionStatus::Closed { reason: error.to_string() });
                 Applied::SessionEnded
             }
-            ServerMsg::Error { code, message, .. } if code.is_fatal() => {
-                self.status.set(ConnectionStatus::Closed { reason: message });
+            ServerMsg::Error { error, .. } if error.is_fatal() => {
+                self.status.set(ConnectionStatus::Closed { reason: error.to_string() });
                 Applied::Stop
             }
-            ServerMsg::Error { code: ErrorCode::RateLimited, id: Some(id), retry_after_ms, .. } => {
+            ServerMsg::Error { error: ChatError::RateLimited { retry_after_ms }, id: Some(id) } => {
                 // Not sent; it goes again by itself once the server allows.
                 self.set_pending_state(&id, PendingState::Sending { sent_at: None });
-                Applied::Throttled { retry_after_ms: retry_after_ms.unwrap_or(1_000) }
+                Applied::Throttled { retry_after_ms }
             }
-            ServerMsg::Error { message, id: Some(id), .. } => {
-                self.set_pending_state(&id, PendingState::Failed(message));
+            ServerMsg::Error { error, id: Some(id) } => {
+                self.set_pending_state(&id, PendingState::Failed(error.to_string()));
                 Applied::Continue
             }
-            ServerMsg::Error { message, id: None, .. } => {
-                self.error.set(Some(message));
+            ServerMsg::Error { error, id: None } => {
+                self.error.set(Some(error.to_string()));
                 Applied::Continue
             }
             ServerMsg::ShuttingDown => Applied::ServerLeaving,
@@ -262,6 +272,9 @@ pub enum Applied {
     Continue,
     /// More was missed than the server replays: load the newest page again.
     ReloadHistory,
+    /// A message arrived past a hole: join again from the last one before it,
+    /// and the server replays what is missing.
+    Resync,
     /// The server said it is going away: reconnect after a pause.
     ServerLeaving,
     /// The server refused a message for now: send the next one after this pause,

@@ -7,9 +7,9 @@ use app::protocol::{ClientMsgId, Member, MemberId};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 
-use super::post::{PostError, PostRequest};
+use super::post::PostError;
 use super::{Hub, Room, RoomEvent};
-use crate::store::{AccountId, Appended, NewMessage};
+use crate::store::{AccountId, Appended};
 
 /// One connection's place in a room. Receives the room's events; leaves the room
 /// when dropped.
@@ -27,6 +27,12 @@ pub struct Membership {
 #[must_use = "a pending post does nothing; await it for the message's seq"]
 pub struct PendingPost {
     answer: oneshot::Receiver<Result<Appended, PostError>>,
+}
+
+impl PendingPost {
+    pub(super) fn new(answer: oneshot::Receiver<Result<Appended, PostError>>) -> Self {
+        PendingPost { answer }
+    }
 }
 
 impl Future for PendingPost {
@@ -81,29 +87,22 @@ impl Membership {
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
     pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
-        self.submit(author, body.to_owned(), client_id).await?.await
+        self.submit(Some(author), body.to_owned(), client_id).await?.await
     }
 
-    /// Hands a message to the room's writer and returns as soon as it is queued
-    /// (waiting only while the queue is full); the returned post resolves once
-    /// the message is durable and broadcast. A connection can so have several
-    /// messages on their way at once, each acknowledged in the order sent.
-    pub async fn submit(&self, author: &Author, body: String, client_id: ClientMsgId) -> Result<PendingPost, PostError> {
-        let (reply, answer) = oneshot::channel();
-        let request = PostRequest {
-            room: self.room.clone(),
-            message: NewMessage {
-                room: self.room.name().clone(),
-                author_id: author.id,
-                author: author.display_name.clone(),
-                body,
-                client_id,
-                sent_at: crate::clock::now(),
-            },
-            reply,
-        };
-        self.hub.inner.posts.send(request).await.map_err(|_| PostError::Closed)?;
-        Ok(PendingPost { answer })
+    /// Checks a message ([`Hub::check`]) and hands it to the room's writer;
+    /// returns as soon as it is queued (waiting only while the queue is full).
+    /// The returned post resolves once the message is durable and broadcast. A
+    /// connection can so have several messages on their way at once, each
+    /// acknowledged in the order sent.
+    pub async fn submit(
+        &self,
+        author: Option<&Author>,
+        body: String,
+        client_id: ClientMsgId,
+    ) -> Result<PendingPost, PostError> {
+        let author = self.hub.check(author, &client_id, &body).map_err(PostError::Refused)?;
+        self.hub.enqueue(Some(self.room.clone()), self.room.name().clone(), author, body, client_id).await
     }
 
     /// Waits for the room's next event. Never ends while the membership lives: the

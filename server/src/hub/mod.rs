@@ -15,10 +15,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use app::directory::{RoomDirectory, RoomSummary};
 use app::history::HistorySource;
-use app::protocol::{ChatMessage, Seq};
-use app::protocol::{Member, MemberId, ServerMsg};
-use tokio::sync::mpsc;
+use app::protocol::{validate_body, ChatError, ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
 use app::room_name::RoomName;
+use tokio::sync::mpsc;
+
+use crate::limits::KeyedBuckets;
+use crate::policy::Policy;
+use crate::store::{AccountId, NewMessage};
 
 pub use membership::{Author, Event, Membership, PendingPost};
 pub use post::{PostError, SharedStore, DEFAULT_COMMIT_PACE};
@@ -40,6 +43,9 @@ pub(crate) type Registry = Arc<Mutex<HashMap<RoomName, Arc<Room>>>>;
 
 struct Inner {
     rooms: Registry,
+    /// Each account's allowance of messages, over all its connections and
+    /// forms; `None`: no limit (tests and tools).
+    sends: Option<KeyedBuckets<AccountId>>,
     next_member: AtomicU64,
     room_buffer: usize,
     store: SharedStore,
@@ -48,18 +54,30 @@ struct Inner {
 }
 
 impl Hub {
-    /// A hub whose rooms keep their messages in `store`. Starts the task that
-    /// stores and broadcasts posts; it ends when the last clone of the hub is dropped.
+    /// A hub whose rooms keep their messages in `store`, without a limit on how
+    /// fast anyone posts (tests and tools; a server takes [`Hub::with_policy`]).
+    /// Starts the task that stores and broadcasts posts.
     pub fn new(store: SharedStore) -> Self {
         Self::with_room_buffer(store, DEFAULT_ROOM_BUFFER)
     }
 
     pub fn with_room_buffer(store: SharedStore, room_buffer: usize) -> Self {
-        Self::configured(store, room_buffer, DEFAULT_COMMIT_PACE)
+        Self::start(store, room_buffer, DEFAULT_COMMIT_PACE, None)
     }
 
-    /// `commit_pace`: under load, the least time between two commits (see `post`).
-    pub fn configured(store: SharedStore, room_buffer: usize, commit_pace: std::time::Duration) -> Self {
+    /// A server's hub: each account's posts limited to the policy's rate, and
+    /// commits paced by it (see `post`).
+    pub fn with_policy(store: SharedStore, room_buffer: usize, policy: &Policy) -> Self {
+        let sends = KeyedBuckets::new(policy.send_burst, policy.sends_per_second);
+        Self::start(store, room_buffer, policy.commit_pace, Some(sends))
+    }
+
+    fn start(
+        store: SharedStore,
+        room_buffer: usize,
+        commit_pace: std::time::Duration,
+        sends: Option<KeyedBuckets<AccountId>>,
+    ) -> Self {
         let rooms = Registry::default();
         let (poster, posts) = post::Poster::start(store.clone(), commit_pace, rooms.clone());
         Hub {
@@ -69,9 +87,67 @@ impl Hub {
                 posts,
                 poster,
                 rooms,
+                sends,
                 store,
             }),
         }
+    }
+
+    /// The one place a post is checked, whether it comes over a socket or from a
+    /// form: a valid id, an author (posting needs an account), a valid body,
+    /// and the author's allowance. Returns the author it will be stored under.
+    pub fn check<'a>(&self, author: Option<&'a Author>, id: &ClientMsgId, body: &str) -> Result<&'a Author, ChatError> {
+        if !id.is_valid() {
+            return Err(ChatError::InvalidMessageId { max_len: ClientMsgId::MAX_LEN });
+        }
+        let author = author.ok_or(ChatError::SignInRequired)?;
+        validate_body(body)?;
+        if let Some(sends) = &self.inner.sends {
+            if let Err(wait) = sends.take(&author.id, std::time::Instant::now()) {
+                tracing::debug!(?wait, author = author.id.0, "sender rate-limited");
+                return Err(ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            }
+        }
+        Ok(author)
+    }
+
+    /// Checks and queues a post to `room` from outside it (a form post): the
+    /// same rules and the same path to the store as a member's.
+    pub async fn post(
+        &self,
+        author: Option<&Author>,
+        room: &RoomName,
+        body: String,
+        client_id: ClientMsgId,
+    ) -> Result<PendingPost, PostError> {
+        let author = self.check(author, &client_id, &body).map_err(PostError::Refused)?;
+        self.enqueue(self.room(room), room.clone(), author, body, client_id).await
+    }
+
+    /// Hands a checked post to the writer.
+    async fn enqueue(
+        &self,
+        live: Option<Arc<Room>>,
+        room: RoomName,
+        author: &Author,
+        body: String,
+        client_id: ClientMsgId,
+    ) -> Result<PendingPost, PostError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = post::PostRequest {
+            room: live,
+            message: NewMessage {
+                room,
+                author_id: author.id,
+                author: author.display_name.clone(),
+                body,
+                client_id,
+                sent_at: crate::clock::now(),
+            },
+            reply,
+        };
+        self.inner.posts.send(request).await.map_err(|_| PostError::Closed)?;
+        Ok(PendingPost::new(answer))
     }
 
     pub fn store(&self) -> &SharedStore {

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 
-use app::protocol::ChatMessage;
+use app::protocol::{ChatError, ChatMessage};
 use app::room_name::RoomName;
 use std::time::Duration;
 
@@ -50,6 +50,9 @@ pub type SharedStore = Arc<dyn Store>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostError {
+    /// Refused before storing: not signed in, a bad id or body, too fast.
+    #[error("{0}")]
+    Refused(ChatError),
     #[error("the message could not be stored ({0})")]
     Store(String),
     #[error("the server is shutting down")]
@@ -57,9 +60,10 @@ pub enum PostError {
 }
 
 pub(super) struct PostRequest {
-    /// The room it was posted in, for pacing only: the broadcast goes to the
-    /// room registered under the message's room name once it is stored.
-    pub room: Arc<Room>,
+    /// The room it was posted in, if it has members, for pacing only: the
+    /// broadcast goes to the room registered under the message's room name once
+    /// it is stored.
+    pub room: Option<Arc<Room>>,
     pub message: NewMessage,
     pub reply: oneshot::Sender<Result<Appended, PostError>>,
 }
@@ -116,7 +120,7 @@ async fn run(
             break;
         }
         if let Some(next) = last_busy_commit.map(|at| at + pace) {
-            if next > Instant::now() && batch.len() < MAX_BATCH && batch.iter().any(|r| is_large(&r.room)) {
+            if next > Instant::now() && batch.len() < MAX_BATCH && batch.iter().any(|r| r.room.as_deref().is_some_and(is_large)) {
                 tokio::time::sleep_until(next).await;
                 // Whatever came in meanwhile joins this commit.
                 while batch.len() < MAX_BATCH {
@@ -130,7 +134,7 @@ async fn run(
         last_busy_commit = is_busy(&batch).then(Instant::now);
         let (waiting, messages): (Vec<_>, Vec<_>) = batch
             .drain(..)
-            .map(|request| ((request.room, request.reply), request.message))
+            .map(|request| ((request.message.room.clone(), request.reply), request.message))
             .unzip();
         let posts = messages.len();
         let committing = Instant::now();
@@ -146,10 +150,9 @@ async fn run(
                 let mut rooms: Vec<(RoomName, Vec<ChatMessage>)> = Vec::new();
                 let mut index: HashMap<RoomName, usize> = HashMap::new();
                 let mut answers = Vec::with_capacity(stored.len());
-                for ((room, reply), appended) in waiting.into_iter().zip(stored) {
+                for ((name, reply), appended) in waiting.into_iter().zip(stored) {
                     if !appended.duplicate {
-                        let name = room.name();
-                        let at = match index.get(name) {
+                        let at = match index.get(&name) {
                             Some(at) => *at,
                             None => {
                                 index.insert(name.clone(), rooms.len());
@@ -194,7 +197,7 @@ fn is_large(room: &Room) -> bool {
 /// Whether the batch holds several posts for one large room: that room is busy,
 /// and the next commit is worth pacing.
 fn is_busy(batch: &[PostRequest]) -> bool {
-    let mut rooms: Vec<&Arc<Room>> = batch.iter().map(|request| &request.room).collect();
+    let mut rooms: Vec<&Arc<Room>> = batch.iter().filter_map(|request| request.room.as_ref()).collect();
     rooms.sort_by_key(|room| Arc::as_ptr(room));
     rooms.windows(2).any(|pair| Arc::ptr_eq(pair[0], pair[1]) && is_large(pair[0]))
 }

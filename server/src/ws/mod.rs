@@ -1,7 +1,9 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
 mod limits;
+mod replay;
 mod session;
+mod writer;
 #[cfg(test)]
 mod tests;
 
@@ -20,7 +22,9 @@ use crate::hub::Author;
 use crate::http::{origin, ClientIp};
 use crate::limits::CapError;
 use crate::state::AppState;
-pub use session::{run_session, SessionContext, JOIN_TIMEOUT, MAX_REPLAY, WRITE_TIMEOUT};
+pub use replay::MAX_REPLAY;
+pub use session::{run_session, SessionContext, JOIN_TIMEOUT};
+pub use writer::WRITE_TIMEOUT;
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -83,7 +87,6 @@ pub async fn upgrade(
         author: signed_in.map(|s| Author { id: s.account.id, display_name: s.account.display_name }),
         session_ended: registration.as_ref().map_or_else(CancellationToken::new, |r| r.ended.clone()),
         session_expires,
-        sends: state.sends.clone(),
         ping_after: state.policy.ping_after,
         idle_timeout: state.policy.idle_timeout,
     };

@@ -4,37 +4,30 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes};
+use axum::extract::ws::{close_code, Message};
 use futures::stream::FuturesOrdered;
-use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::protocol::{decode_client, validate_body, ClientMsg, ClientMsgId, ErrorCode, Member, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{decode_client, ChatError, ClientMsg, ClientMsgId, Member, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
-use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError, RoomEvent};
-use crate::limits::KeyedBuckets;
-use crate::store::{AccountId, Appended};
+use super::replay::Replay;
+use super::writer::{text, Gone, Writer, WRITE_BATCH};
+use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError};
+use crate::store::Appended;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that cannot take a batch of frames within this time is closed, so a
-/// stuck reader costs the room nothing.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// At most this many queued events go out in one write.
-const WRITE_BATCH: usize = 64;
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// How long a closing connection waits for its posts on their way to be stored.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
-/// A client that missed more messages than this reloads the history instead.
-pub const MAX_REPLAY: u32 = 1000;
 
 pub struct SessionContext {
     pub room: RoomName,
@@ -47,8 +40,6 @@ pub struct SessionContext {
     pub session_ended: CancellationToken,
     /// When the session expires; the connection closes then.
     pub session_expires: Option<tokio::time::Instant>,
-    /// Every account's allowance of messages, shared by all its connections.
-    pub sends: Arc<KeyedBuckets<AccountId>>,
     /// Ping after this long without a frame from the client…
     pub ping_after: Duration,
     /// …and close after this long without one.
@@ -67,80 +58,23 @@ impl SessionContext {
             author: None,
             session_ended: CancellationToken::new(),
             session_expires: None,
-            sends: Arc::new(KeyedBuckets::new(policy.send_burst, policy.sends_per_second)),
             ping_after: policy.ping_after,
             idle_timeout: policy.idle_timeout,
         }
     }
 }
 
+/// Where a connection's missed messages come from.
+fn replay(context: &SessionContext) -> Replay<'_> {
+    Replay { store: context.hub.store(), room: &context.room }
+}
+
 /// What one incoming frame amounts to.
 enum Incoming {
     Msg(ClientMsg),
-    Refused(ErrorCode, String),
+    Refused(ChatError),
     Control,
     Closed,
-}
-
-/// The connection went away, or could not be written to in time.
-struct Gone;
-
-struct Writer<S> {
-    sink: S,
-}
-
-impl<S> Writer<S>
-where
-    S: Sink<Message> + Unpin,
-    S::Error: Display,
-{
-    async fn send(&mut self, msg: &ServerMsg) -> Result<(), Gone> {
-        self.write(vec![text(msg)]).await
-    }
-
-    async fn refuse(&mut self, code: ErrorCode, message: String) -> Result<(), Gone> {
-        tracing::debug!(?code, %message, "refused a frame");
-        self.send(&ServerMsg::error(code, message)).await
-    }
-
-    async fn refuse_message(&mut self, id: ClientMsgId, code: ErrorCode, message: String) -> Result<(), Gone> {
-        tracing::debug!(?code, %message, "refused a message");
-        self.send(&ServerMsg::message_error(id, code, message)).await
-    }
-
-    async fn write(&mut self, frames: Vec<Message>) -> Result<(), Gone> {
-        if frames.is_empty() {
-            return Ok(());
-        }
-        let batch = async {
-            for frame in frames {
-                self.sink.feed(frame).await?;
-            }
-            self.sink.flush().await
-        };
-        match tokio::time::timeout(WRITE_TIMEOUT, batch).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "write failed");
-                Err(Gone)
-            }
-            Err(_) => {
-                tracing::info!("closing a connection that stopped reading");
-                Err(Gone)
-            }
-        }
-    }
-
-    async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        }));
-        // The peer may be gone already; there is nobody left to tell.
-        if self.write(vec![frame]).await.is_err() {
-            tracing::trace!("close frame not delivered");
-        }
-    }
 }
 
 pub async fn run_session<S, R, E>(sink: S, stream: R, context: SessionContext)
@@ -152,7 +86,7 @@ where
 {
     let span = tracing::debug_span!("session", room = %context.room, member = tracing::field::Empty);
     let mut session = Session {
-        writer: Writer { sink },
+        writer: Writer::new(sink),
         stream,
         context,
         last_heard: tokio::time::Instant::now(),
@@ -222,11 +156,8 @@ where
             let reply = match classify(frame) {
                 Incoming::Msg(ClientMsg::Join { version, since }) => {
                     if version != PROTOCOL_VERSION {
-                        let message = format!(
-                            "This page speaks protocol version {version}, the server {PROTOCOL_VERSION}. \
-                             Reload the page to update it."
-                        );
-                        if self.writer.refuse(ErrorCode::UnsupportedVersion, message).await.is_ok() {
+                        let refusal = ChatError::UnsupportedVersion { client: version, server: PROTOCOL_VERSION };
+                        if self.writer.refuse(refusal).await.is_ok() {
                             self.writer.close(close_code::POLICY, "unsupported protocol version").await;
                         }
                         return None;
@@ -235,14 +166,12 @@ where
                     let membership = self.context.hub.join(&self.context.room, display_name);
                     return Some(Joined { membership, since });
                 }
-                Incoming::Msg(ClientMsg::Send { .. }) => {
-                    (ErrorCode::NotJoined, "Join the room before sending messages.".into())
-                }
-                Incoming::Refused(code, message) => (code, message),
+                Incoming::Msg(ClientMsg::Send { .. }) => ChatError::NotJoined,
+                Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
                 Incoming::Closed => return None,
             };
-            self.writer.refuse(reply.0, reply.1).await.ok()?;
+            self.writer.refuse(reply).await.ok()?;
         }
     }
 
@@ -257,8 +186,7 @@ where
                 // Without it the client cannot tell a gap from a fresh room:
                 // refuse, and let it come back when the store answers again.
                 tracing::error!(%error, "reading the room's last seq failed");
-                let message = "The message store is not answering; the page retries shortly.";
-                if self.writer.refuse(ErrorCode::StoreUnavailable, message.into()).await.is_ok() {
+                if self.writer.refuse(ChatError::StoreUnavailable).await.is_ok() {
                     self.writer.close(close_code::AGAIN, "store unavailable").await;
                 }
                 return;
@@ -288,7 +216,7 @@ where
                 }
                 latest
             }
-            Some(since) => match self.catch_up(since).await {
+            Some(since) => match replay(&self.context).catch_up(&mut self.writer, since).await {
                 Ok(seen) => seen,
                 Err(Gone) => return,
             },
@@ -350,11 +278,8 @@ where
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
                             self.post(&membership, id, body).await.map(|post| in_flight.extend(post))
                         }
-                        Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(
-                            ErrorCode::AlreadyJoined,
-                            "This connection has joined the room already.".into(),
-                        ).await,
-                        Incoming::Refused(code, message) => self.writer.refuse(code, message).await,
+                        Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(ChatError::AlreadyJoined).await,
+                        Incoming::Refused(refusal) => self.writer.refuse(refusal).await,
                         Incoming::Control => Ok(()),
                         Incoming::Closed => return,
                     };
@@ -371,40 +296,19 @@ where
         }
     }
 
-    /// Checks a message and hands it to the room's writer; returns the post on
-    /// its way, or `None` when the message was refused (and the client told why).
+    /// Hands a message to the room's writer, checked by the hub as every post
+    /// is; returns the post on its way, or `None` when the message was refused
+    /// (and the client told why).
     async fn post(&mut self, membership: &Membership, id: ClientMsgId, body: String) -> Result<Option<InFlight>, Gone> {
-        if !id.is_valid() {
-            let message = format!(
-                "Message ids are 1 to {} characters of letters, digits, '-' and '_'.",
-                ClientMsgId::MAX_LEN
-            );
-            return self.writer.refuse(ErrorCode::InvalidMessageId, message).await.map(|()| None);
-        }
-        let Some(author) = self.context.author.as_ref() else {
-            let message = "Sign in to post in this room; reading needs no account.";
-            return self.writer.refuse_message(id, ErrorCode::SignInRequired, message.into()).await.map(|()| None);
-        };
-        if let Err((code, message)) = validate_body(&body) {
-            return self.writer.refuse_message(id, code, message).await.map(|()| None);
-        }
-        if let Err(wait) = self.context.sends.take(&author.id, std::time::Instant::now()) {
-            tracing::debug!(?wait, "sender rate-limited");
-            let refusal = ServerMsg::Error {
-                code: ErrorCode::RateLimited,
-                message: format!(
-                    "You are sending messages too fast. Try again in {:.1} s.",
-                    wait.as_secs_f64().max(0.1)
-                ),
-                id: Some(id),
-                retry_after_ms: Some(wait.as_millis().max(1) as u64),
-            };
-            return self.writer.send(&refusal).await.map(|()| None);
-        }
-        match membership.submit(author, body, id.clone()).await {
+        match membership.submit(self.context.author.as_ref(), body, id.clone()).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
-            // Submitting fails only when the writer is gone: the server is stopping.
-            Err(_) => Err(Gone),
+            // An id that is not one cannot name the refusal.
+            Err(PostError::Refused(refusal @ ChatError::InvalidMessageId { .. })) => {
+                self.writer.refuse(refusal).await.map(|()| None)
+            }
+            Err(PostError::Refused(refusal)) => self.writer.refuse_message(id, refusal).await.map(|()| None),
+            // Submitting fails otherwise only when the writer is gone: the server is stopping.
+            Err(PostError::Closed | PostError::Store(_)) => Err(Gone),
         }
     }
 
@@ -419,7 +323,7 @@ where
     ) -> Result<(), Gone> {
         let mut frames = Vec::new();
         while let Some(event) = membership.try_next_event() {
-            self.frames_for(event, seen, &mut frames).await?;
+            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
         }
         for (id, result) in stored {
             let answer = match result {
@@ -427,9 +331,9 @@ where
                 Err(PostError::Closed) => return Err(Gone),
                 Err(PostError::Store(reason)) => {
                     tracing::debug!(%reason, "a message was not stored");
-                    let message = format!("Your message was not saved: {reason}. Send it again in a moment.");
-                    ServerMsg::message_error(id, ErrorCode::StoreUnavailable, message)
+                    ServerMsg::message_error(id, ChatError::StoreUnavailable)
                 }
+                Err(PostError::Refused(refusal)) => ServerMsg::message_error(id, refusal),
             };
             frames.push(text(&answer));
         }
@@ -461,10 +365,10 @@ where
     /// Sends an event (and whatever else is queued, up to a batch) to the client.
     async fn forward(&mut self, first: Event, membership: &mut Membership, seen: &mut Seq) -> Result<(), Gone> {
         let mut frames = Vec::new();
-        self.frames_for(first, seen, &mut frames).await?;
+        replay(&self.context).frames_for(&mut self.writer, first, seen, &mut frames).await?;
         while frames.len() < WRITE_BATCH {
             let Some(event) = membership.try_next_event() else { break };
-            self.frames_for(event, seen, &mut frames).await?;
+            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
         }
         if frames.is_empty() {
             return Ok(());
@@ -472,78 +376,13 @@ where
         self.writer.write(frames).await
     }
 
-    /// The frames one room event becomes for this client: nothing for a message it
-    /// has already, and a catch-up from the store after it lagged behind the room.
-    async fn frames_for(&mut self, event: Event, seen: &mut Seq, frames: &mut Vec<Message>) -> Result<(), Gone> {
-        match event {
-            Event::Room(RoomEvent::Messages(messages)) => {
-                for (seq, frame) in messages.iter() {
-                    if *seq > *seen {
-                        *seen = *seq;
-                        frames.push(Message::Text(frame.clone()));
-                    }
-                }
-                Ok(())
-            }
-            Event::Room(RoomEvent::Notice(frame)) => {
-                frames.push(Message::Text(frame));
-                Ok(())
-            }
-            Event::Lagged { missed } => {
-                tracing::debug!(missed, "member lagged behind the room; catching up from the store");
-                // Whatever was gathered goes first, to keep the order.
-                self.writer.write(std::mem::take(frames)).await?;
-                *seen = self.catch_up(*seen).await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Sends the stored messages after `since`, or a history gap when there are too
-    /// many. Returns the newest seq the client has now.
-    async fn catch_up(&mut self, since: Seq) -> Result<Seq, Gone> {
-        let store = self.context.hub.store().clone();
-        let missed = match store.after(&self.context.room, since, MAX_REPLAY + 1).await {
-            Ok(missed) => missed,
-            Err(error) => {
-                tracing::error!(%error, "reading missed messages failed");
-                let message = "Could not load the messages you missed; reload the page to see them.";
-                self.writer.refuse(ErrorCode::StoreUnavailable, message.into()).await?;
-                return Ok(since);
-            }
-        };
-        if missed.len() > MAX_REPLAY as usize {
-            let latest = match store.last_seq(&self.context.room).await {
-                Ok(latest) => latest,
-                Err(_) => missed.last().map_or(since, |m| m.seq),
-            };
-            self.writer.send(&ServerMsg::HistoryGap { latest }).await?;
-            return Ok(latest);
-        }
-        let seen = missed.last().map_or(since, |m| m.seq);
-        let frames: Vec<Message> = missed.into_iter().map(|m| text(&ServerMsg::Message(m))).collect();
-        for chunk in frames.chunks(WRITE_BATCH) {
-            self.writer.write(chunk.to_vec()).await?;
-        }
-        Ok(seen)
-    }
-
     /// Tells the client why, then closes.
     async fn end(&mut self, ending: Ending) {
-        let ended = |code, message: &str| ServerMsg::error(code, message);
         let (notice, close, reason) = match ending {
             Ending::Shutdown => (ServerMsg::ShuttingDown, close_code::RESTART, "server restarting"),
-            Ending::SignedOut => (
-                ended(ErrorCode::SessionEnded, "You signed out. Sign in again to post."),
-                close_code::POLICY,
-                "signed out",
-            ),
-            Ending::Expired => (
-                ended(ErrorCode::SessionEnded, "Your session has expired. Sign in again to post."),
-                close_code::POLICY,
-                "session expired",
-            ),
-            Ending::Idle => (ended(ErrorCode::Idle, "Nothing heard from you for too long."), close_code::AWAY, "idle"),
+            Ending::SignedOut => (ServerMsg::error(ChatError::SignedOut), close_code::POLICY, "signed out"),
+            Ending::Expired => (ServerMsg::error(ChatError::SessionExpired), close_code::POLICY, "session expired"),
+            Ending::Idle => (ServerMsg::error(ChatError::Idle), close_code::AWAY, "idle"),
         };
         tracing::debug!(reason, "ending the connection");
         if self.writer.send(&notice).await.is_ok() {
@@ -581,23 +420,13 @@ impl Future for InFlight {
     }
 }
 
-fn text(msg: &ServerMsg) -> Message {
-    Message::Text(msg.to_json().into())
-}
-
 fn classify<E: Display>(frame: Option<Result<Message, E>>) -> Incoming {
     match frame {
         Some(Ok(Message::Text(text))) => match decode_client(text.as_str()) {
             Ok(msg) => Incoming::Msg(msg),
-            Err(error) => Incoming::Refused(
-                ErrorCode::Malformed,
-                format!("That frame is not a message this server understands ({error})."),
-            ),
+            Err(detail) => Incoming::Refused(ChatError::Malformed { detail }),
         },
-        Some(Ok(Message::Binary(_))) => Incoming::Refused(
-            ErrorCode::BinaryFrame,
-            "Binary frames are not supported; send JSON text frames.".into(),
-        ),
+        Some(Ok(Message::Binary(_))) => Incoming::Refused(ChatError::BinaryFrame),
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Control,
         Some(Ok(Message::Close(_))) | None => Incoming::Closed,
         Some(Err(error)) => {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use app::protocol::{ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{ChatError, ClientMsg, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 use axum::extract::ws::Message;
 use futures::channel::mpsc;
@@ -39,7 +39,7 @@ async fn a_join_the_store_cannot_answer_is_refused_not_welcomed_with_seq_zero() 
 
     let Some(Message::Text(first)) = next(&mut reads).await else { panic!("a text frame first") };
     match serde_json::from_str::<ServerMsg>(first.as_str()).unwrap() {
-        ServerMsg::Error { code, .. } => assert_eq!(code, ErrorCode::StoreUnavailable),
+        ServerMsg::Error { error, id } => assert_eq!((error, id), (ChatError::StoreUnavailable, None)),
         other => panic!("expected a store error, got {other:?}"),
     }
     match next(&mut reads).await {

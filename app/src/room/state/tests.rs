@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{ErrorCode, Timestamp};
+use crate::protocol::{ChatError, Timestamp};
 use crate::room_name::RoomName;
 
 fn in_owner(test: impl FnOnce()) {
@@ -47,11 +47,46 @@ fn messages_are_kept_in_seq_order_once() {
     in_owner(|| {
         let room = RoomState::new();
         room.reset_to(HistoryPage { messages: vec![chat(1, "a"), chat(2, "b")], at_start: true });
-        for seq in [4, 3, 2, 4] {
-            room.apply(ServerMsg::Message(chat(seq, &format!("c{seq}"))));
+        for seq in [3, 2, 4, 3] {
+            assert_eq!(room.apply(ServerMsg::Message(chat(seq, &format!("c{seq}")))), Applied::Continue);
         }
         assert_eq!(seqs(&room), [1, 2, 3, 4]);
         assert_eq!(room.last_seq(), Some(Seq(4)));
+    });
+}
+
+#[test]
+fn a_message_past_a_hole_is_not_kept_and_the_page_resumes_from_before_the_hole() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![chat(1, "a"), chat(2, "b")], at_start: true });
+        assert_eq!(room.apply(ServerMsg::Message(chat(4, "d"))), Applied::Resync);
+        assert_eq!(seqs(&room), [1, 2], "nothing past the hole");
+        assert_eq!(room.last_seq(), Some(Seq(2)), "a rejoin asks for everything after 2");
+        // The rejoin's replay fills it in order.
+        for seq in [3, 4] {
+            assert_eq!(room.apply(ServerMsg::Message(chat(seq, &format!("c{seq}")))), Applied::Continue);
+        }
+        assert_eq!(seqs(&room), [1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn an_empty_room_expects_seq_one_first() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![], at_start: true });
+        assert_eq!(room.apply(ServerMsg::Message(chat(2, "b"))), Applied::Resync);
+        assert_eq!(room.apply(ServerMsg::Message(chat(1, "a"))), Applied::Continue);
+    });
+}
+
+#[test]
+fn without_history_a_live_message_is_kept_whatever_its_seq() {
+    in_owner(|| {
+        let room = RoomState::new();
+        assert_eq!(room.apply(ServerMsg::Message(chat(7, "g"))), Applied::Continue);
+        assert_eq!(seqs(&room), [7]);
     });
 }
 
@@ -113,8 +148,8 @@ fn unanswered_and_refused_messages_fail_and_can_be_retried() {
         room.fail_unanswered(2_000.0);
         assert!(matches!(room.pending.get_untracked()[0].state, PendingState::Failed(_)));
 
-        room.apply(ServerMsg::message_error(refused.id.clone(), ErrorCode::StoreUnavailable, "disk full"));
-        assert_eq!(room.pending.get_untracked()[1].state, PendingState::Failed("disk full".into()));
+        room.apply(ServerMsg::message_error(refused.id.clone(), ChatError::StoreUnavailable));
+        assert_eq!(room.pending.get_untracked()[1].state, PendingState::Failed(ChatError::StoreUnavailable.to_string()));
         assert!(room.error.get_untracked().is_none(), "the error shows on the message");
 
         room.retry(&slow.id);
@@ -128,12 +163,7 @@ fn a_rate_limited_message_stays_pending_and_goes_again() {
         let room = RoomState::new();
         let fast = room.add_pending(ClientMsgId("fast".into()), "x".into());
         room.mark_sent(&fast.id, 1_000.0);
-        let refusal = ServerMsg::Error {
-            code: ErrorCode::RateLimited,
-            message: "slow down".into(),
-            id: Some(fast.id.clone()),
-            retry_after_ms: Some(340),
-        };
+        let refusal = ServerMsg::message_error(fast.id.clone(), ChatError::RateLimited { retry_after_ms: 340 });
         assert_eq!(room.apply(refusal), Applied::Throttled { retry_after_ms: 340 });
         assert_eq!(room.pending.get_untracked()[0].state, PendingState::Sending { sent_at: None });
         room.fail_unanswered(f64::MAX);
@@ -146,7 +176,7 @@ fn a_rate_limited_message_stays_pending_and_goes_again() {
 fn a_session_ending_stops_the_connection() {
     in_owner(|| {
         let room = RoomState::new();
-        let ended = ServerMsg::error(ErrorCode::SessionEnded, "You signed out.");
+        let ended = ServerMsg::error(ChatError::SignedOut);
         assert_eq!(room.apply(ended), Applied::SessionEnded);
         assert_eq!(room.status.get_untracked().key(), "closed");
     });
@@ -169,9 +199,11 @@ fn a_history_gap_asks_for_a_reload_that_keeps_pending_messages() {
 fn errors_show_and_only_fatal_ones_stop() {
     in_owner(|| {
         let room = RoomState::new();
-        assert_eq!(room.apply(ServerMsg::error(ErrorCode::Malformed, "bad")), Applied::Continue);
-        assert_eq!(room.error.get_untracked().as_deref(), Some("bad"));
-        assert_eq!(room.apply(ServerMsg::error(ErrorCode::UnsupportedVersion, "old client")), Applied::Stop);
+        let malformed = ChatError::Malformed { detail: "expected value".into() };
+        assert_eq!(room.apply(ServerMsg::error(malformed.clone())), Applied::Continue);
+        assert_eq!(room.error.get_untracked(), Some(malformed.to_string()));
+        let old = ChatError::UnsupportedVersion { client: 3, server: 4 };
+        assert_eq!(room.apply(ServerMsg::error(old)), Applied::Stop);
         assert_eq!(room.status.get_untracked().key(), "closed");
         assert_eq!(room.apply(ServerMsg::ShuttingDown), Applied::ServerLeaving);
     });

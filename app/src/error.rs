@@ -1,0 +1,141 @@
+//! Why the server refused something, as data: one type for every refusal a
+//! client can meet on the WebSocket or a form post (with its numbers: the
+//! limit, the time to wait), serialised as a `code` and those fields. The
+//! words a person reads come from [`std::fmt::Display`] here, on whichever side
+//! shows them; the wire carries no English, and tests match variants.
+
+use serde::{Deserialize, Serialize};
+
+/// A refusal of a frame or a post. Clients match on it; people read its `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum ChatError {
+    /// The frame was not a JSON client message of this protocol; `detail` is
+    /// the decoder's account of where.
+    #[error("That frame is not a message this server understands ({detail}).")]
+    Malformed { detail: String },
+    /// Binary frames are not part of the protocol.
+    #[error("Binary frames are not supported; send JSON text frames.")]
+    BinaryFrame,
+    /// The body has more than `max` characters.
+    #[error("Your message is {len} characters long; the limit is {max}. Shorten it or split it in parts.")]
+    TooLong { len: usize, max: usize },
+    /// The body was empty or only white space.
+    #[error("A message cannot be empty.")]
+    EmptyMessage,
+    /// The client speaks another protocol version; the connection closes.
+    #[error("This page speaks protocol version {client}, the server {server}. Reload the page to update it.")]
+    UnsupportedVersion { client: u32, server: u32 },
+    /// A `send` arrived before the `join`.
+    #[error("Join the room before sending messages.")]
+    NotJoined,
+    /// A second `join` on the same connection.
+    #[error("This connection has joined the room already.")]
+    AlreadyJoined,
+    /// The message id is missing or not of the allowed form.
+    #[error("Message ids are 1 to {max_len} characters of letters, digits, '-' and '_'.")]
+    InvalidMessageId { max_len: usize },
+    /// The message store did not answer; nothing was stored. Retry later.
+    #[error("The message store is not answering. Try again in a moment.")]
+    StoreUnavailable,
+    /// Sending too fast; nothing was stored. Retry after `retry_after_ms`.
+    #[error("You are sending messages too fast. Try again in {:.1} s.", (*retry_after_ms as f64 / 1000.0).max(0.1))]
+    RateLimited { retry_after_ms: u64 },
+    /// Posting needs an account; this is a signed-out reader.
+    #[error("Sign in to post in this room; reading needs no account.")]
+    SignInRequired,
+    /// The session ended (signed out here or elsewhere); the connection closes.
+    #[error("You signed out. Sign in again to post.")]
+    SignedOut,
+    /// The session expired; the connection closes.
+    #[error("Your session has expired. Sign in again to post.")]
+    SessionExpired,
+    /// Nothing was heard from the client for too long; the connection closes (a
+    /// client that is still there reconnects).
+    #[error("Nothing was heard from this page for too long.")]
+    Idle,
+}
+
+impl ChatError {
+    /// The stable word a client matches on (`code` on the wire).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::Malformed { .. } => "malformed",
+            ChatError::BinaryFrame => "binary_frame",
+            ChatError::TooLong { .. } => "too_long",
+            ChatError::EmptyMessage => "empty_message",
+            ChatError::UnsupportedVersion { .. } => "unsupported_version",
+            ChatError::NotJoined => "not_joined",
+            ChatError::AlreadyJoined => "already_joined",
+            ChatError::InvalidMessageId { .. } => "invalid_message_id",
+            ChatError::StoreUnavailable => "store_unavailable",
+            ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::SignInRequired => "sign_in_required",
+            ChatError::SignedOut => "signed_out",
+            ChatError::SessionExpired => "session_expired",
+            ChatError::Idle => "idle",
+        }
+    }
+
+    /// Whether the server closes the connection after this error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ChatError::UnsupportedVersion { .. } | ChatError::SignedOut | ChatError::SessionExpired)
+    }
+
+    /// The session behind the connection is over: the page reloads as a reader.
+    pub fn ends_session(&self) -> bool {
+        matches!(self, ChatError::SignedOut | ChatError::SessionExpired)
+    }
+
+    /// As JSON, for a form's redirect to carry it back to its page.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("errors always serialise")
+    }
+
+    /// Reads what [`ChatError::to_json`] wrote; `None` for anything else.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_a_code_and_their_data() {
+        let limited = ChatError::RateLimited { retry_after_ms: 1500 };
+        assert_eq!(limited.to_json(), r#"{"code":"rate_limited","retry_after_ms":1500}"#);
+        assert_eq!(ChatError::from_json(&limited.to_json()), Some(limited.clone()));
+        assert_eq!(limited.to_string(), "You are sending messages too fast. Try again in 1.5 s.");
+        let long = ChatError::TooLong { len: 4001, max: 4000 };
+        assert_eq!(long.to_json(), r#"{"code":"too_long","len":4001,"max":4000}"#);
+        assert!(long.to_string().contains("4000"));
+        assert_eq!(ChatError::from_json(r#"{"code":"nonsense"}"#), None);
+        assert_eq!(ChatError::from_json("<script>"), None);
+    }
+
+    #[test]
+    fn every_code_is_what_serde_writes() {
+        let all = [
+            ChatError::Malformed { detail: "x".into() },
+            ChatError::BinaryFrame,
+            ChatError::TooLong { len: 2, max: 1 },
+            ChatError::EmptyMessage,
+            ChatError::UnsupportedVersion { client: 1, server: 2 },
+            ChatError::NotJoined,
+            ChatError::AlreadyJoined,
+            ChatError::InvalidMessageId { max_len: 64 },
+            ChatError::StoreUnavailable,
+            ChatError::RateLimited { retry_after_ms: 1 },
+            ChatError::SignInRequired,
+            ChatError::SignedOut,
+            ChatError::SessionExpired,
+            ChatError::Idle,
+        ];
+        for error in all {
+            let json: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();
+            assert_eq!(json["code"], error.code());
+        }
+    }
+}
