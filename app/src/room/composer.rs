@@ -1,19 +1,41 @@
 use leptos::prelude::*;
 
 use super::state::{ConnectionStatus, RoomState};
-use crate::protocol::{validate_body, MAX_BODY_CHARS};
+use crate::protocol::{validate_body, ChatError, ClientMsgId, MAX_BODY_CHARS};
 
 /// Within this many characters of the limit, the composer shows how many are left.
 const COUNTER_FROM: usize = MAX_BODY_CHARS - 500;
 
+/// What a plain form post of the composer left for the page to show: the
+/// refusal and the text that was refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FormReturn {
+    pub refusal: Option<ChatError>,
+    pub draft: String,
+}
+
+/// The message box. A real form: without scripts it posts to the room's address
+/// (`action`) under the page's id for it (`form_id`, so a second post of the same
+/// form is not stored twice); hydrated, it sends over the WebSocket instead.
 #[component]
-pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
-    let draft = RwSignal::new(String::new());
-    // While (re)connecting, messages wait as pending and go out once live.
+pub fn Composer(
+    state: RoomState,
+    send: Callback<String>,
+    action: String,
+    form_id: ClientMsgId,
+    returned: FormReturn,
+) -> impl IntoView {
+    let draft = RwSignal::new(returned.draft.clone());
+    let refusal = RwSignal::new(returned.refusal);
+    // The refused text, in the box before any script runs.
+    let draft_html = escape_html(&returned.draft);
+    // While (re)connecting, messages wait as pending and go out once live;
+    // before hydration (and without scripts) the form posts itself.
     let can_send = move || {
         matches!(
             *state.status.read(),
-            ConnectionStatus::Connecting
+            ConnectionStatus::Idle
+                | ConnectionStatus::Connecting
                 | ConnectionStatus::Live
                 | ConnectionStatus::Reconnecting { .. }
                 | ConnectionStatus::Offline
@@ -35,6 +57,7 @@ pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
         send.run(body);
         draft.set(String::new());
         state.error.set(None);
+        refusal.set(None);
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -49,15 +72,25 @@ pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
     };
 
     view! {
-        <form class="composer" on:submit=on_submit>
-            {move || state.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <form class="composer" method="post" action=action on:submit=on_submit>
+            <input type="hidden" name="id" value=form_id.0/>
+            {move || match (state.error.get(), refusal.get()) {
+                (Some(error), _) => Some(view! { <p class="error" role="alert">{error}</p> }.into_any()),
+                (None, Some(refusal)) => Some(
+                    view! { <p class="error" role="alert" data-code=refusal.code()>{refusal.to_string()}</p> }.into_any(),
+                ),
+                (None, None) => None,
+            }}
             <div class="row">
                 <textarea
                     id="composer"
+                    name="body"
                     rows="1"
+                    required
                     aria-label="Message"
                     placeholder="Write a message…"
                     enterkeyhint="send"
+                    inner_html=draft_html
                     bind:value=draft
                     on:keydown=on_keydown
                 ></textarea>
@@ -68,6 +101,22 @@ pub fn Composer(state: RoomState, send: Callback<String>) -> impl IntoView {
             </p>
         </form>
     }
+}
+
+/// Text as HTML that shows it as it is.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// "12 characters left" near the limit, "3 characters over the limit" past it.
@@ -87,6 +136,11 @@ fn counter_text(length: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_returned_draft_is_shown_as_text() {
+        assert_eq!(escape_html("</textarea><b>x</b> & 'y'"), "&lt;/textarea&gt;&lt;b&gt;x&lt;/b&gt; &amp; &#39;y&#39;");
+    }
 
     #[test]
     fn counter_appears_near_the_limit() {

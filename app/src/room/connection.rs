@@ -46,11 +46,14 @@ impl Drop for Connection {
 pub fn new_client_id() -> ClientMsgId {
     #[cfg(feature = "hydrate")]
     let (time, random) = (js_sys::Date::now() as u64, (js_sys::Math::random() * 2f64.powi(48)) as u64);
+    // On the server (the id of a page's form): the time makes ids of different
+    // runs differ, the counter those of one millisecond.
     #[cfg(not(feature = "hydrate"))]
     let (time, random) = {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        (0, NEXT.fetch_add(1, Ordering::Relaxed))
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (now.as_millis() as u64, NEXT.fetch_add(1, Ordering::Relaxed) ^ u64::from(now.subsec_nanos()) << 16)
     };
     ClientMsgId(format!("{time:x}-{random:012x}"))
 }

@@ -17,7 +17,7 @@ use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
 use crate::pages::{form_link, ViewerResource};
 use crate::room_name::RoomName;
-use composer::Composer;
+use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
 use header::RoomHeader;
 use message_list::MessageList;
@@ -36,6 +36,17 @@ pub fn Room(room: RoomName) -> impl IntoView {
     };
     // Set once the first page is in the state (or failed): the join resumes after it.
     let history_ready = RwSignal::new(false);
+    // The id a plain form post of the composer carries: made on the server and
+    // handed to the browser with the page, so both render the same form.
+    let form_id = Resource::new(|| (), |_| async { new_client_id() });
+    // What a refused form post sent back in the address.
+    let returned = {
+        let query = leptos_router::hooks::use_query_map();
+        query.with_untracked(|query| FormReturn {
+            refusal: query.get("error").and_then(|json| crate::error::ChatError::from_json(&json)),
+            draft: query.get("draft").unwrap_or_default(),
+        })
+    };
 
     // Browser only (Effects do not run on the server). Signed in or not, the page
     // connects: readers get messages live too. Who posts is the server's to say,
@@ -76,7 +87,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
 
     view! {
         <Title text=format!("#{room}")/>
-        <div class="room">
+        <main class="room">
             <RoomHeader room=room.clone() state/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
@@ -100,9 +111,14 @@ pub fn Room(room: RoomName) -> impl IntoView {
                         let here = here.clone();
                         move || {
                             let here = here.clone();
+                            let returned = returned.clone();
                             Suspend::new(async move {
                                 match viewer.await {
-                                    Ok(Some(_)) => view! { <Composer state send/> }.into_any(),
+                                    Ok(Some(_)) => {
+                                        let form_id = form_id.await;
+                                        let action = here.clone();
+                                        view! { <Composer state send action form_id returned/> }.into_any()
+                                    }
                                     _ => view! { <SignInPrompt here/> }.into_any(),
                                 }
                             })
@@ -111,9 +127,9 @@ pub fn Room(room: RoomName) -> impl IntoView {
                 </Transition>
             </footer>
             <noscript>
-                <p class="hint">"Live chat needs JavaScript; this page shows the latest messages only."</p>
+                <p class="hint">"Without JavaScript, new messages show when you post or reload the page."</p>
             </noscript>
-        </div>
+        </main>
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod client;
 mod headers;
+mod message_form;
 pub mod origin;
 mod routes;
 mod serve;

@@ -9,7 +9,7 @@ use app::history::SharedHistory;
 use app::{shell, App};
 use axum::extract::Path;
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
@@ -27,6 +27,9 @@ pub fn router(state: AppState) -> Router {
         // Room addresses end in a slash; lead the slash-less spellings there.
         .route("/chat", get(|| async { Redirect::permanent("/chat/") }))
         .route("/chat/{room}", get(add_trailing_slash))
+        // The room page's form, for browsers without scripts; the page itself
+        // (GET) is the Leptos route of the same address.
+        .route("/chat/{room}/", post(super::message_form::post_message))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,0 +1,37 @@
+import {
+  test,
+  expect,
+  newContext,
+  personInRoom,
+  signUpThroughPage,
+  uniqueUsername,
+  composer,
+  log,
+  roomURL,
+  PASSWORD,
+} from "./fixtures";
+
+/** The protocol's longest message, in characters. */
+const MAX_BODY_CHARS = 4000;
+
+test("with JavaScript off, a signed-in person posts from the page and everyone sees it", async ({ browser, baseURL }) => {
+  const room = "plain-post";
+  const bob = await personInRoom(browser, baseURL!, room, "Bob");
+  const context = await newContext(browser, { baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  const ada = { username: uniqueUsername("Ada"), displayName: "Ada", password: PASSWORD };
+  await signUpThroughPage(page, ada, { next: `/chat/${room}/`, js: false });
+  await expect(page).toHaveURL(roomURL(room));
+
+  await composer(page).fill("posted with scripts off");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/chat/${room}/#m\\d+$`));
+  await expect(log(page).getByText("posted with scripts off")).toHaveCount(1);
+  await expect(log(bob).getByText("posted with scripts off")).toHaveCount(1);
+
+  // A refusal comes back to the page, by its code.
+  await composer(page).fill("x".repeat(MAX_BODY_CHARS + 1));
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await expect(page.getByRole("alert")).toHaveAttribute("data-code", "too_long");
+  await expect(log(bob).getByText("x".repeat(50))).toHaveCount(0);
+});
