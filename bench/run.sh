@@ -8,7 +8,7 @@
 #   ROUNDS=1 RATES=10,100 DURATION=3 ./bench/run.sh   # a quicker pass
 #
 # The peers under bench/ (channels/, socketio/, floor/) are comparison code.
-# Every scenario runs the load generator (server/src/bin/loadgen.rs) against one
+# Every scenario runs the load generator (loadgen/src/main.rs) against one
 # server at a time; generator and server share the machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,7 +37,7 @@ trap cleanup EXIT
 log() { printf '\033[1;35m[bench]\033[0m %s\n' "$*" >&2; }
 
 log "building the server, the load generator and the floor (release)"
-cargo build --release --locked -p server --bins
+cargo build --release --locked -p server -p loadgen --bins
 (cd bench/floor && cargo build --release)
 BIN="$CARGO_TARGET_DIR/release"
 

@@ -10,6 +10,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
+echo "== cargo fmt --check"
+cargo fmt --check
+
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+# The browser side (the app with its hydrate feature) as it is built: for wasm32.
+cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
 echo "== cargo test"
 cargo test --locked 2>&1 | tee "$results/cargo.log"
 # The benchmarks are not run here, but they must keep compiling.

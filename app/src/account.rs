@@ -100,7 +100,7 @@ pub fn parse_username(input: &str) -> Result<String, AccountError> {
 /// A password must be long enough and not the username itself.
 pub fn check_password(username: &str, password: &str) -> Result<(), AccountError> {
     let len = password.chars().count();
-    if len < MIN_PASSWORD_CHARS || len > MAX_PASSWORD_CHARS || password.trim().to_lowercase() == username {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&len) || password.trim().to_lowercase() == username {
         return Err(AccountError::WeakPassword);
     }
     Ok(())
@@ -170,8 +170,8 @@ mod respond {
     use super::{AccountError, SharedAccounts};
 
     pub fn context() -> Result<(SharedAccounts, Parts), ServerFnError> {
-        let accounts = use_context::<SharedAccounts>()
-            .ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
+        let accounts =
+            use_context::<SharedAccounts>().ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
         let parts = use_context::<Parts>().ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
         Ok((accounts, parts))
     }
@@ -186,16 +186,17 @@ mod respond {
 
     /// A plain form post (no JavaScript) asks for HTML; the script's asks for data.
     fn is_plain_form(parts: &Parts) -> bool {
-        parts
-            .headers
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
+        parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
     }
 
     /// Sends a plain form back to its page with the error in the address; a
     /// script gets the error itself.
-    pub fn fail(parts: &Parts, error: AccountError, form_page: &str, keep: &[(&str, &str)]) -> Result<(), ServerFnError> {
+    pub fn fail(
+        parts: &Parts,
+        error: AccountError,
+        form_page: &str,
+        keep: &[(&str, &str)],
+    ) -> Result<(), ServerFnError> {
         if is_plain_form(parts) {
             let mut location = format!("{form_page}?error={}", error.code());
             for (name, value) in keep {

@@ -26,8 +26,8 @@ pub const LOBBY_ROOM_LIMIT: usize = 50;
 
 #[server]
 pub async fn active_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
-    let directory = use_context::<SharedDirectory>()
-        .ok_or_else(|| ServerFnError::new("the room directory is not available"))?;
+    let directory =
+        use_context::<SharedDirectory>().ok_or_else(|| ServerFnError::new("the room directory is not available"))?;
     let mut rooms = directory.active_rooms();
     rooms.truncate(LOBBY_ROOM_LIMIT);
     Ok(rooms)

@@ -50,14 +50,8 @@ mod tests {
     #[test]
     fn rejects() {
         assert_eq!(parse_display_name(" \t").unwrap_err(), DisplayNameError::Empty);
-        assert_eq!(
-            parse_display_name(&"x".repeat(MAX_DISPLAY_NAME_CHARS + 1)).unwrap_err(),
-            DisplayNameError::TooLong
-        );
-        assert_eq!(
-            parse_display_name("evil\u{202E}txt").unwrap_err(),
-            DisplayNameError::ControlCharacter
-        );
+        assert_eq!(parse_display_name(&"x".repeat(MAX_DISPLAY_NAME_CHARS + 1)).unwrap_err(), DisplayNameError::TooLong);
+        assert_eq!(parse_display_name("evil\u{202E}txt").unwrap_err(), DisplayNameError::ControlCharacter);
         assert_eq!(
             parse_display_name("ali\u{061C}ce").unwrap_err(),
             DisplayNameError::ControlCharacter,

@@ -40,12 +40,9 @@ pub type SharedHistory = std::sync::Arc<dyn HistorySource>;
 #[server]
 pub async fn history(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
     let room = RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
-    let source = use_context::<SharedHistory>()
-        .ok_or_else(|| ServerFnError::new("the message history is not available"))?;
-    let mut messages = source
-        .page(room, before.map(Seq), HISTORY_PAGE + 1)
-        .await
-        .map_err(ServerFnError::new)?;
+    let source =
+        use_context::<SharedHistory>().ok_or_else(|| ServerFnError::new("the message history is not available"))?;
+    let mut messages = source.page(room, before.map(Seq), HISTORY_PAGE + 1).await.map_err(ServerFnError::new)?;
     let at_start = messages.len() <= HISTORY_PAGE as usize;
     if !at_start {
         messages.remove(0);

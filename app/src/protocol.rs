@@ -175,8 +175,7 @@ mod tests {
         assert_eq!(join.to_json(), r#"{"type":"join","version":4,"since":41}"#);
         let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":4}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
-        let send: ClientMsg =
-            serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
+        let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
         assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into() });
     }
 
@@ -201,23 +200,17 @@ mod tests {
             let back: ServerMsg = serde_json::from_str(&msg.to_json()).unwrap();
             assert_eq!(back, msg);
         }
-        assert!(ServerMsg::HistoryGap { latest: Seq(1) }
-            .to_json()
-            .starts_with(r#"{"type":"history_gap""#));
+        assert!(ServerMsg::HistoryGap { latest: Seq(1) }.to_json().starts_with(r#"{"type":"history_gap""#));
         assert_eq!(
-            ServerMsg::message_error(ClientMsgId("c3".into()), ChatError::RateLimited { retry_after_ms: 250 }).to_json(),
+            ServerMsg::message_error(ClientMsgId("c3".into()), ChatError::RateLimited { retry_after_ms: 250 })
+                .to_json(),
             r#"{"type":"error","code":"rate_limited","retry_after_ms":250,"id":"c3"}"#
         );
     }
 
     #[test]
     fn unknown_or_incomplete_frames_do_not_parse() {
-        for bad in [
-            r#"{"type":"shout","body":"x"}"#,
-            r#"{"type":"send"}"#,
-            r#"{"body":"x"}"#,
-            "not json",
-        ] {
+        for bad in [r#"{"type":"shout","body":"x"}"#, r#"{"type":"send"}"#, r#"{"body":"x"}"#, "not json"] {
             assert!(serde_json::from_str::<ClientMsg>(bad).is_err(), "{bad}");
         }
     }

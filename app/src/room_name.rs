@@ -41,14 +41,10 @@ impl RoomName {
         let Some(first) = name.chars().next() else {
             return Err(RoomNameError::Empty);
         };
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        if let Some(bad) =
+            name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
         {
-            return Err(RoomNameError::InvalidCharacter {
-                name: input.trim().to_owned(),
-                bad,
-            });
+            return Err(RoomNameError::InvalidCharacter { name: input.trim().to_owned(), bad });
         }
         if name.len() > MAX_ROOM_NAME_LEN {
             return Err(RoomNameError::TooLong(input.trim().to_owned()));
@@ -128,22 +124,10 @@ mod tests {
     fn rejects_with_a_reason() {
         assert_eq!(RoomName::parse("").unwrap_err(), RoomNameError::Empty);
         assert_eq!(RoomName::parse("   ").unwrap_err(), RoomNameError::Empty);
-        assert!(matches!(
-            RoomName::parse("a/b").unwrap_err(),
-            RoomNameError::InvalidCharacter { bad: '/', .. }
-        ));
-        assert!(matches!(
-            RoomName::parse("café").unwrap_err(),
-            RoomNameError::InvalidCharacter { bad: 'é', .. }
-        ));
-        assert!(matches!(
-            RoomName::parse("<script>").unwrap_err(),
-            RoomNameError::InvalidCharacter { bad: '<', .. }
-        ));
-        assert!(matches!(
-            RoomName::parse(&"a".repeat(MAX_ROOM_NAME_LEN + 1)).unwrap_err(),
-            RoomNameError::TooLong(_)
-        ));
+        assert!(matches!(RoomName::parse("a/b").unwrap_err(), RoomNameError::InvalidCharacter { bad: '/', .. }));
+        assert!(matches!(RoomName::parse("café").unwrap_err(), RoomNameError::InvalidCharacter { bad: 'é', .. }));
+        assert!(matches!(RoomName::parse("<script>").unwrap_err(), RoomNameError::InvalidCharacter { bad: '<', .. }));
+        assert!(matches!(RoomName::parse(&"a".repeat(MAX_ROOM_NAME_LEN + 1)).unwrap_err(), RoomNameError::TooLong(_)));
         assert!(matches!(RoomName::parse("-x").unwrap_err(), RoomNameError::BadStart(_)));
         assert!(matches!(RoomName::parse("_x").unwrap_err(), RoomNameError::BadStart(_)));
     }

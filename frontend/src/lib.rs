@@ -12,9 +12,7 @@ pub fn hydrate() {
 /// `<body data-hydrated>`: tells people's tools (and the browser tests) that the page
 /// is interactive now.
 fn mark_hydrated() {
-    let body = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body());
+    let body = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body());
     if let Some(body) = body {
         if body.dataset().set("hydrated", "").is_err() {
             leptos::logging::warn!("could not mark the page as hydrated");

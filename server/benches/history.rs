@@ -127,7 +127,10 @@ async fn main() {
             .body(Body::from(format!("room=big&before={}", BIG_ROOM / 2)))
             .unwrap()
     };
-    for (name, request) in [("room page (newest 50, server-rendered HTML)", &page as &dyn Fn() -> Request<Body>), ("older page from the middle (history server fn)", &middle)] {
+    for (name, request) in [
+        ("room page (newest 50, server-rendered HTML)", &page as &dyn Fn() -> Request<Body>),
+        ("older page from the middle (history server fn)", &middle),
+    ] {
         time_request(&app, request).await;
         let mut times = Vec::new();
         for _ in 0..RENDERS {

@@ -131,20 +131,19 @@ impl Config {
         } else {
             (DEFAULT_ADDR.to_owned(), "the default")
         };
-        let addr = value
-            .parse()
-            .map_err(|_| ConfigError::BadAddr { value, source_name })?;
+        let addr = value.parse().map_err(|_| ConfigError::BadAddr { value, source_name })?;
         let db = flag_db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned());
         let mut allowed_origins = flag_origins;
         if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
             allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
         }
-        let account_attempts: Option<u32> = match flag_attempts.map(|v| (v, "--account-attempts")).or_else(|| {
-            env("CHAT_ACCOUNT_ATTEMPTS").map(|v| (v, "CHAT_ACCOUNT_ATTEMPTS"))
-        }) {
-            Some((value, source_name)) => Some(
-                value.trim().parse().map_err(|_| ConfigError::BadNumber { value, source_name })?,
-            ),
+        let account_attempts: Option<u32> = match flag_attempts
+            .map(|v| (v, "--account-attempts"))
+            .or_else(|| env("CHAT_ACCOUNT_ATTEMPTS").map(|v| (v, "CHAT_ACCOUNT_ATTEMPTS")))
+        {
+            Some((value, source_name)) => {
+                Some(value.trim().parse().map_err(|_| ConfigError::BadNumber { value, source_name })?)
+            }
             None => None,
         };
         let mut policy = Policy::default();
@@ -242,13 +241,7 @@ mod tests {
     fn bad_input_says_what_is_wrong() {
         let err = Config::from_args(args(&["--addr", "localhost"]), no_env).unwrap_err();
         assert!(err.to_string().contains("`localhost` is not an address"), "{err}");
-        assert_eq!(
-            Config::from_args(args(&["--addr"]), no_env).unwrap_err(),
-            ConfigError::MissingValue("--addr")
-        );
-        assert!(matches!(
-            Config::from_args(args(&["--port", "1"]), no_env).unwrap_err(),
-            ConfigError::UnknownArg(_)
-        ));
+        assert_eq!(Config::from_args(args(&["--addr"]), no_env).unwrap_err(), ConfigError::MissingValue("--addr"));
+        assert!(matches!(Config::from_args(args(&["--port", "1"]), no_env).unwrap_err(), ConfigError::UnknownArg(_)));
     }
 }

@@ -7,7 +7,6 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod limits;
-pub mod loadgen;
 pub mod memory;
 pub mod policy;
 pub mod shutdown;

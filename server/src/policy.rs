@@ -88,13 +88,17 @@ impl Policy {
             "--connections-per-account" => self.connections_per_account = whole().ok_or_else(bad)? as usize,
             "--tcp-connections-per-ip" => {
                 let n = value.trim().parse::<usize>().ok();
-                self.tcp_connections_per_ip = n.ok_or_else(|| format!("{flag} needs a whole number (0: no cap), not `{value}`"))?;
+                self.tcp_connections_per_ip =
+                    n.ok_or_else(|| format!("{flag} needs a whole number (0: no cap), not `{value}`"))?;
             }
             "--header-timeout-s" => self.header_read_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
-            "--http-idle-timeout-s" => self.http_idle_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
+            "--http-idle-timeout-s" => {
+                self.http_idle_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?))
+            }
             "--commit-pace-ms" => {
                 let ms = value.trim().parse::<u64>().ok().filter(|ms| *ms <= 1000);
-                self.commit_pace = Duration::from_millis(ms.ok_or_else(|| format!("{flag} needs 0 to 1000, not `{value}`"))?);
+                self.commit_pace =
+                    Duration::from_millis(ms.ok_or_else(|| format!("{flag} needs 0 to 1000, not `{value}`"))?);
             }
             _ => return Err(format!("unknown limit {flag}")),
         }

@@ -43,11 +43,11 @@ async fn sign_up_sets_a_protected_session_cookie_and_goes_on() {
 #[tokio::test]
 async fn over_https_the_cookie_is_secure() {
     let server = TestServer::start().await;
+    let body = format!("username=ada&display_name=Ada&password={}&next=%2Fchat%2F", PASSWORD.replace(' ', "+"));
     let request = format!(
         "POST /api/sign-up HTTP/1.1\r\nHost: chat.example\r\nAccept: text/html\r\nX-Forwarded-Proto: https\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
-        body = format!("username=ada&display_name=Ada&password={}&next=%2Fchat%2F", PASSWORD.replace(' ', "+")),
-        len = format!("username=ada&display_name=Ada&password={}&next=%2Fchat%2F", PASSWORD.replace(' ', "+")).len(),
+        len = body.len(),
     );
     let reply = support::raw_http(server.addr, &request).await;
     let cookie = reply.set_cookies().into_iter().find(|c| c.starts_with("chat_session=")).expect("a session cookie");
@@ -150,11 +150,13 @@ async fn the_author_is_the_session_account_whatever_the_frame_claims() {
     let server = TestServer::start().await;
     let mut mallory = server.join("tea", "Mallory").await;
     let mut bob = server.join("tea", "Bob").await;
-    let forged = r#"{"type":"send","id":"forged-1","body":"I am Bob","author":"Bob","display_name":"Bob","author_id":1}"#;
+    let forged =
+        r#"{"type":"send","id":"forged-1","body":"I am Bob","author":"Bob","display_name":"Bob","author_id":1}"#;
     mallory.send_raw(Message::text(forged)).await;
     let ServerMsg::Message(seen) = bob.recv_chat().await else { panic!("expected the message") };
     assert_eq!(seen.author, "Mallory");
-    let stored = server.state.hub.store().page(&app::room_name::RoomName::parse("tea").unwrap(), None, 10).await.unwrap();
+    let stored =
+        server.state.hub.store().page(&app::room_name::RoomName::parse("tea").unwrap(), None, 10).await.unwrap();
     assert_eq!(stored.last().unwrap().author, "Mallory", "stored under the real author");
     assert_eq!(stored.last().unwrap().client_id, ClientMsgId("forged-1".into()));
     server.shut_down().await;
@@ -188,7 +190,8 @@ async fn signing_out_closes_that_sessions_sockets_within_a_second() {
 
 #[tokio::test]
 async fn the_send_limit_is_per_account_across_its_connections() {
-    let server = TestServer::start_with_policy(Policy { send_burst: 3, sends_per_second: 0.01, ..Policy::default() }).await;
+    let server =
+        TestServer::start_with_policy(Policy { send_burst: 3, sends_per_second: 0.01, ..Policy::default() }).await;
     let mut tab1 = server.join("tea", "Ada").await;
     let cookie = tab1.cookie.clone().unwrap();
     let mut tab2 = Client::open(server.addr, "tea", Some(&cookie), "Ada-tab2").await;

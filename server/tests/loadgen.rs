@@ -6,12 +6,18 @@ mod support;
 
 use std::time::Duration;
 
-use server::loadgen::{self, RoomLoad};
+use loadgen::RoomLoad;
 use server::policy::Policy;
 use support::TestServer;
 
 fn generous() -> Policy {
-    Policy { send_burst: 1000, sends_per_second: 1000.0, attempts_burst: 1000, attempts_per_minute: 1000.0, ..Policy::default() }
+    Policy {
+        send_burst: 1000,
+        sends_per_second: 1000.0,
+        attempts_burst: 1000,
+        attempts_per_minute: 1000.0,
+        ..Policy::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +49,7 @@ async fn a_reconnect_storm_catches_everyone_up_without_loss() {
     let server = TestServer::start_with_policy(generous()).await;
     // A lost message would leave the storm waiting for it: fail instead of hanging.
     let storm = loadgen::reconnect_storm(server.addr, 20, 30, "smoke");
-    let report = tokio::time::timeout(std::time::Duration::from_secs(30), storm)
+    let report = tokio::time::timeout(Duration::from_secs(30), storm)
         .await
         .expect("everyone caught up within 30 s")
         .unwrap();
@@ -54,7 +60,8 @@ async fn a_reconnect_storm_catches_everyone_up_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_counted_and_measured() {
     let server = TestServer::start().await;
-    let (report, sockets) = loadgen::idle(loadgen::Stack::Chat, server.addr, 20, 4, Some(std::process::id()), "smoke").await.unwrap();
+    let (report, sockets) =
+        loadgen::idle(loadgen::Stack::Chat, server.addr, 20, 4, Some(std::process::id()), "smoke").await.unwrap();
     assert_eq!(sockets.len(), 20);
     assert!(report.rss_before > 0 && report.rss_after > 0, "{report:?}");
     support::eventually("the readers are in their rooms", || {

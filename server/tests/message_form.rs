@@ -13,7 +13,8 @@ use support::{post_form, raw_http, sign_up, unique_username, Reply, TestServer};
 fn refusal_in(reply: &Reply, room: &str) -> ChatError {
     assert_eq!(reply.status, 303, "{reply:?}");
     let location = reply.header("location").expect("a redirect");
-    let query = location.strip_prefix(&format!("/chat/{room}/?")).unwrap_or_else(|| panic!("back to the room: {location}"));
+    let query =
+        location.strip_prefix(&format!("/chat/{room}/?")).unwrap_or_else(|| panic!("back to the room: {location}"));
     let error = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("error="))
@@ -49,7 +50,10 @@ async fn a_form_post_is_stored_broadcast_and_answered_with_the_room_once_whateve
     assert_eq!(reply.header("location"), Some("/chat/tea/#m1"));
     match reader.recv_chat().await {
         ServerMsg::Message(message) => {
-            assert_eq!((message.seq.0, message.author.as_str(), message.body.as_str()), (1, "Ada", "posted without scripts"));
+            assert_eq!(
+                (message.seq.0, message.author.as_str(), message.body.as_str()),
+                (1, "Ada", "posted without scripts")
+            );
         }
         other => panic!("the room got {other:?}"),
     }
@@ -65,7 +69,8 @@ async fn a_form_post_is_stored_broadcast_and_answered_with_the_room_once_whateve
 
 #[tokio::test]
 async fn a_form_post_meets_the_sockets_rules() {
-    let server = TestServer::start_with_policy(Policy { send_burst: 2, sends_per_second: 0.01, ..Policy::default() }).await;
+    let server =
+        TestServer::start_with_policy(Policy { send_burst: 2, sends_per_second: 0.01, ..Policy::default() }).await;
     let cookie = sign_up(server.addr, &unique_username("Bob"), "Bob").await;
     let post = |id: &'static str, body: String, cookie: Option<String>| {
         let addr = server.addr;

@@ -10,7 +10,7 @@ use tower::ServiceExt;
 struct Page {
     status: StatusCode,
     location: Option<String>,
-    headers: axum::http::HeaderMap,
+    headers: http::HeaderMap,
     html: String,
 }
 
@@ -21,19 +21,11 @@ async fn get(state: &AppState, path: &str) -> Page {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = ONE_AT_A_TIME.lock().await;
     let response = router(state.clone())
-        .oneshot(
-            Request::get(path)
-                .header(header::ACCEPT, "text/html")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned());
+    let location = response.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
     let headers = response.headers().clone();
     let html = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     Page { status, location, headers, html }

@@ -68,7 +68,11 @@ async fn an_over_long_message_is_refused_and_the_connection_keeps_working() {
 
     ada.say(&"x".repeat(MAX_BODY_CHARS + 1)).await;
     let refusal = assert_error(ada.recv_chat().await, "too_long");
-    assert_eq!(refusal, ChatError::TooLong { len: MAX_BODY_CHARS + 1, max: MAX_BODY_CHARS }, "the error says the limit");
+    assert_eq!(
+        refusal,
+        ChatError::TooLong { len: MAX_BODY_CHARS + 1, max: MAX_BODY_CHARS },
+        "the error says the limit"
+    );
 
     ada.say(&"y".repeat(MAX_BODY_CHARS)).await;
     assert_eq!(ada.recv_body().await.len(), MAX_BODY_CHARS, "a message at the limit goes through");
@@ -85,7 +89,10 @@ async fn malformed_and_binary_frames_get_error_frames_and_the_connection_keeps_w
     assert_error(ada.recv_chat().await, "malformed");
     ada.send_raw(Message::text(r#"{"type":"shout","body":"hi"}"#)).await;
     let refusal = assert_error(ada.recv_chat().await, "malformed");
-    assert!(matches!(&refusal, ChatError::Malformed { detail } if detail.contains("shout")), "names what was wrong: {refusal:?}");
+    assert!(
+        matches!(&refusal, ChatError::Malformed { detail } if detail.contains("shout")),
+        "names what was wrong: {refusal:?}"
+    );
     ada.send_raw(Message::text(r#"{"type":"send"}"#)).await;
     assert_error(ada.recv_chat().await, "malformed");
     ada.send_raw(Message::binary(vec![0u8, 159, 146, 150])).await;

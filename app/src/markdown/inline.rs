@@ -72,10 +72,7 @@ impl Scanner {
                 '*' | '_' => self.delimiter_run(i, c),
                 '[' => {
                     self.flush();
-                    self.openers.push(Opener {
-                        tok: self.toks.len(),
-                        pos: i,
-                    });
+                    self.openers.push(Opener { tok: self.toks.len(), pos: i });
                     self.toks.push(Tok::Text("[".to_owned()));
                     i + 1
                 }
@@ -125,16 +122,14 @@ impl Scanner {
         let start = i + len;
         match self.find_code_closer(start, len) {
             Some(close) => {
-                let content: String = self.chars[start..close]
-                    .iter()
-                    .map(|&c| if c == '\n' { ' ' } else { c })
-                    .collect();
+                let content: String =
+                    self.chars[start..close].iter().map(|&c| if c == '\n' { ' ' } else { c }).collect();
                 self.flush();
                 self.toks.push(Tok::Code(strip_one_space(content)));
                 close + len
             }
             None => {
-                self.text.extend(iter::repeat('`').take(len));
+                self.text.extend(std::iter::repeat_n('`', len));
                 start
             }
         }
@@ -164,14 +159,8 @@ impl Scanner {
         let len = self.run_len(i, ch);
         let before = i.checked_sub(1).and_then(|p| self.chars.get(p)).copied();
         let after = self.chars.get(i + len).copied();
-        let (ws_before, ws_after) = (
-            before.map_or(true, char::is_whitespace),
-            after.map_or(true, char::is_whitespace),
-        );
-        let (p_before, p_after) = (
-            before.is_some_and(is_punctuation),
-            after.is_some_and(is_punctuation),
-        );
+        let (ws_before, ws_after) = (before.is_none_or(char::is_whitespace), after.is_none_or(char::is_whitespace));
+        let (p_before, p_after) = (before.is_some_and(is_punctuation), after.is_some_and(is_punctuation));
         let left = !ws_after && (!p_after || ws_before || p_before);
         let right = !ws_before && (!p_before || ws_after || p_after);
         let (open, close) = if ch == '*' {
@@ -181,12 +170,7 @@ impl Scanner {
             (left && (!right || p_before), right && (!left || p_after))
         };
         self.flush();
-        self.toks.push(Tok::Delim {
-            ch,
-            len,
-            open,
-            close,
-        });
+        self.toks.push(Tok::Delim { ch, len, open, close });
         i + len
     }
 
@@ -197,11 +181,7 @@ impl Scanner {
         };
         let active = self.openers.len() >= self.active_from;
         self.active_from = self.active_from.min(self.openers.len());
-        let target = if active {
-            self.link_target(i + 1)
-        } else {
-            None
-        };
+        let target = if active { self.link_target(i + 1) } else { None };
         let Some((target, end)) = target else {
             self.text.push(']');
             return i + 1;
@@ -248,13 +228,7 @@ impl Scanner {
             return None;
         }
         let mut depth = 0usize;
-        for (j, &c) in self
-            .chars
-            .iter()
-            .enumerate()
-            .skip(open + 1)
-            .take(MAX_LINK_DEST_CHARS)
-        {
+        for (j, &c) in self.chars.iter().enumerate().skip(open + 1).take(MAX_LINK_DEST_CHARS) {
             match c {
                 '(' => depth += 1,
                 ')' if depth == 0 => {
@@ -271,16 +245,10 @@ impl Scanner {
     /// index after it. It ends at white space or `<>"`[]`; trailing `.,;:!?*_'` and
     /// unbalanced `)` are left out. Longer than [`MAX_AUTOLINK_CHARS`], it stays text.
     fn autolink(&mut self, i: usize) -> Option<usize> {
-        if i.checked_sub(1)
-            .and_then(|p| self.chars.get(p))
-            .is_some_and(|c| c.is_alphanumeric())
-        {
+        if i.checked_sub(1).and_then(|p| self.chars.get(p)).is_some_and(|c| c.is_alphanumeric()) {
             return None;
         }
-        if !["http://", "https://", "mailto:"]
-            .iter()
-            .any(|p| self.starts_with_ignore_case(i, p))
-        {
+        if !["http://", "https://", "mailto:"].iter().any(|p| self.starts_with_ignore_case(i, p)) {
             return None;
         }
         let mut end = i;
@@ -313,19 +281,12 @@ impl Scanner {
         let url: String = self.chars[i..end].iter().collect();
         let href = safe_href(&url)?;
         self.flush();
-        self.toks.push(Tok::Link {
-            href,
-            children: vec![Tok::Text(url)],
-        });
+        self.toks.push(Tok::Link { href, children: vec![Tok::Text(url)] });
         Some(end)
     }
 
     fn starts_with_ignore_case(&self, i: usize, prefix: &str) -> bool {
-        prefix.chars().enumerate().all(|(k, p)| {
-            self.chars
-                .get(i + k)
-                .is_some_and(|c| c.to_ascii_lowercase() == p)
-        })
+        prefix.chars().enumerate().all(|(k, p)| self.chars.get(i + k).is_some_and(|c| c.to_ascii_lowercase() == p))
     }
 }
 
@@ -363,11 +324,7 @@ struct Frame {
 /// The markers still open never add up to more than `budget`, which bounds the
 /// nesting depth of the result by `budget`.
 fn resolve(toks: Vec<Tok>, budget: usize) -> Vec<Inline> {
-    let mut r = Resolver {
-        root: Vec::new(),
-        frames: Vec::new(),
-        budget,
-    };
+    let mut r = Resolver { root: Vec::new(), frames: Vec::new(), budget };
     for tok in toks {
         match tok {
             Tok::Text(s) => r.push(Inline::Text(s)),
@@ -385,12 +342,7 @@ fn resolve(toks: Vec<Tok>, budget: usize) -> Vec<Inline> {
                 let children = resolve(children, budget.saturating_sub(r.open_count()));
                 r.push(Inline::Link { href, children });
             }
-            Tok::Delim {
-                ch,
-                len,
-                open,
-                close,
-            } => r.delimiter_run(ch, len, open, close),
+            Tok::Delim { ch, len, open, close } => r.delimiter_run(ch, len, open, close),
         }
     }
     r.finish()
@@ -421,9 +373,7 @@ impl Resolver {
     /// Turns the innermost open run back into text.
     fn collapse_top(&mut self) {
         if let Some(frame) = self.frames.pop() {
-            self.push(Inline::Text(
-                iter::repeat(frame.ch).take(frame.count).collect(),
-            ));
+            self.push(Inline::Text(std::iter::repeat_n(frame.ch, frame.count).collect()));
             for node in frame.children {
                 self.push(node);
             }
@@ -435,10 +385,7 @@ impl Resolver {
         let mut left = len;
         while close && left > 0 {
             let Some(i) = self.frames.iter().rposition(|f| {
-                f.ch == ch
-                    && (!(f.both || both)
-                        || (f.orig + len) % 3 != 0
-                        || (f.orig % 3 == 0 && len % 3 == 0))
+                f.ch == ch && (!(f.both || both) || !(f.orig + len).is_multiple_of(3) || (f.orig % 3 == 0 && len.is_multiple_of(3)))
             }) else {
                 break;
             };
@@ -450,11 +397,7 @@ impl Resolver {
             };
             let used = if frame.count >= 2 && left >= 2 { 2 } else { 1 };
             let children = std::mem::take(&mut frame.children);
-            let node = if used == 2 {
-                Inline::Strong(children)
-            } else {
-                Inline::Emphasis(children)
-            };
+            let node = if used == 2 { Inline::Strong(children) } else { Inline::Emphasis(children) };
             frame.count -= used;
             left -= used;
             if frame.count == 0 {
@@ -468,15 +411,9 @@ impl Resolver {
             return;
         }
         if open && self.open_count() + left <= self.budget {
-            self.frames.push(Frame {
-                ch,
-                count: left,
-                orig: len,
-                both,
-                children: Vec::new(),
-            });
+            self.frames.push(Frame { ch, count: left, orig: len, both, children: Vec::new() });
         } else {
-            self.push(Inline::Text(iter::repeat(ch).take(left).collect()));
+            self.push(Inline::Text(std::iter::repeat_n(ch, left).collect()));
         }
     }
 

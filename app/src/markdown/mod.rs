@@ -21,7 +21,6 @@
 //! 2048 characters are not links.
 
 use std::collections::HashSet;
-use std::iter;
 
 /// The `rel` attribute for every link the view renders from a message.
 pub const LINK_REL: &str = "noopener noreferrer ugc";
@@ -88,9 +87,7 @@ pub fn parse(body: &str) -> Vec<Block> {
                     code.pop();
                 }
             }
-            blocks.push(Block::Code {
-                text: code.join("\n"),
-            });
+            blocks.push(Block::Code { text: code.join("\n") });
         } else if line.trim().is_empty() {
             flush_paragraph(&mut paragraph, &mut blocks);
         } else {

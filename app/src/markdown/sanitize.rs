@@ -31,10 +31,7 @@ pub fn strip_unsafe_chars(s: &str) -> String {
 /// URLs with white space, control or bidi characters inside.
 pub fn safe_href(url: &str) -> Option<String> {
     let url = url.trim();
-    if url
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c))
-    {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c)) {
         return None;
     }
     let (scheme, rest) = url.split_once(':')?;
@@ -57,10 +54,7 @@ fn has_host(rest: &str) -> bool {
     let Some(after_slashes) = rest.strip_prefix("//") else {
         return false;
     };
-    let authority = after_slashes
-        .split(['/', '?', '#', '\\'])
-        .next()
-        .unwrap_or_default();
+    let authority = after_slashes.split(['/', '?', '#', '\\']).next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let host = host_port.split(':').next().unwrap_or_default();
     !host.is_empty()

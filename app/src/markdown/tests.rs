@@ -17,10 +17,7 @@ fn code(s: &str) -> Inline {
 }
 
 fn link(href: &str, children: Vec<Inline>) -> Inline {
-    Inline::Link {
-        href: href.to_owned(),
-        children,
-    }
+    Inline::Link { href: href.to_owned(), children }
 }
 
 fn para(children: Vec<Inline>) -> Block {
@@ -65,9 +62,7 @@ fn has_link(nodes: &[Inline]) -> bool {
 }
 
 fn no_adjacent_texts(nodes: &[Inline]) -> bool {
-    nodes
-        .windows(2)
-        .all(|w| !matches!(w, [Inline::Text(_), Inline::Text(_)]))
+    nodes.windows(2).all(|w| !matches!(w, [Inline::Text(_), Inline::Text(_)]))
         && nodes.iter().all(|n| match n {
             Inline::Emphasis(c) | Inline::Strong(c) => no_adjacent_texts(c),
             Inline::Link { children, .. } => no_adjacent_texts(children),
@@ -95,11 +90,7 @@ fn plain_text_is_one_paragraph() {
 fn blank_lines_separate_paragraphs() {
     assert_eq!(
         parse("one\n\ntwo\n \n\n\t\nthree"),
-        vec![
-            para(vec![text("one")]),
-            para(vec![text("two")]),
-            para(vec![text("three")])
-        ]
+        vec![para(vec![text("one")]), para(vec![text("two")]), para(vec![text("three")])]
     );
 }
 
@@ -110,19 +101,10 @@ fn leading_and_trailing_blank_lines_are_dropped() {
 
 #[test]
 fn single_newline_is_a_line_break() {
-    assert_eq!(
-        inlines("one\ntwo"),
-        vec![text("one"), Inline::LineBreak, text("two")]
-    );
+    assert_eq!(inlines("one\ntwo"), vec![text("one"), Inline::LineBreak, text("two")]);
     assert_eq!(
         inlines("one\r\ntwo\rthree"),
-        vec![
-            text("one"),
-            Inline::LineBreak,
-            text("two"),
-            Inline::LineBreak,
-            text("three"),
-        ]
+        vec![text("one"), Inline::LineBreak, text("two"), Inline::LineBreak, text("three"),]
     );
 }
 
@@ -136,19 +118,13 @@ fn code_block_is_verbatim_without_fences() {
 
 #[test]
 fn code_block_info_string_is_ignored() {
-    assert_eq!(
-        parse("```rust\nfn main() {}\n```"),
-        vec![code_block("fn main() {}")]
-    );
+    assert_eq!(parse("```rust\nfn main() {}\n```"), vec![code_block("fn main() {}")]);
     assert_eq!(parse("``` js extra\nx\n```"), vec![code_block("x")]);
 }
 
 #[test]
 fn unclosed_code_block_runs_to_the_end() {
-    assert_eq!(
-        parse("```\nline 1\n\nline 2\n\n"),
-        vec![code_block("line 1\n\nline 2")]
-    );
+    assert_eq!(parse("```\nline 1\n\nline 2\n\n"), vec![code_block("line 1\n\nline 2")]);
     assert_eq!(parse("```"), vec![code_block("")]);
 }
 
@@ -161,11 +137,7 @@ fn closing_fence_needs_as_many_backticks() {
 fn code_block_between_paragraphs() {
     assert_eq!(
         parse("before\n```\ncode\n```\nafter *x*"),
-        vec![
-            para(vec![text("before")]),
-            code_block("code"),
-            para(vec![text("after "), em(vec![text("x")])]),
-        ]
+        vec![para(vec![text("before")]), code_block("code"), para(vec![text("after "), em(vec![text("x")])]),]
     );
 }
 
@@ -211,48 +183,30 @@ fn emphasis_and_strong() {
     assert_eq!(inlines("_a_"), vec![em(vec![text("a")])]);
     assert_eq!(inlines("**a**"), vec![strong(vec![text("a")])]);
     assert_eq!(inlines("__a__"), vec![strong(vec![text("a")])]);
-    assert_eq!(
-        inlines("x *a b* y"),
-        vec![text("x "), em(vec![text("a b")]), text(" y")]
-    );
+    assert_eq!(inlines("x *a b* y"), vec![text("x "), em(vec![text("a b")]), text(" y")]);
 }
 
 #[test]
 fn nested_emphasis() {
-    assert_eq!(
-        inlines("**a *b* c**"),
-        vec![strong(vec![text("a "), em(vec![text("b")]), text(" c")])]
-    );
-    assert_eq!(
-        inlines("_a **b** c_"),
-        vec![em(vec![text("a "), strong(vec![text("b")]), text(" c")])]
-    );
+    assert_eq!(inlines("**a *b* c**"), vec![strong(vec![text("a "), em(vec![text("b")]), text(" c")])]);
+    assert_eq!(inlines("_a **b** c_"), vec![em(vec![text("a "), strong(vec![text("b")]), text(" c")])]);
     assert_eq!(inlines("***a***"), vec![em(vec![strong(vec![text("a")])])]);
 }
 
 #[test]
 fn emphasis_with_code_inside() {
-    assert_eq!(
-        inlines("*use `x`*"),
-        vec![em(vec![text("use "), code("x")])]
-    );
+    assert_eq!(inlines("*use `x`*"), vec![em(vec![text("use "), code("x")])]);
 }
 
 #[test]
 fn emphasis_across_a_line_break() {
-    assert_eq!(
-        inlines("*a\nb*"),
-        vec![em(vec![text("a"), Inline::LineBreak, text("b")])]
-    );
+    assert_eq!(inlines("*a\nb*"), vec![em(vec![text("a"), Inline::LineBreak, text("b")])]);
 }
 
 #[test]
 fn underscores_inside_words_are_text() {
     assert_plain("snake_case_name", "snake_case_name");
-    assert_plain(
-        "a snake_case_name and another_one",
-        "a snake_case_name and another_one",
-    );
+    assert_plain("a snake_case_name and another_one", "a snake_case_name and another_one");
     assert_eq!(inlines("_snake_case_"), vec![em(vec![text("snake_case")])]);
 }
 
@@ -272,10 +226,7 @@ fn unmatched_markers_are_text() {
 
 #[test]
 fn intraword_stars_emphasise() {
-    assert_eq!(
-        inlines("a*b*c"),
-        vec![text("a"), em(vec![text("b")]), text("c")]
-    );
+    assert_eq!(inlines("a*b*c"), vec![text("a"), em(vec![text("b")]), text("c")]);
 }
 
 #[test]
@@ -285,26 +236,12 @@ fn emphasis_depth_is_capped() {
     assert_eq!(emphasis_depth(&nodes), MAX_EMPHASIS_DEPTH);
     for k in 1..30 {
         let body = format!("{}x{}", "*".repeat(k), "*".repeat(k));
-        assert!(
-            emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH,
-            "{body}"
-        );
+        assert!(emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH, "{body}");
         let body = format!("{}x{}", "_a *b ".repeat(k), " c* d_".repeat(k));
-        assert!(
-            emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH,
-            "{body}"
-        );
-        let body = format!(
-            "{}[{}x{}](https://a.io){}",
-            "*a ".repeat(k),
-            "_b ".repeat(k),
-            " c_".repeat(k),
-            " d*".repeat(k)
-        );
-        assert!(
-            emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH,
-            "{body}"
-        );
+        assert!(emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH, "{body}");
+        let body =
+            format!("{}[{}x{}](https://a.io){}", "*a ".repeat(k), "_b ".repeat(k), " c_".repeat(k), " d*".repeat(k));
+        assert!(emphasis_depth(&inlines(&body)) <= MAX_EMPHASIS_DEPTH, "{body}");
     }
 }
 
@@ -329,42 +266,23 @@ fn backslash_before_other_characters_is_kept() {
 fn safe_links() {
     assert_eq!(
         inlines("see [the docs](https://example.com/a?b=c#d) now"),
-        vec![
-            text("see "),
-            link("https://example.com/a?b=c#d", vec![text("the docs")]),
-            text(" now"),
-        ]
+        vec![text("see "), link("https://example.com/a?b=c#d", vec![text("the docs")]), text(" now"),]
     );
-    assert_eq!(
-        inlines("[x](http://a.io)"),
-        vec![link("http://a.io", vec![text("x")])]
-    );
-    assert_eq!(
-        inlines("[mail me](mailto:me@example.com)"),
-        vec![link("mailto:me@example.com", vec![text("mail me")])]
-    );
-    assert_eq!(
-        inlines("[x](HTTPS://A.IO)"),
-        vec![link("HTTPS://A.IO", vec![text("x")])]
-    );
+    assert_eq!(inlines("[x](http://a.io)"), vec![link("http://a.io", vec![text("x")])]);
+    assert_eq!(inlines("[mail me](mailto:me@example.com)"), vec![link("mailto:me@example.com", vec![text("mail me")])]);
+    assert_eq!(inlines("[x](HTTPS://A.IO)"), vec![link("HTTPS://A.IO", vec![text("x")])]);
 }
 
 #[test]
 fn link_href_is_trimmed() {
-    assert_eq!(
-        inlines("[x](  https://a.io \t)"),
-        vec![link("https://a.io", vec![text("x")])]
-    );
+    assert_eq!(inlines("[x](  https://a.io \t)"), vec![link("https://a.io", vec![text("x")])]);
 }
 
 #[test]
 fn link_text_may_hold_emphasis_and_code() {
     assert_eq!(
         inlines("[**bold** and `code`](https://a.io)"),
-        vec![link(
-            "https://a.io",
-            vec![strong(vec![text("bold")]), text(" and "), code("code")]
-        )]
+        vec![link("https://a.io", vec![strong(vec![text("bold")]), text(" and "), code("code")])]
     );
 }
 
@@ -372,26 +290,14 @@ fn link_text_may_hold_emphasis_and_code() {
 fn link_with_parentheses_in_url() {
     assert_eq!(
         inlines("[Rust](https://en.wikipedia.org/wiki/Rust_(language))."),
-        vec![
-            link(
-                "https://en.wikipedia.org/wiki/Rust_(language)",
-                vec![text("Rust")]
-            ),
-            text("."),
-        ]
+        vec![link("https://en.wikipedia.org/wiki/Rust_(language)", vec![text("Rust")]), text("."),]
     );
 }
 
 #[test]
 fn empty_link_text_shows_the_href() {
-    assert_eq!(
-        inlines("[](https://a.io)"),
-        vec![link("https://a.io", vec![text("https://a.io")])]
-    );
-    assert_eq!(
-        inlines("[ ](https://a.io)"),
-        vec![link("https://a.io", vec![text("https://a.io")])]
-    );
+    assert_eq!(inlines("[](https://a.io)"), vec![link("https://a.io", vec![text("https://a.io")])]);
+    assert_eq!(inlines("[ ](https://a.io)"), vec![link("https://a.io", vec![text("https://a.io")])]);
 }
 
 #[test]
@@ -407,10 +313,7 @@ fn links_do_not_nest() {
             text(")"),
         ]
     );
-    assert_eq!(
-        inlines("[see https://b.io](https://c.io)"),
-        vec![link("https://c.io", vec![text("see https://b.io")])]
-    );
+    assert_eq!(inlines("[see https://b.io](https://c.io)"), vec![link("https://c.io", vec![text("see https://b.io")])]);
 }
 
 #[test]
@@ -442,11 +345,7 @@ fn unsafe_links_are_their_literal_source() {
 fn unsafe_link_with_newline_keeps_the_line_break() {
     assert_eq!(
         inlines("[x](java\nscript:alert(1))"),
-        vec![
-            text("[x](java"),
-            Inline::LineBreak,
-            text("script:alert(1))")
-        ]
+        vec![text("[x](java"), Inline::LineBreak, text("script:alert(1))")]
     );
 }
 
@@ -475,28 +374,16 @@ fn bare_urls_are_links() {
         inlines("go to https://example.com/a_b_c?q=1 now"),
         vec![
             text("go to "),
-            link(
-                "https://example.com/a_b_c?q=1",
-                vec![text("https://example.com/a_b_c?q=1")]
-            ),
+            link("https://example.com/a_b_c?q=1", vec![text("https://example.com/a_b_c?q=1")]),
             text(" now"),
         ]
     );
-    assert_eq!(
-        inlines("http://a.io"),
-        vec![link("http://a.io", vec![text("http://a.io")])]
-    );
+    assert_eq!(inlines("http://a.io"), vec![link("http://a.io", vec![text("http://a.io")])]);
     assert_eq!(
         inlines("mail mailto:me@example.com"),
-        vec![
-            text("mail "),
-            link("mailto:me@example.com", vec![text("mailto:me@example.com")])
-        ]
+        vec![text("mail "), link("mailto:me@example.com", vec![text("mailto:me@example.com")])]
     );
-    assert_eq!(
-        inlines("HTTPS://A.IO"),
-        vec![link("HTTPS://A.IO", vec![text("HTTPS://A.IO")])]
-    );
+    assert_eq!(inlines("HTTPS://A.IO"), vec![link("HTTPS://A.IO", vec![text("HTTPS://A.IO")])]);
 }
 
 #[test]
@@ -505,10 +392,7 @@ fn autolink_trailing_punctuation_is_not_part_of_the_url() {
         let body = format!("https://a.io/x{tail}");
         assert_eq!(
             inlines(&body),
-            vec![
-                link("https://a.io/x", vec![text("https://a.io/x")]),
-                text(tail)
-            ],
+            vec![link("https://a.io/x", vec![text("https://a.io/x")]), text(tail)],
             "body: {body}"
         );
     }
@@ -531,13 +415,7 @@ fn autolink_keeps_balanced_parentheses() {
 
 #[test]
 fn autolink_inside_emphasis() {
-    assert_eq!(
-        inlines("**https://a.io**"),
-        vec![strong(vec![link(
-            "https://a.io",
-            vec![text("https://a.io")]
-        )])]
-    );
+    assert_eq!(inlines("**https://a.io**"), vec![strong(vec![link("https://a.io", vec![text("https://a.io")])])]);
 }
 
 #[test]
@@ -563,7 +441,9 @@ fn not_autolinks() {
 fn bidi_controls_are_stripped() {
     assert_eq!(strip_unsafe_chars("abc\u{202E}def"), "abcdef");
     assert_eq!(
-        strip_unsafe_chars("a\u{202A}b\u{202B}c\u{202C}d\u{202D}e\u{2066}f\u{2067}g\u{2068}h\u{2069}i\u{061C}j\u{200E}k\u{200F}l"),
+        strip_unsafe_chars(
+            "a\u{202A}b\u{202B}c\u{202C}d\u{202D}e\u{2066}f\u{2067}g\u{2068}h\u{2069}i\u{061C}j\u{200E}k\u{200F}l"
+        ),
         "abcdefghijkl"
     );
     assert_plain("abc\u{202E}def", "abcdef");
@@ -571,10 +451,7 @@ fn bidi_controls_are_stripped() {
 
 #[test]
 fn control_characters_are_stripped() {
-    assert_eq!(
-        strip_unsafe_chars("a\u{0}b\u{7}c\u{1b}[31md\u{7f}e\u{85}f\u{9f}g"),
-        "abc[31mdefg"
-    );
+    assert_eq!(strip_unsafe_chars("a\u{0}b\u{7}c\u{1b}[31md\u{7f}e\u{85}f\u{9f}g"), "abc[31mdefg");
     assert_eq!(strip_unsafe_chars("a\tb\nc\r\nd\re"), "a\tb\nc\nd\ne");
 }
 
@@ -602,16 +479,10 @@ fn raw_html_is_text() {
 #[test]
 fn safe_href_allows_http_https_mailto() {
     assert_eq!(safe_href("https://a.io"), Some("https://a.io".to_owned()));
-    assert_eq!(
-        safe_href("  http://a.io/x  "),
-        Some("http://a.io/x".to_owned())
-    );
+    assert_eq!(safe_href("  http://a.io/x  "), Some("http://a.io/x".to_owned()));
     assert_eq!(safe_href("HtTpS://a.io"), Some("HtTpS://a.io".to_owned()));
     assert_eq!(safe_href("mailto:a@b.io"), Some("mailto:a@b.io".to_owned()));
-    assert_eq!(
-        safe_href("https://user@a.io:8443/p"),
-        Some("https://user@a.io:8443/p".to_owned())
-    );
+    assert_eq!(safe_href("https://user@a.io:8443/p"), Some("https://user@a.io:8443/p".to_owned()));
 }
 
 #[test]

@@ -35,18 +35,12 @@ pub fn form_link(page: &str, next: &str) -> String {
 }
 
 /// The error to show: the one the script got back, else the one in the address.
-fn form_error(
-    value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy,
-) -> impl Fn() -> Option<String> + Copy {
+fn form_error(value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy) -> impl Fn() -> Option<String> + Copy {
     let query = use_query_map();
     move || match value() {
         Some(Err(error)) => Some(AccountError::describe(&error)),
         Some(Ok(_)) => None,
-        None => query
-            .read()
-            .get("error")
-            .and_then(|code| AccountError::from_code(&code))
-            .map(|e| e.to_string()),
+        None => query.read().get("error").and_then(|code| AccountError::from_code(&code)).map(|e| e.to_string()),
     }
 }
 
@@ -67,7 +61,10 @@ fn form_outcome(
 /// After a form succeeds with JavaScript on, load `target` afresh, as the plain
 /// form post would: every part of the page (and the room's socket) then knows who
 /// is signed in now.
-fn reload_on_success(value: impl Fn() -> Option<Result<(), ServerFnError>> + Send + Sync + 'static, target: impl Fn() -> String + Send + Sync + 'static) {
+fn reload_on_success(
+    value: impl Fn() -> Option<Result<(), ServerFnError>> + Send + Sync + 'static,
+    target: impl Fn() -> String + Send + Sync + 'static,
+) {
     Effect::new(move |_| {
         if let Some(Ok(())) = value() {
             if let Err(error) = window().location().assign(&target()) {

@@ -14,10 +14,9 @@ pub use room_page::RoomPage;
 #[cfg_attr(not(feature = "ssr"), allow(unused_variables))]
 pub(crate) fn set_status(code: u16) {
     #[cfg(feature = "ssr")]
-    if let (Some(response), Ok(status)) = (
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        http::StatusCode::from_u16(code),
-    ) {
+    if let (Some(response), Ok(status)) =
+        (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(code))
+    {
         response.set_status(status);
     }
 }

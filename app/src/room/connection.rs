@@ -79,9 +79,7 @@ pub fn connect(room: RoomName, state: RoomState) -> Connection {
     ];
     let (task, registration) = AbortHandle::new_pair();
     let channels = browser::Channels { nudges, network: network_rx };
-    leptos::task::spawn_local(
-        Abortable::new(browser::run(room, state, channels), registration).map(|_| ()),
-    );
+    leptos::task::spawn_local(Abortable::new(browser::run(room, state, channels), registration).map(|_| ()));
     Connection { nudge, task, network }
 }
 
@@ -98,7 +96,6 @@ mod browser {
     use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use gloo_timers::future::IntervalStream;
     use leptos::prelude::*;
-
 
     /// A message that got no answer within this time is shown as failed, with a retry.
     const ACK_TIMEOUT_MS: f64 = 10_000.0;
@@ -180,12 +177,7 @@ mod browser {
 
     type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
-    async fn session(
-        url: &str,
-        room: &RoomName,
-        state: RoomState,
-        channels: &mut Channels,
-    ) -> Ended {
+    async fn session(url: &str, room: &RoomName, state: RoomState, channels: &mut Channels) -> Ended {
         let Ok(socket) = WebSocket::open(url) else {
             return Ended::Failed;
         };
@@ -287,7 +279,11 @@ mod browser {
                 }
             }
         }
-        if live { Ended::Dropped } else { Ended::Failed }
+        if live {
+            Ended::Dropped
+        } else {
+            Ended::Failed
+        }
     }
 
     /// Sends the pending messages not sent on this connection yet (all of them when

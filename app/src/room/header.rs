@@ -8,7 +8,11 @@ pub fn RoomHeader(room: RoomName, state: RoomState) -> impl IntoView {
     let status = state.status;
     let people = move || {
         let n = state.members.read().len();
-        if n == 1 { "1 person here".to_owned() } else { format!("{n} people here") }
+        if n == 1 {
+            "1 person here".to_owned()
+        } else {
+            format!("{n} people here")
+        }
     };
     view! {
         <header class="room-header">

@@ -114,7 +114,11 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
     let at = message.sent_at;
     // The server renders UTC; once hydrated, the reader's own time zone.
     let clock = move || {
-        if hydrated.get() { clock_time(at) } else { super::time::utc_clock_time(at) }
+        if hydrated.get() {
+            clock_time(at)
+        } else {
+            super::time::utc_clock_time(at)
+        }
     };
     view! {
         <li class="message" data-seq=message.seq.0>
@@ -128,7 +132,12 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
 }
 
 #[component]
-fn PendingItem(id: ClientMsgId, state: RoomState, my_name: Signal<String>, retry: Callback<ClientMsgId>) -> impl IntoView {
+fn PendingItem(
+    id: ClientMsgId,
+    state: RoomState,
+    my_name: Signal<String>,
+    retry: Callback<ClientMsgId>,
+) -> impl IntoView {
     let find = {
         let id = id.clone();
         move || state.pending.with(|p| p.iter().find(|p| p.id == id).cloned())

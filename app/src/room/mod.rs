@@ -75,14 +75,8 @@ pub fn Room(room: RoomName) -> impl IntoView {
             }
         });
     });
-    let my_name = Signal::derive(move || {
-        viewer
-            .get()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|v| v.display_name)
-            .unwrap_or_default()
-    });
+    let my_name =
+        Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.display_name).unwrap_or_default());
     let here = room.path();
 
     view! {

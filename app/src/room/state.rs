@@ -16,11 +16,15 @@ pub enum ConnectionStatus {
     Connecting,
     Live,
     /// Lost the connection; the next try is attempt `attempt`.
-    Reconnecting { attempt: u32 },
+    Reconnecting {
+        attempt: u32,
+    },
     /// The browser has no network; reconnects when it is back.
     Offline,
     /// The server refused us for good (for instance another protocol version).
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 impl ConnectionStatus {
@@ -140,11 +144,7 @@ impl RoomState {
     /// What still has to be sent (again) on a fresh connection.
     pub fn unconfirmed(&self) -> Vec<Pending> {
         self.pending.with_untracked(|pending| {
-            pending
-                .iter()
-                .filter(|p| matches!(p.state, PendingState::Sending { .. }))
-                .cloned()
-                .collect()
+            pending.iter().filter(|p| matches!(p.state, PendingState::Sending { .. })).cloned().collect()
         })
     }
 
@@ -279,7 +279,9 @@ pub enum Applied {
     ServerLeaving,
     /// The server refused a message for now: send the next one after this pause,
     /// one at a time until the backlog is through.
-    Throttled { retry_after_ms: u64 },
+    Throttled {
+        retry_after_ms: u64,
+    },
     /// Do not reconnect.
     Stop,
     /// Signed out (here or in another tab) or expired: load the page again, as

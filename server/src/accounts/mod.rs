@@ -18,9 +18,9 @@ use app::display_name::parse_display_name;
 use http::request::Parts;
 use http::HeaderMap;
 
-use crate::policy::Policy;
 use crate::http::client_ip;
 use crate::limits::KeyedBuckets;
+use crate::policy::Policy;
 use crate::store::{Account, AccountStore};
 
 pub use sockets::{SessionSockets, SocketRegistration};
@@ -111,7 +111,12 @@ impl Accounts {
 
     /// Checks the password and starts a session. Unknown name and wrong password
     /// are one error, and cost the same time.
-    pub async fn sign_in(&self, ip: IpAddr, username: &str, password: &str) -> Result<(SessionToken, Account), AccountError> {
+    pub async fn sign_in(
+        &self,
+        ip: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<(SessionToken, Account), AccountError> {
         self.attempt(ip, None)?;
         // The username rule is public: a name that breaks it, or a password longer
         // than any account's, cannot match, and costs no hashing.
@@ -199,11 +204,7 @@ impl Accounts {
         let token = SessionToken::generate().map_err(unavailable)?;
         let now = now_ms();
         let expires_at = now.saturating_add(self.inner.policy.session_ttl.as_millis() as i64);
-        self.inner
-            .store
-            .create_session(&token.key().0, account.id, now, expires_at)
-            .await
-            .map_err(unavailable)?;
+        self.inner.store.create_session(&token.key().0, account.id, now, expires_at).await.map_err(unavailable)?;
         // Old sessions go as new ones come (now and then), so the table holds
         // live ones only; one sign-in among many does the sweep.
         let last = self.inner.last_sweep.load(Ordering::Relaxed);

@@ -125,7 +125,7 @@ async fn names_that_break_the_rule_and_huge_passwords_cost_no_hashing() {
 async fn signing_in_again_ends_the_browsers_previous_session() {
     let (accounts, _dir) = accounts_with(Policy::default()).await;
     let (first, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
-    let mut headers = http::HeaderMap::new();
+    let mut headers = HeaderMap::new();
     let pair = first.cookie(60, false).split(';').next().unwrap().to_owned();
     headers.insert(http::header::COOKIE, pair.parse().unwrap());
     accounts.replace_session_of(&headers).await;

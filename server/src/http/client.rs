@@ -3,10 +3,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use ::http::request::Parts;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use ::http::request::Parts;
 
 use crate::state::AppState;
 
@@ -24,10 +24,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
 /// The address the request came from (the peer, or what the proxy reported).
 pub fn client_ip(request: &Parts) -> IpAddr {
-    request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+    request.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
 /// Behind a trusted reverse proxy, the client is the address the proxy appended
@@ -41,7 +38,7 @@ pub async fn forwarded_client(State(state): State<AppState>, mut request: Reques
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-            .last();
+            .next_back();
         if let Some(ip) = forwarded {
             request.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 0)));
         }

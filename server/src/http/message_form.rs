@@ -57,7 +57,9 @@ pub async fn post_message(
     let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), ClientMsgId(form.id.clone())).await {
         Ok(pending) => pending,
         Err(PostError::Refused(error)) => return refused(error),
-        Err(PostError::Store(_) | PostError::Closed) => return unavailable("The server is restarting; post again shortly."),
+        Err(PostError::Store(_) | PostError::Closed) => {
+            return unavailable("The server is restarting; post again shortly.")
+        }
     };
     match pending.await {
         Ok(appended) => Redirect::to(&format!("{back}#m{}", appended.message.seq.0)).into_response(),

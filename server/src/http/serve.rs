@@ -57,10 +57,7 @@ pub async fn serve(
     let sessions = state.sessions.clone();
     let hub = state.hub.clone();
     let peers = state.peers.clone();
-    let limits = Limits {
-        header_read: state.policy.header_read_timeout,
-        idle: state.policy.http_idle_timeout,
-    };
+    let limits = Limits { header_read: state.policy.header_read_timeout, idle: state.policy.http_idle_timeout };
     let router = super::routes::router(state);
     let connections = TaskTracker::new();
     tokio::pin!(signal);

@@ -57,7 +57,9 @@ pub enum Event {
     Room(RoomEvent),
     /// This member fell behind by `missed` events; the next call goes on from the
     /// oldest event still buffered.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
 }
 
 impl Membership {

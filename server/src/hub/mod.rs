@@ -81,15 +81,7 @@ impl Hub {
         let rooms = Registry::default();
         let (poster, posts) = post::Poster::start(store.clone(), commit_pace, rooms.clone());
         Hub {
-            inner: Arc::new(Inner {
-                next_member: AtomicU64::new(1),
-                room_buffer,
-                posts,
-                poster,
-                rooms,
-                sends,
-                store,
-            }),
+            inner: Arc::new(Inner { next_member: AtomicU64::new(1), room_buffer, posts, poster, rooms, sends, store }),
         }
     }
 
@@ -233,10 +225,7 @@ impl RoomDirectory for Hub {
         let mut rooms: Vec<RoomSummary> = self
             .rooms()
             .values()
-            .map(|room| RoomSummary {
-                name: room.name().clone(),
-                members: room.member_count(),
-            })
+            .map(|room| RoomSummary { name: room.name().clone(), members: room.member_count() })
             .collect();
         rooms.sort_by(|a, b| b.members.cmp(&a.members).then_with(|| a.name.cmp(&b.name)));
         rooms

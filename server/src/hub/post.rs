@@ -120,7 +120,10 @@ async fn run(
             break;
         }
         if let Some(next) = last_busy_commit.map(|at| at + pace) {
-            if next > Instant::now() && batch.len() < MAX_BATCH && batch.iter().any(|r| r.room.as_deref().is_some_and(is_large)) {
+            if next > Instant::now()
+                && batch.len() < MAX_BATCH
+                && batch.iter().any(|r| r.room.as_deref().is_some_and(is_large))
+            {
                 tokio::time::sleep_until(next).await;
                 // Whatever came in meanwhile joins this commit.
                 while batch.len() < MAX_BATCH {
@@ -132,10 +135,8 @@ async fn run(
             }
         }
         last_busy_commit = is_busy(&batch).then(Instant::now);
-        let (waiting, messages): (Vec<_>, Vec<_>) = batch
-            .drain(..)
-            .map(|request| ((request.message.room.clone(), request.reply), request.message))
-            .unzip();
+        let (waiting, messages): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|request| ((request.message.room.clone(), request.reply), request.message)).unzip();
         let posts = messages.len();
         let committing = Instant::now();
         let result = store.append_batch(messages).await;

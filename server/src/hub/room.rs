@@ -48,11 +48,7 @@ struct Presence {
 impl Room {
     pub(super) fn new(name: RoomName, buffer: usize) -> Self {
         let (events, _) = broadcast::channel(buffer);
-        Room {
-            name,
-            events,
-            presence: Mutex::new(Presence::default()),
-        }
+        Room { name, events, presence: Mutex::new(Presence::default()) }
     }
 
     pub fn name(&self) -> &RoomName {

@@ -23,7 +23,9 @@ async fn hub() -> (Hub, tempfile::TempDir) {
 
 fn decode(event: Event) -> Vec<ServerMsg> {
     match event {
-        Event::Room(event) => event.frames().into_iter().map(|(_, f)| serde_json::from_str(f.as_str()).unwrap()).collect(),
+        Event::Room(event) => {
+            event.frames().into_iter().map(|(_, f)| serde_json::from_str(f.as_str()).unwrap()).collect()
+        }
         Event::Lagged { missed } => panic!("unexpected lag of {missed}"),
     }
 }
@@ -51,7 +53,7 @@ async fn post(member: &Membership, author: &str, body: &str) -> u64 {
 /// An author with an id of its own for each name.
 fn by(name: &str) -> Author {
     let id = name.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)));
-    Author { id: crate::store::AccountId(id), display_name: name.to_owned() }
+    Author { id: AccountId(id), display_name: name.to_owned() }
 }
 
 #[tokio::test]
@@ -201,9 +203,7 @@ async fn next_event_waits_for_the_room() {
     let mut a = hub.join(&room("r"), Some("A".into()));
     drain(&mut a);
     let b = hub.join(&room("r"), Some("B".into()));
-    let event = tokio::time::timeout(std::time::Duration::from_secs(5), a.next_event())
-        .await
-        .expect("an event");
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), a.next_event()).await.expect("an event");
     assert!(matches!(decode(event).as_slice(), [ServerMsg::MemberJoined { .. }]));
     drop(b);
 }

@@ -98,12 +98,10 @@ impl AccountStore for SqliteStore {
 
     fn credentials<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Credentials>>> {
         async move {
-            let row = sqlx::query(
-                "SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1",
-            )
-            .bind(username)
-            .fetch_optional(self.readers())
-            .await?;
+            let row = sqlx::query("SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1")
+                .bind(username)
+                .fetch_optional(self.readers())
+                .await?;
             Ok(row.map(|row| Credentials { account: account_of(&row), password_hash: row.get(3) }))
         }
         .boxed()
@@ -117,13 +115,15 @@ impl AccountStore for SqliteStore {
         expires_at: i64,
     ) -> BoxFuture<'a, Result<()>> {
         async move {
-            sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
-                .bind(token_hash)
-                .bind(account.0)
-                .bind(now)
-                .bind(expires_at)
-                .execute(self.writer())
-                .await?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(token_hash)
+            .bind(account.0)
+            .bind(now)
+            .bind(expires_at)
+            .execute(self.writer())
+            .await?;
             Ok(())
         }
         .boxed()
@@ -147,10 +147,7 @@ impl AccountStore for SqliteStore {
 
     fn delete_session<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<()>> {
         async move {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
-                .bind(token_hash)
-                .execute(self.writer())
-                .await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = ?1").bind(token_hash).execute(self.writer()).await?;
             Ok(())
         }
         .boxed()
@@ -158,10 +155,8 @@ impl AccountStore for SqliteStore {
 
     fn delete_expired_sessions(&self, now: i64) -> BoxFuture<'_, Result<u64>> {
         async move {
-            let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
-                .bind(now)
-                .execute(self.writer())
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1").bind(now).execute(self.writer()).await?;
             Ok(done.rows_affected())
         }
         .boxed()

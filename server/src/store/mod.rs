@@ -69,12 +69,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
 
     /// Up to `limit` messages after `after`, oldest first.
-    fn after<'a>(
-        &'a self,
-        room: &'a RoomName,
-        after: Seq,
-        limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
+    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;

@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, Row, SqliteConnection};
 use tokio::task::JoinHandle;
@@ -99,10 +98,8 @@ impl SqliteStore {
     /// Opens (creating it, and its directory, if need be) and migrates the file.
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
@@ -121,10 +118,8 @@ impl SqliteStore {
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.clone().read_only(true))
-            .await?;
+        let readers =
+            SqlitePoolOptions::new().max_connections(READERS).connect_with(options.clone().read_only(true)).await?;
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         Ok(SqliteStore { writer, readers, rooms: Default::default(), checkpoints })
@@ -289,11 +284,7 @@ impl SqliteStore {
         let Some((id, last)) = row else { return Ok(Seq(0)) };
         // Only if the writer has no newer figure: it alone changes rooms, and it
         // overwrites its entry after every commit.
-        self.rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(room.clone())
-            .or_insert((id, last));
+        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(room.clone()).or_insert((id, last));
         Ok(Seq(last as u64))
     }
 }
@@ -347,7 +338,12 @@ impl Store for SqliteStore {
         self.append_all(batch).boxed()
     }
 
-    fn page<'a>(&'a self, room: &'a RoomName, before: Option<Seq>, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
+    fn page<'a>(
+        &'a self,
+        room: &'a RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
         self.select_page(room, before, limit).boxed()
     }
 

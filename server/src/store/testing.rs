@@ -68,7 +68,12 @@ impl Store for TestStore {
         .boxed()
     }
 
-    fn page<'a>(&'a self, room: &'a RoomName, before: Option<Seq>, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
+    fn page<'a>(
+        &'a self,
+        room: &'a RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
         self.inner.page(room, before, limit)
     }
 

@@ -3,9 +3,9 @@
 mod limits;
 mod replay;
 mod session;
-mod writer;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::net::IpAddr;
 
@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use app::room_name::RoomName;
 
 use crate::accounts::SessionToken;
-use crate::hub::Author;
 use crate::http::{origin, ClientIp};
+use crate::hub::Author;
 use crate::limits::CapError;
 use crate::state::AppState;
 pub use replay::MAX_REPLAY;
@@ -44,8 +44,7 @@ pub async fn upgrade(
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
     if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.")
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting; try again shortly.").into_response();
     }
     // The address's cap first: a flood of upgrades from one address costs no
     // database read.
@@ -91,16 +90,16 @@ pub async fn upgrade(
         idle_timeout: state.policy.idle_timeout,
     };
     let sessions = state.sessions.clone();
-    limits::apply(ws)
-        .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
-        .on_upgrade(move |socket| {
+    limits::apply(ws).on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed")).on_upgrade(
+        move |socket| {
             sessions.track_future(async move {
                 // Held for as long as the socket is open.
                 let _held = (slot, registration);
                 let (sink, stream) = socket.split();
                 run_session(sink, stream, context).await;
             })
-        })
+        },
+    )
 }
 
 fn over_cap(refusal: CapError, ip: IpAddr) -> Response {

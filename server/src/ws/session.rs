@@ -85,12 +85,7 @@ where
     E: Display,
 {
     let span = tracing::debug_span!("session", room = %context.room, member = tracing::field::Empty);
-    let mut session = Session {
-        writer: Writer::new(sink),
-        stream,
-        context,
-        last_heard: tokio::time::Instant::now(),
-    };
+    let mut session = Session { writer: Writer::new(sink), stream, context, last_heard: tokio::time::Instant::now() };
     async move {
         let Some(joined) = session.await_join().await else {
             return;
@@ -195,10 +190,11 @@ where
         let welcome = ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
             room,
-            you: self.context.author.as_ref().map(|author| Member {
-                id: membership.id(),
-                display_name: author.display_name.clone(),
-            }),
+            you: self
+                .context
+                .author
+                .as_ref()
+                .map(|author| Member { id: membership.id(), display_name: author.display_name.clone() }),
             members: membership.members_at_join().to_vec(),
             latest,
         };

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg, Timestamp, PROTOCOL_VERSION};
 use app::room_name::RoomName;
+use futures::{SinkExt, StreamExt};
 use server::config::Settings;
 use server::policy::Policy;
 use server::store::{AccountId, NewMessage, SqliteStore};
-use futures::{SinkExt, StreamExt};
 use server::AppState;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
@@ -32,10 +32,7 @@ pub struct TestServer {
 }
 
 pub fn leptos_options() -> leptos::prelude::LeptosOptions {
-    leptos::prelude::LeptosOptions::builder()
-        .output_name("chat")
-        .site_root("target/site")
-        .build()
+    leptos::prelude::LeptosOptions::builder().output_name("chat").site_root("target/site").build()
 }
 
 /// A fresh SQLite store in a temporary directory (removed when dropped).
@@ -253,9 +250,8 @@ impl Client {
     /// Reads until the connection ends; returns the close code, if any.
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
-            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
-                .await
-                .expect("the connection closes in time");
+            let frame =
+                tokio::time::timeout(PATIENCE, self.socket.next()).await.expect("the connection closes in time");
             match frame {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
                 Some(Ok(_)) => continue,
@@ -307,19 +303,19 @@ pub async fn sign_up(addr: SocketAddr, username: &str, display_name: &str) -> St
     reply.session_cookie().unwrap_or_else(|| panic!("sign-up of {username} set no session: {reply:?}"))
 }
 
-pub use server::loadgen::http::Reply;
+pub use loadgen::http::Reply;
 
 /// Posts a form as a browser without JavaScript does (`Accept: text/html`).
 pub async fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {
-    server::loadgen::http::post_form(addr, path, fields, cookie).await.expect("an HTTP reply")
+    loadgen::http::post_form(addr, path, fields, cookie).await.expect("an HTTP reply")
 }
 
 /// A GET, as a browser asks for a page.
 pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
-    server::loadgen::http::get(addr, path, cookie).await.expect("an HTTP reply")
+    loadgen::http::get(addr, path, cookie).await.expect("an HTTP reply")
 }
 
 /// Sends `request` as written and reads the whole reply.
 pub async fn raw_http(addr: SocketAddr, request: &str) -> Reply {
-    server::loadgen::http::exchange(addr, request).await.expect("an HTTP reply")
+    loadgen::http::exchange(addr, request).await.expect("an HTTP reply")
 }

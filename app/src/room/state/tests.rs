@@ -149,7 +149,10 @@ fn unanswered_and_refused_messages_fail_and_can_be_retried() {
         assert!(matches!(room.pending.get_untracked()[0].state, PendingState::Failed(_)));
 
         room.apply(ServerMsg::message_error(refused.id.clone(), ChatError::StoreUnavailable));
-        assert_eq!(room.pending.get_untracked()[1].state, PendingState::Failed(ChatError::StoreUnavailable.to_string()));
+        assert_eq!(
+            room.pending.get_untracked()[1].state,
+            PendingState::Failed(ChatError::StoreUnavailable.to_string())
+        );
         assert!(room.error.get_untracked().is_none(), "the error shows on the message");
 
         room.retry(&slow.id);

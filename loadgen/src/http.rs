@@ -52,11 +52,7 @@ pub async fn post_form(
     fields: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> Result<Reply, HttpError> {
-    let body: String = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body: String = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&");
     let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\nReferer: http://{addr}/\r\n\
@@ -69,7 +65,8 @@ pub async fn post_form(
 /// A GET, as a browser asks for a page.
 pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Result<Reply, HttpError> {
     let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n{cookie}Connection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n{cookie}Connection: close\r\n\r\n");
     exchange(addr, &request).await
 }
 
@@ -80,17 +77,12 @@ pub async fn exchange(addr: SocketAddr, request: &str) -> Result<Reply, HttpErro
     let mut stream = TcpStream::connect(addr).await?;
     stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
-        .await
-        .map_err(|_| HttpError::Timeout(PATIENCE))??;
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw)).await.map_err(|_| HttpError::Timeout(PATIENCE))??;
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or(HttpError::NoStatus)?;
+    let status =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or(HttpError::NoStatus)?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))

@@ -1,4 +1,4 @@
-//! The load generator behind `cargo run --release -p server --bin loadgen`: many
+//! The load generator behind `cargo run --release -p loadgen`: many
 //! simulated people speaking the chat protocol to a running server, measuring
 //! end-to-end latency, deliveries per second, loss and duplication (by each
 //! room's seq), connect rate and the server's memory per idle connection.
@@ -158,11 +158,7 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
     let mut latencies = Latencies::default();
     let mut last_delivery = Duration::ZERO;
     for (room, members) in per_room.into_iter().enumerate() {
-        let room_last = members
-            .iter()
-            .map(|(_, seen)| seen.seqs.last().max(seen.last_acked_seq))
-            .max()
-            .unwrap_or(0);
+        let room_last = members.iter().map(|(_, seen)| seen.seqs.last().max(seen.last_acked_seq)).max().unwrap_or(0);
         // What each sender of the room sent, by its tag.
         let sent_by: std::collections::HashMap<String, u64> = members
             .iter()
@@ -248,7 +244,12 @@ pub struct StormReport {
 
 /// `clients` readers drop at once while `missed` messages are posted, then all
 /// come back at once with `since`: how long until every one has every message.
-pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag: &str) -> Result<StormReport, LoadError> {
+pub async fn reconnect_storm(
+    addr: SocketAddr,
+    clients: usize,
+    missed: u64,
+    tag: &str,
+) -> Result<StormReport, LoadError> {
     let room = format!("storm-{tag}");
     let cookie = sign_up_many(addr, &format!("lg{tag}storm"), 1).await?.remove(0);
     let (mut sender, _) = client::join(Stack::Chat, addr, &room, Some(&cookie), None).await?;
@@ -271,7 +272,9 @@ pub async fn reconnect_storm(addr: SocketAddr, clients: usize, missed: u64, tag:
         let mut check = SeqCheck::after(*since);
         while check.last() < last {
             match futures::StreamExt::next(&mut socket).await {
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) if text.as_str().starts_with(r#"{"type":"message""#) => {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))
+                    if text.as_str().starts_with(r#"{"type":"message""#) =>
+                {
                     if let Some(seq) = client::number_after(text.as_str(), r#""seq":"#) {
                         check.saw(seq);
                     }

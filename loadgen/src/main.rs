@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use server::loadgen::{self, RoomLoad};
+use loadgen::RoomLoad;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -123,9 +123,16 @@ async fn room(flags: &Flags) -> Result<(), String> {
         eprintln!(
             "room: {} rooms x {} members, {} senders x {rate}/s: {:.0} deliveries/s (offered {offered:.0}), \
              p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; lost {}, duplicated {}, refused {}",
-            load.rooms, load.members, load.senders * load.rooms, report.deliveries_per_sec,
-            ms(report.latency.p50), ms(report.latency.p99), ms(report.latency.max),
-            report.lost, report.duplicated, report.refused,
+            load.rooms,
+            load.members,
+            load.senders * load.rooms,
+            report.deliveries_per_sec,
+            ms(report.latency.p50),
+            ms(report.latency.p99),
+            ms(report.latency.max),
+            report.lost,
+            report.duplicated,
+            report.refused,
         );
         // One step over the limit may be a hiccup of a shared machine; two in a
         // row is the limit.
@@ -174,9 +181,10 @@ async fn idle(flags: &Flags) -> Result<(), String> {
 }
 
 async fn storm(flags: &Flags) -> Result<(), String> {
-    let report = loadgen::reconnect_storm(flags.addr()?, flags.get("clients", 1000)?, flags.get("missed", 100)?, &tag())
-        .await
-        .map_err(|e| e.to_string())?;
+    let report =
+        loadgen::reconnect_storm(flags.addr()?, flags.get("clients", 1000)?, flags.get("missed", 100)?, &tag())
+            .await
+            .map_err(|e| e.to_string())?;
     println!(
         "{}",
         serde_json::json!({
