@@ -49,10 +49,8 @@ async fn a_reconnect_storm_catches_everyone_up_without_loss() {
     let server = TestServer::start_with_policy(generous()).await;
     // A lost message would leave the storm waiting for it: fail instead of hanging.
     let storm = loadgen::reconnect_storm(server.addr, 20, 30, "smoke");
-    let report = tokio::time::timeout(Duration::from_secs(30), storm)
-        .await
-        .expect("everyone caught up within 30 s")
-        .unwrap();
+    let report =
+        tokio::time::timeout(Duration::from_secs(30), storm).await.expect("everyone caught up within 30 s").unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
     server.shut_down().await;
 }

@@ -385,7 +385,10 @@ impl Resolver {
         let mut left = len;
         while close && left > 0 {
             let Some(i) = self.frames.iter().rposition(|f| {
-                f.ch == ch && (!(f.both || both) || !(f.orig + len).is_multiple_of(3) || (f.orig % 3 == 0 && len.is_multiple_of(3)))
+                f.ch == ch
+                    && (!(f.both || both)
+                        || !(f.orig + len).is_multiple_of(3)
+                        || (f.orig % 3 == 0 && len.is_multiple_of(3)))
             }) else {
                 break;
             };

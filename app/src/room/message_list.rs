@@ -97,14 +97,18 @@ pub fn MessageList(
                     }
                 }}
             </div>
-            <ol class="log" role="log" aria-live="polite" aria-label="Messages">
-                <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
-                    <MessageItem message hydrated=state.hydrated/>
-                </For>
-                <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
-                    <PendingItem id=pending.id.clone() state my_name retry/>
-                </For>
-            </ol>
+            // The live region wraps the list, so the list stays a list to
+            // assistive technology (a list with role=log is not one).
+            <div role="log" aria-live="polite" aria-label="Messages">
+                <ol class="log">
+                    <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
+                        <MessageItem message hydrated=state.hydrated/>
+                    </For>
+                    <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
+                        <PendingItem id=pending.id.clone() state my_name retry/>
+                    </For>
+                </ol>
+            </div>
         </div>
     }
 }
@@ -121,7 +125,7 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
         }
     };
     view! {
-        <li class="message" data-seq=message.seq.0>
+        <li class="message" id=format!("m{}", message.seq.0) data-seq=message.seq.0>
             <div class="meta">
                 <span class="author">{message.author}</span>
                 <time datetime=rfc3339(at)>{clock}</time>
