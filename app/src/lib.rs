@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod room;
 pub mod room_name;
 pub mod url;
+pub mod viewer;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -21,7 +22,8 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use pages::{AccountNav, LobbyPage, NotFound, RoomPage, SignInPage, SignUpPage, ViewerResource};
+use pages::{AccountNav, LobbyPage, NotFound, RoomPage, SignInPage, SignUpPage};
+use viewer::ViewerResource;
 
 /// The HTML document around the app, rendered by the server only. Each response
 /// gets a fresh nonce: only scripts carrying it (Leptos' hydration script) run.

@@ -8,31 +8,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::account::{
-    safe_next, AccountError, SignIn, SignOut, SignUp, Viewer, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
+    safe_next, AccountError, SignIn, SignOut, SignUp, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
     SIGN_UP_PAGE,
 };
-
-/// Who is signed in on this browser, loaded once per page (on the server for the
-/// first render) and shared as context.
-#[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
-
-impl ViewerResource {
-    pub fn provide() {
-        // Blocking: the account bar is part of every page's first HTML, even on a
-        // page that streams the rest.
-        provide_context(ViewerResource(Resource::new_blocking(|| (), |_| crate::account::current_viewer())));
-    }
-
-    pub fn expect() -> Resource<Result<Option<Viewer>, ServerFnError>> {
-        expect_context::<ViewerResource>().0
-    }
-}
-
-/// A link to a form page that brings the person back to `next` afterwards.
-pub fn form_link(page: &str, next: &str) -> String {
-    format!("{page}?next={}", crate::url::encode(next))
-}
+use crate::viewer::{form_link, ViewerResource};
 
 /// The error to show: the one the script got back, else the one in the address.
 fn form_error(value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy) -> impl Fn() -> Option<String> + Copy {

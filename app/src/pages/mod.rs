@@ -5,7 +5,7 @@ mod lobby;
 mod not_found;
 mod room_page;
 
-pub use account::{form_link, AccountNav, SignInPage, SignUpPage, ViewerResource};
+pub use account::{AccountNav, SignInPage, SignUpPage};
 pub use lobby::LobbyPage;
 pub use not_found::NotFound;
 pub use room_page::RoomPage;

@@ -15,7 +15,7 @@ use leptos_meta::Title;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
-use crate::pages::{form_link, ViewerResource};
+use crate::viewer::{form_link, ViewerResource};
 use crate::room_name::RoomName;
 use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
