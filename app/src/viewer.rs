@@ -28,4 +28,3 @@ impl ViewerResource {
 pub fn form_link(page: &str, next: &str) -> String {
     format!("{page}?next={}", crate::url::encode(next))
 }
-

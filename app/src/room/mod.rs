@@ -15,8 +15,8 @@ use leptos_meta::Title;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
-use crate::viewer::{form_link, ViewerResource};
 use crate::room_name::RoomName;
+use crate::viewer::{form_link, ViewerResource};
 use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
 use header::RoomHeader;
