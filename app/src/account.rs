@@ -7,6 +7,8 @@
 //! (to where the person was going, or back to the form with `?error=<code>`).
 
 use leptos::prelude::*;
+use leptos::server_fn;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 pub use crate::display_name::MAX_DISPLAY_NAME_CHARS;
@@ -25,9 +27,11 @@ pub struct Viewer {
     pub display_name: String,
 }
 
-/// What can go wrong with an account form. `code` travels in URLs and server
-/// function errors; the message is what the person reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// What can go wrong with an account form: the error type of the account server
+/// functions (it crosses the wire as JSON, [`FromServerFnError`]), and as `code`
+/// in the address of a plain form's redirect. The message is what the person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
 pub enum AccountError {
     #[error("That username is taken. Pick another one.")]
     UsernameTaken,
@@ -44,10 +48,25 @@ pub enum AccountError {
     TooManyAttempts,
     #[error("Accounts are unavailable right now. Try again in a moment.")]
     Unavailable,
+    /// The page could not reach the server (no network, or no answer).
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Unreachable,
+}
+
+impl FromServerFnError for AccountError {
+    type Encoder = server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        match error {
+            // The server answered, but not with one of ours: it is not itself.
+            ServerFnErrorErr::ServerError(_) | ServerFnErrorErr::MiddlewareError(_) => AccountError::Unavailable,
+            _ => AccountError::Unreachable,
+        }
+    }
 }
 
 impl AccountError {
-    const ALL: [AccountError; 7] = [
+    const ALL: [AccountError; 8] = [
         AccountError::UsernameTaken,
         AccountError::Mismatch,
         AccountError::WeakPassword,
@@ -55,6 +74,7 @@ impl AccountError {
         AccountError::InvalidDisplayName,
         AccountError::TooManyAttempts,
         AccountError::Unavailable,
+        AccountError::Unreachable,
     ];
 
     pub fn code(self) -> &'static str {
@@ -66,22 +86,12 @@ impl AccountError {
             AccountError::InvalidDisplayName => "invalid_display_name",
             AccountError::TooManyAttempts => "too_many_attempts",
             AccountError::Unavailable => "unavailable",
+            AccountError::Unreachable => "unreachable",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.code() == code)
-    }
-
-    /// The person-readable text for a server function error carrying a code.
-    pub fn describe(error: &ServerFnError) -> String {
-        match error {
-            ServerFnError::ServerError(code) => match Self::from_code(code) {
-                Some(known) => known.to_string(),
-                None => code.clone(),
-            },
-            _ => "Could not reach the server. Check your connection and try again.".into(),
-        }
     }
 }
 
@@ -169,10 +179,9 @@ mod respond {
 
     use super::{AccountError, SharedAccounts};
 
-    pub fn context() -> Result<(SharedAccounts, Parts), ServerFnError> {
-        let accounts =
-            use_context::<SharedAccounts>().ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
-        let parts = use_context::<Parts>().ok_or_else(|| ServerFnError::new(AccountError::Unavailable.code()))?;
+    pub fn context() -> Result<(SharedAccounts, Parts), AccountError> {
+        let accounts = use_context::<SharedAccounts>().ok_or(AccountError::Unavailable)?;
+        let parts = use_context::<Parts>().ok_or(AccountError::Unavailable)?;
         Ok((accounts, parts))
     }
 
@@ -196,7 +205,7 @@ mod respond {
         error: AccountError,
         form_page: &str,
         keep: &[(&str, &str)],
-    ) -> Result<(), ServerFnError> {
+    ) -> Result<(), AccountError> {
         if is_plain_form(parts) {
             let mut location = format!("{form_page}?error={}", error.code());
             for (name, value) in keep {
@@ -205,7 +214,7 @@ mod respond {
             leptos_axum::redirect(&location);
             Ok(())
         } else {
-            Err(ServerFnError::ServerError(error.code().into()))
+            Err(error)
         }
     }
 }
@@ -220,7 +229,7 @@ pub async fn sign_up(
     display_name: String,
     password: String,
     next: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AccountError> {
     let (accounts, parts) = respond::context()?;
     let next = safe_next(next.as_deref());
     let form = NewAccount { username: username.clone(), display_name: display_name.clone(), password };
@@ -241,7 +250,7 @@ pub async fn sign_up(
 
 /// Signs in, then goes to `next`.
 #[server(endpoint = "sign-in")]
-pub async fn sign_in(username: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+pub async fn sign_in(username: String, password: String, next: Option<String>) -> Result<(), AccountError> {
     let (accounts, parts) = respond::context()?;
     let next = safe_next(next.as_deref());
     match accounts.sign_in(&parts, username.clone(), password).await {
@@ -256,7 +265,7 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
 
 /// Ends this browser's session (its open sockets close), then goes to `next`.
 #[server(endpoint = "sign-out")]
-pub async fn sign_out(next: Option<String>) -> Result<(), ServerFnError> {
+pub async fn sign_out(next: Option<String>) -> Result<(), AccountError> {
     let (accounts, parts) = respond::context()?;
     let next = safe_next(next.as_deref());
     match accounts.sign_out(&parts).await {
@@ -266,15 +275,15 @@ pub async fn sign_out(next: Option<String>) -> Result<(), ServerFnError> {
             Ok(())
         }
         // Still signed in: say so rather than pretend.
-        Err(error) => Err(ServerFnError::ServerError(error.code().into())),
+        Err(error) => Err(error),
     }
 }
 
 /// Who is signed in on this browser, if anyone.
 #[server(endpoint = "viewer")]
-pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+pub async fn current_viewer() -> Result<Option<Viewer>, AccountError> {
     let (accounts, parts) = respond::context()?;
-    accounts.viewer(&parts).await.map_err(|error| ServerFnError::ServerError(error.code().into()))
+    accounts.viewer(&parts).await
 }
 
 #[cfg(test)]
@@ -303,6 +312,18 @@ mod tests {
         for bad in [None, Some("https://evil.example/"), Some("//evil.example"), Some("/\\evil"), Some("chat")] {
             assert_eq!(safe_next(bad), "/chat/", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn errors_cross_the_wire_as_themselves() {
+        use server_fn::codec::JsonEncoding;
+        use server_fn::{Decodes, Encodes};
+        for error in AccountError::ALL {
+            let bytes = JsonEncoding::encode(&error).unwrap();
+            assert_eq!(<JsonEncoding as Decodes<AccountError>>::decode(bytes).unwrap(), error);
+        }
+        let lost = AccountError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
+        assert_eq!(lost, AccountError::Unreachable);
     }
 
     #[test]

@@ -5,12 +5,12 @@
 
 use leptos::prelude::*;
 
-use crate::account::Viewer;
+use crate::account::{AccountError, Viewer};
 
 /// Who is signed in on this browser, loaded once per page (on the server for the
 /// first render) and shared as context.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, AccountError>>);
 
 impl ViewerResource {
     pub fn provide() {
@@ -19,7 +19,7 @@ impl ViewerResource {
         provide_context(ViewerResource(Resource::new_blocking(|| (), |_| crate::account::current_viewer())));
     }
 
-    pub fn expect() -> Resource<Result<Option<Viewer>, ServerFnError>> {
+    pub fn expect() -> Resource<Result<Option<Viewer>, AccountError>> {
         expect_context::<ViewerResource>().0
     }
 }

@@ -40,12 +40,12 @@ export const PASSWORD = "correct-horse-battery-staple";
 /** The WebSocket protocol version the server speaks. */
 export const PROTOCOL_VERSION = 4;
 
-/** The texts the account pages show, word for word. */
+/** The codes of the account errors the pages show (`data-code` on the alert). */
 export const ERRORS = {
-  usernameTaken: "That username is taken. Pick another one.",
-  noMatch: "That username and password do not match an account.",
-  weakPassword: "Choose a password of at least 10 characters that is not your username.",
-  tooManyAttempts: /^Too many sign-in attempts\./,
+  usernameTaken: "username_taken",
+  noMatch: "mismatch",
+  weakPassword: "weak_password",
+  tooManyAttempts: "too_many_attempts",
 };
 
 export const SIGN_IN_PROMPT = "Sign in to post in this room.";

@@ -14,21 +14,26 @@ use crate::account::{
 use crate::viewer::{form_link, ViewerResource};
 
 /// The error to show: the one the script got back, else the one in the address.
-fn form_error(value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy) -> impl Fn() -> Option<String> + Copy {
+fn form_error(value: impl Fn() -> Option<Result<(), AccountError>> + Copy) -> impl Fn() -> Option<AccountError> + Copy {
     let query = use_query_map();
     move || match value() {
-        Some(Err(error)) => Some(AccountError::describe(&error)),
+        Some(Err(error)) => Some(error),
         Some(Ok(_)) => None,
-        None => query.read().get("error").and_then(|code| AccountError::from_code(&code)).map(|e| e.to_string()),
+        None => query.read().get("error").and_then(|code| AccountError::from_code(&code)),
     }
+}
+
+/// An account error as the page shows it: words for people, the code for tools.
+fn error_view(error: AccountError) -> impl IntoView {
+    view! { <p class="error" role="alert" data-code=error.code()>{error.to_string()}</p> }
 }
 
 /// An account form's outcome: the error to show (its page then answers 400), and
 /// on success, with JavaScript on, the next page loaded afresh.
 fn form_outcome(
-    value: impl Fn() -> Option<Result<(), ServerFnError>> + Copy + Send + Sync + 'static,
+    value: impl Fn() -> Option<Result<(), AccountError>> + Copy + Send + Sync + 'static,
     next: impl Fn() -> String + Send + Sync + 'static,
-) -> impl Fn() -> Option<String> + Copy {
+) -> impl Fn() -> Option<AccountError> + Copy {
     let error = form_error(value);
     if untrack(error).is_some() {
         super::set_status(400);
@@ -41,7 +46,7 @@ fn form_outcome(
 /// form post would: every part of the page (and the room's socket) then knows who
 /// is signed in now.
 fn reload_on_success(
-    value: impl Fn() -> Option<Result<(), ServerFnError>> + Send + Sync + 'static,
+    value: impl Fn() -> Option<Result<(), AccountError>> + Send + Sync + 'static,
     target: impl Fn() -> String + Send + Sync + 'static,
 ) {
     Effect::new(move |_| {
@@ -94,7 +99,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" required autocomplete="new-password" aria-describedby="password-rule"/>
                 <p id="password-rule" class="hint">"At least 10 characters."</p>
-                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || error().map(error_view)}
                 <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
             </ActionForm>
             <p class="hint">
@@ -130,7 +135,7 @@ pub fn SignInPage() -> impl IntoView {
                 />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" required autocomplete="current-password"/>
-                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || error().map(error_view)}
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
             <p class="hint">

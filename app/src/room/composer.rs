@@ -48,9 +48,9 @@ pub fn Composer(
             return;
         }
         let body = draft.get_untracked();
-        if let Err(refusal) = validate_body(&body) {
+        if let Err(refused) = validate_body(&body) {
             if !body.trim().is_empty() {
-                state.error.set(Some(refusal.to_string()));
+                refusal.set(Some(refused));
             }
             return;
         }
