@@ -15,7 +15,7 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, Request};
 use leptos::server_fn::ServerFn;
 use server::hub::{Author, Hub};
-use server::store::{AccountId, NewMessage, SqliteStore, Store};
+use server::store::{AccountId, MessageWriter, NewMessage, SqliteStore, SqliteWriter, Store};
 use server::{router, AppState};
 use tower::ServiceExt;
 
@@ -39,17 +39,16 @@ fn message(room: &RoomName, i: u64) -> NewMessage {
     }
 }
 
-async fn fresh_store() -> (Arc<SqliteStore>, tempfile::TempDir) {
+async fn fresh_store() -> ((SqliteStore, SqliteWriter), tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("bench.db")).await.unwrap();
-    (Arc::new(store), dir)
+    (SqliteStore::open(&dir.path().join("bench.db")).await.unwrap(), dir)
 }
 
 /// `senders` members of one room each post `per_sender` messages, each waiting
 /// for its acknowledgement before the next (as a person's client does).
 async fn posts_per_second(senders: usize, per_sender: usize) -> f64 {
-    let (store, _dir) = fresh_store().await;
-    let hub = Hub::new(store);
+    let ((store, writer), _dir) = fresh_store().await;
+    let hub = Hub::new(Arc::new(store), writer);
     let room = RoomName::parse("bench").unwrap();
     let members: Vec<_> = (0..senders).map(|i| hub.join(&room, Some(format!("s{i}")))).collect();
     let started = Instant::now();
@@ -65,11 +64,11 @@ async fn posts_per_second(senders: usize, per_sender: usize) -> f64 {
 
 /// One transaction per message, straight on the store: what group commit saves.
 async fn single_transactions_per_second(count: u64) -> f64 {
-    let (store, _dir) = fresh_store().await;
+    let ((_, mut writer), _dir) = fresh_store().await;
     let room = RoomName::parse("bench").unwrap();
     let started = Instant::now();
     for i in 0..count {
-        store.append_batch(vec![message(&room, i)]).await.unwrap();
+        writer.append_batch(vec![message(&room, i)]).await.unwrap();
     }
     count as f64 / started.elapsed().as_secs_f64()
 }
@@ -108,16 +107,16 @@ async fn main() {
         median(rates)
     );
 
-    let (store, _dir) = fresh_store().await;
+    let ((store, mut writer), _dir) = fresh_store().await;
     let room = RoomName::parse("big").unwrap();
     let seeding = Instant::now();
     for chunk in (0..BIG_ROOM).collect::<Vec<_>>().chunks(1_000) {
-        store.append_batch(chunk.iter().map(|&i| message(&room, i)).collect()).await.unwrap();
+        writer.append_batch(chunk.iter().map(|&i| message(&room, i)).collect()).await.unwrap();
     }
     println!("seeded a room of {BIG_ROOM} messages in {:.1} s", seeding.elapsed().as_secs_f64());
 
     let options = leptos::prelude::LeptosOptions::builder().output_name("chat").site_root("target/site").build();
-    let state = AppState::new(options, (*store).clone());
+    let state = AppState::new(options, (store.clone(), writer));
     let app = router(state);
     let page = || Request::get("/chat/big/").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap();
     let middle = || {

@@ -33,8 +33,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = match SqliteStore::open(&config.db).await {
-        Ok(store) => store,
+    let opened = match SqliteStore::open(&config.db).await {
+        Ok(opened) => opened,
         Err(error) => {
             eprintln!("error: cannot open the message store {}: {error}", config.db.display());
             return ExitCode::FAILURE;
@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    let state = AppState::build(leptos_options, store, &config.settings);
+    let state = AppState::build(leptos_options, opened, &config.settings);
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

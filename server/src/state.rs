@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::hub::Hub;
 use crate::limits::{ConnectionCaps, PeerCaps};
 use crate::policy::Policy;
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, SqliteWriter};
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
 #[derive(Clone, FromRef)]
@@ -36,12 +36,16 @@ pub struct AppState {
 impl AppState {
     /// The state of a server with these settings (checked when they were read).
     /// Must be called inside a Tokio runtime: the hub starts its poster task.
-    pub fn build(leptos_options: LeptosOptions, store: SqliteStore, settings: &Settings) -> Self {
+    pub fn build(
+        leptos_options: LeptosOptions,
+        (store, writer): (SqliteStore, SqliteWriter),
+        settings: &Settings,
+    ) -> Self {
         let policy = settings.policy.clone();
         let store = Arc::new(store);
         AppState {
             leptos_options,
-            hub: Hub::with_policy(store.clone(), crate::hub::DEFAULT_ROOM_BUFFER, &policy),
+            hub: Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy),
             accounts: Accounts::new(store, policy.clone()),
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
@@ -54,7 +58,7 @@ impl AppState {
     }
 
     /// The state of a server with the default settings.
-    pub fn new(leptos_options: LeptosOptions, store: SqliteStore) -> Self {
-        Self::build(leptos_options, store, &Settings::default())
+    pub fn new(leptos_options: LeptosOptions, opened: (SqliteStore, SqliteWriter)) -> Self {
+        Self::build(leptos_options, opened, &Settings::default())
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use app::protocol::{ClientMsgId, Seq, ServerMsg};
 use app::room_name::RoomName;
-use server::store::{SqliteStore, Store};
+use server::store::{MessageWriter, SqliteStore};
 use support::{TestServer, PATIENCE};
 
 /// Reads deliveries until `n` chat messages have arrived; returns their (seq, body).
@@ -89,12 +89,12 @@ async fn a_retried_send_is_acknowledged_twice_and_stored_once() {
 #[tokio::test]
 async fn a_gap_too_large_to_replay_is_announced_not_hidden() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let (store, mut writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
     let room = RoomName::parse("busy").unwrap();
     let total = server::ws::MAX_REPLAY as u64 + 50;
     let batch = (1..=total).map(|i| support::bulk_message(&room, i)).collect();
-    store.append_batch(batch).await.unwrap();
-    let server = TestServer::start_with(store).await;
+    writer.append_batch(batch).await.unwrap();
+    let server = TestServer::start_with((store, writer)).await;
 
     let mut far_behind = server.join_since("busy", "Ada", Some(Seq(1))).await;
     assert_eq!(far_behind.recv_chat().await, ServerMsg::HistoryGap { latest: Seq(total) });
@@ -206,8 +206,8 @@ async fn a_store_fault_is_reported_to_the_sender_and_the_room_carries_on() {
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
-    let store = SqliteStore::open(&db).await.unwrap();
-    let server = TestServer::start_with(store).await;
+    let opened = SqliteStore::open(&db).await.unwrap();
+    let server = TestServer::start_with(opened).await;
     let mut ada = server.join("fault", "Ada").await;
     let mut bob = server.join("fault", "Bob").await;
 

@@ -26,8 +26,8 @@ async fn next(reads: &mut mpsc::Receiver<Message>) -> ServerMsg {
 #[tokio::test]
 async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
-    let hub = Hub::with_room_buffer(Arc::new(store), 4);
+    let (store, writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let hub = Hub::with_room_buffer(Arc::new(store), writer, 4);
     let room = RoomName::parse("slow").unwrap();
 
     // Ada's socket: what the server writes waits until the test reads it.

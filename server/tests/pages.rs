@@ -32,8 +32,17 @@ async fn get(state: &AppState, path: &str) -> Page {
 }
 
 async fn state() -> (AppState, tempfile::TempDir) {
-    let (store, dir) = support::temp_store().await;
-    (AppState::new(support::leptos_options(), store), dir)
+    state_with(Vec::new()).await
+}
+
+/// A server's state over a store that holds `messages` already.
+async fn state_with(messages: Vec<server::store::NewMessage>) -> (AppState, tempfile::TempDir) {
+    use server::store::MessageWriter;
+    let ((store, mut writer), dir) = support::temp_store().await;
+    if !messages.is_empty() {
+        writer.append_batch(messages).await.unwrap();
+    }
+    (AppState::new(support::leptos_options(), (store, writer)), dir)
 }
 
 #[tokio::test]
@@ -127,10 +136,8 @@ async fn unknown_paths_are_not_found() {
 
 #[tokio::test]
 async fn a_room_page_carries_its_latest_messages_in_the_html() {
-    let (state, _dir) = state().await;
     let room = app::room_name::RoomName::parse("history").unwrap();
-    let batch = (1..=60).map(|i| support::bulk_message(&room, i)).collect();
-    state.hub.store().append_batch(batch).await.unwrap();
+    let (state, _dir) = state_with((1..=60).map(|i| support::bulk_message(&room, i)).collect()).await;
 
     let page = get(&state, "/chat/history/").await;
     assert_eq!(page.status, StatusCode::OK);

@@ -195,8 +195,8 @@ async fn shutdown_tells_members_and_closes_with_service_restart() {
 /// write-ahead log (the last checkpoint ran).
 #[tokio::test]
 async fn shutdown_ends_the_writer_and_checkpoints_the_log_into_the_file() {
-    let (store, dir) = support::temp_store().await;
-    let server = TestServer::start_with(store).await;
+    let (opened, dir) = support::temp_store().await;
+    let server = TestServer::start_with(opened).await;
     let mut ada = server.join("general", "Ada").await;
     let id = ada.say("before the restart").await;
     let seq = loop {

@@ -9,7 +9,7 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn accounts_with(policy: Policy) -> (Accounts, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let (store, _) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
     (Accounts::new(Arc::new(store), policy), dir)
 }
 
@@ -135,9 +135,10 @@ async fn signing_in_again_ends_the_browsers_previous_session() {
 #[tokio::test]
 async fn a_session_the_store_cannot_read_is_an_error_not_signed_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
-    let accounts = Accounts::new(store.clone(), Policy::default());
+    let (store, mut writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let accounts = Accounts::new(Arc::new(store), Policy::default());
     let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
-    store.shut().await;
+    // The database goes away: its connections are closed.
+    crate::store::MessageWriter::close(&mut writer).await;
     assert_eq!(accounts.session(&token).await.err(), Some(AccountError::Unavailable));
 }

@@ -21,10 +21,10 @@ use tokio::sync::mpsc;
 
 use crate::limits::KeyedBuckets;
 use crate::policy::Policy;
-use crate::store::{AccountId, NewMessage};
+use crate::store::{AccountId, MessageWriter, NewMessage};
 
 pub use membership::{Author, Event, Membership, PendingPost};
-pub use post::{PostError, SharedStore, DEFAULT_COMMIT_PACE};
+pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
 pub use room::{Frame, Room, RoomEvent};
 
 /// How many events a room buffers for its slowest member before that member lags.
@@ -57,29 +57,30 @@ impl Hub {
     /// A hub whose rooms keep their messages in `store`, without a limit on how
     /// fast anyone posts (tests and tools; a server takes [`Hub::with_policy`]).
     /// Starts the task that stores and broadcasts posts.
-    pub fn new(store: SharedStore) -> Self {
-        Self::with_room_buffer(store, DEFAULT_ROOM_BUFFER)
+    pub fn new(store: SharedStore, writer: impl MessageWriter) -> Self {
+        Self::with_room_buffer(store, writer, DEFAULT_ROOM_BUFFER)
     }
 
-    pub fn with_room_buffer(store: SharedStore, room_buffer: usize) -> Self {
-        Self::start(store, room_buffer, DEFAULT_COMMIT_PACE, None)
+    pub fn with_room_buffer(store: SharedStore, writer: impl MessageWriter, room_buffer: usize) -> Self {
+        Self::start(store, Box::new(writer), room_buffer, DEFAULT_COMMIT_PACE, None)
     }
 
     /// A server's hub: each account's posts limited to the policy's rate, and
     /// commits paced by it (see `post`).
-    pub fn with_policy(store: SharedStore, room_buffer: usize, policy: &Policy) -> Self {
+    pub fn with_policy(store: SharedStore, writer: impl MessageWriter, room_buffer: usize, policy: &Policy) -> Self {
         let sends = KeyedBuckets::new(policy.send_burst, policy.sends_per_second);
-        Self::start(store, room_buffer, policy.commit_pace, Some(sends))
+        Self::start(store, Box::new(writer), room_buffer, policy.commit_pace, Some(sends))
     }
 
     fn start(
         store: SharedStore,
+        writer: Writer,
         room_buffer: usize,
         commit_pace: std::time::Duration,
         sends: Option<KeyedBuckets<AccountId>>,
     ) -> Self {
         let rooms = Registry::default();
-        let (poster, posts) = post::Poster::start(store.clone(), commit_pace, rooms.clone());
+        let (poster, posts) = post::Poster::start(writer, commit_pace, rooms.clone());
         Hub {
             inner: Arc::new(Inner { next_member: AtomicU64::new(1), room_buffer, posts, poster, rooms, sends, store }),
         }
@@ -147,11 +148,10 @@ impl Hub {
     }
 
     /// For shutdown, once the sessions have ended: stores the posts already
-    /// queued (later ones are refused as [`PostError::Closed`]), waits for the
-    /// poster to end, then closes the store (its last checkpoint included).
+    /// queued (later ones are refused as [`PostError::Closed`]) and waits for the
+    /// poster to end, which closes the store (its last checkpoint included).
     pub async fn close(&self) {
         self.inner.poster.close().await;
-        self.inner.store.close().await;
     }
 
     /// Adds a member to `room` (creating the room if it is new) and announces it;

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::room::Room;
 use super::Registry;
-use crate::store::{Appended, NewMessage, Store};
+use crate::store::{Appended, MessageWriter, NewMessage, Store};
 
 /// Most posts stored in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -47,6 +47,8 @@ pub const DEFAULT_COMMIT_PACE: Duration = Duration::from_millis(5);
 const PACE_FROM_MEMBERS: usize = 100;
 
 pub type SharedStore = Arc<dyn Store>;
+/// The one writer of messages, owned by the poster task.
+pub type Writer = Box<dyn MessageWriter>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostError {
@@ -68,19 +70,20 @@ pub(super) struct PostRequest {
     pub reply: oneshot::Sender<Result<Appended, PostError>>,
 }
 
-/// The poster task, owned by the hub: [`Poster::close`] stops it taking posts,
-/// lets it store those already queued, and waits for it to end. Dropped without
-/// closing (a test's hub), it ends when every sender is gone.
+/// The poster task, owned by the hub, and the task the store's writer is owned
+/// by: [`Poster::close`] stops it taking posts, lets it store those already
+/// queued, close the writer, and waits for it to end. Dropped without closing (a
+/// test's hub), it ends when every sender is gone.
 pub(super) struct Poster {
     stop: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Poster {
-    pub(super) fn start(store: SharedStore, pace: Duration, rooms: Registry) -> (Self, mpsc::Sender<PostRequest>) {
+    pub(super) fn start(writer: Writer, pace: Duration, rooms: Registry) -> (Self, mpsc::Sender<PostRequest>) {
         let (posts, requests) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store, pace, rooms, requests, stop.clone()));
+        let task = tokio::spawn(run(writer, pace, rooms, requests, stop.clone()));
         (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts)
     }
 
@@ -96,7 +99,7 @@ impl Poster {
 }
 
 async fn run(
-    store: SharedStore,
+    mut writer: Writer,
     pace: Duration,
     registry: Registry,
     mut requests: mpsc::Receiver<PostRequest>,
@@ -139,7 +142,7 @@ async fn run(
             batch.drain(..).map(|request| ((request.message.room.clone(), request.reply), request.message)).unzip();
         let posts = messages.len();
         let committing = Instant::now();
-        let result = store.append_batch(messages).await;
+        let result = writer.append_batch(messages).await;
         let took = committing.elapsed();
         if took > SLOW_COMMIT {
             tracing::warn!(posts, took_ms = took.as_millis() as u64, "a commit was slow; every post in it waited");
@@ -189,6 +192,8 @@ async fn run(
             }
         }
     }
+    // The last write is done: the store's own last pass, then its connections.
+    writer.close().await;
 }
 
 fn is_large(room: &Room) -> bool {

@@ -13,8 +13,8 @@ fn room(name: &str) -> RoomName {
 /// A hub over a real SQLite file in a temporary directory.
 async fn hub_with_buffer(buffer: usize) -> (Hub, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
-    (Hub::with_room_buffer(Arc::new(store), buffer), dir)
+    let (store, writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    (Hub::with_room_buffer(Arc::new(store), writer, buffer), dir)
 }
 
 async fn hub() -> (Hub, tempfile::TempDir) {
@@ -225,8 +225,9 @@ async fn the_directory_lists_active_rooms_busiest_first() {
 #[tokio::test]
 async fn a_message_stored_while_its_room_is_recreated_reaches_the_new_room() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::store::testing::TestStore::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
-    let hub = Hub::new(store.clone());
+    let (store, writer) =
+        crate::store::testing::TestStore::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let hub = Hub::new(store.clone(), writer);
     store.hold_commits();
 
     let ada = hub.join(&room("r"), Some("Ada".into()));

@@ -13,7 +13,7 @@ use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SqliteWriter};
 
 /// A message accepted by the server, not yet stored.
 #[derive(Debug, Clone)]
@@ -53,13 +53,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The rooms' messages, in seq order per room.
+/// Reading the rooms' messages, in seq order per room: shared by the pages,
+/// the sockets' catch-up and the joins, any number at once.
 pub trait Store: Send + Sync + 'static {
-    /// Stores the messages in one transaction, in order, each under its room's next
-    /// seq; a message whose (room, author id, client id) is stored already is returned
-    /// as it was, marked duplicate. Returns when the transaction is durable.
-    fn append_batch(&self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>>;
-
     /// Up to `limit` messages before `before` (or the newest, without it), oldest first.
     fn page<'a>(
         &'a self,
@@ -73,10 +69,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
+}
 
-    /// Ends the store's background work (its last pass included) and closes its
-    /// connections; for shutdown, after the last write.
-    fn close(&self) -> BoxFuture<'_, ()>;
+/// Writing them: there is one, it is not `Clone`, and the hub's poster task owns
+/// it. Seqs are assigned here, so one writer is what keeps them gapless.
+pub trait MessageWriter: Send + 'static {
+    /// Stores the messages in one transaction, in order, each under its room's next
+    /// seq; a message whose (room, author id, client id) is stored already is returned
+    /// as it was, marked duplicate. Returns when the transaction is durable.
+    fn append_batch(&mut self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>>;
+
+    /// After the last write: ends the store's background work (its last pass
+    /// included) and closes its connections.
+    fn close(&mut self) -> BoxFuture<'_, ()>;
 }
 
 #[cfg(test)]

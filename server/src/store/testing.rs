@@ -1,6 +1,6 @@
 //! A store for tests that must hold a commit open or see a read fail at a chosen
-//! moment. It wraps the real SQLite store, so everything it does not hold or
-//! fail is real.
+//! moment. It wraps the real SQLite store and writer, so everything it does not
+//! hold or fail is real.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,10 +12,21 @@ use tokio::sync::Semaphore;
 use app::protocol::{ChatMessage, Seq};
 use app::room_name::RoomName;
 
-use super::{Appended, NewMessage, Result, SqliteStore, Store};
+use super::{Appended, MessageWriter, NewMessage, Result, SqliteStore, SqliteWriter, Store, StoreError};
 
+/// The reading half, and the switches a test pulls.
 pub struct TestStore {
     inner: SqliteStore,
+    switches: Arc<Switches>,
+}
+
+/// The writing half: commits wait while the test holds them.
+pub struct TestWriter {
+    inner: SqliteWriter,
+    switches: Arc<Switches>,
+}
+
+struct Switches {
     /// While set, each commit waits for a permit from `commits`.
     holding: AtomicBool,
     commits: Semaphore,
@@ -25,49 +36,56 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    pub fn new(inner: SqliteStore) -> Arc<Self> {
-        Arc::new(TestStore {
-            inner,
+    pub fn new((store, writer): (SqliteStore, SqliteWriter)) -> (Arc<Self>, TestWriter) {
+        let switches = Arc::new(Switches {
             holding: AtomicBool::new(false),
             commits: Semaphore::new(0),
             entered: Semaphore::new(0),
             fail_last_seq: AtomicBool::new(false),
-        })
+        });
+        let writer = TestWriter { inner: writer, switches: switches.clone() };
+        (Arc::new(TestStore { inner: store, switches }), writer)
     }
 
     /// From now on every commit waits for [`TestStore::release_commit`].
     pub fn hold_commits(&self) {
-        self.holding.store(true, Ordering::SeqCst);
+        self.switches.holding.store(true, Ordering::SeqCst);
     }
 
     /// Waits until a commit has begun (it is held there if commits are held).
     pub async fn commit_begun(&self) {
-        self.entered.acquire().await.expect("never closed").forget();
+        self.switches.entered.acquire().await.expect("never closed").forget();
     }
 
     /// Lets one held commit go on.
     pub fn release_commit(&self) {
-        self.commits.add_permits(1);
+        self.switches.commits.add_permits(1);
     }
 
     /// Makes `last_seq` fail (as a database that went away would) or work again.
     pub fn fail_last_seq(&self, fail: bool) {
-        self.fail_last_seq.store(fail, Ordering::SeqCst);
+        self.switches.fail_last_seq.store(fail, Ordering::SeqCst);
     }
 }
 
-impl Store for TestStore {
-    fn append_batch(&self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>> {
+impl MessageWriter for TestWriter {
+    fn append_batch(&mut self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>> {
         async move {
-            self.entered.add_permits(1);
-            if self.holding.load(Ordering::SeqCst) {
-                self.commits.acquire().await.expect("never closed").forget();
+            self.switches.entered.add_permits(1);
+            if self.switches.holding.load(Ordering::SeqCst) {
+                self.switches.commits.acquire().await.expect("never closed").forget();
             }
             self.inner.append_batch(batch).await
         }
         .boxed()
     }
 
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        self.inner.close()
+    }
+}
+
+impl Store for TestStore {
     fn page<'a>(
         &'a self,
         room: &'a RoomName,
@@ -82,13 +100,9 @@ impl Store for TestStore {
     }
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
-        if self.fail_last_seq.load(Ordering::SeqCst) {
-            return async { Err(super::StoreError::Database(sqlx::Error::PoolClosed)) }.boxed();
+        if self.switches.fail_last_seq.load(Ordering::SeqCst) {
+            return async { Err(StoreError::Database(sqlx::Error::PoolClosed)) }.boxed();
         }
         self.inner.last_seq(room)
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.inner.close()
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use app::protocol::{ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
 
-use super::{NewMessage, SqliteStore, Store};
+use super::{MessageWriter, NewMessage, SqliteStore, SqliteWriter, Store};
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
@@ -21,24 +21,26 @@ fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> Ne
     }
 }
 
-async fn open(dir: &tempfile::TempDir) -> SqliteStore {
+async fn open(dir: &tempfile::TempDir) -> (SqliteStore, SqliteWriter) {
     SqliteStore::open(&dir.path().join("data").join("chat.db")).await.unwrap()
 }
 
 #[tokio::test]
-async fn seqs_strictly_increase_per_room_under_concurrent_writers() {
+async fn seqs_strictly_increase_per_room_under_concurrent_senders() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir).await);
+    let (store, writer) = open(&dir).await;
+    // Many senders, one writer (it is not Clone): as the hub's poster has it.
+    let writer = Arc::new(tokio::sync::Mutex::new(writer));
     let writers = 8;
     let per_writer = 40;
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let store = store.clone();
+        let writer = writer.clone();
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for i in 0..per_writer {
                 let batch = vec![new_message("busy", &format!("w{w}"), &format!("m{i}"), "x")];
-                let appended = store.append_batch(batch).await.unwrap();
+                let appended = writer.lock().await.append_batch(batch).await.unwrap();
                 seqs.push(appended[0].message.seq.0);
             }
             seqs
@@ -59,8 +61,8 @@ async fn seqs_strictly_increase_per_room_under_concurrent_writers() {
 #[tokio::test]
 async fn rooms_count_their_own_seqs() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let appended = store
+    let (store, mut writer) = open(&dir).await;
+    let appended = writer
         .append_batch(vec![
             new_message("a", "ada", "1", "a1"),
             new_message("b", "ada", "2", "b1"),
@@ -78,15 +80,15 @@ async fn rooms_count_their_own_seqs() {
 #[tokio::test]
 async fn the_same_client_id_from_the_same_sender_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let first = store.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
+    let (store, mut writer) = open(&dir).await;
+    let first = writer.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
     assert!(!first[0].duplicate);
-    let retry = store.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
+    let retry = writer.append_batch(vec![new_message("r", "ada", "c-1", "hello")]).await.unwrap();
     assert!(retry[0].duplicate);
     assert_eq!(retry[0].message, first[0].message, "the retry gets the stored message back");
 
     // Within one batch, too.
-    let both = store
+    let both = writer
         .append_batch(vec![new_message("r", "ada", "c-2", "x"), new_message("r", "ada", "c-2", "x")])
         .await
         .unwrap();
@@ -94,7 +96,7 @@ async fn the_same_client_id_from_the_same_sender_is_stored_once() {
     assert_eq!(both[0].message.seq, both[1].message.seq);
 
     // Another sender may happen to pick the same id.
-    let other = store.append_batch(vec![new_message("r", "bob", "c-1", "hi")]).await.unwrap();
+    let other = writer.append_batch(vec![new_message("r", "bob", "c-1", "hi")]).await.unwrap();
     assert!(!other[0].duplicate);
 
     let stored = store.page(&room("r"), None, 100).await.unwrap();
@@ -105,9 +107,9 @@ async fn the_same_client_id_from_the_same_sender_is_stored_once() {
 #[tokio::test]
 async fn pages_go_back_in_order_and_after_goes_forward() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    let (store, mut writer) = open(&dir).await;
     let batch = (1..=25).map(|i| new_message("r", "ada", &format!("c{i}"), &format!("m{i}"))).collect();
-    store.append_batch(batch).await.unwrap();
+    writer.append_batch(batch).await.unwrap();
     let seqs = |page: Vec<app::protocol::ChatMessage>| page.iter().map(|m| m.seq.0).collect::<Vec<_>>();
 
     assert_eq!(seqs(store.page(&room("r"), None, 10).await.unwrap()), (16..=25).collect::<Vec<_>>());
@@ -123,20 +125,21 @@ async fn pages_go_back_in_order_and_after_goes_forward() {
 async fn migrations_run_on_an_empty_file_and_on_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = open(&dir).await;
-        store.append_batch(vec![new_message("r", "ada", "c1", "kept")]).await.unwrap();
+        let (_, mut writer) = open(&dir).await;
+        writer.append_batch(vec![new_message("r", "ada", "c1", "kept")]).await.unwrap();
+        writer.close().await;
     }
     // An empty file someone created by hand is a fresh database.
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
-    let fresh = SqliteStore::open(&empty).await.unwrap();
+    let (fresh, _) = SqliteStore::open(&empty).await.unwrap();
     assert_eq!(fresh.last_seq(&room("r")).await.unwrap(), Seq(0));
 
-    let reopened = open(&dir).await;
+    let (reopened, mut writer) = open(&dir).await;
     let kept = reopened.page(&room("r"), None, 10).await.unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].body, "kept");
-    let next = reopened.append_batch(vec![new_message("r", "ada", "c2", "next")]).await.unwrap();
+    let next = writer.append_batch(vec![new_message("r", "ada", "c2", "next")]).await.unwrap();
     assert_eq!(next[0].message.seq, Seq(2), "seqs carry on after a restart");
     let ids: HashSet<_> = reopened.page(&room("r"), None, 10).await.unwrap().into_iter().map(|m| m.client_id).collect();
     assert_eq!(ids.len(), 2);
@@ -145,8 +148,8 @@ async fn migrations_run_on_an_empty_file_and_on_an_existing_one() {
 #[tokio::test]
 async fn one_batch_spans_rooms_and_recognises_retries_within_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    store.append_batch(vec![new_message("a", "Ada", "x1", "earlier")]).await.unwrap();
+    let (store, mut writer) = open(&dir).await;
+    writer.append_batch(vec![new_message("a", "Ada", "x1", "earlier")]).await.unwrap();
     let batch = vec![
         new_message("a", "Ada", "x2", "one"),
         new_message("b", "Bob", "y1", "two"),
@@ -155,7 +158,7 @@ async fn one_batch_spans_rooms_and_recognises_retries_within_itself() {
         new_message("a", "Ada", "x2", "one, retried in the same batch"),
         new_message("b", "Bob", "y2", "three"),
     ];
-    let out = store.append_batch(batch).await.unwrap();
+    let out = writer.append_batch(batch).await.unwrap();
     let seqs: Vec<(u64, bool)> = out.iter().map(|a| (a.message.seq.0, a.duplicate)).collect();
     assert_eq!(seqs, [(2, false), (1, false), (1, true), (3, false), (2, true), (2, false)]);
     assert_eq!(out[2].message.body, "earlier", "a retry answers with what was stored");

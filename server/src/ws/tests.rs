@@ -22,8 +22,8 @@ async fn next(reads: &mut mpsc::Receiver<Message>) -> Option<Message> {
 #[tokio::test]
 async fn a_join_the_store_cannot_answer_is_refused_not_welcomed_with_seq_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let store = TestStore::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
-    let hub = Hub::new(store.clone());
+    let (store, writer) = TestStore::new(SqliteStore::open(&dir.path().join("chat.db")).await.unwrap());
+    let hub = Hub::new(store.clone(), writer);
     store.fail_last_seq(true);
     let room = RoomName::parse("r").unwrap();
 

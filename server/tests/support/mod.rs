@@ -11,7 +11,7 @@ use app::room_name::RoomName;
 use futures::{SinkExt, StreamExt};
 use server::config::Settings;
 use server::policy::Policy;
-use server::store::{AccountId, NewMessage, SqliteStore};
+use server::store::{AccountId, NewMessage, SqliteStore, SqliteWriter};
 use server::AppState;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -35,11 +35,14 @@ pub fn leptos_options() -> leptos::prelude::LeptosOptions {
     leptos::prelude::LeptosOptions::builder().output_name("chat").site_root("target/site").build()
 }
 
+/// A store as opened: its reading half and its one writer.
+pub type Opened = (SqliteStore, SqliteWriter);
+
 /// A fresh SQLite store in a temporary directory (removed when dropped).
-pub async fn temp_store() -> (SqliteStore, tempfile::TempDir) {
+pub async fn temp_store() -> (Opened, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
-    (store, dir)
+    let opened = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    (opened, dir)
 }
 
 /// The password every test account has.
@@ -67,11 +70,11 @@ impl TestServer {
         Self::start_with_settings(Settings { policy, ..Settings::default() }).await
     }
 
-    pub async fn start_with(store: SqliteStore) -> Self {
+    pub async fn start_with(store: Opened) -> Self {
         Self::start_inner(store, Settings::default()).await
     }
 
-    async fn start_inner(store: SqliteStore, settings: Settings) -> Self {
+    async fn start_inner(store: Opened, settings: Settings) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::build(leptos_options(), store, &settings);
