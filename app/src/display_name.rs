@@ -1,5 +1,5 @@
-//! The rule for the name a person shows in a room (chosen once, kept in the browser,
-//! sent with the join).
+//! The rule for the name a person shows in a room: chosen at sign-up, kept with
+//! the account, and taken by the server from the session (never from a frame).
 
 pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 

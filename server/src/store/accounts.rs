@@ -2,7 +2,6 @@
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use sqlx::Row;
 
 use super::{Result, SqliteStore};
 
@@ -31,9 +30,32 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
-/// An account from a row that starts with its id, username and display name.
-fn account_of(row: &sqlx::sqlite::SqliteRow) -> Account {
-    Account { id: AccountId(row.get(0)), username: row.get(1), display_name: row.get(2) }
+/// An account's columns, read by name.
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    username: String,
+    display_name: String,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account { id: AccountId(row.id), username: row.username, display_name: row.display_name }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    expires_at: i64,
 }
 
 pub trait AccountStore: Send + Sync + 'static {
@@ -98,11 +120,12 @@ impl AccountStore for SqliteStore {
 
     fn credentials<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Credentials>>> {
         async move {
-            let row = sqlx::query("SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1")
-                .bind(username)
-                .fetch_optional(self.readers())
-                .await?;
-            Ok(row.map(|row| Credentials { account: account_of(&row), password_hash: row.get(3) }))
+            let row: Option<CredentialsRow> =
+                sqlx::query_as("SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1")
+                    .bind(username)
+                    .fetch_optional(self.readers())
+                    .await?;
+            Ok(row.map(|row| Credentials { account: row.account.into(), password_hash: row.password_hash }))
         }
         .boxed()
     }
@@ -131,7 +154,7 @@ impl AccountStore for SqliteStore {
 
     fn session<'a>(&'a self, token_hash: &'a str, now: i64) -> BoxFuture<'a, Result<Option<SessionRecord>>> {
         async move {
-            let row = sqlx::query(
+            let row: Option<SessionRow> = sqlx::query_as(
                 "SELECT a.id, a.username, a.display_name, s.expires_at
                    FROM sessions s JOIN accounts a ON a.id = s.account_id
                   WHERE s.token_hash = ?1 AND s.expires_at > ?2",
@@ -140,7 +163,7 @@ impl AccountStore for SqliteStore {
             .bind(now)
             .fetch_optional(self.readers())
             .await?;
-            Ok(row.map(|row| SessionRecord { account: account_of(&row), expires_at: row.get(3) }))
+            Ok(row.map(|row| SessionRecord { account: row.account.into(), expires_at: row.expires_at }))
         }
         .boxed()
     }

@@ -1,6 +1,7 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
 mod limits;
+mod posting;
 mod replay;
 mod session;
 #[cfg(test)]

@@ -2,9 +2,6 @@
 //! `Sink` and `Stream`, so tests can drive it with channels.
 
 use std::fmt::Display;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, Message};
@@ -13,21 +10,19 @@ use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::protocol::{decode_client, ChatError, ClientMsg, ClientMsgId, Member, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{decode_client, ChatError, ClientMsg, Member, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
+use super::posting::InFlight;
 use super::replay::Replay;
-use super::writer::{text, Gone, Writer, WRITE_BATCH};
-use crate::hub::{Author, Event, Hub, Membership, PendingPost, PostError};
-use crate::store::Appended;
+use super::writer::{Gone, Writer, WRITE_BATCH};
+use crate::hub::{Author, Event, Hub, Membership};
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// How long a closing connection waits for its posts on their way to be stored.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct SessionContext {
     pub room: RoomName,
@@ -65,7 +60,7 @@ impl SessionContext {
 }
 
 /// Where a connection's missed messages come from.
-fn replay(context: &SessionContext) -> Replay<'_> {
+pub(super) fn replay(context: &SessionContext) -> Replay<'_> {
     Replay { store: context.hub.store(), room: &context.room }
 }
 
@@ -105,19 +100,19 @@ struct Joined {
 }
 
 /// Why the server ends a live connection.
-enum Ending {
+pub(super) enum Ending {
     Shutdown,
     SignedOut,
     Expired,
     Idle,
 }
 
-struct Session<S, R> {
-    writer: Writer<S>,
-    stream: R,
-    context: SessionContext,
+pub(super) struct Session<S, R> {
+    pub(super) writer: Writer<S>,
+    pub(super) stream: R,
+    pub(super) context: SessionContext,
     /// When the client last sent any frame (pongs included).
-    last_heard: tokio::time::Instant,
+    pub(super) last_heard: tokio::time::Instant,
 }
 
 impl<S, R, E> Session<S, R>
@@ -292,72 +287,6 @@ where
         }
     }
 
-    /// Hands a message to the room's writer, checked by the hub as every post
-    /// is; returns the post on its way, or `None` when the message was refused
-    /// (and the client told why).
-    async fn post(&mut self, membership: &Membership, id: ClientMsgId, body: String) -> Result<Option<InFlight>, Gone> {
-        match membership.submit(self.context.author.as_ref(), body, id.clone()).await {
-            Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
-            // An id that is not one cannot name the refusal.
-            Err(PostError::Refused(refusal @ ChatError::InvalidMessageId { .. })) => {
-                self.writer.refuse(refusal).await.map(|()| None)
-            }
-            Err(PostError::Refused(refusal)) => self.writer.refuse_message(id, refusal).await.map(|()| None),
-            // Submitting fails otherwise only when the writer is gone: the server is stopping.
-            Err(PostError::Closed | PostError::Store(_)) => Err(Gone),
-        }
-    }
-
-    /// Answers posts once they are stored: the broadcast frames already queued for
-    /// this member go first (its own messages among them), then the acks (or the
-    /// store's refusals), all in one write.
-    async fn acknowledge(
-        &mut self,
-        membership: &mut Membership,
-        stored: Vec<(ClientMsgId, Result<Appended, PostError>)>,
-        seen: &mut Seq,
-    ) -> Result<(), Gone> {
-        let mut frames = Vec::new();
-        while let Some(event) = membership.try_next_event() {
-            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
-        }
-        for (id, result) in stored {
-            let answer = match result {
-                Ok(appended) => ServerMsg::Ack { id, seq: appended.message.seq },
-                Err(PostError::Closed) => return Err(Gone),
-                Err(PostError::Store(reason)) => {
-                    tracing::debug!(%reason, "a message was not stored");
-                    ServerMsg::message_error(id, ChatError::StoreUnavailable)
-                }
-                Err(PostError::Refused(refusal)) => ServerMsg::message_error(id, refusal),
-            };
-            frames.push(text(&answer));
-        }
-        self.writer.write(frames).await
-    }
-
-    /// Before the connection ends: answers the posts on their way, waiting a
-    /// little for them to be stored, so that the client knows which are.
-    async fn settle(
-        &mut self,
-        membership: &mut Membership,
-        in_flight: &mut FuturesOrdered<InFlight>,
-        seen: &mut Seq,
-    ) -> Result<(), Gone> {
-        if in_flight.is_empty() {
-            return Ok(());
-        }
-        let stored = tokio::time::timeout(SETTLE_TIMEOUT, in_flight.by_ref().collect::<Vec<_>>()).await;
-        match stored {
-            Ok(stored) => self.acknowledge(membership, stored, seen).await,
-            // Unanswered, they are still stored or not; a retry with the same id tells.
-            Err(_) => {
-                tracing::warn!(posts = in_flight.len(), "closing before the store answered these posts");
-                Ok(())
-            }
-        }
-    }
-
     /// Sends an event (and whatever else is queued, up to a batch) to the client.
     async fn forward(&mut self, first: Event, membership: &mut Membership, seen: &mut Seq) -> Result<(), Gone> {
         let mut frames = Vec::new();
@@ -370,49 +299,6 @@ where
             return Ok(());
         }
         self.writer.write(frames).await
-    }
-
-    /// Tells the client why, then closes.
-    async fn end(&mut self, ending: Ending) {
-        let (notice, close, reason) = match ending {
-            Ending::Shutdown => (ServerMsg::ShuttingDown, close_code::RESTART, "server restarting"),
-            Ending::SignedOut => (ServerMsg::error(ChatError::SignedOut), close_code::POLICY, "signed out"),
-            Ending::Expired => (ServerMsg::error(ChatError::SessionExpired), close_code::POLICY, "session expired"),
-            Ending::Idle => (ServerMsg::error(ChatError::Idle), close_code::AWAY, "idle"),
-        };
-        tracing::debug!(reason, "ending the connection");
-        if self.writer.send(&notice).await.is_ok() {
-            self.writer.close(close, reason).await;
-        }
-    }
-
-    /// Answers the posts still on their way, then ends the connection.
-    async fn settle_and_end(
-        &mut self,
-        ending: Ending,
-        membership: &mut Membership,
-        in_flight: &mut FuturesOrdered<InFlight>,
-        seen: &mut Seq,
-    ) {
-        if self.settle(membership, in_flight, seen).await.is_ok() {
-            self.end(ending).await;
-        }
-    }
-}
-
-/// One post of this connection on its way to the store, with the id its ack carries.
-struct InFlight {
-    /// Taken when the post resolves.
-    id: Option<ClientMsgId>,
-    post: PendingPost,
-}
-
-impl Future for InFlight {
-    type Output = (ClientMsgId, Result<Appended, PostError>);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let stored = std::task::ready!(Pin::new(&mut self.post).poll(cx));
-        Poll::Ready((self.id.take().expect("an in-flight post resolves once"), stored))
     }
 }
 

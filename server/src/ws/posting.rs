@@ -1,0 +1,145 @@
+//! A connection's posts on their way to the store, answered in the order sent
+//! (each ack after its own message), and the end of a connection, which first
+//! answers what is still on its way.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, Message};
+use futures::stream::FuturesOrdered;
+use futures::{Sink, Stream, StreamExt};
+
+use app::protocol::{ChatError, ClientMsgId, Seq, ServerMsg};
+
+use super::session::{replay, Ending, Session};
+use super::writer::{text, Gone};
+use crate::hub::{Membership, PendingPost, PostError};
+use crate::store::Appended;
+
+/// How long a closing connection waits for its posts on their way to be stored.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl<S, R, E> Session<S, R>
+where
+    S: Sink<Message> + Unpin,
+    S::Error: Display,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: Display,
+{
+    /// Hands a message to the room's writer, checked by the hub as every post
+    /// is; returns the post on its way, or `None` when the message was refused
+    /// (and the client told why).
+    pub(super) async fn post(
+        &mut self,
+        membership: &Membership,
+        id: ClientMsgId,
+        body: String,
+    ) -> Result<Option<InFlight>, Gone> {
+        match membership.submit(self.context.author.as_ref(), body, id.clone()).await {
+            Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
+            // An id that is not one cannot name the refusal.
+            Err(PostError::Refused(refusal @ ChatError::InvalidMessageId { .. })) => {
+                self.writer.refuse(refusal).await.map(|()| None)
+            }
+            Err(PostError::Refused(refusal)) => self.writer.refuse_message(id, refusal).await.map(|()| None),
+            // Submitting fails otherwise only when the writer is gone: the server is stopping.
+            Err(PostError::Closed | PostError::Store(_)) => Err(Gone),
+        }
+    }
+
+    /// Answers posts once they are stored: the broadcast frames already queued for
+    /// this member go first (its own messages among them), then the acks (or the
+    /// store's refusals), all in one write.
+    pub(super) async fn acknowledge(
+        &mut self,
+        membership: &mut Membership,
+        stored: Vec<(ClientMsgId, Result<Appended, PostError>)>,
+        seen: &mut Seq,
+    ) -> Result<(), Gone> {
+        let mut frames = Vec::new();
+        while let Some(event) = membership.try_next_event() {
+            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
+        }
+        for (id, result) in stored {
+            let answer = match result {
+                Ok(appended) => ServerMsg::Ack { id, seq: appended.message.seq },
+                Err(PostError::Closed) => return Err(Gone),
+                Err(PostError::Store(reason)) => {
+                    tracing::debug!(%reason, "a message was not stored");
+                    ServerMsg::message_error(id, ChatError::StoreUnavailable)
+                }
+                Err(PostError::Refused(refusal)) => ServerMsg::message_error(id, refusal),
+            };
+            frames.push(text(&answer));
+        }
+        self.writer.write(frames).await
+    }
+
+    /// Before the connection ends: answers the posts on their way, waiting a
+    /// little for them to be stored, so that the client knows which are.
+    async fn settle(
+        &mut self,
+        membership: &mut Membership,
+        in_flight: &mut FuturesOrdered<InFlight>,
+        seen: &mut Seq,
+    ) -> Result<(), Gone> {
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        let stored = tokio::time::timeout(SETTLE_TIMEOUT, in_flight.by_ref().collect::<Vec<_>>()).await;
+        match stored {
+            Ok(stored) => self.acknowledge(membership, stored, seen).await,
+            // Unanswered, they are still stored or not; a retry with the same id tells.
+            Err(_) => {
+                tracing::warn!(posts = in_flight.len(), "closing before the store answered these posts");
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the client why, then closes.
+    pub(super) async fn end(&mut self, ending: Ending) {
+        let (notice, close, reason) = match ending {
+            Ending::Shutdown => (ServerMsg::ShuttingDown, close_code::RESTART, "server restarting"),
+            Ending::SignedOut => (ServerMsg::error(ChatError::SignedOut), close_code::POLICY, "signed out"),
+            Ending::Expired => (ServerMsg::error(ChatError::SessionExpired), close_code::POLICY, "session expired"),
+            Ending::Idle => (ServerMsg::error(ChatError::Idle), close_code::AWAY, "idle"),
+        };
+        tracing::debug!(reason, "ending the connection");
+        if self.writer.send(&notice).await.is_ok() {
+            self.writer.close(close, reason).await;
+        }
+    }
+
+    /// Answers the posts still on their way, then ends the connection.
+    pub(super) async fn settle_and_end(
+        &mut self,
+        ending: Ending,
+        membership: &mut Membership,
+        in_flight: &mut FuturesOrdered<InFlight>,
+        seen: &mut Seq,
+    ) {
+        if self.settle(membership, in_flight, seen).await.is_ok() {
+            self.end(ending).await;
+        }
+    }
+}
+
+/// One post of this connection on its way to the store, with the id its ack carries.
+pub(super) struct InFlight {
+    /// Taken when the post resolves.
+    pub(super) id: Option<ClientMsgId>,
+    pub(super) post: PendingPost,
+}
+
+impl Future for InFlight {
+    type Output = (ClientMsgId, Result<Appended, PostError>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let stored = std::task::ready!(Pin::new(&mut self.post).poll(cx));
+        Poll::Ready((self.id.take().expect("an in-flight post resolves once"), stored))
+    }
+}
