@@ -41,6 +41,11 @@ setup_target_dir() {
     export CARGO_TARGET_DIR="$CHAT_CACHE/target"
   fi
   mkdir -p "$CARGO_TARGET_DIR"
+  # Leptos reads this when it is compiled (it names the WASM file the page
+  # loads); cargo-leptos sets it for its own builds. Set for every build, a
+  # `cargo test` and a `cargo leptos build` compile Leptos the same way and the
+  # server the tests built serves the site cargo-leptos built.
+  export LEPTOS_OUTPUT_NAME=chat
 }
 
 toolchain_has_wasm() {

@@ -5,34 +5,43 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Each phase says when it starts, in seconds since this script did.
+phase() { echo "== $* (at ${SECONDS} s)"; }
+
+phase setup
 . scripts/setup.sh all
+# A test run builds everything once: incremental compilation's caches would only
+# take disk (gigabytes) for nothing.
+export CARGO_INCREMENTAL=0
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
-echo "== cargo fmt --check"
+phase cargo fmt --check
 cargo fmt --check
 
-echo "== cargo clippy"
+phase cargo clippy
 cargo clippy --locked --all-targets -- -D warnings
 # The browser side (the app with its hydrate feature) as it is built: for wasm32.
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-echo "== cargo test"
+phase cargo test
 cargo test --locked 2>&1 | tee "$results/cargo.log"
 # The benchmarks are not run here, but they must keep compiling.
 cargo test --locked --benches --no-run
 
-echo "== cargo leptos build"
-cargo leptos build
-
-# The binary cargo-leptos just built, and the site (WASM, JS, CSS) it serves.
+# The site (WASM, JS, CSS) in release, as it ships: the browser tests run what
+# users get, and ./scripts/start.sh finds it built. The server the browser tests
+# run is the one `cargo test` built for the integration tests (a second build
+# of it by cargo-leptos would not share their features).
+phase cargo leptos build --release --frontend-only
+cargo leptos build --release --frontend-only
 export CHAT_SERVER_BIN="$CARGO_TARGET_DIR/debug/server"
 export LEPTOS_OUTPUT_NAME=chat
 export LEPTOS_SITE_ROOT="$PWD/target/site"
 export LEPTOS_SITE_PKG_DIR=pkg
 
-echo "== playwright"
+phase playwright
 (cd end2end && PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" \
   npx playwright test --reporter=list,json)
 
@@ -48,3 +57,4 @@ node -e '
   passed += s.expected + s.flaky; failed += s.unexpected;
   console.log(`tests: ${passed} passed, ${failed} failed`);
 ' "$results/cargo.log" "$results/playwright.json"
+echo "== done in ${SECONDS} s"

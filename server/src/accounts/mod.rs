@@ -149,9 +149,12 @@ impl Accounts {
     /// Ends the session: deleted from the store, its sockets closed.
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), AccountError> {
         let key = token.key();
-        self.inner.sockets.end(&key);
+        // The row first: a closed socket makes its page reload at once, and that
+        // page must find the session gone (it was found still there, now and
+        // then, when the sockets were ended first). A socket that opens while
+        // the row is deleted is registered before its session is read, so this
+        // one pass ends it too.
         self.inner.store.delete_session(&key.0).await.map_err(unavailable)?;
-        // Sockets that opened while the row was being deleted.
         self.inner.sockets.end(&key);
         Ok(())
     }
