@@ -34,6 +34,18 @@ pub enum RoomNameError {
     BadStart(String),
 }
 
+impl RoomNameError {
+    /// The stable word tools and tests match on (`data-code` on the page).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoomNameError::Empty => "empty",
+            RoomNameError::TooLong(_) => "too_long",
+            RoomNameError::InvalidCharacter { .. } => "invalid_character",
+            RoomNameError::BadStart(_) => "bad_start",
+        }
+    }
+}
+
 impl RoomName {
     /// Normalises `input` and checks it against the rule.
     pub fn parse(input: &str) -> Result<Self, RoomNameError> {

@@ -20,7 +20,7 @@ pub fn LobbyPage() -> impl IntoView {
     let submitted = Memo::new(move |_| query.read().get("room"));
     let outcome = Memo::new(move |_| submitted.get().map(|raw| RoomName::parse(&raw)));
     let error = move || match outcome.get() {
-        Some(Err(e)) => Some(e.to_string()),
+        Some(Err(e)) => Some(e),
         _ => None,
     };
     if matches!(outcome.get_untracked(), Some(Err(_))) {
@@ -54,7 +54,9 @@ pub fn LobbyPage() -> impl IntoView {
                     />
                     <button type="submit">"Go"</button>
                 </div>
-                {move || error().map(|e| view! { <p id="room-error" class="error" role="alert">{e}</p> })}
+                {move || {
+                    error().map(|e| view! { <p id="room-error" class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
+                }}
                 <p id="room-rule" class="hint">{ROOM_NAME_RULE}</p>
             </Form>
             <ActiveRooms/>

@@ -29,7 +29,7 @@ fn BadRoomName(error: RoomNameError) -> impl IntoView {
         <Title text="Not a room name"/>
         <main class="page narrow">
             <h1>"That is not a room name"</h1>
-            <p class="error" role="alert">{error.to_string()}</p>
+            <p class="error" role="alert" data-code=error.code()>{error.to_string()}</p>
             <p class="hint">{ROOM_NAME_RULE}</p>
             <p><a href="/chat/">"Back to the lobby"</a></p>
         </main>
