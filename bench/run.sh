@@ -64,7 +64,8 @@ start() {
       LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_OUTPUT_NAME=chat RUST_LOG=warn \
         "$BIN/server" --addr "127.0.0.1:$PORT" --db "$WORK/chat-$PORT.db" \
         --send-rate 100000 --send-burst 100000 --connections-per-ip 1000000 \
-        --connections-per-account 100000 --account-attempts 1000000 >"$WORK/server.log" 2>&1 &
+        --connections-per-account 100000 --account-attempts 1000000 --tcp-connections-per-ip 0 \
+        >"$WORK/server.log" 2>&1 &
       ;;
     socketio) node bench/socketio/server.js "$PORT" >"$WORK/server.log" 2>&1 & ;;
     channels)

@@ -9,7 +9,8 @@
 //! `room` runs each rate in turn (messages per second per sender) and stops after
 //! two in a row whose p99 latency passes the limit. The server must allow the load:
 //! start it with `--send-rate`, `--send-burst`, `--connections-per-ip` and
-//! `--account-attempts` raised (see bench/run.sh).
+//! `--account-attempts` raised, and `--tcp-connections-per-ip 0` (every simulated
+//! person comes from one address; see bench/run.sh).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
