@@ -35,3 +35,22 @@ test("with JavaScript off, a signed-in person posts from the page and everyone s
   await expect(page.getByRole("alert")).toHaveAttribute("data-code", "too_long");
   await expect(log(bob).getByText("x".repeat(50))).toHaveCount(0);
 });
+
+test("with JavaScript on, the same composer sends over the WebSocket, never as a form post", async ({
+  browser,
+  baseURL,
+}) => {
+  const room = "socket-post";
+  const ada = await personInRoom(browser, baseURL!, room, "Ada");
+  const formPosts: string[] = [];
+  ada.on("request", (request) => {
+    if (request.method() === "POST" && new URL(request.url()).pathname.startsWith("/chat/")) formPosts.push(request.url());
+  });
+  await composer(ada).fill("over the socket, by Enter");
+  await composer(ada).press("Enter");
+  await composer(ada).fill("over the socket, by the button");
+  await ada.getByRole("button", { name: "Send", exact: true }).click();
+  await expect(log(ada).locator("li.message[data-seq]")).toHaveCount(2);
+  await expect(ada).toHaveURL(roomURL(room));
+  expect(formPosts).toEqual([]);
+});
