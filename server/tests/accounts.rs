@@ -351,3 +351,40 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
     }
     server.shut_down().await;
 }
+
+/// A database that cannot be read is not "signed out": an upgrade whose session
+/// cannot be read is refused (503, retry), never opened as a reader's socket; and
+/// an address at its cap is refused (429) before its session costs a read.
+#[tokio::test]
+async fn an_unreadable_session_refuses_the_socket_and_the_cap_comes_first() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let ((store, writer), _dir) = support::temp_store().await;
+    let database = store.clone();
+    let settings = server::config::Settings {
+        policy: Policy { connections_per_ip: 1, ..Policy::default() },
+        ..Default::default()
+    };
+    let server = TestServer::start_with_store_and_settings((store, writer), settings).await;
+    let cookie = sign_up(server.addr, &unique_username("Ada"), "Ada").await;
+    let open = || {
+        let mut request = format!("ws://{}/ws/chat/tea", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    let status = |outcome: Result<_, tokio_tungstenite::tungstenite::Error>| match outcome {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => 101,
+    };
+    let held = server.reader("tea").await;
+
+    // The database goes away.
+    database.close().await;
+    assert_eq!(status(open().await), 429, "over the cap: refused before any read");
+    drop(held);
+    let here = "127.0.0.1".parse().unwrap();
+    eventually("the reader's place is free", || server.state.caps.open_from(here) == 0).await;
+    assert_eq!(status(open().await), 503, "the session cannot be read: refused, not a reader's socket");
+    server.shut_down().await;
+}

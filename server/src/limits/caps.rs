@@ -51,6 +51,11 @@ impl ConnectionCaps {
         Ok(ConnectionSlot { caps: self.clone(), account: None, ip })
     }
 
+    /// Sockets open from `ip` now.
+    pub fn open_from(&self, ip: IpAddr) -> usize {
+        self.lock().by_ip.get(&ip).copied().unwrap_or(0)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }

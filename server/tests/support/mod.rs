@@ -74,6 +74,11 @@ impl TestServer {
         Self::start_inner(store, Settings::default()).await
     }
 
+    /// A server on a store the test opened itself, with these settings.
+    pub async fn start_with_store_and_settings(store: Opened, settings: Settings) -> Self {
+        Self::start_inner(store, settings).await
+    }
+
     async fn start_inner(store: Opened, settings: Settings) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

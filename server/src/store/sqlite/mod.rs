@@ -99,6 +99,14 @@ impl SqliteStore {
         Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints }))
     }
 
+    /// Closes this half's connections (the write connection the accounts share
+    /// included): whatever reads through it from then on fails, as it would with
+    /// a database that went away. For tests of exactly that.
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
     pub(super) fn writer(&self) -> &SqlitePool {
         &self.writer
     }
