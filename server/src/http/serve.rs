@@ -18,7 +18,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -132,6 +132,7 @@ async fn connection(
         let quiet_until = activity.last() + limits.idle;
         tokio::select! {
             result = conn.as_mut() => {
+                activity.unwatch();
                 if let Err(error) = result {
                     tracing::debug!(%error, %peer, "connection ended with an error");
                 }
@@ -151,8 +152,13 @@ async fn connection(
     }
 }
 
-/// When bytes last moved on a connection, in milliseconds since [`epoch`].
-struct Activity(AtomicU64);
+/// When bytes last moved on a connection, in milliseconds since [`epoch`], while
+/// the watchdog still cares: after an upgrade the WebSocket's own timeouts
+/// govern, and its reads and writes no longer read the clock for this.
+struct Activity {
+    last: AtomicU64,
+    watched: AtomicBool,
+}
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -161,17 +167,24 @@ fn epoch() -> Instant {
 
 impl Activity {
     fn now() -> Self {
-        let activity = Activity(AtomicU64::new(0));
+        let activity = Activity { last: AtomicU64::new(0), watched: AtomicBool::new(true) };
         activity.touch();
         activity
     }
 
     fn touch(&self) {
-        self.0.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+        if self.watched.load(Ordering::Relaxed) {
+            self.last.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
     }
 
     fn last(&self) -> Instant {
-        epoch() + Duration::from_millis(self.0.load(Ordering::Relaxed))
+        epoch() + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+
+    /// The HTTP part of the connection is over (ended, or upgraded).
+    fn unwatch(&self) {
+        self.watched.store(false, Ordering::Relaxed);
     }
 }
 

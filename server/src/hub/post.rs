@@ -138,8 +138,10 @@ async fn run(
             }
         }
         last_busy_commit = is_busy(&batch).then(Instant::now);
-        let (waiting, messages): (Vec<_>, Vec<_>) =
-            batch.drain(..).map(|request| ((request.message.room.clone(), request.reply), request.message)).unzip();
+        // Which room each post is for: one name per distinct room, an index per post.
+        let (names, room_of) = rooms_of(&batch);
+        let (replies, messages): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|request| (request.reply, request.message)).unzip();
         let posts = messages.len();
         let committing = Instant::now();
         let result = writer.append_batch(messages).await;
@@ -151,20 +153,11 @@ async fn run(
             Ok(stored) => {
                 // One broadcast per room for the whole batch, then the acks, so
                 // each sender's ack follows its message.
-                let mut rooms: Vec<(RoomName, Vec<ChatMessage>)> = Vec::new();
-                let mut index: HashMap<RoomName, usize> = HashMap::new();
+                let mut per_room: Vec<Vec<ChatMessage>> = vec![Vec::new(); names.len()];
                 let mut answers = Vec::with_capacity(stored.len());
-                for ((name, reply), appended) in waiting.into_iter().zip(stored) {
+                for ((reply, at), appended) in replies.into_iter().zip(room_of).zip(stored) {
                     if !appended.duplicate {
-                        let at = match index.get(&name) {
-                            Some(at) => *at,
-                            None => {
-                                index.insert(name.clone(), rooms.len());
-                                rooms.push((name.clone(), Vec::new()));
-                                rooms.len() - 1
-                            }
-                        };
-                        rooms[at].1.push(appended.message.clone());
+                        per_room[at].push(appended.message.clone());
                     }
                     answers.push((reply, appended));
                 }
@@ -172,10 +165,10 @@ async fn run(
                 // member who joins from here on reads them from the store.
                 let live: Vec<Option<Arc<Room>>> = {
                     let registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
-                    rooms.iter().map(|(name, _)| registry.get(name).cloned()).collect()
+                    names.iter().map(|name| registry.get(name).cloned()).collect()
                 };
-                for (room, (_, messages)) in live.into_iter().zip(rooms) {
-                    if let Some(room) = room {
+                for (room, messages) in live.into_iter().zip(per_room) {
+                    if let (Some(room), false) = (room, messages.is_empty()) {
                         room.publish_messages(messages);
                     }
                 }
@@ -184,9 +177,9 @@ async fn run(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, posts = waiting.len(), "storing messages failed");
+                tracing::error!(%error, posts = replies.len(), "storing messages failed");
                 let error = PostError::Store(error.to_string());
-                for (_, reply) in waiting {
+                for reply in replies {
                     answer(reply, Err(error.clone()));
                 }
             }
@@ -194,6 +187,23 @@ async fn run(
     }
     // The last write is done: the store's own last pass, then its connections.
     writer.close().await;
+}
+
+/// The distinct rooms of a batch, in order of first appearance, and for each
+/// post the index of its room: one name cloned per room, none per post.
+fn rooms_of(batch: &[PostRequest]) -> (Vec<RoomName>, Vec<usize>) {
+    let mut names = Vec::new();
+    let mut index: HashMap<&RoomName, usize> = HashMap::new();
+    let room_of = batch
+        .iter()
+        .map(|request| {
+            *index.entry(&request.message.room).or_insert_with(|| {
+                names.push(request.message.room.clone());
+                names.len() - 1
+            })
+        })
+        .collect();
+    (names, room_of)
 }
 
 fn is_large(room: &Room) -> bool {
