@@ -11,7 +11,9 @@ pub mod markdown;
 pub mod pages;
 pub mod protocol;
 pub mod room;
+pub mod room_list;
 pub mod room_name;
+pub mod rooms;
 pub mod url;
 pub mod viewer;
 

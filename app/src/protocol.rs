@@ -12,15 +12,21 @@
 //! with the seq it stored it under, and a retry of the same id is acknowledged again
 //! without being stored twice.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::room_name::RoomName;
+use crate::rooms::RoomEntry;
 
 pub use crate::error::ChatError;
 
 /// Bumped on every change a peer of the previous version would misread.
 /// 4: errors are a code and its data (`ChatError`), no English on the wire.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 5: the room list rides on the room's socket (`rooms`, `activity`, `room_read`,
+/// `room_joined`, `room_left`; `read` from the client), and messages name whom
+/// they mention.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -69,6 +75,10 @@ pub enum ClientMsg {
     },
     /// A message for everyone in the room.
     Send { id: ClientMsgId, body: String },
+    /// This person has read `room` up to `seq` (on screen, page visible). The
+    /// server keeps the furthest position per account, never past the room's end,
+    /// and tells every tab of the account.
+    Read { room: RoomName, seq: Seq },
 }
 
 /// What the server sends.
@@ -108,6 +118,29 @@ pub enum ServerMsg {
     },
     /// The server is going away (restart or shutdown); reconnect after a moment.
     ShuttingDown,
+    /// A signed-in person's whole room list, sent after the welcome on every
+    /// connection: a reconnecting tab replaces what it had with it, so it misses
+    /// nothing that changed while it was away. What follows updates it.
+    Rooms { rooms: Vec<RoomEntry> },
+    /// New messages in a room of the list other than the open one: its newest seq
+    /// and time, how many of them mention each of the named usernames, and the
+    /// read positions their authors moved to by posting.
+    Activity {
+        room: RoomName,
+        seq: Seq,
+        at: Timestamp,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        mentioned: BTreeMap<String, u32>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        read: BTreeMap<String, Seq>,
+    },
+    /// This account's read position in `room` moved to `seq` (on any of its
+    /// tabs or devices); `mentions` is what is left unread of its mentions there.
+    RoomRead { room: RoomName, seq: Seq, mentions: u32 },
+    /// A room was added to this account's list.
+    RoomJoined { entry: RoomEntry },
+    /// A room was taken off this account's list.
+    RoomLeft { room: RoomName },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +157,10 @@ pub struct ChatMessage {
     pub sent_at: Timestamp,
     /// The sender's id for it, so the sender can match it to what it sent.
     pub client_id: ClientMsgId,
+    /// The usernames it mentions that name an account (lowercase), as the
+    /// server found them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// Reads one text frame from a client. Never panics, whatever the input: this is
@@ -172,11 +209,14 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":4,"since":41}"#);
-        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":4}"#).unwrap();
+        assert_eq!(join.to_json(), r#"{"type":"join","version":5,"since":41}"#);
+        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":5}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
         assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into() });
+        let read: ClientMsg = serde_json::from_str(r#"{"type":"read","room":"Lounge","seq":3}"#).unwrap();
+        assert_eq!(read, ClientMsg::Read { room: RoomName::parse("lounge").unwrap(), seq: Seq(3) });
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"read","room":"no/pe","seq":3}"#).is_err());
     }
 
     #[test]
@@ -188,6 +228,7 @@ mod tests {
                 body: "hello".into(),
                 sent_at: Timestamp(1_700_000_000_000),
                 client_id: ClientMsgId("c1".into()),
+                mentions: vec!["ada".into()],
             }),
             ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
             ServerMsg::HistoryGap { latest: Seq(9000) },
@@ -195,6 +236,15 @@ mod tests {
             ServerMsg::message_error(ClientMsgId("c2".into()), ChatError::StoreUnavailable),
             ServerMsg::message_error(ClientMsgId("c3".into()), ChatError::RateLimited { retry_after_ms: 250 }),
             ServerMsg::ShuttingDown,
+            ServerMsg::Activity {
+                room: RoomName::parse("lounge").unwrap(),
+                seq: Seq(12),
+                at: Timestamp(5),
+                mentioned: [("ada".to_string(), 2)].into(),
+                read: [("bob".to_string(), Seq(12))].into(),
+            },
+            ServerMsg::RoomRead { room: RoomName::parse("lounge").unwrap(), seq: Seq(12), mentions: 0 },
+            ServerMsg::RoomLeft { room: RoomName::parse("lounge").unwrap() },
         ];
         for msg in msgs {
             let back: ServerMsg = serde_json::from_str(&msg.to_json()).unwrap();
@@ -220,11 +270,12 @@ mod tests {
     #[test]
     fn the_decoder_answers_every_mutation_of_real_frames_without_panicking() {
         let seeds = [
-            r#"{"type":"join","version":4,"since":41}"#,
+            r#"{"type":"join","version":5,"since":41}"#,
+            r#"{"type":"read","room":"lounge","seq":7}"#,
             r#"{"type":"send","id":"m-1","body":"hello \u202e <b>"}"#,
             r#"{"type":"send","id":"m-2","body":"x","author":"bob"}"#,
         ];
-        let alphabet = br#"{}[]":,\u0123456789eE+-.truefalsenul typejoinsendversionsinceidbody"#;
+        let alphabet = br#"{}[]":,\u0123456789eE+-.truefalsenul typejoinsendreadroomversionsinceidbody"#;
         let mut state = 0x9E37_79B9_7F4A_7C15_u64;
         let mut next = move || {
             state ^= state << 13;

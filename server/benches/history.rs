@@ -33,6 +33,8 @@ fn message(room: &RoomName, i: u64) -> NewMessage {
         room: room.clone(),
         author_id: AccountId(i as i64 % 50 + 1),
         author: format!("user{}", i % 50),
+        author_username: format!("user{}", i % 50),
+        mentioned: Vec::new(),
         body: format!("message {i}: the quick brown fox jumps over the lazy dog"),
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000 + i as i64),
@@ -54,7 +56,8 @@ async fn posts_per_second(senders: usize, per_sender: usize) -> f64 {
     let started = Instant::now();
     let tasks = members.iter().enumerate().map(|(s, member)| async move {
         for i in 0..per_sender {
-            let author = Author { id: AccountId(s as i64 + 1), display_name: format!("s{s}") };
+            let author =
+                Author { id: AccountId(s as i64 + 1), username: format!("s{s}"), display_name: format!("s{s}") };
             member.post(&author, "hello, room", ClientMsgId(format!("{s}-{i}"))).await.unwrap();
         }
     });

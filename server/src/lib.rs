@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod lists;
 pub mod memory;
 pub mod policy;
 pub mod shutdown;

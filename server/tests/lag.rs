@@ -45,7 +45,7 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
 
     // Bob talks far faster than Ada reads: 20 messages through a buffer of 4.
     let bob = hub.join(&room, Some("Bob".into()));
-    let author = Author { id: AccountId(1), display_name: "Bob".into() };
+    let author = Author { id: AccountId(1), username: "bob".into(), display_name: "Bob".into() };
     for i in 1..=20 {
         bob.post(&author, &format!("m{i}"), ClientMsgId(format!("b{i}"))).await.unwrap();
     }

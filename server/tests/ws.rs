@@ -209,7 +209,8 @@ async fn shutdown_ends_the_writer_and_checkpoints_the_log_into_the_file() {
     let member = hub.join(&app::room_name::RoomName::parse("general").unwrap(), None);
     server.shut_down().await;
 
-    let author = server::hub::Author { id: server::store::AccountId(1), display_name: "Ada".into() };
+    let author =
+        server::hub::Author { id: server::store::AccountId(1), username: "ada".into(), display_name: "Ada".into() };
     let refused = member.post(&author, "after", app::protocol::ClientMsgId("late".into())).await;
     assert_eq!(refused, Err(server::hub::PostError::Closed), "the writer has ended");
     drop(member);

@@ -119,6 +119,7 @@ fn flush_paragraph(lines: &mut Vec<&str>, blocks: &mut Vec<Block>) {
 }
 
 mod inline;
+pub mod mentions;
 mod sanitize;
 
 use inline::parse_inlines;

@@ -257,6 +257,12 @@ impl RoomState {
                 Applied::Continue
             }
             ServerMsg::ShuttingDown => Applied::ServerLeaving,
+            // The room list's (`crate::room_list`), not the room's.
+            ServerMsg::Rooms { .. }
+            | ServerMsg::Activity { .. }
+            | ServerMsg::RoomRead { .. }
+            | ServerMsg::RoomJoined { .. }
+            | ServerMsg::RoomLeft { .. } => Applied::Continue,
         }
     }
 }

@@ -44,7 +44,7 @@ pub async fn post_message(
         Ok(signed_in) => signed_in,
         Err(error) => return unavailable(&error.to_string()),
     };
-    let author = signed_in.map(|s| Author { id: s.account.id, display_name: s.account.display_name });
+    let author = signed_in.map(|s| Author::of(&s.account));
     let back = room.path();
     let refused = |error: ChatError| {
         tracing::debug!(code = error.code(), %room, "a form post was refused");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
+use app::rooms::SharedRoomLists;
 use app::{shell, App};
 use axum::extract::Path;
 use axum::response::Redirect;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     let directory: SharedDirectory = Arc::new(state.hub.clone());
     let history: SharedHistory = Arc::new(state.hub.clone());
     let accounts: SharedAccounts = Arc::new(state.accounts.clone());
+    let lists: SharedRoomLists = Arc::new(crate::lists::RoomLists::new(state.accounts.clone(), state.hub.clone()));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(directory.clone());
                 provide_context(history.clone());
                 provide_context(accounts.clone());
+                provide_context(lists.clone());
             },
             move || shell(options.clone()),
         )

@@ -48,7 +48,14 @@ impl Future for PendingPost {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
     pub id: AccountId,
+    pub username: String,
     pub display_name: String,
+}
+
+impl Author {
+    pub fn of(account: &crate::store::Account) -> Self {
+        Author { id: account.id, username: account.username.clone(), display_name: account.display_name.clone() }
+    }
 }
 
 /// What the next event of the room is, for this member.

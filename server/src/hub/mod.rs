@@ -5,9 +5,11 @@
 //! across an `.await`. A room exists while it has members: the first join creates
 //! it, the last [`Membership`] dropped removes it.
 
+mod lists;
 mod membership;
 mod post;
 mod room;
+mod topics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +23,11 @@ use tokio::sync::mpsc;
 
 use crate::limits::KeyedBuckets;
 use crate::policy::Policy;
-use crate::store::{AccountId, MessageWriter, NewMessage};
+use app::rooms::RoomEntry;
 
+use crate::store::{AccountId, MessageWriter, NewMessage, ReadMark};
+
+pub use lists::{Activity, Inbox, InboxEvent, ListChange};
 pub use membership::{Author, Event, Membership, PendingPost};
 pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
 pub use room::{Frame, Room, RoomEvent};
@@ -51,6 +56,8 @@ struct Inner {
     store: SharedStore,
     posts: mpsc::Sender<post::PostRequest>,
     poster: post::Poster,
+    lists: lists::Lists,
+    reads: lists::ReadMarks,
 }
 
 impl Hub {
@@ -80,9 +87,21 @@ impl Hub {
         sends: Option<KeyedBuckets<AccountId>>,
     ) -> Self {
         let rooms = Registry::default();
-        let (poster, posts) = post::Poster::start(writer, commit_pace, rooms.clone());
+        let lists = lists::Lists::default();
+        let (poster, posts) = post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone());
+        let reads = lists::ReadMarks::start(store.clone(), lists.clone());
         Hub {
-            inner: Arc::new(Inner { next_member: AtomicU64::new(1), room_buffer, posts, poster, rooms, sends, store }),
+            inner: Arc::new(Inner {
+                next_member: AtomicU64::new(1),
+                room_buffer,
+                posts,
+                poster,
+                rooms,
+                sends,
+                store,
+                lists,
+                reads,
+            }),
         }
     }
 
@@ -133,6 +152,9 @@ impl Hub {
                 room,
                 author_id: author.id,
                 author: author.display_name.clone(),
+                author_username: author.username.clone(),
+                // Found here, on the sender's task, not in the writer's commit.
+                mentioned: app::markdown::mentions::mentions(&body),
                 body,
                 client_id,
                 sent_at: crate::clock::now(),
@@ -151,7 +173,48 @@ impl Hub {
     /// queued (later ones are refused as [`PostError::Closed`]) and waits for the
     /// poster to end, which closes the store (its last checkpoint included).
     pub async fn close(&self) {
+        // Read marks first: they share the store the poster closes.
+        self.inner.reads.close().await;
         self.inner.poster.close().await;
+    }
+
+    /// Listens to the account's room-list changes (all its tabs hear them).
+    pub fn inbox(&self, account: AccountId) -> Inbox {
+        self.inner.lists.inbox(account)
+    }
+
+    /// Listens to the activity of a room in a list (for a tab that does not
+    /// have the room open).
+    pub fn activity(&self, room: RoomName) -> Activity {
+        self.inner.lists.activity(room)
+    }
+
+    /// Puts `room` in the account's list and tells its tabs; `Ok(None)` when the
+    /// list is full.
+    pub async fn join_list(&self, account: AccountId, room: &RoomName) -> crate::store::Result<Option<RoomEntry>> {
+        let entry = self.store().join_room(account, room, crate::clock::now()).await?;
+        if let Some(entry) = &entry {
+            let msg = ServerMsg::RoomJoined { entry: entry.clone() };
+            self.inner.lists.tell(account, &msg, ListChange::Joined(room.clone()));
+        }
+        Ok(entry)
+    }
+
+    /// Takes `room` off the account's list and tells its tabs.
+    pub async fn leave_list(&self, account: AccountId, room: &RoomName) -> crate::store::Result<bool> {
+        let left = self.store().leave_room(account, room).await?;
+        if left {
+            let msg = ServerMsg::RoomLeft { room: room.clone() };
+            self.inner.lists.tell(account, &msg, ListChange::Left(room.clone()));
+        }
+        Ok(left)
+    }
+
+    /// Records that the account has read `room` up to `seq`; stored within a
+    /// moment (coalesced with other marks), then told to the account's tabs.
+    /// `false` once the hub is closing.
+    pub async fn mark_read(&self, account: AccountId, room: RoomName, seq: Seq) -> bool {
+        self.inner.reads.add(ReadMark { account, room, seq }).await
     }
 
     /// Adds a member to `room` (creating the room if it is new) and announces it;

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::lists::{Lists, Posted};
 use super::room::Room;
 use super::Registry;
 use crate::store::{Appended, MessageWriter, NewMessage, Store};
@@ -80,10 +81,15 @@ pub(super) struct Poster {
 }
 
 impl Poster {
-    pub(super) fn start(writer: Writer, pace: Duration, rooms: Registry) -> (Self, mpsc::Sender<PostRequest>) {
+    pub(super) fn start(
+        writer: Writer,
+        pace: Duration,
+        rooms: Registry,
+        lists: Lists,
+    ) -> (Self, mpsc::Sender<PostRequest>) {
         let (posts, requests) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(writer, pace, rooms, requests, stop.clone()));
+        let task = tokio::spawn(run(writer, pace, rooms, lists, requests, stop.clone()));
         (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts)
     }
 
@@ -102,6 +108,7 @@ async fn run(
     mut writer: Writer,
     pace: Duration,
     registry: Registry,
+    lists: Lists,
     mut requests: mpsc::Receiver<PostRequest>,
     stop: CancellationToken,
 ) {
@@ -142,6 +149,7 @@ async fn run(
         let (names, room_of) = rooms_of(&batch);
         let (replies, messages): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|request| (request.reply, request.message)).unzip();
+        let authors: Vec<_> = messages.iter().map(|m| (m.author_id, m.author_username.clone())).collect();
         let posts = messages.len();
         let committing = Instant::now();
         let result = writer.append_batch(messages).await;
@@ -154,10 +162,15 @@ async fn run(
                 // One broadcast per room for the whole batch, then the acks, so
                 // each sender's ack follows its message.
                 let mut per_room: Vec<Vec<ChatMessage>> = vec![Vec::new(); names.len()];
+                let mut posted: Vec<Vec<Posted>> = vec![Vec::new(); names.len()];
                 let mut answers = Vec::with_capacity(stored.len());
-                for ((reply, at), appended) in replies.into_iter().zip(room_of).zip(stored) {
+                for (((reply, at), appended), (account, username)) in
+                    replies.into_iter().zip(room_of).zip(stored).zip(authors)
+                {
                     if !appended.duplicate {
                         per_room[at].push(appended.message.clone());
+                        let seq = appended.message.seq;
+                        posted[at].push(Posted { account, username, seq, joined: appended.joined });
                     }
                     answers.push((reply, appended));
                 }
@@ -167,7 +180,8 @@ async fn run(
                     let registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
                     names.iter().map(|name| registry.get(name).cloned()).collect()
                 };
-                for (room, messages) in live.into_iter().zip(per_room) {
+                for (((room, messages), posted), name) in live.into_iter().zip(per_room).zip(posted).zip(&names) {
+                    lists.announce(name, &messages, &posted);
                     if let (Some(room), false) = (room, messages.is_empty()) {
                         room.publish_messages(messages);
                     }

@@ -53,7 +53,7 @@ async fn post(member: &Membership, author: &str, body: &str) -> u64 {
 /// An author with an id of its own for each name.
 fn by(name: &str) -> Author {
     let id = name.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)));
-    Author { id: AccountId(id), display_name: name.to_owned() }
+    Author { id: AccountId(id), username: name.to_lowercase(), display_name: name.to_owned() }
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
+use app::rooms::RoomEntry;
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
 pub use sqlite::{SqliteStore, SqliteWriter};
@@ -23,6 +24,11 @@ pub struct NewMessage {
     pub author_id: AccountId,
     /// The author's display name when it was sent.
     pub author: String,
+    /// The author's username (what the room list's read positions are told by).
+    pub author_username: String,
+    /// The names the body `@`-mentions (lowercase); the writer keeps those that
+    /// name an account.
+    pub mentioned: Vec<String>,
     pub body: String,
     pub client_id: ClientMsgId,
     pub sent_at: Timestamp,
@@ -35,6 +41,25 @@ pub struct Appended {
     pub message: ChatMessage,
     /// The sender had stored this client id in this room already.
     pub duplicate: bool,
+    /// Storing it put the room in its author's list.
+    pub joined: bool,
+}
+
+/// "This account has read this room up to here."
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    pub account: AccountId,
+    pub room: RoomName,
+    pub seq: Seq,
+}
+
+/// A read position that moved, with the mentions left unread after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMoved {
+    pub account: AccountId,
+    pub room: RoomName,
+    pub seq: Seq,
+    pub mentions: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +94,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
+
+    /// The account's room list, newest activity first.
+    fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>>;
+
+    /// Puts the room in the account's list (creating the room if need be), read
+    /// up to its newest message; returns its entry, or `None` when the list holds
+    /// [`app::rooms::MAX_ROOMS_PER_ACCOUNT`] rooms already.
+    fn join_room<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<RoomEntry>>>;
+
+    /// Takes the room off the account's list; says whether it was there.
+    fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>>;
+
+    /// Moves read positions forward (never back, never past a room's newest
+    /// seq; rooms not in the account's list are ignored), all in one
+    /// transaction; returns those that moved.
+    fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>>;
 }
 
 /// Writing them: there is one, it is not `Clone`, and the hub's poster task owns
@@ -84,5 +130,7 @@ pub trait MessageWriter: Send + 'static {
     fn close(&mut self) -> BoxFuture<'_, ()>;
 }
 
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod tests;

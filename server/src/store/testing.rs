@@ -9,10 +9,14 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::Semaphore;
 
-use app::protocol::{ChatMessage, Seq};
+use app::protocol::{ChatMessage, Seq, Timestamp};
 use app::room_name::RoomName;
+use app::rooms::RoomEntry;
 
-use super::{Appended, MessageWriter, NewMessage, Result, SqliteStore, SqliteWriter, Store, StoreError};
+use super::{
+    AccountId, Appended, MessageWriter, NewMessage, ReadMark, ReadMoved, Result, SqliteStore, SqliteWriter, Store,
+    StoreError,
+};
 
 /// The reading half, and the switches a test pulls.
 pub struct TestStore {
@@ -104,5 +108,26 @@ impl Store for TestStore {
             return async { Err(StoreError::Database(sqlx::Error::PoolClosed)) }.boxed();
         }
         self.inner.last_seq(room)
+    }
+
+    fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>> {
+        self.inner.room_list(account)
+    }
+
+    fn join_room<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<RoomEntry>>> {
+        self.inner.join_room(account, room, at)
+    }
+
+    fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
+        self.inner.leave_room(account, room)
+    }
+
+    fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {
+        self.inner.mark_read(marks)
     }
 }

@@ -15,6 +15,8 @@ fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> Ne
         room: room(room_name),
         author_id: super::AccountId(author.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)))),
         author: author.into(),
+        author_username: author.to_lowercase(),
+        mentioned: app::markdown::mentions::mentions(body),
         body: body.into(),
         client_id: ClientMsgId(client_id.into()),
         sent_at: Timestamp(1_795_000_000_000),

@@ -1,6 +1,7 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
 mod limits;
+mod list;
 mod posting;
 mod replay;
 mod session;
@@ -84,7 +85,7 @@ pub async fn upgrade(
         room,
         hub: state.hub.clone(),
         shutdown: state.shutdown.clone(),
-        author: signed_in.map(|s| Author { id: s.account.id, display_name: s.account.display_name }),
+        author: signed_in.as_ref().map(|s| Author::of(&s.account)),
         session_ended: registration.as_ref().map_or_else(CancellationToken::new, |r| r.ended.clone()),
         session_expires,
         ping_after: state.policy.ping_after,

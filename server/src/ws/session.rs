@@ -13,16 +13,22 @@ use tracing::Instrument;
 use app::protocol::{decode_client, ChatError, ClientMsg, Member, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
+use super::list::{ListFeed, ListItem};
 use super::posting::InFlight;
 use super::replay::Replay;
 use super::writer::{Gone, Writer, WRITE_BATCH};
 use crate::hub::{Author, Event, Hub, Membership};
+use crate::limits::rate::TokenBucket;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
+/// Read positions one connection may report: a burst, then so many a second
+/// (a tab reports at most a few a second while messages arrive).
+const READ_BURST: u32 = 20;
+const READS_PER_SECOND: f64 = 5.0;
 
 pub struct SessionContext {
     pub room: RoomName,
@@ -156,7 +162,7 @@ where
                     let membership = self.context.hub.join(&self.context.room, display_name);
                     return Some(Joined { membership, since });
                 }
-                Incoming::Msg(ClientMsg::Send { .. }) => ChatError::NotJoined,
+                Incoming::Msg(ClientMsg::Send { .. } | ClientMsg::Read { .. }) => ChatError::NotJoined,
                 Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
                 Incoming::Closed => return None,
@@ -212,6 +218,26 @@ where
                 Err(Gone) => return,
             },
         };
+        // A signed-in person's room list rides on the same connection.
+        let mut list = match &self.context.author {
+            Some(author) => match ListFeed::start(&self.context.hub, author.id, self.context.room.clone()).await {
+                Ok((feed, rooms)) => {
+                    if self.writer.send(&rooms).await.is_err() {
+                        return;
+                    }
+                    Some(feed)
+                }
+                Err(error) => {
+                    tracing::error!(%error, "reading the room list failed");
+                    if self.writer.refuse(ChatError::StoreUnavailable).await.is_ok() {
+                        self.writer.close(close_code::AGAIN, "store unavailable").await;
+                    }
+                    return;
+                }
+            },
+            None => None,
+        };
+        let mut reads = TokenBucket::new(READ_BURST, READS_PER_SECOND, std::time::Instant::now());
         let expiry = self.context.session_expires.map(tokio::time::sleep_until);
         let expiry = async move {
             match expiry {
@@ -269,6 +295,7 @@ where
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
                             self.post(&membership, id, body).await.map(|post| in_flight.extend(post))
                         }
+                        Incoming::Msg(ClientMsg::Read { room, seq }) => self.read(&mut reads, room, seq).await,
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(ChatError::AlreadyJoined).await,
                         Incoming::Refused(refusal) => self.writer.refuse(refusal).await,
                         Incoming::Control => Ok(()),
@@ -283,8 +310,42 @@ where
                         return;
                     }
                 }
+                item = next_in_list(&mut list) => {
+                    let sent = match item {
+                        ListItem::Frame(frame) => self.writer.write(vec![frame]).await,
+                        ListItem::Resync => match list.as_mut().map(ListFeed::read) {
+                            Some(read) => match read.await {
+                                Ok(rooms) => self.writer.send(&rooms).await,
+                                Err(error) => {
+                                    tracing::warn!(%error, "re-reading the room list failed");
+                                    self.writer.refuse(ChatError::StoreUnavailable).await
+                                }
+                            },
+                            None => Ok(()),
+                        },
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
             }
         }
+    }
+
+    /// A read position from the client, handed to the hub (which stores the
+    /// furthest and tells the account's tabs).
+    async fn read(&mut self, bucket: &mut TokenBucket, room: RoomName, seq: Seq) -> Result<(), Gone> {
+        let Some(author) = &self.context.author else {
+            return self.writer.refuse(ChatError::SignInRequired).await;
+        };
+        if let Err(wait) = bucket.take(std::time::Instant::now()) {
+            return self.writer.refuse(ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 }).await;
+        }
+        if !self.context.hub.mark_read(author.id, room, seq).await {
+            // The hub is closing: so is this connection, in a moment.
+            tracing::debug!("a read position arrived after the hub closed");
+        }
+        Ok(())
     }
 
     /// Sends an event (and whatever else is queued, up to a batch) to the client.
@@ -315,5 +376,13 @@ fn classify<E: Display>(frame: Option<Result<Message, E>>) -> Incoming {
             tracing::debug!(%error, "read failed");
             Incoming::Closed
         }
+    }
+}
+
+/// The room list's next item, or never for a signed-out reader's connection.
+async fn next_in_list(list: &mut Option<ListFeed>) -> ListItem {
+    match list {
+        Some(feed) => feed.next().await,
+        None => std::future::pending().await,
     }
 }

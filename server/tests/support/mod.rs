@@ -275,6 +275,8 @@ pub fn bulk_message(room: &RoomName, i: u64) -> NewMessage {
         room: room.clone(),
         author_id: AccountId(1),
         author: "Bot".into(),
+        author_username: "bot".into(),
+        mentioned: Vec::new(),
         body: format!("message number {i}"),
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000),

@@ -25,6 +25,7 @@ fn chat(seq: u64, client_id: &str) -> ChatMessage {
         body: format!("m{seq}"),
         sent_at: Timestamp(0),
         client_id: ClientMsgId(client_id.into()),
+        mentions: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`SqliteWriter`] of messages.
 
 mod checkpoints;
+mod lists;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -22,8 +23,9 @@ use sqlx::{Connection, SqliteConnection};
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
+use app::rooms::RoomEntry;
 
-use super::{Result, Store, StoreError};
+use super::{AccountId, ReadMark, ReadMoved, Result, Store, StoreError};
 use checkpoints::Checkpoints;
 
 const READERS: u32 = 4;
@@ -51,6 +53,8 @@ struct MessageRow {
     body: String,
     created_at: i64,
     client_id: String,
+    /// A JSON array of usernames, or NULL.
+    mentions: Option<String>,
 }
 
 impl From<MessageRow> for ChatMessage {
@@ -61,6 +65,7 @@ impl From<MessageRow> for ChatMessage {
             body: row.body,
             sent_at: Timestamp(row.created_at),
             client_id: ClientMsgId(row.client_id),
+            mentions: row.mentions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
         }
     }
 }
@@ -118,7 +123,7 @@ impl SqliteStore {
     async fn select_page(&self, room: &RoomName, before: Option<Seq>, limit: u32) -> Result<Vec<ChatMessage>> {
         let before = before.map_or(i64::MAX, |s| s.0 as i64);
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id
+            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions
                FROM messages m JOIN rooms r ON r.id = m.room_id
               WHERE r.name = ?1 AND m.seq < ?2
               ORDER BY m.seq DESC
@@ -134,7 +139,7 @@ impl SqliteStore {
 
     async fn select_after(&self, room: &RoomName, after: Seq, limit: u32) -> Result<Vec<ChatMessage>> {
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id
+            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions
                FROM messages m JOIN rooms r ON r.id = m.room_id
               WHERE r.name = ?1 AND m.seq > ?2
               ORDER BY m.seq
@@ -183,5 +188,26 @@ impl Store for SqliteStore {
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         self.select_last_seq(room).boxed()
+    }
+
+    fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>> {
+        self.select_room_list(account).boxed()
+    }
+
+    fn join_room<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<RoomEntry>>> {
+        self.insert_membership(account, room, at).boxed()
+    }
+
+    fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
+        self.delete_membership(account, room).boxed()
+    }
+
+    fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {
+        self.update_read_marks(marks).boxed()
     }
 }

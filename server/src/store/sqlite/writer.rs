@@ -57,54 +57,86 @@ impl SqliteWriter {
                     .await?
                 }
             };
-            rooms.insert(message.room.clone(), RoomRow { id, last_seq, first_seq: last_seq });
+            rooms.insert(message.room.clone(), RoomRow { id, last_seq, first_seq: last_seq, last_at: 0 });
         }
         let mut stored = stored_retries(&mut tx, batch.iter().map(|m| (rooms[&m.room].id, m))).await?;
+        let accounts = mentioned_accounts(&mut tx, &batch).await?;
 
         let mut out = Vec::with_capacity(batch.len());
         let mut fresh = Vec::with_capacity(batch.len());
+        let mut mention_rows: Vec<(i64, i64, i64)> = Vec::new();
+        // Per author and room: (account id, room id) -> (newest seq, its time, index of the first post in `out`).
+        let mut authors: HashMap<(i64, i64), (i64, i64, usize)> = HashMap::new();
         for message in batch {
             let room = rooms.get_mut(&message.room).expect("every room of the batch has a row");
             let key = (room.id, message.author_id.0, message.client_id.0.clone());
             if let Some(earlier) = stored.get(&key) {
-                out.push(Appended { message: earlier.clone(), duplicate: true });
+                out.push(Appended { message: earlier.clone(), duplicate: true, joined: false });
                 continue;
             }
             room.last_seq += 1;
+            room.last_at = room.last_at.max(message.sent_at.0);
+            let mentions: Vec<String> =
+                message.mentioned.into_iter().filter(|name| accounts.contains_key(name)).collect();
+            for name in &mentions {
+                // Mentioning oneself counts for nobody.
+                if accounts[name] != key.1 {
+                    mention_rows.push((accounts[name], key.0, room.last_seq));
+                }
+            }
             let message = ChatMessage {
                 seq: Seq(room.last_seq as u64),
                 author: message.author,
                 body: message.body,
                 sent_at: message.sent_at,
                 client_id: message.client_id,
+                mentions,
             };
             // A retry within the same batch is a duplicate of this one.
             stored.insert(key.clone(), message.clone());
             fresh.push((key.0, key.1, message.clone()));
-            out.push(Appended { message, duplicate: false });
+            // The newest post's seq and time; the first post's index (it is the one that joined).
+            let author = authors.entry((key.1, key.0)).or_insert((0, 0, out.len()));
+            (author.0, author.1) = (room.last_seq, message.sent_at.0);
+            out.push(Appended { message, duplicate: false, joined: false });
         }
 
         for chunk in fresh.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id) ",
+                "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id, mentions) ",
             );
             insert.push_values(chunk, |mut row, (room_id, author_id, m)| {
+                let mentions = (!m.mentions.is_empty())
+                    .then(|| serde_json::to_string(&m.mentions).expect("strings always serialise"));
                 row.push_bind(*room_id)
                     .push_bind(m.seq.0 as i64)
                     .push_bind(*author_id)
                     .push_bind(&m.author)
                     .push_bind(&m.body)
                     .push_bind(m.sent_at.0)
-                    .push_bind(&m.client_id.0);
+                    .push_bind(&m.client_id.0)
+                    .push_bind(mentions);
             });
             insert.build().execute(&mut *tx).await?;
         }
-        let changed: Vec<(i64, i64)> =
-            rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)).collect();
+        for chunk in mention_rows.chunks(INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO mentions (account_id, room_id, seq) ");
+            insert.push_values(chunk, |mut row, (account, room, seq)| {
+                row.push_bind(*account).push_bind(*room).push_bind(*seq);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for (account, room) in authors_join(&mut tx, &authors).await? {
+            if let Some((_, _, at)) = authors.get(&(account, room)) {
+                out[*at].joined = true;
+            }
+        }
+        let changed: Vec<(i64, i64, i64)> =
+            rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq, r.last_at)).collect();
         if !changed.is_empty() {
             let changed_json = serde_json::to_string(&changed).expect("numbers always serialise");
             sqlx::query(
-                "UPDATE rooms SET last_seq = u.value ->> 1
+                "UPDATE rooms SET last_seq = u.value ->> 1, last_at = u.value ->> 2
                    FROM json_each(?1) AS u
                   WHERE rooms.id = u.value ->> 0",
             )
@@ -144,9 +176,11 @@ struct RoomRow {
     id: i64,
     last_seq: i64,
     first_seq: i64,
+    /// When its newest post of the batch was sent.
+    last_at: i64,
 }
 
-/// Rows per insert statement (7 parameters each, well under SQLite's limit).
+/// Rows per insert statement (8 parameters each, well under SQLite's limit).
 const INSERT_CHUNK: usize = 512;
 
 /// A stored message with the keys a retry is recognised by.
@@ -167,7 +201,7 @@ async fn stored_retries<'a>(
     let keys: Vec<(i64, i64, &str)> = messages.map(|(room, m)| (room, m.author_id.0, m.client_id.0.as_str())).collect();
     let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
     let rows: Vec<RetryRow> = sqlx::query_as(
-        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.author_id, m.room_id
+        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions, m.author_id, m.room_id
            FROM json_each(?1) AS k
            -- CROSS JOIN keeps this order: a few index look-ups, never a scan.
            CROSS JOIN messages m
@@ -180,4 +214,57 @@ async fn stored_retries<'a>(
         .into_iter()
         .map(|row| ((row.room_id, row.author_id, row.message.client_id.clone()), row.message.into()))
         .collect())
+}
+
+/// The accounts named by the batch's mentions, by username: one query, and
+/// none for a batch that mentions nobody.
+async fn mentioned_accounts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<HashMap<String, i64>> {
+    let mut names: Vec<&str> = batch.iter().flat_map(|m| m.mentioned.iter().map(String::as_str)).collect();
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    names.sort_unstable();
+    names.dedup();
+    let names = serde_json::to_string(&names).expect("strings always serialise");
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT a.username, a.id FROM json_each(?1) AS k CROSS JOIN accounts a ON a.username = k.value")
+            .bind(names)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Posting puts the room in its author's list (while the list has room) and
+/// reads it up to the post: two statements for the whole batch. Returns the
+/// (account id, room id) pairs that were not in a list before.
+async fn authors_join(
+    conn: &mut SqliteConnection,
+    authors: &HashMap<(i64, i64), (i64, i64, usize)>,
+) -> Result<Vec<(i64, i64)>> {
+    if authors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i64, i64, i64)> =
+        authors.iter().map(|((account, room), (seq, at, _))| (*account, *room, *at, *seq)).collect();
+    let rows = serde_json::to_string(&rows).expect("numbers always serialise");
+    let joined: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT OR IGNORE INTO memberships (account_id, room_id, joined_at, read_seq)
+         SELECT u.value ->> 0, u.value ->> 1, u.value ->> 2, u.value ->> 3 FROM json_each(?1) AS u
+          WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.id = u.value ->> 0)
+            AND (SELECT count(*) FROM memberships c WHERE c.account_id = u.value ->> 0) < ?2
+         RETURNING account_id, room_id",
+    )
+    .bind(&rows)
+    .bind(app::rooms::MAX_ROOMS_PER_ACCOUNT as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE memberships SET read_seq = max(read_seq, u.value ->> 3)
+           FROM json_each(?1) AS u
+          WHERE memberships.account_id = u.value ->> 0 AND memberships.room_id = u.value ->> 1",
+    )
+    .bind(&rows)
+    .execute(&mut *conn)
+    .await?;
+    Ok(joined)
 }

@@ -1,0 +1,256 @@
+//! The room list as the page holds it: the server's entries, updated by what
+//! the room socket says and by what this page reads itself. Pure rules on a
+//! `Vec<RoomEntry>` ([`apply`], [`saw_message`], [`read_up_to`]), unit-tested,
+//! and a signal around them ([`RoomList`]) the views read.
+//!
+//! Positions only move forward here as on the server, so an entry told twice
+//! (in a fresh list and as an event) stays the same.
+
+use leptos::prelude::*;
+
+use crate::protocol::{ChatMessage, Seq, ServerMsg};
+use crate::room_name::RoomName;
+use crate::rooms::RoomEntry;
+
+/// Applies a room-list frame; `false` when the frame is not about the list.
+pub fn apply(entries: &mut Vec<RoomEntry>, me: &str, msg: &ServerMsg) -> bool {
+    match msg {
+        ServerMsg::Rooms { rooms } => {
+            let mut fresh = rooms.clone();
+            // A read this page reported may not be stored yet: keep the furthest.
+            for entry in &mut fresh {
+                if let Some(known) = entries.iter().find(|e| e.room == entry.room) {
+                    if known.read_seq > entry.read_seq {
+                        entry.read_seq = known.read_seq;
+                        if entry.read_seq >= entry.last_seq {
+                            entry.mentions = 0;
+                        }
+                    }
+                }
+            }
+            *entries = fresh;
+        }
+        ServerMsg::Activity { room, seq, at, mentioned, read } => {
+            let Some(entry) = entries.iter_mut().find(|e| &e.room == room) else { return true };
+            if *seq <= entry.last_seq {
+                return true;
+            }
+            entry.last_seq = *seq;
+            entry.last_at = entry.last_at.max(Some(*at));
+            if let Some(read) = read.get(me) {
+                entry.read_seq = entry.read_seq.max(*read);
+            }
+            if entry.read_seq >= entry.last_seq {
+                entry.mentions = 0;
+            } else {
+                entry.mentions += mentioned.get(me).copied().unwrap_or(0);
+            }
+        }
+        ServerMsg::RoomRead { room, seq, mentions } => {
+            if let Some(entry) = entries.iter_mut().find(|e| &e.room == room) {
+                if *seq >= entry.read_seq {
+                    entry.read_seq = *seq;
+                    entry.last_seq = entry.last_seq.max(*seq);
+                    entry.mentions = *mentions;
+                }
+            }
+        }
+        ServerMsg::RoomJoined { entry } => match entries.iter_mut().find(|e| e.room == entry.room) {
+            Some(known) => {
+                known.last_seq = known.last_seq.max(entry.last_seq);
+                known.read_seq = known.read_seq.max(entry.read_seq);
+                known.last_at = known.last_at.max(entry.last_at);
+            }
+            None => entries.push(entry.clone()),
+        },
+        ServerMsg::RoomLeft { room } => entries.retain(|e| &e.room != room),
+        _ => return false,
+    }
+    RoomEntry::sort(entries);
+    true
+}
+
+/// A message of the open room arrived (the socket sends the open room's
+/// messages in full, not as activity).
+pub fn saw_message(entries: &mut [RoomEntry], me: &str, room: &RoomName, message: &ChatMessage) {
+    let Some(entry) = entries.iter_mut().find(|e| &e.room == room) else { return };
+    if message.seq <= entry.last_seq {
+        return;
+    }
+    entry.last_seq = message.seq;
+    entry.last_at = entry.last_at.max(Some(message.sent_at));
+    if message.mentions.iter().any(|m| m == me) && message.seq > entry.read_seq {
+        entry.mentions += 1;
+    }
+    RoomEntry::sort(entries);
+}
+
+/// This page read `room` up to `seq` (or posted there): returns whether the
+/// position moved (and is worth telling the server).
+pub fn read_up_to(entries: &mut [RoomEntry], room: &RoomName, seq: Seq) -> bool {
+    let Some(entry) = entries.iter_mut().find(|e| &e.room == room) else { return false };
+    if seq <= entry.read_seq {
+        return false;
+    }
+    entry.read_seq = seq;
+    entry.last_seq = entry.last_seq.max(seq);
+    if entry.read_seq >= entry.last_seq {
+        entry.mentions = 0;
+    }
+    true
+}
+
+/// The page's room list, shared as context by the room page, its sidebar and
+/// the tab title. `Copy`.
+#[derive(Clone, Copy)]
+pub struct RoomList {
+    pub entries: RwSignal<Vec<RoomEntry>>,
+    /// The signed-in person's username: mentions and read positions are told by it.
+    pub me: RwSignal<Option<String>>,
+}
+
+impl RoomList {
+    pub fn provide() -> Self {
+        let list = RoomList { entries: RwSignal::new(Vec::new()), me: RwSignal::new(None) };
+        provide_context(list);
+        list
+    }
+
+    pub fn expect() -> Self {
+        expect_context::<RoomList>()
+    }
+
+    pub fn apply(&self, msg: &ServerMsg) -> bool {
+        let Some(me) = self.me.get_untracked() else {
+            return matches!(
+                msg,
+                ServerMsg::Rooms { .. }
+                    | ServerMsg::Activity { .. }
+                    | ServerMsg::RoomRead { .. }
+                    | ServerMsg::RoomJoined { .. }
+                    | ServerMsg::RoomLeft { .. }
+            );
+        };
+        let mut handled = false;
+        self.entries.update(|entries| handled = apply(entries, &me, msg));
+        handled
+    }
+
+    pub fn saw_message(&self, room: &RoomName, message: &ChatMessage) {
+        if let Some(me) = self.me.get_untracked() {
+            self.entries.update(|entries| saw_message(entries, &me, room, message));
+        }
+    }
+
+    /// Moves this page's read position; says whether it moved.
+    pub fn read_up_to(&self, room: &RoomName, seq: Seq) -> bool {
+        let mut moved = false;
+        self.entries.update(|entries| moved = read_up_to(entries, room, seq));
+        moved
+    }
+
+    pub fn entry(&self, room: &RoomName) -> Option<RoomEntry> {
+        self.entries.with(|entries| entries.iter().find(|e| &e.room == room).cloned())
+    }
+
+    pub fn contains(&self, room: &RoomName) -> bool {
+        self.entries.with(|entries| entries.iter().any(|e| &e.room == room))
+    }
+
+    /// Unread messages over the whole list: the tab title's count.
+    pub fn total_unread(&self) -> u64 {
+        self.entries.with(|entries| entries.iter().map(RoomEntry::unread).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ClientMsgId, Timestamp};
+    use crate::rooms::NotifyLevel;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn entry(name: &str, last: u64, read: u64) -> RoomEntry {
+        RoomEntry {
+            room: room(name),
+            last_seq: Seq(last),
+            read_seq: Seq(read),
+            last_at: Some(Timestamp(last as i64)),
+            mentions: 0,
+            notify: NotifyLevel::Mentions,
+        }
+    }
+
+    fn activity(name: &str, seq: u64, mentioned: &[(&str, u32)], read: &[(&str, u64)]) -> ServerMsg {
+        ServerMsg::Activity {
+            room: room(name),
+            seq: Seq(seq),
+            at: Timestamp(seq as i64 * 10),
+            mentioned: mentioned.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+            read: read.iter().map(|(n, s)| (n.to_string(), Seq(*s))).collect(),
+        }
+    }
+
+    #[test]
+    fn activity_counts_unread_and_my_mentions_and_moves_the_room_up() {
+        let mut list = vec![entry("office", 5, 5), entry("lounge", 3, 3)];
+        RoomEntry::sort(&mut list);
+        assert!(apply(&mut list, "ada", &activity("lounge", 6, &[("ada", 2), ("bob", 1)], &[("bob", 6)])));
+        assert_eq!(list[0].room, room("lounge"), "newest activity first");
+        assert_eq!((list[0].unread(), list[0].mentions), (3, 2));
+        // The same activity again (a resent list, then the event) changes nothing.
+        apply(&mut list, "ada", &activity("lounge", 6, &[("ada", 2)], &[]));
+        assert_eq!((list[0].unread(), list[0].mentions), (3, 2));
+    }
+
+    #[test]
+    fn my_own_post_elsewhere_reads_the_room() {
+        let mut list = vec![entry("lounge", 3, 1)];
+        apply(&mut list, "ada", &activity("lounge", 4, &[], &[("ada", 4)]));
+        assert_eq!(list[0].unread(), 0);
+    }
+
+    #[test]
+    fn a_read_elsewhere_clears_counts_and_never_goes_back() {
+        let mut list = vec![entry("lounge", 9, 2)];
+        list[0].mentions = 3;
+        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(7), mentions: 1 });
+        assert_eq!((list[0].unread(), list[0].mentions), (2, 1));
+        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(4), mentions: 3 });
+        assert_eq!((list[0].read_seq, list[0].mentions), (Seq(7), 1), "an older position is ignored");
+    }
+
+    #[test]
+    fn a_fresh_list_replaces_all_but_keeps_a_read_this_page_made() {
+        let mut list = vec![entry("lounge", 9, 9), entry("gone", 1, 0)];
+        apply(&mut list, "ada", &ServerMsg::Rooms { rooms: vec![entry("lounge", 10, 6), entry("new", 2, 0)] });
+        let names: Vec<&str> = list.iter().map(|e| e.room.as_str()).collect();
+        assert_eq!(names, ["lounge", "new"]);
+        assert_eq!(list[0].unread(), 1, "read to 9 here, the server had 6, a message since");
+    }
+
+    #[test]
+    fn joined_left_and_the_open_room() {
+        let mut list = vec![];
+        apply(&mut list, "ada", &ServerMsg::RoomJoined { entry: entry("lounge", 4, 4) });
+        let message = ChatMessage {
+            seq: Seq(5),
+            author: "Bob".into(),
+            body: "@ada hi".into(),
+            sent_at: Timestamp(50),
+            client_id: ClientMsgId("c".into()),
+            mentions: vec!["ada".into()],
+        };
+        saw_message(&mut list, "ada", &room("lounge"), &message);
+        assert_eq!((list[0].unread(), list[0].mentions), (1, 1));
+        assert!(read_up_to(&mut list, &room("lounge"), Seq(5)));
+        assert!(!read_up_to(&mut list, &room("lounge"), Seq(5)), "no move, nothing to tell");
+        assert_eq!((list[0].unread(), list[0].mentions), (0, 0));
+        apply(&mut list, "ada", &ServerMsg::RoomLeft { room: room("lounge") });
+        assert!(list.is_empty());
+        assert!(!apply(&mut list, "ada", &ServerMsg::ShuttingDown));
+    }
+}

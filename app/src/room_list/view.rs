@@ -1,0 +1,139 @@
+//! The room list's views: the list itself ([`RoomListNav`]) and the Join /
+//! Leave button of a room ([`JoinLeave`]). Both read [`RoomList`], which the
+//! page fills from the server (in its first HTML) and the room socket keeps live.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use super::RoomList;
+use crate::room_name::RoomName;
+use crate::rooms::{JoinRoom, LeaveRoom, RoomEntry};
+
+/// The list beside the open room (`current`); a drawer on a narrow screen,
+/// opened by the room header's Rooms button.
+#[component]
+pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) -> impl IntoView {
+    let list = RoomList::expect();
+    let current = StoredValue::new(current);
+    view! {
+        <nav class="my-rooms" class:open=move || open.get() aria-label="Your rooms" id="my-rooms">
+            <h2>"Rooms"</h2>
+            {move || {
+                if list.entries.read().is_empty() {
+                    view! { <p class="hint">"Rooms you join or post in show here."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul>
+                            <For each=move || list.entries.get() key=|e| e.room.clone() let:entry>
+                                <RoomLink room=entry.room.clone() current=current.get_value()/>
+                            </For>
+                        </ul>
+                    }
+                    .into_any()
+                }
+            }}
+        </nav>
+    }
+}
+
+#[component]
+fn RoomLink(room: RoomName, current: Option<RoomName>) -> impl IntoView {
+    let list = RoomList::expect();
+    let is_current = current.as_ref() == Some(&room);
+    let entry = {
+        let room = room.clone();
+        Memo::new(move |_| list.entry(&room))
+    };
+    let unread = move || entry.get().map(|e: RoomEntry| e.unread()).unwrap_or(0);
+    let mentions = move || entry.get().map(|e| e.mentions).unwrap_or(0);
+    let label = {
+        let room = room.clone();
+        move || {
+            let (n, m) = (unread(), mentions());
+            match (n, m) {
+                (0, _) => format!("#{room}"),
+                (n, 0) => format!("#{room}, {n} unread"),
+                (n, m) => format!("#{room}, {n} unread, {m} mentioning you"),
+            }
+        }
+    };
+    view! {
+        <li data-room=room.to_string() class:unread=move || { unread() > 0 }>
+            <a
+                href=room.path()
+                aria-current=if is_current { Some("page") } else { None }
+                aria-label=label
+            >
+                <span class="name">"#" {room.to_string()}</span>
+                <span class="counts">
+                    <Show when=move || { mentions() > 0 }>
+                        <span class="mentions" data-mentions=mentions>"@" {mentions}</span>
+                    </Show>
+                    <Show when=move || { unread() > 0 }>
+                        <span class="unread-count" data-unread=unread>{unread}</span>
+                    </Show>
+                </span>
+            </a>
+        </li>
+    }
+}
+
+/// Join (put the room in my list) or Leave. A form either way: without a
+/// script it posts and comes back to the room.
+#[component]
+pub fn JoinLeave(room: RoomName) -> impl IntoView {
+    let list = RoomList::expect();
+    let join = ServerAction::<JoinRoom>::new();
+    let leave = ServerAction::<LeaveRoom>::new();
+    // What the server answered, applied at once (the socket says it too).
+    Effect::new(move |_| {
+        if let Some(Ok(Some(entry))) = join.value().get() {
+            list.entries.update(|entries| {
+                if !entries.iter().any(|e| e.room == entry.room) {
+                    entries.push(entry);
+                    RoomEntry::sort(entries);
+                }
+            });
+        }
+    });
+    let left_room = room.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = leave.value().get() {
+            list.entries.update(|entries| entries.retain(|e| e.room != left_room));
+        }
+    });
+    let error = move || {
+        let failed = join.value().get().and_then(Result::err).or_else(|| leave.value().get().and_then(Result::err));
+        failed.map(|e| view! { <p class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
+    };
+    let joined = {
+        let room = room.clone();
+        move || list.contains(&room)
+    };
+    let name = room.to_string();
+    view! {
+        <div class="join-leave">
+            {move || {
+                let name = name.clone();
+                if joined() {
+                    view! {
+                        <ActionForm action=leave>
+                            <input type="hidden" name="room" value=name/>
+                            <button type="submit" class="secondary" disabled=move || leave.pending().get()>"Leave"</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <ActionForm action=join>
+                            <input type="hidden" name="room" value=name/>
+                            <button type="submit" disabled=move || join.pending().get()>"Join"</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                }
+            }}
+            {error}
+        </div>
+    }
+}

@@ -1,0 +1,222 @@
+//! The rooms a person keeps in their list (joined with the Join button, or by
+//! posting), with what they have not read there yet.
+//!
+//! Shared by both sides: [`RoomEntry`] is what the server sends (in the page
+//! for its first render, and over the room socket when it connects and as it
+//! changes), and the server functions behind the Join and Leave buttons. The
+//! counts are the server's: its read position per person per room is what every
+//! device and tab shows.
+
+use leptos::prelude::*;
+use leptos::server_fn;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{Seq, Timestamp};
+use crate::room_name::RoomName;
+
+/// Most rooms one person's list holds; joining another is refused.
+pub const MAX_ROOMS_PER_ACCOUNT: usize = 500;
+
+/// One room of a person's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEntry {
+    pub room: RoomName,
+    /// The room's newest seq.
+    pub last_seq: Seq,
+    /// The newest seq this person has read there.
+    pub read_seq: Seq,
+    /// When the newest message was sent; `None` in a room without messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<Timestamp>,
+    /// Unread messages that mention this person.
+    #[serde(default)]
+    pub mentions: u32,
+    #[serde(default)]
+    pub notify: NotifyLevel,
+}
+
+impl RoomEntry {
+    /// Messages after the read position.
+    pub fn unread(&self) -> u64 {
+        self.last_seq.0.saturating_sub(self.read_seq.0)
+    }
+
+    /// The list's order: newest activity first.
+    pub fn sort(entries: &mut [RoomEntry]) {
+        entries.sort_by(|a, b| b.last_at.cmp(&a.last_at).then_with(|| a.room.cmp(&b.room)));
+    }
+}
+
+/// When a room notifies its member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    All,
+    #[default]
+    Mentions,
+    Nothing,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::Nothing => "nothing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [NotifyLevel::All, NotifyLevel::Mentions, NotifyLevel::Nothing].into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// What can go wrong with a room list request: a code the page renders in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomListError {
+    #[error("Sign in to keep rooms in your list.")]
+    SignInRequired,
+    #[error("That is not a room name.")]
+    BadRoomName,
+    #[error("Your list is full ({MAX_ROOMS_PER_ACCOUNT} rooms). Leave a room first.")]
+    ListFull,
+    #[error("You are changing your rooms too fast. Wait a moment.")]
+    RateLimited,
+    #[error("Rooms are unavailable right now. Try again in a moment.")]
+    Unavailable,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Unreachable,
+}
+
+impl RoomListError {
+    pub fn code(self) -> &'static str {
+        match self {
+            RoomListError::SignInRequired => "sign_in_required",
+            RoomListError::BadRoomName => "bad_room_name",
+            RoomListError::ListFull => "list_full",
+            RoomListError::RateLimited => "rate_limited",
+            RoomListError::Unavailable => "unavailable",
+            RoomListError::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl FromServerFnError for RoomListError {
+    type Encoder = server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        match error {
+            ServerFnErrorErr::ServerError(_) | ServerFnErrorErr::MiddlewareError(_) => RoomListError::Unavailable,
+            _ => RoomListError::Unreachable,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use service::{RoomListService, SharedRoomLists};
+
+#[cfg(feature = "ssr")]
+mod service {
+    use http::request::Parts;
+
+    use super::{RoomEntry, RoomListError};
+    use crate::account::Answer;
+    use crate::room_name::RoomName;
+
+    /// The server's room lists, handed to Leptos as context. Each call gets the
+    /// request, whose session says whose list it is.
+    pub trait RoomListService: Send + Sync + 'static {
+        /// The signed-in person's rooms, newest activity first; empty when signed out.
+        fn list(&self, request: &Parts) -> Answer<Result<Vec<RoomEntry>, RoomListError>>;
+        /// Adds the room to the list (nothing unread in it yet); every open tab
+        /// of the account hears of it.
+        fn join(&self, request: &Parts, room: RoomName) -> Answer<Result<RoomEntry, RoomListError>>;
+        /// Takes the room off the list.
+        fn leave(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>>;
+    }
+
+    pub type SharedRoomLists = std::sync::Arc<dyn RoomListService>;
+}
+
+#[cfg(feature = "ssr")]
+fn context() -> Result<(SharedRoomLists, http::request::Parts), RoomListError> {
+    let lists = use_context::<SharedRoomLists>().ok_or(RoomListError::Unavailable)?;
+    let parts = use_context::<http::request::Parts>().ok_or(RoomListError::Unavailable)?;
+    Ok((lists, parts))
+}
+
+/// Whether a request is a plain form post (no script): it is answered with a
+/// redirect back to the room instead of data.
+#[cfg(feature = "ssr")]
+fn is_plain_form(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The signed-in person's room list (empty when signed out).
+#[server(endpoint = "my-rooms")]
+pub async fn my_rooms() -> Result<Vec<RoomEntry>, RoomListError> {
+    let (lists, parts) = context()?;
+    lists.list(&parts).await
+}
+
+/// Puts `room` in the signed-in person's list.
+#[server(endpoint = "join-room")]
+pub async fn join_room(room: String) -> Result<Option<RoomEntry>, RoomListError> {
+    let (lists, parts) = context()?;
+    let room = RoomName::parse(&room).map_err(|_| RoomListError::BadRoomName)?;
+    let entry = lists.join(&parts, room.clone()).await?;
+    if is_plain_form(&parts) {
+        leptos_axum::redirect(&room.path());
+        return Ok(None);
+    }
+    Ok(Some(entry))
+}
+
+/// Takes `room` off the signed-in person's list.
+#[server(endpoint = "leave-room")]
+pub async fn leave_room(room: String) -> Result<(), RoomListError> {
+    let (lists, parts) = context()?;
+    let room = RoomName::parse(&room).map_err(|_| RoomListError::BadRoomName)?;
+    lists.leave(&parts, room.clone()).await?;
+    if is_plain_form(&parts) {
+        leptos_axum::redirect(&room.path());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_and_order() {
+        let entry = |name: &str, last: u64, read: u64, at: Option<i64>| RoomEntry {
+            room: RoomName::parse(name).unwrap(),
+            last_seq: Seq(last),
+            read_seq: Seq(read),
+            last_at: at.map(Timestamp),
+            mentions: 0,
+            notify: NotifyLevel::Mentions,
+        };
+        assert_eq!(entry("a", 10, 7, None).unread(), 3);
+        assert_eq!(entry("a", 3, 7, None).unread(), 0, "a read position ahead of what this tab knows");
+        let mut list = vec![entry("quiet", 1, 1, None), entry("old", 1, 0, Some(5)), entry("new", 1, 0, Some(9))];
+        RoomEntry::sort(&mut list);
+        let names: Vec<&str> = list.iter().map(|e| e.room.as_str()).collect();
+        assert_eq!(names, ["new", "old", "quiet"]);
+    }
+
+    #[test]
+    fn notify_levels_by_name() {
+        for level in [NotifyLevel::All, NotifyLevel::Mentions, NotifyLevel::Nothing] {
+            assert_eq!(NotifyLevel::parse(level.as_str()), Some(level));
+            assert_eq!(serde_json::to_string(&level).unwrap(), format!("\"{}\"", level.as_str()));
+        }
+    }
+}

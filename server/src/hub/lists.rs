@@ -1,0 +1,185 @@
+//! Room lists, live: what tells each tab of a person that a room of their list
+//! got messages, that they read a room on another device, or that a room came
+//! or went.
+//!
+//! Two kinds of channel ([`Topics`]): a room's activity, listened to by the tabs
+//! that list the room without having it open (one small frame per room per
+//! commit, serialised once), and an account's inbox, listened to by all its
+//! tabs. Neither is per pair of members: a message costs one frame per listening
+//! tab, as its delivery does.
+//!
+//! Read positions arrive often (every tab reports what it has on screen), so
+//! they are coalesced per account and room by one task and stored in one
+//! transaction per flush, a few times a second at most, whatever the number of
+//! readers; only positions that moved are announced.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use app::protocol::{ChatMessage, Seq, ServerMsg};
+use app::room_name::RoomName;
+use app::rooms::{NotifyLevel, RoomEntry};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::post::SharedStore;
+use super::topics::{Subscription, Topics};
+use super::Frame;
+use crate::store::{AccountId, ReadMark};
+
+/// How long read marks gather before they are stored together.
+const READ_FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// Most read marks waiting; past it, sessions wait to add theirs.
+const READ_QUEUE: usize = 8192;
+
+/// An event of an account's inbox: the frame for its tabs, and what it changes
+/// in the list (the session starts or stops listening to that room's activity).
+#[derive(Debug, Clone)]
+pub struct InboxEvent {
+    pub frame: Frame,
+    pub change: ListChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListChange {
+    Nothing,
+    Joined(RoomName),
+    Left(RoomName),
+}
+
+/// A post stored by a commit (not a retry), as the room list sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Posted {
+    pub account: AccountId,
+    pub username: String,
+    pub seq: Seq,
+    /// It put the room in its author's list.
+    pub joined: bool,
+}
+
+pub type Inbox = Subscription<AccountId, InboxEvent>;
+pub type Activity = Subscription<RoomName, Frame>;
+
+/// The channels; cheap to clone (the poster and the read task hold them too).
+#[derive(Clone, Default)]
+pub(super) struct Lists {
+    inboxes: Topics<AccountId, InboxEvent>,
+    activity: Topics<RoomName, Frame>,
+}
+
+impl Lists {
+    pub(super) fn inbox(&self, account: AccountId) -> Inbox {
+        self.inboxes.subscribe(account)
+    }
+
+    pub(super) fn activity(&self, room: RoomName) -> Activity {
+        self.activity.subscribe(room)
+    }
+
+    pub(super) fn tell(&self, account: AccountId, msg: &ServerMsg, change: ListChange) {
+        if self.inboxes.has_listeners(&account) {
+            self.inboxes.publish(&account, InboxEvent { frame: Frame::from(msg.to_json()), change });
+        }
+    }
+
+    /// After a commit: one activity frame per room for the tabs listing it (if
+    /// any), and the rooms the posts put in their authors' lists.
+    pub(super) fn announce(&self, room: &RoomName, messages: &[ChatMessage], posts: &[Posted]) {
+        let Some(last) = messages.last() else { return };
+        if self.activity.has_listeners(room) {
+            let mut mentioned: BTreeMap<String, u32> = BTreeMap::new();
+            for name in messages.iter().flat_map(|m| m.mentions.iter()) {
+                *mentioned.entry(name.clone()).or_default() += 1;
+            }
+            let read: BTreeMap<String, Seq> = posts.iter().map(|post| (post.username.clone(), post.seq)).collect();
+            let msg = ServerMsg::Activity { room: room.clone(), seq: last.seq, at: last.sent_at, mentioned, read };
+            self.activity.publish(room, Frame::from(msg.to_json()));
+        }
+        for post in posts.iter().filter(|post| post.joined) {
+            let entry = RoomEntry {
+                room: room.clone(),
+                last_seq: last.seq,
+                read_seq: post.seq,
+                last_at: Some(last.sent_at),
+                mentions: 0,
+                notify: NotifyLevel::default(),
+            };
+            self.tell(post.account, &ServerMsg::RoomJoined { entry }, ListChange::Joined(room.clone()));
+        }
+    }
+}
+
+/// The task that stores read marks, owned by the hub: [`ReadMarks::close`]
+/// stores what has arrived and waits for it to end.
+pub(super) struct ReadMarks {
+    marks: mpsc::Sender<ReadMark>,
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ReadMarks {
+    pub(super) fn start(store: SharedStore, lists: Lists) -> Self {
+        let (marks, incoming) = mpsc::channel(READ_QUEUE);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(store, lists, incoming, stop.clone()));
+        ReadMarks { marks, stop, task: Mutex::new(Some(task)) }
+    }
+
+    /// Queues a mark; `false` once the hub is closing.
+    pub(super) async fn add(&self, mark: ReadMark) -> bool {
+        self.marks.send(mark).await.is_ok()
+    }
+
+    pub(super) async fn close(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(task) = task {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the read-mark task failed");
+            }
+        }
+    }
+}
+
+async fn run(store: SharedStore, lists: Lists, mut incoming: mpsc::Receiver<ReadMark>, stop: CancellationToken) {
+    let mut batch = Vec::new();
+    loop {
+        let received = tokio::select! {
+            received = incoming.recv_many(&mut batch, READ_QUEUE) => received,
+            () = stop.cancelled(), if !incoming.is_closed() => {
+                incoming.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
+        if !stop.is_cancelled() {
+            // Let the marks of the next moments join these.
+            tokio::time::sleep(READ_FLUSH_AFTER).await;
+            while let Ok(mark) = incoming.try_recv() {
+                batch.push(mark);
+            }
+        }
+        let mut furthest: HashMap<(AccountId, RoomName), Seq> = HashMap::new();
+        for mark in batch.drain(..) {
+            let seq = furthest.entry((mark.account, mark.room)).or_insert(mark.seq);
+            *seq = (*seq).max(mark.seq);
+        }
+        let marks: Vec<ReadMark> =
+            furthest.into_iter().map(|((account, room), seq)| ReadMark { account, room, seq }).collect();
+        match store.mark_read(marks).await {
+            Ok(moved) => {
+                for moved in moved {
+                    let msg = ServerMsg::RoomRead { room: moved.room, seq: moved.seq, mentions: moved.mentions };
+                    lists.tell(moved.account, &msg, ListChange::Nothing);
+                }
+            }
+            // The tabs keep their own positions and send them again with the
+            // next message they show; nothing else depends on these.
+            Err(error) => tracing::warn!(%error, "storing read positions failed"),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Room lists in SQLite: memberships, read positions and mention counts. Reads
+//! go to the reader pool; the few writes (join, leave, a batch of read marks)
+//! share the one write connection, each in one short transaction.
+
+use std::collections::HashMap;
+
+use app::protocol::{Seq, Timestamp};
+use app::room_name::RoomName;
+use app::rooms::{NotifyLevel, RoomEntry, MAX_ROOMS_PER_ACCOUNT};
+
+use super::SqliteStore;
+use crate::store::{AccountId, ReadMark, ReadMoved, Result};
+
+/// An entry of a list, read by column name.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    name: String,
+    last_seq: i64,
+    last_at: Option<i64>,
+    read_seq: i64,
+    notify: String,
+    mentions: i64,
+}
+
+impl EntryRow {
+    /// `None` for a row whose name no longer passes the rule (none do today).
+    fn into_entry(self) -> Option<RoomEntry> {
+        Some(RoomEntry {
+            room: RoomName::parse(&self.name).ok()?,
+            last_seq: Seq(self.last_seq as u64),
+            read_seq: Seq(self.read_seq as u64),
+            last_at: self.last_at.map(Timestamp),
+            mentions: self.mentions as u32,
+            notify: NotifyLevel::parse(&self.notify).unwrap_or_default(),
+        })
+    }
+}
+
+/// A query for list entries, with its `WHERE` clause (a literal: sqlx takes
+/// only static SQL).
+macro_rules! select_entries {
+    ($where:literal) => {
+        concat!(
+            "SELECT r.name, r.last_seq, r.last_at, m.read_seq, m.notify,
+                    (SELECT count(*) FROM mentions x
+                      WHERE x.account_id = m.account_id AND x.room_id = m.room_id AND x.seq > m.read_seq) AS mentions
+               FROM memberships m JOIN rooms r ON r.id = m.room_id ",
+            $where
+        )
+    };
+}
+
+impl SqliteStore {
+    pub(super) async fn select_room_list(&self, account: AccountId) -> Result<Vec<RoomEntry>> {
+        let rows: Vec<EntryRow> = sqlx::query_as(select_entries!("WHERE m.account_id = ?1"))
+            .bind(account.0)
+            .fetch_all(self.readers())
+            .await?;
+        let mut entries: Vec<RoomEntry> = rows.into_iter().filter_map(EntryRow::into_entry).collect();
+        RoomEntry::sort(&mut entries);
+        Ok(entries)
+    }
+
+    pub(super) async fn insert_membership(
+        &self,
+        account: AccountId,
+        room: &RoomName,
+        at: Timestamp,
+    ) -> Result<Option<RoomEntry>> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("INSERT INTO rooms (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(room.as_str())
+            .bind(at.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (account_id, room_id, joined_at, read_seq)
+             SELECT ?1, r.id, ?3, r.last_seq FROM rooms r
+              WHERE r.name = ?2 AND (SELECT count(*) FROM memberships c WHERE c.account_id = ?1) < ?4
+             ON CONFLICT (account_id, room_id) DO NOTHING",
+        )
+        .bind(account.0)
+        .bind(room.as_str())
+        .bind(at.0)
+        .bind(MAX_ROOMS_PER_ACCOUNT as i64)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<EntryRow> = sqlx::query_as(select_entries!("WHERE m.account_id = ?1 AND r.name = ?2"))
+            .bind(account.0)
+            .bind(room.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.and_then(EntryRow::into_entry))
+    }
+
+    pub(super) async fn delete_membership(&self, account: AccountId, room: &RoomName) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM memberships
+              WHERE account_id = ?1 AND room_id = (SELECT id FROM rooms WHERE name = ?2)",
+        )
+        .bind(account.0)
+        .bind(room.as_str())
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(super) async fn update_read_marks(&self, marks: Vec<ReadMark>) -> Result<Vec<ReadMoved>> {
+        if marks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let input: Vec<(i64, &str, i64)> =
+            marks.iter().map(|m| (m.account.0, m.room.as_str(), m.seq.0.min(i64::MAX as u64) as i64)).collect();
+        let input = serde_json::to_string(&input).expect("numbers and strings always serialise");
+        let mut tx = self.writer().begin().await?;
+        let names: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT r.id, r.name FROM rooms r WHERE r.name IN (SELECT u.value ->> 1 FROM json_each(?1) AS u)",
+        )
+        .bind(&input)
+        .fetch_all(&mut *tx)
+        .await?;
+        let moved: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "UPDATE memberships SET read_seq = min(u.value ->> 2, r.last_seq)
+               FROM json_each(?1) AS u JOIN rooms AS r ON r.name = u.value ->> 1
+              WHERE memberships.account_id = u.value ->> 0 AND memberships.room_id = r.id
+                AND memberships.read_seq < min(u.value ->> 2, r.last_seq)
+             RETURNING account_id, room_id, read_seq",
+        )
+        .bind(&input)
+        .fetch_all(&mut *tx)
+        .await?;
+        let counts: Vec<(i64, i64, i64)> = if moved.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "SELECT u.value ->> 0, u.value ->> 1,
+                        (SELECT count(*) FROM mentions x
+                          WHERE x.account_id = u.value ->> 0 AND x.room_id = u.value ->> 1
+                            AND x.seq > u.value ->> 2)
+                   FROM json_each(?1) AS u",
+            )
+            .bind(serde_json::to_string(&moved).expect("numbers always serialise"))
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        tx.commit().await?;
+        let names: HashMap<i64, String> = names.into_iter().collect();
+        let counts: HashMap<(i64, i64), i64> = counts.into_iter().map(|(a, r, n)| ((a, r), n)).collect();
+        Ok(moved
+            .into_iter()
+            .filter_map(|(account, room_id, seq)| {
+                Some(ReadMoved {
+                    account: AccountId(account),
+                    room: RoomName::parse(names.get(&room_id)?).ok()?,
+                    seq: Seq(seq as u64),
+                    mentions: counts.get(&(account, room_id)).copied().unwrap_or(0) as u32,
+                })
+            })
+            .collect())
+    }
+}
