@@ -202,22 +202,6 @@ where
         if self.writer.send(&welcome).await.is_err() {
             return;
         }
-        // The newest seq this client has (or has been told to reload up to).
-        let mut seen = match since {
-            None => latest,
-            Some(since) if since > latest => {
-                // The client knows messages this store does not: its history is
-                // from elsewhere. Start it afresh.
-                if self.writer.send(&ServerMsg::HistoryGap { latest }).await.is_err() {
-                    return;
-                }
-                latest
-            }
-            Some(since) => match replay(&self.context).catch_up(&mut self.writer, since).await {
-                Ok(seen) => seen,
-                Err(Gone) => return,
-            },
-        };
         // A signed-in person's room list rides on the same connection.
         let mut list = match &self.context.author {
             Some(author) => match ListFeed::start(&self.context.hub, author.id, self.context.room.clone()).await {
@@ -236,6 +220,22 @@ where
                 }
             },
             None => None,
+        };
+        // The newest seq this client has (or has been told to reload up to).
+        let mut seen = match since {
+            None => latest,
+            Some(since) if since > latest => {
+                // The client knows messages this store does not: its history is
+                // from elsewhere. Start it afresh.
+                if self.writer.send(&ServerMsg::HistoryGap { latest }).await.is_err() {
+                    return;
+                }
+                latest
+            }
+            Some(since) => match replay(&self.context).catch_up(&mut self.writer, since).await {
+                Ok(seen) => seen,
+                Err(Gone) => return,
+            },
         };
         let mut reads = TokenBucket::new(READ_BURST, READS_PER_SECOND, std::time::Instant::now());
         let expiry = self.context.session_expires.map(tokio::time::sleep_until);

@@ -196,6 +196,18 @@ impl Client {
     /// The next frame, waiting up to `patience` for it.
     #[track_caller]
     pub fn recv_within(&mut self, patience: Duration) -> impl std::future::Future<Output = ServerMsg> + '_ {
+        self.recv_some(patience, Want::Room)
+    }
+
+    /// The next room-list frame (`rooms`, `activity`, `room_read`, …),
+    /// skipping the room's own.
+    #[track_caller]
+    pub fn recv_list(&mut self) -> impl std::future::Future<Output = ServerMsg> + '_ {
+        self.recv_some(PATIENCE, Want::List)
+    }
+
+    #[track_caller]
+    fn recv_some(&mut self, patience: Duration, want: Want) -> impl std::future::Future<Output = ServerMsg> + '_ {
         let caller = std::panic::Location::caller();
         async move {
             loop {
@@ -206,12 +218,25 @@ impl Client {
                     .expect("a readable frame");
                 match frame {
                     Message::Text(text) => {
-                        return serde_json::from_str(text.as_str())
-                            .unwrap_or_else(|e| panic!("server sent {text:?}: {e}"))
+                        let msg: ServerMsg =
+                            serde_json::from_str(text.as_str()).unwrap_or_else(|e| panic!("server sent {text:?}: {e}"));
+                        if want.takes(&msg) {
+                            return msg;
+                        }
                     }
                     Message::Ping(_) | Message::Pong(_) => continue,
                     other => panic!("{} got an unexpected frame {other:?} ({caller})", self.name),
                 }
+            }
+        }
+    }
+
+    /// Reads list frames until one satisfies `done`; returns it.
+    pub async fn list_until(&mut self, mut done: impl FnMut(&ServerMsg) -> bool) -> ServerMsg {
+        loop {
+            let msg = self.recv_list().await;
+            if done(&msg) {
+                return msg;
             }
         }
     }
@@ -328,4 +353,29 @@ pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
 /// Sends `request` as written and reads the whole reply.
 pub async fn raw_http(addr: SocketAddr, request: &str) -> Reply {
     loadgen::http::exchange(addr, request).await.expect("an HTTP reply")
+}
+
+/// Which frames a read returns: the room's (the list's skipped, as most tests
+/// are about the room), or the list's.
+#[derive(Clone, Copy)]
+enum Want {
+    Room,
+    List,
+}
+
+impl Want {
+    fn takes(self, msg: &ServerMsg) -> bool {
+        let list = matches!(
+            msg,
+            ServerMsg::Rooms { .. }
+                | ServerMsg::Activity { .. }
+                | ServerMsg::RoomRead { .. }
+                | ServerMsg::RoomJoined { .. }
+                | ServerMsg::RoomLeft { .. }
+        );
+        match self {
+            Want::Room => !list,
+            Want::List => list,
+        }
+    }
 }

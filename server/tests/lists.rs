@@ -1,0 +1,180 @@
+//! The room list over the real server: joins and leaves, unread and mention
+//! counts, read positions shared by every tab of an account, and a tab that
+//! comes back after being away.
+
+mod support;
+
+use app::protocol::{ChatError, ClientMsg, Seq, ServerMsg};
+use app::room_name::RoomName;
+use app::rooms::RoomEntry;
+use support::{post_form, sign_up, unique_username, Client, TestServer};
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+
+/// A person with an account: their username and session cookie.
+struct Person {
+    username: String,
+    cookie: String,
+}
+
+async fn person(server: &TestServer, name: &str) -> Person {
+    let username = unique_username(name);
+    let cookie = sign_up(server.addr, &username, name).await;
+    Person { username, cookie }
+}
+
+/// A tab of `who` with `open` open; returns it with the list it was sent.
+async fn tab(server: &TestServer, who: &Person, open: &str) -> (Client, Vec<RoomEntry>) {
+    let mut client = Client::open(server.addr, open, Some(&who.cookie), &who.username).await;
+    client.join(None).await;
+    match client.recv_list().await {
+        ServerMsg::Rooms { rooms } => (client, rooms),
+        other => panic!("expected the room list first, got {other:?}"),
+    }
+}
+
+async fn join_list(server: &TestServer, who: &Person, name: &str) {
+    let reply = post_form(server.addr, "/api/join-room", &[("room", name)], Some(&who.cookie)).await;
+    assert!(matches!(reply.status, 302 | 303), "join: {reply:?}");
+    assert_eq!(reply.header("location"), Some(room(name).path().as_str()));
+}
+
+fn find<'a>(rooms: &'a [RoomEntry], name: &str) -> &'a RoomEntry {
+    rooms.iter().find(|e| e.room == room(name)).unwrap_or_else(|| panic!("{name} not in {rooms:?}"))
+}
+
+#[tokio::test]
+async fn reading_a_room_in_one_tab_clears_its_counts_in_the_others() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    let (mut laptop, rooms) = tab(&server, &ada, "office").await;
+    assert!(rooms.is_empty());
+    let (mut phone, _) = tab(&server, &ada, "office").await;
+
+    join_list(&server, &ada, "lounge").await;
+    for device in [&mut laptop, &mut phone] {
+        match device.recv_list().await {
+            ServerMsg::RoomJoined { entry } => assert_eq!((entry.room.clone(), entry.unread()), (room("lounge"), 0)),
+            other => panic!("expected the joined room, got {other:?}"),
+        }
+    }
+
+    let mut bobs = Client::open(server.addr, "lounge", Some(&bob.cookie), "Bob").await;
+    bobs.join(None).await;
+    bobs.say(&format!("hi @{}", ada.username.to_uppercase())).await;
+    bobs.say("and a second one").await;
+    for device in [&mut laptop, &mut phone] {
+        let last = device.list_until(|m| matches!(m, ServerMsg::Activity { seq: Seq(2), .. })).await;
+        let ServerMsg::Activity { room: r, .. } = last else { unreachable!() };
+        assert_eq!(r, room("lounge"));
+    }
+
+    laptop.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(1) }).await;
+    for device in [&mut laptop, &mut phone] {
+        match device.recv_list().await {
+            ServerMsg::RoomRead { room: r, seq, mentions } => {
+                assert_eq!((r, seq, mentions), (room("lounge"), Seq(1), 0), "the mention at 1 is read")
+            }
+            other => panic!("expected the read position, got {other:?}"),
+        }
+    }
+    // A position behind the stored one is no news.
+    phone.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(1) }).await;
+    laptop.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(2) }).await;
+    match phone.recv_list().await {
+        ServerMsg::RoomRead { seq, .. } => assert_eq!(seq, Seq(2)),
+        other => panic!("expected the read position, got {other:?}"),
+    }
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_tab_away_while_three_rooms_got_messages_comes_back_with_exact_counts() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    for name in ["one", "two", "three"] {
+        join_list(&server, &ada, name).await;
+    }
+    {
+        let (mut before, _) = tab(&server, &ada, "office").await;
+        before.send(&ClientMsg::Read { room: room("two"), seq: Seq(0) }).await;
+    }
+    for (name, count) in [("one", 1), ("two", 2), ("three", 3)] {
+        let mut bobs = Client::open(server.addr, name, Some(&bob.cookie), "Bob").await;
+        bobs.join(None).await;
+        for i in 0..count {
+            let body = if name == "three" && i == 1 { format!("ping @{}", ada.username) } else { format!("{i}") };
+            bobs.say(&body).await;
+            assert!(matches!(bobs.recv_chat().await, ServerMsg::Message(_)));
+        }
+    }
+    let (_back, rooms) = tab(&server, &ada, "office").await;
+    let counts: Vec<(u64, u32)> =
+        ["one", "two", "three"].iter().map(|n| (find(&rooms, n).unread(), find(&rooms, n).mentions)).collect();
+    assert_eq!(counts, [(1, 0), (2, 0), (3, 1)]);
+    let order: Vec<&str> = rooms.iter().map(|e| e.room.as_str()).collect();
+    assert_eq!(order[0], "three", "newest activity first: {order:?}");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn posting_puts_the_room_in_the_list_on_every_tab_and_leaving_takes_it_off() {
+    let server = TestServer::start().await;
+    let ada = person(&server, "Ada").await;
+    let (mut elsewhere, _) = tab(&server, &ada, "office").await;
+    let (mut here, _) = tab(&server, &ada, "lounge").await;
+    here.say("hello").await;
+    match elsewhere.recv_list().await {
+        ServerMsg::RoomJoined { entry } => {
+            assert_eq!((entry.room.clone(), entry.last_seq, entry.unread()), (room("lounge"), Seq(1), 0))
+        }
+        other => panic!("expected the joined room, got {other:?}"),
+    }
+    let reply = post_form(server.addr, "/api/leave-room", &[("room", "lounge")], Some(&ada.cookie)).await;
+    assert!(matches!(reply.status, 302 | 303), "leave: {reply:?}");
+    assert_eq!(elsewhere.recv_list().await, ServerMsg::RoomLeft { room: room("lounge") });
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    assert!(rooms.is_empty(), "{rooms:?}");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn lists_need_an_account_and_reads_have_a_limit() {
+    let server = TestServer::start().await;
+    let reply = post_form(server.addr, "/api/join-room", &[("room", "lounge")], None).await;
+    assert!(reply.body.contains("sign_in_required"), "{reply:?}");
+    let reply = post_form(server.addr, "/api/join-room", &[("room", "no/such room")], None).await;
+    assert!(reply.body.contains("bad_room_name") || reply.body.contains("sign_in_required"), "{reply:?}");
+
+    let mut reader = server.reader("lounge").await;
+    reader.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(1) }).await;
+    match reader.recv().await {
+        ServerMsg::Error { error, .. } => assert_eq!(error, ChatError::SignInRequired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    let ada = person(&server, "Ada").await;
+    let (mut flood, _) = tab(&server, &ada, "lounge").await;
+    for seq in 0..40 {
+        flood.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(seq) }).await;
+    }
+    loop {
+        match flood.recv().await {
+            ServerMsg::Error { error: ChatError::RateLimited { .. }, id: None } => break,
+            ServerMsg::Error { error, .. } => panic!("unexpected refusal {error:?}"),
+            _ => continue,
+        }
+    }
+    // The connection still works (past the other refusals of the flood).
+    flood.say("still here").await;
+    loop {
+        match flood.recv_chat().await {
+            ServerMsg::Message(message) => break assert_eq!(message.body, "still here"),
+            ServerMsg::Error { error: ChatError::RateLimited { .. }, id: None } => continue,
+            other => panic!("expected the message, got {other:?}"),
+        }
+    }
+    server.shut_down().await;
+}
