@@ -76,6 +76,7 @@ fn content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     ViewerResource::provide();
+    room_list::RoomList::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>

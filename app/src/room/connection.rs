@@ -6,13 +6,17 @@
 //! server render. The task it spawns is owned by the returned [`Connection`] and
 //! ends when that is dropped (the page leaves the room).
 
-use crate::protocol::ClientMsgId;
+use crate::protocol::{ClientMsgId, Seq};
 use crate::room::state::RoomState;
+use crate::room_list::RoomList;
 use crate::room_name::RoomName;
 
 pub struct Connection {
     #[cfg(feature = "hydrate")]
     nudge: futures::channel::mpsc::UnboundedSender<()>,
+    /// Read positions to report to the server.
+    #[cfg(feature = "hydrate")]
+    reads: futures::channel::mpsc::UnboundedSender<Seq>,
     #[cfg(feature = "hydrate")]
     task: futures::future::AbortHandle,
     /// The browser's `online` and `offline` events, feeding the task.
@@ -27,6 +31,16 @@ impl Connection {
         if self.nudge.unbounded_send(()).is_err() {
             leptos::logging::warn!("the room connection has ended");
         }
+    }
+
+    /// Tells the server this page has read the room up to `seq`.
+    pub fn report_read(&self, seq: Seq) {
+        #[cfg(feature = "hydrate")]
+        if self.reads.unbounded_send(seq).is_err() {
+            leptos::logging::warn!("the room connection has ended");
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = seq;
     }
 }
 
@@ -59,11 +73,12 @@ pub fn new_client_id() -> ClientMsgId {
 }
 
 #[cfg(feature = "hydrate")]
-pub fn connect(room: RoomName, state: RoomState) -> Connection {
+pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
     use futures::future::{AbortHandle, Abortable};
     use futures::FutureExt;
 
     let (nudge, nudges) = futures::channel::mpsc::unbounded();
+    let (reads, read_rx) = futures::channel::mpsc::unbounded();
     let (network_tx, network_rx) = futures::channel::mpsc::unbounded();
     let on_network = |online: bool| {
         let network_tx = network_tx.clone();
@@ -78,13 +93,13 @@ pub fn connect(room: RoomName, state: RoomState) -> Connection {
         leptos::prelude::window_event_listener(leptos::ev::offline, on_network(false)),
     ];
     let (task, registration) = AbortHandle::new_pair();
-    let channels = browser::Channels { nudges, network: network_rx };
-    leptos::task::spawn_local(Abortable::new(browser::run(room, state, channels), registration).map(|_| ()));
-    Connection { nudge, task, network }
+    let channels = browser::Channels { nudges, network: network_rx, reads: read_rx, last_read: None };
+    leptos::task::spawn_local(Abortable::new(browser::run(room, state, list, channels), registration).map(|_| ()));
+    Connection { nudge, reads, task, network }
 }
 
 #[cfg(not(feature = "hydrate"))]
-pub fn connect(_room: RoomName, _state: RoomState) -> Connection {
+pub fn connect(_room: RoomName, _state: RoomState, _list: RoomList) -> Connection {
     unreachable!("the room connects from an Effect, which runs only in the browser")
 }
 
@@ -100,9 +115,11 @@ mod browser {
     /// A message that got no answer within this time is shown as failed, with a retry.
     const ACK_TIMEOUT_MS: f64 = 10_000.0;
     use crate::history::history;
+    use crate::protocol::Seq;
     use crate::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
     use crate::room::backoff::retry_delay;
     use crate::room::state::{Applied, ConnectionStatus, PendingState, RoomState};
+    use crate::room_list::RoomList;
     use crate::room_name::RoomName;
 
     /// How one connection ended.
@@ -122,9 +139,14 @@ mod browser {
         pub nudges: UnboundedReceiver<()>,
         /// The browser went online (true) or offline (false).
         pub network: UnboundedReceiver<bool>,
+        /// Read positions the page reports.
+        pub reads: UnboundedReceiver<Seq>,
+        /// The furthest reported, sent again on every new connection (the last
+        /// one may have dropped before it was stored).
+        pub last_read: Option<Seq>,
     }
 
-    pub async fn run(room: RoomName, state: RoomState, mut channels: Channels) {
+    pub async fn run(room: RoomName, state: RoomState, list: RoomList, mut channels: Channels) {
         let url = socket_url(&room);
         let mut attempt = 0u32;
         // The last connection ended to fill a hole: the next one goes at once,
@@ -138,7 +160,7 @@ mod browser {
                 wait_until_online(&mut channels.network).await;
                 attempt = 0;
             }
-            match session(&url, &room, state, &mut channels).await {
+            match session(&url, &room, state, list, &mut channels).await {
                 Ended::Stop => return,
                 Ended::Resync if !resyncing => {
                     resyncing = true;
@@ -177,7 +199,7 @@ mod browser {
 
     type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
-    async fn session(url: &str, room: &RoomName, state: RoomState, channels: &mut Channels) -> Ended {
+    async fn session(url: &str, room: &RoomName, state: RoomState, list: RoomList, channels: &mut Channels) -> Ended {
         let Ok(socket) = WebSocket::open(url) else {
             return Ended::Failed;
         };
@@ -209,6 +231,17 @@ mod browser {
                             continue;
                         }
                     };
+                    if list.apply(&msg) {
+                        continue;
+                    }
+                    match &msg {
+                        ServerMsg::Message(message) => list.saw_message(room, message),
+                        // Posting reads the room (the server moves it too).
+                        ServerMsg::Ack { seq, .. } => {
+                            list.read_up_to(room, *seq);
+                        }
+                        _ => {}
+                    }
                     let welcomed = matches!(msg, ServerMsg::Welcome { .. });
                     let acked = matches!(msg, ServerMsg::Ack { .. });
                     match state.apply(msg) {
@@ -239,6 +272,11 @@ mod browser {
                         // message is acknowledged, never stored twice.
                         if send_pending(&mut sink, state, true).await.is_err() {
                             break;
+                        }
+                        if let Some(seq) = channels.last_read {
+                            if send(&mut sink, &ClientMsg::Read { room: room.clone(), seq }).await.is_err() {
+                                break;
+                            }
                         }
                     } else if acked && throttled && pause.is_terminated() {
                         match send_next(&mut sink, state).await {
@@ -272,6 +310,13 @@ mod browser {
                     // The page dropped its Connection.
                     None => return Ended::Stop,
                 },
+                read = channels.reads.next() => {
+                    let Some(seq) = read else { return Ended::Stop };
+                    channels.last_read = channels.last_read.max(Some(seq));
+                    if live && send(&mut sink, &ClientMsg::Read { room: room.clone(), seq }).await.is_err() {
+                        break;
+                    }
+                }
                 _ = ticks.next() => {
                     if live {
                         state.fail_unanswered(js_sys::Date::now() - ACK_TIMEOUT_MS);

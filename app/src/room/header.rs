@@ -1,11 +1,18 @@
 use leptos::prelude::*;
 
 use super::state::RoomState;
+use crate::room_list::{JoinLeave, RoomList};
 use crate::room_name::RoomName;
 
 #[component]
-pub fn RoomHeader(room: RoomName, state: RoomState) -> impl IntoView {
+pub fn RoomHeader(room: RoomName, state: RoomState, drawer: RwSignal<bool>) -> impl IntoView {
     let status = state.status;
+    let list = RoomList::expect();
+    let signed_in = move || list.me.read().is_some();
+    let unread_elsewhere = {
+        let room = room.clone();
+        Memo::new(move |_| list.entries.with(|e| e.iter().filter(|e| e.room != room).map(|e| e.unread()).sum::<u64>()))
+    };
     let people = move || {
         let n = state.members.read().len();
         if n == 1 {
@@ -16,10 +23,25 @@ pub fn RoomHeader(room: RoomName, state: RoomState) -> impl IntoView {
     };
     view! {
         <header class="room-header">
+            <button
+                type="button"
+                class="drawer-toggle secondary"
+                aria-controls="my-rooms"
+                aria-expanded=move || if drawer.get() { "true" } else { "false" }
+                on:click=move |_| drawer.update(|open| *open = !*open)
+            >
+                "Rooms"
+                <Show when=move || { unread_elsewhere.get() > 0 }>
+                    <span class="unread-count">{unread_elsewhere}</span>
+                </Show>
+            </button>
             <a class="to-lobby" href="/chat/" title="Back to the lobby">
                 <span aria-hidden="true">"‹ "</span>"Lobby"
             </a>
             <h1 class="room-title">"#" {room.to_string()}</h1>
+            <Show when=signed_in>
+                <JoinLeave room=room.clone()/>
+            </Show>
             <p
                 class="connection"
                 role="status"
@@ -42,4 +64,5 @@ pub fn RoomHeader(room: RoomName, state: RoomState) -> impl IntoView {
             </details>
         </header>
     }
+    .into_any()
 }

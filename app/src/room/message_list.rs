@@ -1,6 +1,9 @@
 //! The room's log: older pages on demand, the messages, then this person's pending
 //! ones. Follows new messages while the reader is at the bottom; keeps the reader's
-//! place when older messages are added above.
+//! place when older messages are added above. Opened with unread messages, it
+//! starts at the "new messages" divider, offers a jump back to it while it is
+//! above the view, and reports the newest message on screen while the page is
+//! visible (what counts as read).
 
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -9,7 +12,7 @@ use super::message_body::MessageBody;
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
 use crate::history::history;
-use crate::protocol::{ChatMessage, ClientMsgId};
+use crate::protocol::{ChatMessage, ClientMsgId, Seq};
 use crate::room_name::RoomName;
 
 /// Distance from the bottom (px) within which the log keeps following new messages.
@@ -23,9 +26,34 @@ pub fn MessageList(
     state: RoomState,
     my_name: Signal<String>,
     retry: Callback<ClientMsgId>,
+    /// Called with the newest message on screen, while the page is visible.
+    seen: Callback<Seq>,
 ) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let follow = StoredValue::new(true);
+    // The divider has been brought into view once (when the room opened).
+    let started_at_divider = StoredValue::new(false);
+    // The divider is above what the reader sees.
+    let divider_above = RwSignal::new(false);
+    let report_seen = move || {
+        #[cfg(feature = "hydrate")]
+        if let Some(el) = scroller.get_untracked() {
+            if let Some(seq) = browser::newest_on_screen(&el) {
+                seen.run(seq);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (seen, scroller);
+    };
+    #[cfg(feature = "hydrate")]
+    {
+        let visible = leptos::prelude::window_event_listener(leptos::ev::visibilitychange, move |_| report_seen());
+        let focused = leptos::prelude::window_event_listener(leptos::ev::focus, move |_| report_seen());
+        on_cleanup(move || {
+            visible.remove();
+            focused.remove();
+        });
+    }
     // Distance from the bottom to restore after older messages are put in front.
     let keep_place = StoredValue::new(None::<i32>);
     let loading = RwSignal::new(false);
@@ -35,12 +63,22 @@ pub fn MessageList(
         state.messages.track();
         state.pending.track();
         let Some(el) = scroller.get() else { return };
+        if !started_at_divider.get_value() && state.unread_from.get_untracked().is_some() {
+            started_at_divider.set_value(true);
+            #[cfg(feature = "hydrate")]
+            if browser::show_divider(&el) {
+                follow.set_value(false);
+                report_seen();
+                return;
+            }
+        }
         if let Some(from_bottom) = keep_place.get_value() {
             keep_place.set_value(None);
             el.set_scroll_top(el.scroll_height() - from_bottom);
         } else if follow.get_value() {
             el.set_scroll_top(el.scroll_height());
         }
+        report_seen();
     });
 
     let load_older = move || {
@@ -71,10 +109,24 @@ pub fn MessageList(
         if el.scroll_top() <= LOAD_OLDER_AT_PX {
             load_older();
         }
+        #[cfg(feature = "hydrate")]
+        divider_above.set(browser::divider_above(&el));
+        report_seen();
+    };
+    let jump_to_divider = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(el) = scroller.get_untracked() {
+            browser::show_divider(&el);
+            divider_above.set(false);
+        }
     };
     let room_title = StoredValue::new(format!("#{room}"));
 
     view! {
+        <div class="log-area">
+        <Show when=move || divider_above.get()>
+            <button type="button" class="jump-unread" on:click=jump_to_divider>"↑ Jump to first unread"</button>
+        </Show>
         <div class="log-scroller" node_ref=scroller on:scroll=on_scroll>
             <div class="log-start">
                 {move || {
@@ -102,7 +154,7 @@ pub fn MessageList(
             <div role="log" aria-live="polite" aria-label="Messages">
                 <ol class="log">
                     <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
-                        <MessageItem message hydrated=state.hydrated/>
+                        <MessageItem message hydrated=state.hydrated unread_from=state.unread_from/>
                     </For>
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
@@ -110,12 +162,15 @@ pub fn MessageList(
                 </ol>
             </div>
         </div>
+        </div>
     }
+    .into_any()
 }
 
 #[component]
-fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView {
+fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>, unread_from: RwSignal<Option<Seq>>) -> impl IntoView {
     let at = message.sent_at;
+    let seq = message.seq;
     // The server renders UTC; once hydrated, the reader's own time zone.
     let clock = move || {
         if hydrated.get() {
@@ -126,6 +181,11 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
     };
     view! {
         <li class="message" id=format!("m{}", message.seq.0) data-seq=message.seq.0>
+            <Show when=move || unread_from.get() == Some(seq)>
+                <div class="unread-divider" id="unread-divider">
+                    <span>"New messages"</span>
+                </div>
+            </Show>
             <div class="meta">
                 <span class="author">{message.author}</span>
                 <time datetime=rfc3339(at)>{clock}</time>
@@ -133,6 +193,7 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>) -> impl IntoView 
             <MessageBody body=message.body/>
         </li>
     }
+    .into_any()
 }
 
 #[component]
@@ -174,5 +235,49 @@ fn PendingItem(
             </div>
             <MessageBody body=body()/>
         </li>
+    }
+    .into_any()
+}
+
+/// Geometry, which only a browser has.
+#[cfg(feature = "hydrate")]
+mod browser {
+    use wasm_bindgen::JsCast;
+
+    use crate::protocol::Seq;
+
+    /// The newest message at least partly inside the log's view, if the page
+    /// is visible.
+    pub fn newest_on_screen(log: &web_sys::Element) -> Option<Seq> {
+        if leptos::prelude::document().hidden() {
+            return None;
+        }
+        let bottom = log.get_bounding_client_rect().bottom();
+        let items = log.query_selector_all("li.message[data-seq]").ok()?;
+        (0..items.length()).rev().find_map(|i| {
+            let item: web_sys::Element = items.item(i)?.dyn_into().ok()?;
+            if item.get_bounding_client_rect().top() >= bottom {
+                return None;
+            }
+            item.get_attribute("data-seq")?.parse().ok().map(Seq)
+        })
+    }
+
+    /// Scrolls the divider to the top of the view; `false` when there is none.
+    pub fn show_divider(log: &web_sys::Element) -> bool {
+        match log.query_selector("#unread-divider") {
+            Ok(Some(divider)) => {
+                divider.scroll_into_view();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn divider_above(log: &web_sys::Element) -> bool {
+        match log.query_selector("#unread-divider") {
+            Ok(Some(divider)) => divider.get_bounding_client_rect().bottom() < log.get_bounding_client_rect().top(),
+            _ => false,
+        }
     }
 }

@@ -1,10 +1,12 @@
-//! The live room: header with connection state and who is here, the message log,
-//! and the composer (or, signed out, a prompt to sign in: reading needs no account).
+//! The live room: the person's room list beside it, a header with connection
+//! state and who is here, the message log, and the composer (or, signed out, a
+//! prompt to sign in: reading needs no account).
 
 pub mod backoff;
 mod composer;
 mod connection;
 mod header;
+mod keyboard;
 mod message_body;
 mod message_list;
 pub mod state;
@@ -15,7 +17,10 @@ use leptos_meta::Title;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
+use crate::protocol::Seq;
+use crate::room_list::{RoomList, RoomListNav};
 use crate::room_name::RoomName;
+use crate::rooms::my_rooms;
 use crate::viewer::{form_link, ViewerResource};
 use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
@@ -27,6 +32,11 @@ use state::RoomState;
 pub fn Room(room: RoomName) -> impl IntoView {
     let state = RoomState::new();
     let viewer = ViewerResource::expect();
+    let list = RoomList::expect();
+    // The list as the server has it, in the first HTML; the socket keeps it live.
+    let listed = Resource::new(|| (), |_| my_rooms());
+    // The room list drawer, on a narrow screen.
+    let drawer = RwSignal::new(false);
     let connection = StoredValue::<Option<Connection>>::new(None);
     // The newest page of messages, rendered by the server (readable without
     // JavaScript) and handed to the browser with the page.
@@ -55,9 +65,24 @@ pub fn Room(room: RoomName) -> impl IntoView {
     Effect::new(move |_| {
         state.hydrated.set(true);
         if history_ready.get() && connection.with_value(Option::is_none) {
-            connection.set_value(Some(connect(joined_room.clone(), state)));
+            connection.set_value(Some(connect(joined_room.clone(), state, list)));
         }
     });
+
+    // The newest message on screen, reported while the page is visible: read.
+    let seen = {
+        let room = room.clone();
+        Callback::new(move |seq: Seq| {
+            if list.read_up_to(&room, seq) {
+                connection.with_value(|c| {
+                    if let Some(c) = c {
+                        c.report_read(seq);
+                    }
+                });
+            }
+        })
+    };
+    keyboard::shortcuts(room.clone(), list, state, seen);
 
     let send = Callback::new(move |body: String| {
         state.add_pending(new_client_id(), body);
@@ -78,23 +103,38 @@ pub fn Room(room: RoomName) -> impl IntoView {
     let my_name =
         Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.display_name).unwrap_or_default());
     let here = room.path();
+    let title = {
+        let room = room.clone();
+        move || match list.total_unread() {
+            0 => format!("#{room}"),
+            n => format!("({n}) #{room}"),
+        }
+    };
 
     view! {
-        <Title text=format!("#{room}")/>
+        <Title text=title/>
+        <div class="room-layout">
+        <RoomListNav current=Some(room.clone()) open=drawer/>
         <main class="room">
-            <RoomHeader room=room.clone() state/>
+            <RoomHeader room=room.clone() state drawer/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let room = room.clone();
                     move || {
                         let room = room.clone();
                         Suspend::new(async move {
+                            let me = viewer.await.ok().flatten().map(|v| v.username);
+                            let listed = listed.await.unwrap_or_default();
+                            list.load(me, listed);
                             match first_page.await {
                                 Ok(page) => state.reset_to(page),
                                 Err(error) => state.error.set(Some(format!("Earlier messages are not available: {error}"))),
                             }
+                            if let Some(entry) = list.entry_untracked(&room) {
+                                state.mark_unread_from(entry.read_seq);
+                            }
                             history_ready.set(true);
-                            view! { <MessageList room state my_name retry/> }
+                            view! { <MessageList room state my_name retry seen/> }
                         })
                     }
                 }
@@ -124,6 +164,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
                 <p class="hint">"Without JavaScript, new messages show when you post or reload the page."</p>
             </noscript>
         </main>
+        </div>
     }
 }
 

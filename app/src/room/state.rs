@@ -86,6 +86,9 @@ pub struct RoomState {
     pub error: RwSignal<Option<String>>,
     /// Set once the page is hydrated: times switch from UTC to the reader's zone.
     pub hydrated: RwSignal<bool>,
+    /// The first message that was unread when the room was opened: the "new
+    /// messages" divider goes above it (and the log starts there).
+    pub unread_from: RwSignal<Option<Seq>>,
 }
 
 impl RoomState {
@@ -100,6 +103,7 @@ impl RoomState {
             me: RwSignal::new(None),
             error: RwSignal::new(None),
             hydrated: RwSignal::new(false),
+            unread_from: RwSignal::new(None),
         }
     }
 
@@ -182,6 +186,18 @@ impl RoomState {
         if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived.contains(&p.id))) {
             self.pending.update(|pending| pending.retain(|p| !arrived.contains(&p.id)));
         }
+    }
+
+    /// Places the "new messages" divider for a reader who had read up to
+    /// `read`: above the first loaded message after it, if there is one.
+    pub fn mark_unread_from(&self, read: Seq) {
+        let first = self.messages.with_untracked(|m| m.range(Seq(read.0 + 1)..).next().map(|(seq, _)| *seq));
+        self.unread_from.set(first);
+    }
+
+    /// The newest seq loaded (0 when none).
+    pub fn newest(&self) -> Seq {
+        self.messages.with_untracked(|m| m.keys().next_back().copied().unwrap_or(Seq(0)))
     }
 
     /// Applies one server frame. Returns what the connection should do next.

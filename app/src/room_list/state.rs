@@ -107,13 +107,31 @@ pub struct RoomList {
     pub entries: RwSignal<Vec<RoomEntry>>,
     /// The signed-in person's username: mentions and read positions are told by it.
     pub me: RwSignal<Option<String>>,
+    /// The list has come from the server (a page or the socket) at least once.
+    loaded: RwSignal<bool>,
 }
 
 impl RoomList {
     pub fn provide() -> Self {
-        let list = RoomList { entries: RwSignal::new(Vec::new()), me: RwSignal::new(None) };
+        let list =
+            RoomList { entries: RwSignal::new(Vec::new()), me: RwSignal::new(None), loaded: RwSignal::new(false) };
         provide_context(list);
         list
+    }
+
+    /// The list a page loaded, unless the socket has given a fresher one.
+    pub fn load(&self, me: Option<String>, entries: Vec<RoomEntry>) {
+        if self.me.get_untracked() != me {
+            self.me.set(me);
+        }
+        if !self.loaded.get_untracked() {
+            self.loaded.set(true);
+            self.entries.set(entries);
+        }
+    }
+
+    pub fn entry_untracked(&self, room: &RoomName) -> Option<RoomEntry> {
+        self.entries.with_untracked(|entries| entries.iter().find(|e| &e.room == room).cloned())
     }
 
     pub fn expect() -> Self {
@@ -133,6 +151,9 @@ impl RoomList {
         };
         let mut handled = false;
         self.entries.update(|entries| handled = apply(entries, &me, msg));
+        if matches!(msg, ServerMsg::Rooms { .. }) {
+            self.loaded.set(true);
+        }
         handled
     }
 

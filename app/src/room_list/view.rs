@@ -19,7 +19,9 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
         <nav class="my-rooms" class:open=move || open.get() aria-label="Your rooms" id="my-rooms">
             <h2>"Rooms"</h2>
             {move || {
-                if list.entries.read().is_empty() {
+                if list.me.read().is_none() {
+                    view! { <p class="hint">"Sign in to keep a list of your rooms."</p> }.into_any()
+                } else if list.entries.read().is_empty() {
                     view! { <p class="hint">"Rooms you join or post in show here."</p> }.into_any()
                 } else {
                     view! {
@@ -34,6 +36,7 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
             }}
         </nav>
     }
+    .into_any()
 }
 
 #[component]
@@ -76,6 +79,7 @@ fn RoomLink(room: RoomName, current: Option<RoomName>) -> impl IntoView {
             </a>
         </li>
     }
+    .into_any()
 }
 
 /// Join (put the room in my list) or Leave. A form either way: without a
@@ -136,4 +140,5 @@ pub fn JoinLeave(room: RoomName) -> impl IntoView {
             {error}
         </div>
     }
+    .into_any()
 }
