@@ -26,7 +26,17 @@ pub use crate::error::ChatError;
 /// 5: the room list rides on the room's socket (`rooms`, `activity`, `room_read`,
 /// `room_joined`, `room_left`; `read` from the client), and messages name whom
 /// they mention.
-pub const PROTOCOL_VERSION: u32 = 5;
+/// 6: presence per person, not per connection: the welcome counts the people
+/// and lists a first page of them, `presence` notices are coalesced (counts
+/// only in a crowded room), `people` pages on request; `away` and `typing`.
+pub const PROTOCOL_VERSION: u32 = 6;
+
+/// How many people the welcome lists, and each [`ClientMsg::People`] page.
+pub const PEOPLE_PAGE: usize = 50;
+/// Above this many people in a room, [`ServerMsg::Presence`] carries only the
+/// count: telling every one of them of every arrival would cost the server
+/// the square of the room's size.
+pub const LISTED_UP_TO: usize = 100;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -79,22 +89,34 @@ pub enum ClientMsg {
     /// server keeps the furthest position per account, never past the room's end,
     /// and tells every tab of the account.
     Read { room: RoomName, seq: Seq },
+    /// This tab is hidden or idle (`away`), or back. A person shows as away
+    /// when every one of their tabs in the room says so.
+    Away { away: bool },
+    /// This person is typing (sent at most every few seconds while they do).
+    Typing,
+    /// The next page of the people in the room, after the username `after`.
+    People {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
 }
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The join was accepted; `members` is everyone signed in and present,
-    /// including `you`; `you` is absent for a signed-out reader, who can read but
-    /// not post. `latest` is the room's newest seq. Missed messages follow as
-    /// `message`s.
+    /// The join was accepted. `online` counts the signed-in people in the room
+    /// (each once, however many tabs; readers are not counted) and `people` is
+    /// the first page of them by username, `you` included; `you` is absent for a
+    /// signed-out reader, who can read but not post. `latest` is the room's
+    /// newest seq. Missed messages follow as `message`s.
     Welcome {
         version: u32,
         room: RoomName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        you: Option<Member>,
-        members: Vec<Member>,
+        you: Option<Person>,
+        online: u32,
+        people: Vec<Person>,
         latest: Seq,
     },
     /// A message posted to the room (the sender gets its own, too).
@@ -103,10 +125,30 @@ pub enum ServerMsg {
     Ack { id: ClientMsgId, seq: Seq },
     /// More was missed than the server replays; reload the room's latest history.
     HistoryGap { latest: Seq },
-    /// Someone joined the room.
-    MemberJoined { member: Member },
-    /// Someone left the room.
-    MemberLeft { member: MemberId },
+    /// Who is here changed: sent at most a few times a second, whatever
+    /// happened meanwhile. `people` are those who came or went away or came
+    /// back, `left` the usernames of those who went. In a room of more than
+    /// [`LISTED_UP_TO`] people, only `online` changes (ask for pages). With
+    /// `all`, `people` is everyone: the list restarts from it.
+    Presence {
+        online: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<Person>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        left: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+    },
+    /// A page of the people here, after the one asked for; `next` asks for the
+    /// page after it.
+    People {
+        people: Vec<Person>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
+    /// Someone is typing; it stops showing a few seconds after the last of
+    /// these, or when their message arrives. Never stored.
+    Typing { username: String, display_name: String },
     /// The request was refused; the connection stays usable unless the error
     /// says otherwise ([`ChatError::is_fatal`]). `id` names the refused message,
     /// when it was a `send`. On the wire: `{"type":"error","code":…, its data…, "id":…}`.
@@ -143,10 +185,14 @@ pub enum ServerMsg {
     RoomLeft { room: RoomName },
 }
 
+/// A signed-in person present in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    pub id: MemberId,
+pub struct Person {
+    pub username: String,
     pub display_name: String,
+    /// Every one of their tabs here is hidden or idle.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,9 +255,13 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":5,"since":41}"#);
-        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":5}"#).unwrap();
+        assert_eq!(join.to_json(), r#"{"type":"join","version":6,"since":41}"#);
+        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":6}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
+        assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);
+        assert_eq!(ClientMsg::Away { away: true }.to_json(), r#"{"type":"away","away":true}"#);
+        let page: ClientMsg = serde_json::from_str(r#"{"type":"people","after":"ada"}"#).unwrap();
+        assert_eq!(page, ClientMsg::People { after: Some("ada".into()) });
         let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
         assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into() });
         let read: ClientMsg = serde_json::from_str(r#"{"type":"read","room":"Lounge","seq":3}"#).unwrap();

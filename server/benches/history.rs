@@ -52,13 +52,14 @@ async fn posts_per_second(senders: usize, per_sender: usize) -> f64 {
     let ((store, writer), _dir) = fresh_store().await;
     let hub = Hub::new(Arc::new(store), writer);
     let room = RoomName::parse("bench").unwrap();
-    let members: Vec<_> = (0..senders).map(|i| hub.join(&room, Some(format!("s{i}")))).collect();
+    let authors: Vec<Author> = (0..senders)
+        .map(|s| Author { id: AccountId(s as i64 + 1), username: format!("s{s}"), display_name: format!("s{s}") })
+        .collect();
+    let members: Vec<_> = authors.iter().map(|author| hub.join(&room, Some(author))).collect();
     let started = Instant::now();
-    let tasks = members.iter().enumerate().map(|(s, member)| async move {
+    let tasks = members.iter().zip(&authors).enumerate().map(|(s, (member, author))| async move {
         for i in 0..per_sender {
-            let author =
-                Author { id: AccountId(s as i64 + 1), username: format!("s{s}"), display_name: format!("s{s}") };
-            member.post(&author, "hello, room", ClientMsgId(format!("{s}-{i}"))).await.unwrap();
+            member.post(author, "hello, room", ClientMsgId(format!("{s}-{i}"))).await.unwrap();
         }
     });
     futures::future::join_all(tasks).await;

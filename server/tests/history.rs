@@ -220,7 +220,7 @@ async fn a_store_fault_is_reported_to_the_sender_and_the_room_carries_on() {
     let refusal = loop {
         match ada.recv_within(Duration::from_secs(20)).await {
             ServerMsg::Error { error, id: Some(refused) } => break (error, refused),
-            ServerMsg::MemberJoined { .. } => continue,
+            ServerMsg::Presence { .. } => continue,
             other => panic!("expected an error, got {other:?}"),
         }
     };

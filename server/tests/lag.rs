@@ -44,8 +44,8 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
     assert!(matches!(next(&mut ada_reads).await, ServerMsg::Welcome { .. }));
 
     // Bob talks far faster than Ada reads: 20 messages through a buffer of 4.
-    let bob = hub.join(&room, Some("Bob".into()));
     let author = Author { id: AccountId(1), username: "bob".into(), display_name: "Bob".into() };
+    let bob = hub.join(&room, Some(&author));
     for i in 1..=20 {
         bob.post(&author, &format!("m{i}"), ClientMsgId(format!("b{i}"))).await.unwrap();
     }
@@ -67,7 +67,7 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
                 assert_eq!(m.seq.0, 21, "nothing replayed twice");
                 break;
             }
-            ServerMsg::MemberJoined { .. } => continue,
+            ServerMsg::Presence { .. } => continue,
             other => panic!("unexpected {other:?}"),
         }
     }

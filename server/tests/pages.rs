@@ -80,7 +80,14 @@ async fn a_bad_name_in_the_lobby_form_shows_why() {
 #[tokio::test]
 async fn the_lobby_lists_active_rooms() {
     let (state, _dir) = state().await;
-    let _ada = state.hub.join(&app::room_name::RoomName::parse("busy").unwrap(), Some("Ada".into()));
+    let _ada = state.hub.join(
+        &app::room_name::RoomName::parse("busy").unwrap(),
+        Some(&server::hub::Author {
+            id: server::store::AccountId(1),
+            username: "ada".into(),
+            display_name: "Ada".into(),
+        }),
+    );
     let page = get(&state, "/chat/").await;
     assert!(page.html.contains(r#"href="/chat/busy/""#), "{}", page.html);
     assert!(page.html.contains("1 person"));

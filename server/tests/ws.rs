@@ -136,18 +136,19 @@ async fn another_protocol_version_is_refused_and_closed() {
 }
 
 #[tokio::test]
-async fn welcome_lists_members_and_the_room_goes_when_the_last_one_leaves() {
+async fn welcome_lists_people_and_the_room_goes_when_the_last_one_leaves() {
     let server = TestServer::start().await;
     let mut ada = server.join("Tea%20Room", "Ada").await;
     let cookie = support::sign_up(server.addr, &support::unique_username("bob"), "Bob").await;
     let mut bob = support::Client::open(server.addr, "tea-room", Some(&cookie), "Bob").await;
     bob.send(&ClientMsg::Join { version: PROTOCOL_VERSION, since: None }).await;
     match bob.recv().await {
-        ServerMsg::Welcome { room, members, you, .. } => {
+        ServerMsg::Welcome { room, people, online, you, .. } => {
             assert_eq!(room.as_str(), "tea-room", "any spelling of a name is the same room");
             assert_eq!(you.map(|m| m.display_name).as_deref(), Some("Bob"), "named by the server");
-            let names: Vec<_> = members.iter().map(|m| m.display_name.as_str()).collect();
+            let names: Vec<_> = people.iter().map(|m| m.display_name.as_str()).collect();
             assert_eq!(names, ["Ada", "Bob"]);
+            assert_eq!(online, 2);
         }
         other => panic!("expected a welcome, got {other:?}"),
     }

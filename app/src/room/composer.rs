@@ -14,6 +14,9 @@ pub struct FormReturn {
     pub draft: String,
 }
 
+/// While someone types, the room is told at most this often.
+pub const TYPING_EVERY_MS: f64 = 3_000.0;
+
 /// The message box. A real form: without scripts it posts to the room's address
 /// (`action`) under the page's id for it (`form_id`, so a second post of the same
 /// form is not stored twice); hydrated, it sends over the WebSocket instead.
@@ -21,6 +24,8 @@ pub struct FormReturn {
 pub fn Composer(
     state: RoomState,
     send: Callback<String>,
+    /// Called while the person types, at most every [`TYPING_EVERY_MS`].
+    typing: Callback<()>,
     action: String,
     form_id: ClientMsgId,
     returned: FormReturn,
@@ -42,6 +47,15 @@ pub fn Composer(
         )
     };
     let length = move || draft.read().chars().count();
+    // When the room was last told this person is typing.
+    let told_typing = StoredValue::new(f64::NEG_INFINITY);
+    let on_input = move |_| {
+        let now = super::state::now_ms();
+        if !draft.read_untracked().trim().is_empty() && now - told_typing.get_value() >= TYPING_EVERY_MS {
+            told_typing.set_value(now);
+            typing.run(());
+        }
+    };
 
     let submit = move || {
         if !can_send() {
@@ -55,6 +69,7 @@ pub fn Composer(
             return;
         }
         send.run(body);
+        told_typing.set_value(f64::NEG_INFINITY);
         draft.set(String::new());
         state.error.set(None);
         refusal.set(None);
@@ -93,6 +108,7 @@ pub fn Composer(
                     inner_html=draft_html
                     bind:value=draft
                     on:keydown=on_keydown
+                    on:input=on_input
                 ></textarea>
                 <button type="submit" disabled=move || !can_send()>"Send"</button>
             </div>

@@ -14,9 +14,9 @@ use crate::room_name::RoomName;
 pub struct Connection {
     #[cfg(feature = "hydrate")]
     nudge: futures::channel::mpsc::UnboundedSender<()>,
-    /// Read positions to report to the server.
+    /// Read positions, away, typing and requests for people, for the server.
     #[cfg(feature = "hydrate")]
-    reads: futures::channel::mpsc::UnboundedSender<Seq>,
+    outgoing: futures::channel::mpsc::UnboundedSender<Outgoing>,
     #[cfg(feature = "hydrate")]
     task: futures::future::AbortHandle,
     /// The browser's `online` and `offline` events, feeding the task.
@@ -35,13 +35,41 @@ impl Connection {
 
     /// Tells the server this page has read the room up to `seq`.
     pub fn report_read(&self, seq: Seq) {
+        self.tell(Outgoing::Read(seq));
+    }
+
+    /// Tells the server this tab is hidden or idle (`true`), or back.
+    pub fn report_away(&self, away: bool) {
+        self.tell(Outgoing::Away(away));
+    }
+
+    /// Tells the room this person is typing (the caller paces it).
+    pub fn report_typing(&self) {
+        self.tell(Outgoing::Typing);
+    }
+
+    /// Asks for the page of people after `after`.
+    pub fn ask_people(&self, after: Option<String>) {
+        self.tell(Outgoing::People(after));
+    }
+
+    fn tell(&self, what: Outgoing) {
         #[cfg(feature = "hydrate")]
-        if self.reads.unbounded_send(seq).is_err() {
+        if self.outgoing.unbounded_send(what).is_err() {
             leptos::logging::warn!("the room connection has ended");
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = seq;
+        let _ = what;
     }
+}
+
+/// What the page tells the server besides its messages.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub enum Outgoing {
+    Read(Seq),
+    Away(bool),
+    Typing,
+    People(Option<String>),
 }
 
 impl Drop for Connection {
@@ -78,7 +106,7 @@ pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
     use futures::FutureExt;
 
     let (nudge, nudges) = futures::channel::mpsc::unbounded();
-    let (reads, read_rx) = futures::channel::mpsc::unbounded();
+    let (outgoing, outgoing_rx) = futures::channel::mpsc::unbounded();
     let (network_tx, network_rx) = futures::channel::mpsc::unbounded();
     let on_network = |online: bool| {
         let network_tx = network_tx.clone();
@@ -93,9 +121,10 @@ pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
         leptos::prelude::window_event_listener(leptos::ev::offline, on_network(false)),
     ];
     let (task, registration) = AbortHandle::new_pair();
-    let channels = browser::Channels { nudges, network: network_rx, reads: read_rx, last_read: None };
+    let channels =
+        browser::Channels { nudges, network: network_rx, outgoing: outgoing_rx, last_read: None, away: false };
     leptos::task::spawn_local(Abortable::new(browser::run(room, state, list, channels), registration).map(|_| ()));
-    Connection { nudge, reads, task, network }
+    Connection { nudge, outgoing, task, network }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -118,6 +147,7 @@ mod browser {
     use crate::protocol::Seq;
     use crate::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
     use crate::room::backoff::retry_delay;
+    use crate::room::connection::Outgoing;
     use crate::room::state::{Applied, ConnectionStatus, PendingState, RoomState};
     use crate::room_list::RoomList;
     use crate::room_name::RoomName;
@@ -139,11 +169,13 @@ mod browser {
         pub nudges: UnboundedReceiver<()>,
         /// The browser went online (true) or offline (false).
         pub network: UnboundedReceiver<bool>,
-        /// Read positions the page reports.
-        pub reads: UnboundedReceiver<Seq>,
-        /// The furthest reported, sent again on every new connection (the last
-        /// one may have dropped before it was stored).
+        /// Read positions, away, typing, requests for people.
+        pub outgoing: UnboundedReceiver<Outgoing>,
+        /// The furthest read position reported, sent again on every new
+        /// connection (the last one may have dropped before it was stored).
         pub last_read: Option<Seq>,
+        /// The tab is away: said again on every new connection.
+        pub away: bool,
     }
 
     pub async fn run(room: RoomName, state: RoomState, list: RoomList, mut channels: Channels) {
@@ -278,6 +310,9 @@ mod browser {
                                 break;
                             }
                         }
+                        if channels.away && send(&mut sink, &ClientMsg::Away { away: true }).await.is_err() {
+                            break;
+                        }
                     } else if acked && throttled && pause.is_terminated() {
                         match send_next(&mut sink, state).await {
                             Ok(more) => throttled = more,
@@ -310,10 +345,23 @@ mod browser {
                     // The page dropped its Connection.
                     None => return Ended::Stop,
                 },
-                read = channels.reads.next() => {
-                    let Some(seq) = read else { return Ended::Stop };
-                    channels.last_read = channels.last_read.max(Some(seq));
-                    if live && send(&mut sink, &ClientMsg::Read { room: room.clone(), seq }).await.is_err() {
+                what = channels.outgoing.next() => {
+                    let Some(what) = what else { return Ended::Stop };
+                    // Typing and pages matter only now; the rest is said again
+                    // on the next connection.
+                    let msg = match what {
+                        Outgoing::Read(seq) => {
+                            channels.last_read = channels.last_read.max(Some(seq));
+                            ClientMsg::Read { room: room.clone(), seq }
+                        }
+                        Outgoing::Away(away) => {
+                            channels.away = away;
+                            ClientMsg::Away { away }
+                        }
+                        Outgoing::Typing => ClientMsg::Typing,
+                        Outgoing::People(after) => ClientMsg::People { after },
+                    };
+                    if live && send(&mut sink, &msg).await.is_err() {
                         break;
                     }
                 }

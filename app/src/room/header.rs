@@ -1,11 +1,17 @@
 use leptos::prelude::*;
 
+use super::people::PeopleHere;
 use super::state::RoomState;
 use crate::room_list::{JoinLeave, RoomList};
 use crate::room_name::RoomName;
 
 #[component]
-pub fn RoomHeader(room: RoomName, state: RoomState, drawer: RwSignal<bool>) -> impl IntoView {
+pub fn RoomHeader(
+    room: RoomName,
+    state: RoomState,
+    drawer: RwSignal<bool>,
+    more_people: Callback<Option<String>>,
+) -> impl IntoView {
     let status = state.status;
     let list = RoomList::expect();
     let signed_in = move || list.me.read().is_some();
@@ -13,56 +19,37 @@ pub fn RoomHeader(room: RoomName, state: RoomState, drawer: RwSignal<bool>) -> i
         let room = room.clone();
         Memo::new(move |_| list.entries.with(|e| e.iter().filter(|e| e.room != room).map(|e| e.unread()).sum::<u64>()))
     };
-    let people = move || {
-        let n = state.members.read().len();
-        if n == 1 {
-            "1 person here".to_owned()
-        } else {
-            format!("{n} people here")
-        }
-    };
     view! {
-        <header class="room-header">
-            <button
-                type="button"
-                class="drawer-toggle secondary"
-                aria-controls="my-rooms"
-                aria-expanded=move || if drawer.get() { "true" } else { "false" }
-                on:click=move |_| drawer.update(|open| *open = !*open)
-            >
-                "Rooms"
-                <Show when=move || { unread_elsewhere.get() > 0 }>
-                    <span class="unread-count">{unread_elsewhere}</span>
+            <header class="room-header">
+                <button
+                    type="button"
+                    class="drawer-toggle secondary"
+                    aria-controls="my-rooms"
+                    aria-expanded=move || if drawer.get() { "true" } else { "false" }
+                    on:click=move |_| drawer.update(|open| *open = !*open)
+                >
+                    "Rooms"
+                    <Show when=move || { unread_elsewhere.get() > 0 }>
+                        <span class="unread-count">{unread_elsewhere}</span>
+                    </Show>
+                </button>
+                <a class="to-lobby" href="/chat/" title="Back to the lobby">
+                    <span aria-hidden="true">"‹ "</span>"Lobby"
+                </a>
+                <h1 class="room-title">"#" {room.to_string()}</h1>
+                <Show when=signed_in>
+                    <JoinLeave room=room.clone()/>
                 </Show>
-            </button>
-            <a class="to-lobby" href="/chat/" title="Back to the lobby">
-                <span aria-hidden="true">"‹ "</span>"Lobby"
-            </a>
-            <h1 class="room-title">"#" {room.to_string()}</h1>
-            <Show when=signed_in>
-                <JoinLeave room=room.clone()/>
-            </Show>
-            <p
-                class="connection"
-                role="status"
-                data-state=move || status.read().key()
-            >
-                <span class="dot" aria-hidden="true"></span>
-                {move || status.read().label()}
-            </p>
-            <details class="members" class:hidden=move || state.members.read().is_empty()>
-                <summary>{people}</summary>
-                <ul>
-                    <For
-                        each=move || state.members.get()
-                        key=|member| member.id
-                        let:member
-                    >
-                        <li>{member.display_name}</li>
-                    </For>
-                </ul>
-            </details>
-        </header>
-    }
+                <p
+                    class="connection"
+                    role="status"
+                    data-state=move || status.read().key()
+                >
+                    <span class="dot" aria-hidden="true"></span>
+                    {move || status.read().label()}
+                </p>
+    <PeopleHere presence=state.presence more=more_people/>
+            </header>
+        }
     .into_any()
 }

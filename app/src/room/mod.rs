@@ -9,6 +9,8 @@ mod header;
 mod keyboard;
 mod message_body;
 mod message_list;
+mod people;
+pub mod presence;
 pub mod state;
 pub mod time;
 
@@ -26,6 +28,7 @@ use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
 use header::RoomHeader;
 use message_list::MessageList;
+use people::TypingLine;
 use state::RoomState;
 
 #[component]
@@ -84,6 +87,17 @@ pub fn Room(room: RoomName) -> impl IntoView {
     };
     keyboard::shortcuts(room.clone(), list, state, seen);
 
+    let with_connection = move |act: &dyn Fn(&Connection)| {
+        connection.with_value(|c| {
+            if let Some(c) = c {
+                act(c);
+            }
+        })
+    };
+    let more_people = Callback::new(move |after: Option<String>| with_connection(&|c| c.ask_people(after.clone())));
+    let typing = Callback::new(move |()| with_connection(&|c| c.report_typing()));
+    people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
+
     let send = Callback::new(move |body: String| {
         state.add_pending(new_client_id(), body);
         connection.with_value(|c| {
@@ -116,7 +130,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
         <div class="room-layout">
         <RoomListNav current=Some(room.clone()) open=drawer/>
         <main class="room">
-            <RoomHeader room=room.clone() state drawer/>
+            <RoomHeader room=room.clone() state drawer more_people/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let room = room.clone();
@@ -139,6 +153,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
                     }
                 }
             </Suspense>
+            <TypingLine presence=state.presence/>
             <footer class="room-footer">
                 <Transition fallback=|| ()>
                     {
@@ -151,7 +166,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
                                     Ok(Some(_)) => {
                                         let form_id = form_id.await;
                                         let action = here.clone();
-                                        view! { <Composer state send action form_id returned/> }.into_any()
+                                        view! { <Composer state send typing action form_id returned/> }.into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),
                                 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::history::HistoryPage;
-use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
+use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Seq, ServerMsg};
+use crate::room::presence::PresenceState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -80,8 +81,10 @@ pub struct RoomState {
     pub at_start: RwSignal<bool>,
     /// History could be loaded (false: the page shows live messages only).
     pub history_loaded: RwSignal<bool>,
-    pub members: RwSignal<Vec<Member>>,
-    pub me: RwSignal<Option<MemberId>>,
+    /// Who is here and who is typing.
+    pub presence: PresenceState,
+    /// This person's username; `None` for a signed-out reader.
+    pub me: RwSignal<Option<String>>,
     /// The last error the server reported that concerns no particular message.
     pub error: RwSignal<Option<String>>,
     /// Set once the page is hydrated: times switch from UTC to the reader's zone.
@@ -99,7 +102,7 @@ impl RoomState {
             pending: RwSignal::new(Vec::new()),
             at_start: RwSignal::new(false),
             history_loaded: RwSignal::new(false),
-            members: RwSignal::new(Vec::new()),
+            presence: PresenceState::new(),
             me: RwSignal::new(None),
             error: RwSignal::new(None),
             hydrated: RwSignal::new(false),
@@ -203,9 +206,9 @@ impl RoomState {
     /// Applies one server frame. Returns what the connection should do next.
     pub fn apply(&self, msg: ServerMsg) -> Applied {
         match msg {
-            ServerMsg::Welcome { you, members, .. } => {
-                self.me.set(you.map(|member| member.id));
-                self.members.set(members);
+            ServerMsg::Welcome { you, online, people, .. } => {
+                self.me.set(you.map(|person| person.username));
+                self.presence.welcome(online, people);
                 self.status.set(ConnectionStatus::Live);
                 self.error.set(None);
                 Applied::Continue
@@ -221,6 +224,7 @@ impl RoomState {
                     }
                 }
                 let id = message.client_id.clone();
+                self.presence.posted(&message.author);
                 self.messages.update(|messages| {
                     messages.insert(message.seq, message);
                 });
@@ -238,16 +242,18 @@ impl RoomState {
                 Applied::Continue
             }
             ServerMsg::HistoryGap { .. } => Applied::ReloadHistory,
-            ServerMsg::MemberJoined { member } => {
-                self.members.update(|members| {
-                    if !members.iter().any(|m| m.id == member.id) {
-                        members.push(member);
-                    }
-                });
+            ServerMsg::Presence { online, people, left, all } => {
+                self.presence.notice(online, people, left, all);
                 Applied::Continue
             }
-            ServerMsg::MemberLeft { member } => {
-                self.members.update(|members| members.retain(|m| m.id != member));
+            ServerMsg::People { people, next } => {
+                self.presence.page(people, next);
+                Applied::Continue
+            }
+            ServerMsg::Typing { username, display_name } => {
+                if self.me.with_untracked(|me| me.as_deref() != Some(username.as_str())) {
+                    self.presence.typing(username, display_name, now_ms());
+                }
                 Applied::Continue
             }
             // The words a person reads are this page's, from the error's data.
@@ -313,3 +319,11 @@ pub enum Applied {
 
 #[cfg(test)]
 mod tests;
+
+/// Milliseconds since the epoch, by the browser's clock (0 off the browser).
+pub fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now();
+    #[cfg(not(feature = "hydrate"))]
+    0.0
+}

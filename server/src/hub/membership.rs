@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use app::protocol::{ClientMsgId, Member, MemberId};
+use app::protocol::{ClientMsgId, MemberId, Person, ServerMsg};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 
@@ -17,10 +17,13 @@ pub struct Membership {
     hub: Hub,
     room: Arc<Room>,
     id: MemberId,
-    /// A signed-in member (shown in the room), not a reader.
-    signed_in: bool,
+    /// Whose tab this is; `None` for a signed-out reader.
+    username: Option<String>,
+    /// What the tab last said: hidden or idle.
+    away: bool,
     events: broadcast::Receiver<RoomEvent>,
-    members_at_join: Vec<Member>,
+    /// How many people were here when it joined, and the first page of them.
+    welcome: Option<(u32, Vec<Person>)>,
 }
 
 /// A message queued for storing: resolves to what was stored, once it is durable.
@@ -74,11 +77,11 @@ impl Membership {
         hub: Hub,
         room: Arc<Room>,
         id: MemberId,
-        signed_in: bool,
+        username: Option<String>,
         events: broadcast::Receiver<RoomEvent>,
-        members_at_join: Vec<Member>,
+        welcome: (u32, Vec<Person>),
     ) -> Self {
-        Membership { hub, room, id, signed_in, events, members_at_join }
+        Membership { hub, room, id, username, away: false, events, welcome: Some(welcome) }
     }
 
     pub fn id(&self) -> MemberId {
@@ -89,9 +92,29 @@ impl Membership {
         &self.room
     }
 
-    /// Who was in the room when this member joined (this member included).
-    pub fn members_at_join(&self) -> &[Member] {
-        &self.members_at_join
+    /// How many people were here when this tab joined (its person included)
+    /// and the first page of them; taken once, for the welcome.
+    pub fn take_welcome(&mut self) -> (u32, Vec<Person>) {
+        self.welcome.take().unwrap_or_default()
+    }
+
+    /// This tab is hidden or idle (`true`), or back; the person is away when
+    /// all their tabs are. Nothing for a reader, or when nothing changed.
+    pub fn set_away(&mut self, away: bool) {
+        if let (Some(username), true) = (&self.username, self.away != away) {
+            self.away = away;
+            self.hub.set_away(&self.room, username, away);
+        }
+    }
+
+    /// Tells the room this person is typing (a reader cannot be).
+    pub fn typing(&self, author: &Author) {
+        if self.username.is_some() {
+            self.room.publish(&ServerMsg::Typing {
+                username: author.username.clone(),
+                display_name: author.display_name.clone(),
+            });
+        }
     }
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
@@ -136,6 +159,6 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.leave(&self.room, self.id, self.signed_in);
+        self.hub.leave(&self.room, self.username.as_deref(), self.away);
     }
 }

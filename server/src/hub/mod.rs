@@ -7,7 +7,9 @@
 
 mod lists;
 mod membership;
+mod notices;
 mod post;
+mod presence;
 mod room;
 mod topics;
 
@@ -17,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use app::directory::{RoomDirectory, RoomSummary};
 use app::history::HistorySource;
-use app::protocol::{validate_body, ChatError, ChatMessage, ClientMsgId, Member, MemberId, Seq, ServerMsg};
+use app::protocol::{validate_body, ChatError, ChatMessage, ClientMsgId, MemberId, Seq, ServerMsg};
 use app::room_name::RoomName;
 use tokio::sync::mpsc;
 
@@ -29,6 +31,7 @@ use crate::store::{AccountId, MessageWriter, NewMessage, ReadMark};
 
 pub use lists::{Activity, Inbox, InboxEvent, ListChange};
 pub use membership::{Author, Event, Membership, PendingPost};
+pub use notices::NOTICE_PACE;
 pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
 pub use room::{Frame, Room, RoomEvent};
 
@@ -58,6 +61,7 @@ struct Inner {
     poster: post::Poster,
     lists: lists::Lists,
     reads: lists::ReadMarks,
+    notices: notices::Notices,
 }
 
 impl Hub {
@@ -101,6 +105,7 @@ impl Hub {
                 store,
                 lists,
                 reads,
+                notices: notices::Notices::start(),
             }),
         }
     }
@@ -175,6 +180,7 @@ impl Hub {
     pub async fn close(&self) {
         // Read marks first: they share the store the poster closes.
         self.inner.reads.close().await;
+        self.inner.notices.close().await;
         self.inner.poster.close().await;
     }
 
@@ -217,14 +223,13 @@ impl Hub {
         self.inner.reads.add(ReadMark { account, room, seq }).await
     }
 
-    /// Adds a member to `room` (creating the room if it is new) and announces it;
-    /// without a display name (a signed-out reader) it only subscribes. The
-    /// returned membership receives every event that follows, its own
-    /// `member_joined` included; dropping it leaves the room.
-    pub fn join(&self, room: &RoomName, display_name: Option<String>) -> Membership {
+    /// Adds a connection to `room` (creating the room if it is new): a tab of
+    /// a signed-in person, shown to the room with the next notice, or (`None`)
+    /// a signed-out reader, only counted. The returned membership receives
+    /// every event that follows; dropping it leaves the room.
+    pub fn join(&self, room: &RoomName, person: Option<&Author>) -> Membership {
         let id = MemberId(self.inner.next_member.fetch_add(1, Ordering::Relaxed));
-        let member = display_name.map(|display_name| Member { id, display_name });
-        let (room, events, members) = {
+        let (room, events, welcome) = {
             let mut rooms = self.rooms();
             let room = rooms
                 .entry(room.clone())
@@ -232,21 +237,20 @@ impl Hub {
                 .clone();
             // Subscribe before announcing, so the joiner misses nothing after its welcome.
             let events = room.subscribe();
-            let members = room.add(member.clone());
-            (room, events, members)
+            let welcome = room.add(person.map(|p| (p.username.as_str(), p.display_name.as_str())));
+            (room, events, welcome)
         };
-        let signed_in = member.is_some();
-        if let Some(member) = member {
-            room.publish(&ServerMsg::MemberJoined { member });
+        if person.is_some() {
+            self.inner.notices.mark(&room);
         }
-        Membership::new(self.clone(), room, id, signed_in, events, members)
+        Membership::new(self.clone(), room, id, person.map(|p| p.username.clone()), events, welcome)
     }
 
-    /// Called by [`Membership`]'s drop: removes the member, and the room when empty.
-    fn leave(&self, room: &Arc<Room>, id: MemberId, signed_in: bool) {
+    /// Called by [`Membership`]'s drop: removes the tab, and the room when empty.
+    fn leave(&self, room: &Arc<Room>, username: Option<&str>, away: bool) {
         let now_empty = {
             let mut rooms = self.rooms();
-            let now_empty = room.remove(signed_in.then_some(id));
+            let now_empty = room.remove(username, away);
             if now_empty {
                 // Only remove the entry if it is still this room (it always is while
                 // the lock is held by joins, but be exact).
@@ -256,9 +260,15 @@ impl Hub {
             }
             now_empty
         };
-        if !now_empty && signed_in {
-            room.publish(&ServerMsg::MemberLeft { member: id });
+        if !now_empty && username.is_some() {
+            self.inner.notices.mark(room);
         }
+    }
+
+    /// A tab of `username` in `room` went away or came back.
+    fn set_away(&self, room: &Arc<Room>, username: &str, away: bool) {
+        room.set_away(username, away);
+        self.inner.notices.mark(room);
     }
 
     /// The room by that name, if it has members.
@@ -274,7 +284,7 @@ impl Hub {
     pub fn check_invariants(&self) {
         for (name, room) in self.rooms().iter() {
             assert_eq!(name, room.name(), "room filed under another name");
-            assert!(room.member_count() > 0, "empty room {name} kept in the registry");
+            assert!(room.connections() > 0, "empty room {name} kept in the registry");
         }
     }
 

@@ -1,10 +1,12 @@
-use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use app::protocol::{ChatMessage, Member, MemberId, Seq, ServerMsg};
+use app::protocol::{ChatMessage, Person, Seq, ServerMsg};
 use app::room_name::RoomName;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
+
+use super::presence::Presence;
 
 /// One serialised server event, shared by every member it goes to (serialised once).
 pub type Frame = Utf8Bytes;
@@ -16,7 +18,7 @@ pub enum RoomEvent {
     /// commit's messages for this room in one event, so a member wakes once and
     /// writes them with one flush.
     Messages(Arc<[(Seq, Frame)]>),
-    /// Someone joined or left.
+    /// Who is here changed, or someone is typing.
     Notice(Frame),
 }
 
@@ -35,30 +37,28 @@ pub struct Room {
     name: RoomName,
     events: broadcast::Sender<RoomEvent>,
     presence: Mutex<Presence>,
-}
-
-/// Who is in the room: signed-in members, shown to everyone, and signed-out
-/// readers, only counted.
-#[derive(Default)]
-struct Presence {
-    members: BTreeMap<MemberId, Member>,
-    readers: usize,
+    /// Waiting for the hub's next round of presence notices.
+    marked: AtomicBool,
 }
 
 impl Room {
     pub(super) fn new(name: RoomName, buffer: usize) -> Self {
         let (events, _) = broadcast::channel(buffer);
-        Room { name, events, presence: Mutex::new(Presence::default()) }
+        Room { name, events, presence: Mutex::new(Presence::default()), marked: AtomicBool::new(false) }
     }
 
     pub fn name(&self) -> &RoomName {
         &self.name
     }
 
-    /// Signed-in members and readers together.
+    /// Signed-in people (each once) and readers together.
     pub fn member_count(&self) -> usize {
-        let presence = self.presence();
-        presence.members.len() + presence.readers
+        self.presence().headcount()
+    }
+
+    /// Open connections to the room.
+    pub fn connections(&self) -> usize {
+        self.presence().connections()
     }
 
     /// Sends stored messages to every member. Called only by the poster, in seq order.
@@ -78,28 +78,42 @@ impl Room {
         self.events.subscribe()
     }
 
-    /// Adds a signed-in `member`, or a reader; returns the members present after.
-    pub(super) fn add(&self, member: Option<Member>) -> Vec<Member> {
-        let mut presence = self.presence();
-        match member {
-            Some(member) => {
-                presence.members.insert(member.id, member);
-            }
-            None => presence.readers += 1,
-        }
-        presence.members.values().cloned().collect()
+    /// Adds a tab of a signed-in person (username, display name), or a reader;
+    /// returns how many people are here and the first page of them.
+    pub(super) fn add(&self, person: Option<(&str, &str)>) -> (u32, Vec<Person>) {
+        self.presence().add(person)
     }
 
-    /// Removes a member (or, for `None`, a reader); returns whether the room is empty now.
-    pub(super) fn remove(&self, member: Option<MemberId>) -> bool {
+    /// Removes a tab (`away`: what it last said) or a reader; returns whether
+    /// the room is empty now.
+    pub(super) fn remove(&self, username: Option<&str>, away: bool) -> bool {
         let mut presence = self.presence();
-        match member {
-            Some(id) => {
-                presence.members.remove(&id);
-            }
-            None => presence.readers = presence.readers.saturating_sub(1),
+        presence.remove(username, away);
+        presence.is_empty()
+    }
+
+    pub(super) fn set_away(&self, username: &str, away: bool) {
+        self.presence().set_away(username, away);
+    }
+
+    /// A page of the people here (see [`Presence::page`]).
+    pub fn people(&self, after: Option<&str>) -> (Vec<Person>, Option<String>) {
+        self.presence().page(after)
+    }
+
+    /// Marks the room for the next round of notices; `false` if it already was.
+    pub(super) fn mark_for_notice(&self) -> bool {
+        !self.marked.swap(true, Ordering::AcqRel)
+    }
+
+    /// Sends the notice of what changed since the last one, if anything did.
+    pub(super) fn send_notice(&self) {
+        // Unmarked first: a change after this marks the room for the next round.
+        self.marked.store(false, Ordering::Release);
+        let notice = self.presence().notice();
+        if let Some(notice) = notice {
+            self.publish(&notice);
         }
-        presence.members.is_empty() && presence.readers == 0
     }
 
     fn send(&self, event: RoomEvent) {

@@ -60,8 +60,8 @@ fn by(name: &str) -> Author {
 async fn a_room_exists_while_it_has_members() {
     let (hub, _dir) = hub().await;
     assert_eq!(hub.room_count(), 0);
-    let a = hub.join(&room("general"), Some("Ada".into()));
-    let b = hub.join(&room("general"), Some("Bob".into()));
+    let a = hub.join(&room("general"), Some(&by("Ada")));
+    let b = hub.join(&room("general"), Some(&by("Bob")));
     assert_eq!(hub.room_count(), 1);
     assert_eq!(hub.room(&room("general")).unwrap().member_count(), 2);
     hub.check_invariants();
@@ -77,37 +77,89 @@ async fn a_room_exists_while_it_has_members() {
 #[tokio::test]
 async fn a_room_that_empties_and_refills_keeps_its_history_and_seqs() {
     let (hub, _dir) = hub().await;
-    let first = hub.join(&room("r"), Some("Ada".into()));
+    let first = hub.join(&room("r"), Some(&by("Ada")));
     assert_eq!(post(&first, "Ada", "one").await, 1);
     drop(first);
     assert_eq!(hub.room_count(), 0);
-    let mut again = hub.join(&room("r"), Some("Ada".into()));
+    let mut again = hub.join(&room("r"), Some(&by("Ada")));
     drain(&mut again);
     assert_eq!(post(&again, "Ada", "two").await, 2);
     assert_eq!(messages(&drain(&mut again)), [(2, "two")]);
 }
 
+/// The next event a member is sent, within a few seconds.
+async fn next(member: &mut Membership) -> Vec<ServerMsg> {
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), member.next_event()).await;
+    decode(event.expect("an event within 5 s"))
+}
+
+fn usernames(people: &[app::protocol::Person]) -> Vec<&str> {
+    people.iter().map(|p| p.username.as_str()).collect()
+}
+
 #[tokio::test]
-async fn join_and_leave_are_announced_and_members_listed() {
+async fn arrivals_are_told_in_one_notice_and_a_person_counts_once() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), Some("Ada".into()));
-    let b = hub.join(&room("r"), Some("Bob".into()));
-    let names: Vec<_> = b.members_at_join().iter().map(|m| m.display_name.as_str()).collect();
-    assert_eq!(names, ["Ada", "Bob"]);
-    let b_id = b.id();
+    let mut a = hub.join(&room("r"), Some(&by("Ada")));
+    let mut b = hub.join(&room("r"), Some(&by("Bob")));
+    // Bob's second tab: still one Bob.
+    let b2 = hub.join(&room("r"), Some(&by("Bob")));
+    let reader = hub.join(&room("r"), None);
+    let (online, people) = b.take_welcome();
+    assert_eq!((online, usernames(&people)), (2, vec!["ada", "bob"]));
+    let [ServerMsg::Presence { online: 2, people, left, all: false }] = &next(&mut a).await[..] else {
+        panic!("expected one presence notice")
+    };
+    assert_eq!(usernames(people), ["ada", "bob"]);
+    assert!(left.is_empty());
+
+    // One of Bob's tabs closing is not Bob leaving; away needs both his tabs.
+    drop(b2);
+    b.set_away(true);
+    drop(reader);
+    assert_eq!(
+        next(&mut a).await,
+        [ServerMsg::Presence {
+            online: 2,
+            people: vec![app::protocol::Person { username: "bob".into(), display_name: "Bob".into(), away: true }],
+            left: vec![],
+            all: false
+        }]
+    );
     drop(b);
-    let seen = drain(&mut a);
-    assert!(matches!(&seen[0], ServerMsg::MemberJoined { member } if member.id == a.id()));
-    assert!(matches!(&seen[1], ServerMsg::MemberJoined { member } if member.display_name == "Bob"));
-    assert_eq!(seen[2], ServerMsg::MemberLeft { member: b_id });
+    assert_eq!(
+        next(&mut a).await,
+        [ServerMsg::Presence { online: 1, people: vec![], left: vec!["bob".into()], all: false }]
+    );
+}
+
+#[tokio::test]
+async fn a_crowd_arriving_costs_each_member_a_page_and_a_few_counts() {
+    let (hub, _dir) = hub().await;
+    let crowd = app::protocol::LISTED_UP_TO * 3;
+    let mut members: Vec<Membership> =
+        (0..crowd).map(|i| hub.join(&room("big"), Some(&by(&format!("P{i:04}"))))).collect();
+    let last = members.last_mut().unwrap();
+    let (online, people) = last.take_welcome();
+    assert_eq!(online as usize, crowd);
+    assert_eq!(people.len(), app::protocol::PEOPLE_PAGE, "the welcome lists one page, not everyone");
+    // The first member hears of the crowd as a count, not as 300 arrivals.
+    let first = &mut members[0];
+    let heard = next(first).await;
+    assert_eq!(heard, [ServerMsg::Presence { online: crowd as u32, people: vec![], left: vec![], all: false }]);
+    assert!(drain(first).is_empty());
+    // Pages walk the rest.
+    let (page, next_after) = hub.room(&room("big")).unwrap().people(Some("p0049"));
+    assert_eq!(page.first().map(|p| p.username.as_str()), Some("p0050"));
+    assert!(next_after.is_some());
 }
 
 #[tokio::test]
 async fn a_message_is_stored_then_reaches_every_member_of_its_room_and_no_other() {
     let (hub, _dir) = hub().await;
-    let mut a1 = hub.join(&room("a"), Some("A1".into()));
-    let mut a2 = hub.join(&room("a"), Some("A2".into()));
-    let mut b1 = hub.join(&room("b"), Some("B1".into()));
+    let mut a1 = hub.join(&room("a"), Some(&by("A1")));
+    let mut a2 = hub.join(&room("a"), Some(&by("A2")));
+    let mut b1 = hub.join(&room("b"), Some(&by("B1")));
     drain(&mut a1);
     drain(&mut a2);
     drain(&mut b1);
@@ -128,7 +180,7 @@ async fn a_message_is_stored_then_reaches_every_member_of_its_room_and_no_other(
 #[tokio::test]
 async fn a_retried_post_is_acknowledged_again_but_broadcast_once() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), Some("Ada".into()));
+    let mut a = hub.join(&room("r"), Some(&by("Ada")));
     drain(&mut a);
     let id = ClientMsgId("retry-me".into());
     let first = a.post(&by("Ada"), "once", id.clone()).await.unwrap();
@@ -141,9 +193,9 @@ async fn a_retried_post_is_acknowledged_again_but_broadcast_once() {
 #[tokio::test]
 async fn concurrent_posts_are_broadcast_in_seq_order() {
     let (hub, _dir) = hub().await;
-    let mut watcher = hub.join(&room("r"), Some("Watcher".into()));
+    let mut watcher = hub.join(&room("r"), Some(&by("Watcher")));
     drain(&mut watcher);
-    let senders: Vec<_> = (0..8).map(|i| hub.join(&room("r"), Some(format!("S{i}")))).collect();
+    let senders: Vec<_> = (0..8).map(|i| hub.join(&room("r"), Some(&by(&format!("S{i}"))))).collect();
     let posts = senders.iter().enumerate().flat_map(|(i, s)| {
         (0..25).map(move |j| async move {
             s.post(&by(&format!("S{i}")), &format!("{i}-{j}"), ClientMsgId(format!("{i}-{j}"))).await.unwrap()
@@ -157,8 +209,8 @@ async fn concurrent_posts_are_broadcast_in_seq_order() {
 #[tokio::test]
 async fn a_broadcast_is_serialised_once_and_shared() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), Some("A".into()));
-    let mut b = hub.join(&room("r"), Some("B".into()));
+    let mut a = hub.join(&room("r"), Some(&by("A")));
+    let mut b = hub.join(&room("r"), Some(&by("B")));
     drain(&mut a);
     drain(&mut b);
     post(&a, "A", "x").await;
@@ -174,15 +226,16 @@ async fn a_broadcast_is_serialised_once_and_shared() {
 #[tokio::test]
 async fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
     let (hub, _dir) = hub_with_buffer(8).await;
-    let mut fast = hub.join(&room("r"), Some("Fast".into()));
-    let mut slow = hub.join(&room("r"), Some("Slow".into()));
-    drain(&mut fast);
+    let mut fast = hub.join(&room("r"), Some(&by("Fast")));
+    let mut slow = hub.join(&room("r"), Some(&by("Slow")));
+    // The notice of their arrival goes out first.
+    assert!(matches!(next(&mut fast).await[..], [ServerMsg::Presence { online: 2, .. }]));
     for i in 1..=20 {
         post(&fast, "Fast", &format!("m{i}")).await;
         // The fast reader keeps up; posting never waits for the slow one.
         assert_eq!(messages(&drain(&mut fast)).len(), 1);
     }
-    // The slow reader has 1 join event + 20 messages queued in a buffer of 8.
+    // The slow reader has 1 presence notice + 20 messages queued in a buffer of 8.
     let Some(Event::Lagged { missed }) = slow.try_next_event() else {
         panic!("the slow member should learn it lagged");
     };
@@ -200,20 +253,20 @@ async fn a_lagging_member_is_told_and_carries_on_without_slowing_the_room() {
 #[tokio::test]
 async fn next_event_waits_for_the_room() {
     let (hub, _dir) = hub().await;
-    let mut a = hub.join(&room("r"), Some("A".into()));
+    let mut a = hub.join(&room("r"), Some(&by("A")));
     drain(&mut a);
-    let b = hub.join(&room("r"), Some("B".into()));
+    let b = hub.join(&room("r"), Some(&by("B")));
     let event = tokio::time::timeout(std::time::Duration::from_secs(5), a.next_event()).await.expect("an event");
-    assert!(matches!(decode(event).as_slice(), [ServerMsg::MemberJoined { .. }]));
+    assert!(matches!(decode(event).as_slice(), [ServerMsg::Presence { online: 2, .. }]));
     drop(b);
 }
 
 #[tokio::test]
 async fn the_directory_lists_active_rooms_busiest_first() {
     let (hub, _dir) = hub().await;
-    let _a = hub.join(&room("quiet"), Some("A".into()));
-    let _b = hub.join(&room("busy"), Some("B".into()));
-    let _c = hub.join(&room("busy"), Some("C".into()));
+    let _a = hub.join(&room("quiet"), Some(&by("A")));
+    let _b = hub.join(&room("busy"), Some(&by("B")));
+    let _c = hub.join(&room("busy"), Some(&by("C")));
     let rooms = hub.active_rooms();
     let listed: Vec<_> = rooms.iter().map(|r| (r.name.as_str(), r.members)).collect();
     assert_eq!(listed, [("busy", 2), ("quiet", 1)]);
@@ -230,14 +283,14 @@ async fn a_message_stored_while_its_room_is_recreated_reaches_the_new_room() {
     let hub = Hub::new(store.clone(), writer);
     store.hold_commits();
 
-    let ada = hub.join(&room("r"), Some("Ada".into()));
+    let ada = hub.join(&room("r"), Some(&by("Ada")));
     let pending = ada.submit(Some(&by("Ada")), "still here?".into(), ClientMsgId("a1".into())).await.unwrap();
     store.commit_begun().await;
     // Ada leaves while her message is being stored: the room goes away…
     drop(ada);
     assert!(hub.room(&room("r")).is_none());
     // …and Bob's join creates it again before the commit ends.
-    let mut bob = hub.join(&room("r"), Some("Bob".into()));
+    let mut bob = hub.join(&room("r"), Some(&by("Bob")));
     store.release_commit();
     let seq = pending.await.unwrap().message.seq;
 

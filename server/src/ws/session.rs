@@ -10,7 +10,7 @@ use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::protocol::{decode_client, ChatError, ClientMsg, Member, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{decode_client, ChatError, ClientMsg, Person, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
 use super::list::{ListFeed, ListItem};
@@ -25,10 +25,14 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// Read positions one connection may report: a burst, then so many a second
-/// (a tab reports at most a few a second while messages arrive).
-const READ_BURST: u32 = 20;
-const READS_PER_SECOND: f64 = 5.0;
+/// Frames other than posts (read positions, away, typing, pages of people) one
+/// connection may send: a burst, then so many a second (a tab sends at most a
+/// few a second while messages arrive and its person types).
+const MINOR_BURST: u32 = 20;
+const MINOR_PER_SECOND: f64 = 5.0;
+/// A connection's typing frames are told to the room at most this often; the
+/// ones between are the same news.
+pub const TYPING_EVERY: Duration = Duration::from_millis(2_500);
 
 pub struct SessionContext {
     pub room: RoomName,
@@ -158,11 +162,16 @@ where
                         }
                         return None;
                     }
-                    let display_name = self.context.author.as_ref().map(|a| a.display_name.clone());
-                    let membership = self.context.hub.join(&self.context.room, display_name);
+                    let membership = self.context.hub.join(&self.context.room, self.context.author.as_ref());
                     return Some(Joined { membership, since });
                 }
-                Incoming::Msg(ClientMsg::Send { .. } | ClientMsg::Read { .. }) => ChatError::NotJoined,
+                Incoming::Msg(
+                    ClientMsg::Send { .. }
+                    | ClientMsg::Read { .. }
+                    | ClientMsg::Away { .. }
+                    | ClientMsg::Typing
+                    | ClientMsg::People { .. },
+                ) => ChatError::NotJoined,
                 Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
                 Incoming::Closed => return None,
@@ -188,15 +197,17 @@ where
                 return;
             }
         };
+        let (online, people) = membership.take_welcome();
         let welcome = ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
             room,
-            you: self
-                .context
-                .author
-                .as_ref()
-                .map(|author| Member { id: membership.id(), display_name: author.display_name.clone() }),
-            members: membership.members_at_join().to_vec(),
+            you: self.context.author.as_ref().map(|author| Person {
+                username: author.username.clone(),
+                display_name: author.display_name.clone(),
+                away: false,
+            }),
+            online,
+            people,
             latest,
         };
         if self.writer.send(&welcome).await.is_err() {
@@ -237,7 +248,10 @@ where
                 Err(Gone) => return,
             },
         };
-        let mut reads = TokenBucket::new(READ_BURST, READS_PER_SECOND, std::time::Instant::now());
+        let mut minor = Minor {
+            bucket: TokenBucket::new(MINOR_BURST, MINOR_PER_SECOND, std::time::Instant::now()),
+            last_typing: None,
+        };
         let expiry = self.context.session_expires.map(tokio::time::sleep_until);
         let expiry = async move {
             match expiry {
@@ -295,7 +309,10 @@ where
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
                             self.post(&membership, id, body).await.map(|post| in_flight.extend(post))
                         }
-                        Incoming::Msg(ClientMsg::Read { room, seq }) => self.read(&mut reads, room, seq).await,
+                        Incoming::Msg(ClientMsg::Read { room, seq }) => self.read(&mut minor, room, seq).await,
+                        Incoming::Msg(ClientMsg::Away { away }) => self.away(&mut minor, &mut membership, away).await,
+                        Incoming::Msg(ClientMsg::Typing) => self.typing(&mut minor, &membership).await,
+                        Incoming::Msg(ClientMsg::People { after }) => self.people(&mut minor, &membership, after).await,
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(ChatError::AlreadyJoined).await,
                         Incoming::Refused(refusal) => self.writer.refuse(refusal).await,
                         Incoming::Control => Ok(()),
@@ -334,18 +351,55 @@ where
 
     /// A read position from the client, handed to the hub (which stores the
     /// furthest and tells the account's tabs).
-    async fn read(&mut self, bucket: &mut TokenBucket, room: RoomName, seq: Seq) -> Result<(), Gone> {
+    async fn read(&mut self, minor: &mut Minor, room: RoomName, seq: Seq) -> Result<(), Gone> {
         let Some(author) = &self.context.author else {
             return self.writer.refuse(ChatError::SignInRequired).await;
         };
-        if let Err(wait) = bucket.take(std::time::Instant::now()) {
-            return self.writer.refuse(ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 }).await;
+        if let Err(refusal) = minor.take() {
+            return self.writer.refuse(refusal).await;
         }
         if !self.context.hub.mark_read(author.id, room, seq).await {
             // The hub is closing: so is this connection, in a moment.
             tracing::debug!("a read position arrived after the hub closed");
         }
         Ok(())
+    }
+
+    /// This tab went away or came back.
+    async fn away(&mut self, minor: &mut Minor, membership: &mut Membership, away: bool) -> Result<(), Gone> {
+        if self.context.author.is_none() {
+            return self.writer.refuse(ChatError::SignInRequired).await;
+        }
+        if let Err(refusal) = minor.take() {
+            return self.writer.refuse(refusal).await;
+        }
+        membership.set_away(away);
+        Ok(())
+    }
+
+    /// This person is typing: told to the room, at most every [`TYPING_EVERY`].
+    async fn typing(&mut self, minor: &mut Minor, membership: &Membership) -> Result<(), Gone> {
+        let Some(author) = &self.context.author else {
+            return self.writer.refuse(ChatError::SignInRequired).await;
+        };
+        if let Err(refusal) = minor.take() {
+            return self.writer.refuse(refusal).await;
+        }
+        let now = tokio::time::Instant::now();
+        if minor.last_typing.is_none_or(|last| now.duration_since(last) >= TYPING_EVERY) {
+            minor.last_typing = Some(now);
+            membership.typing(author);
+        }
+        Ok(())
+    }
+
+    /// A page of the people here, for anyone in the room (readers too).
+    async fn people(&mut self, minor: &mut Minor, membership: &Membership, after: Option<String>) -> Result<(), Gone> {
+        if let Err(refusal) = minor.take() {
+            return self.writer.refuse(refusal).await;
+        }
+        let (people, next) = membership.room().people(after.as_deref());
+        self.writer.send(&ServerMsg::People { people, next }).await
     }
 
     /// Sends an event (and whatever else is queued, up to a batch) to the client.
@@ -360,6 +414,21 @@ where
             return Ok(());
         }
         self.writer.write(frames).await
+    }
+}
+
+/// A connection's allowance of frames other than posts.
+struct Minor {
+    bucket: TokenBucket,
+    /// When its last typing frame was told to the room.
+    last_typing: Option<tokio::time::Instant>,
+}
+
+impl Minor {
+    fn take(&mut self) -> Result<(), ChatError> {
+        self.bucket
+            .take(std::time::Instant::now())
+            .map_err(|wait| ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 })
     }
 }
 

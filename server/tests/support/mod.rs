@@ -241,21 +241,21 @@ impl Client {
         }
     }
 
-    /// Skips member joins and leaves and acks; returns the next message or error.
+    /// Skips presence notices and acks; returns the next message or error.
     pub async fn recv_chat(&mut self) -> ServerMsg {
         loop {
             match self.recv().await {
-                ServerMsg::MemberJoined { .. } | ServerMsg::MemberLeft { .. } | ServerMsg::Ack { .. } => continue,
+                ServerMsg::Presence { .. } | ServerMsg::Typing { .. } | ServerMsg::Ack { .. } => continue,
                 other => return other,
             }
         }
     }
 
-    /// Skips member joins and leaves; returns the next message, ack or error.
+    /// Skips presence notices; returns the next message, ack or error.
     pub async fn recv_delivery(&mut self) -> ServerMsg {
         loop {
             match self.recv().await {
-                ServerMsg::MemberJoined { .. } | ServerMsg::MemberLeft { .. } => continue,
+                ServerMsg::Presence { .. } | ServerMsg::Typing { .. } => continue,
                 other => return other,
             }
         }
@@ -269,12 +269,13 @@ impl Client {
         }
     }
 
-    /// Reads until someone leaves the room; fails on anything but joins before that.
+    /// Reads until someone leaves the room; fails on anything but presence
+    /// notices before that.
     pub async fn until_someone_leaves(&mut self) {
         loop {
             match self.recv().await {
-                ServerMsg::MemberLeft { .. } => return,
-                ServerMsg::MemberJoined { .. } => continue,
+                ServerMsg::Presence { left, .. } if !left.is_empty() => return,
+                ServerMsg::Presence { .. } => continue,
                 other => panic!("{} expected someone to leave, got {other:?}", self.name),
             }
         }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{ChatError, Timestamp};
+use crate::protocol::{ChatError, Person, Timestamp};
 use crate::room_name::RoomName;
 
 fn in_owner(test: impl FnOnce()) {
@@ -9,11 +9,13 @@ fn in_owner(test: impl FnOnce()) {
 }
 
 fn welcome(you: u64) -> ServerMsg {
+    let ada = Person { username: format!("ada{you}"), display_name: "Ada".into(), away: false };
     ServerMsg::Welcome {
         version: crate::protocol::PROTOCOL_VERSION,
         room: RoomName::parse("r").unwrap(),
-        you: Some(Member { id: MemberId(you), display_name: "Ada".into() }),
-        members: vec![Member { id: MemberId(you), display_name: "Ada".into() }],
+        you: Some(ada.clone()),
+        online: 1,
+        people: vec![ada],
         latest: Seq(0),
     }
 }
@@ -39,7 +41,7 @@ fn welcome_makes_the_room_live() {
         let room = RoomState::new();
         assert_eq!(room.apply(welcome(1)), Applied::Continue);
         assert_eq!(room.status.get_untracked(), ConnectionStatus::Live);
-        assert_eq!(room.me.get_untracked(), Some(MemberId(1)));
+        assert_eq!(room.me.get_untracked().as_deref(), Some("ada1"));
     });
 }
 
@@ -214,15 +216,23 @@ fn errors_show_and_only_fatal_ones_stop() {
 }
 
 #[test]
-fn members_come_and_go() {
+fn people_come_and_go_and_typing_stops_with_the_message() {
     in_owner(|| {
         let room = RoomState::new();
         room.apply(welcome(1));
-        let bob = Member { id: MemberId(9), display_name: "Bob".into() };
-        room.apply(ServerMsg::MemberJoined { member: bob.clone() });
-        room.apply(ServerMsg::MemberJoined { member: bob });
-        assert_eq!(room.members.get_untracked().len(), 2);
-        room.apply(ServerMsg::MemberLeft { member: MemberId(9) });
-        assert_eq!(room.members.get_untracked().len(), 1);
+        let bob = Person { username: "bob".into(), display_name: "Bob".into(), away: false };
+        room.apply(ServerMsg::Presence { online: 2, people: vec![bob.clone()], left: vec![], all: false });
+        assert_eq!(room.presence.online.get_untracked(), 2);
+        assert_eq!(room.presence.people.get_untracked().len(), 2);
+        // My own typing is not shown to me; Bob's is, until his message comes.
+        room.apply(ServerMsg::Typing { username: "ada1".into(), display_name: "Ada".into() });
+        room.apply(ServerMsg::Typing { username: "bob".into(), display_name: "Bob".into() });
+        assert_eq!(room.presence.typing.get_untracked().len(), 1);
+        let mut message = chat(1, "b1");
+        message.author = "Bob".into();
+        room.apply(ServerMsg::Message(message));
+        assert!(room.presence.typing.get_untracked().is_empty());
+        room.apply(ServerMsg::Presence { online: 1, people: vec![], left: vec!["bob".into()], all: false });
+        assert_eq!(room.presence.people.get_untracked().len(), 1);
     });
 }
