@@ -4,6 +4,7 @@
 //! room's seq), connect rate and the server's memory per idle connection.
 
 mod client;
+mod crowd;
 pub mod http;
 mod stats;
 
@@ -14,6 +15,7 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 pub use client::Stack;
+pub use crowd::{crowd, CrowdReport};
 pub use stats::{Latencies, Percentiles, SeqCheck};
 
 /// The password of every account the generator makes.

@@ -4,6 +4,7 @@
 //!   loadgen room  --addr A [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
+//!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3]
 //!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5]
 //!
 //! `room` runs each rate in turn (messages per second per sender) and stops after
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
             "room" => room(&flags).await,
             "idle" => idle(&flags).await,
             "storm" => storm(&flags).await,
+            "crowd" => crowd(&flags).await,
             "pages" => pages(&flags).await,
             other => Err(format!("unknown command `{other}`")),
         }
@@ -178,6 +180,34 @@ async fn idle(flags: &Flags) -> Result<(), String> {
     let hold: f64 = flags.get("hold", 0.0)?;
     tokio::time::sleep(Duration::from_secs_f64(hold)).await;
     drop(sockets);
+    Ok(())
+}
+
+async fn crowd(flags: &Flags) -> Result<(), String> {
+    let members = flags.get("members", 10_000)?;
+    let pid: u32 = flags.get("server-pid", 0)?;
+    let settle = Duration::from_secs_f64(flags.get("settle", 3.0)?);
+    let report = loadgen::crowd(flags.addr()?, members, (pid != 0).then_some(pid), settle, &tag())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "crowd", "members": report.members, "sign_up_s": report.sign_up.as_secs_f64(),
+            "join_s": report.join.as_secs_f64(), "rss_start_bytes": report.rss_start,
+            "rss_joined_bytes": report.rss_joined, "rss_left_bytes": report.rss_left,
+            "bytes_per_member": report.bytes_per_member().round(), "delivered": report.delivered,
+            "delivery_p50_ms": ms(report.delivery.p50), "delivery_p99_ms": ms(report.delivery.p99),
+            "delivery_max_ms": ms(report.delivery.max),
+        })
+    );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    eprintln!(
+        "crowd: {} signed-in members joined one room in {:.2} s; server RSS {:.1} -> {:.1} MiB ({:.2} KiB each), {:.1} MiB after they left; one message reached {} of them, p50 {:.1} ms, p99 {:.1} ms, last {:.1} ms",
+        report.members, report.join.as_secs_f64(), mib(report.rss_start), mib(report.rss_joined),
+        report.bytes_per_member() / 1024.0, mib(report.rss_left), report.delivered,
+        ms(report.delivery.p50), ms(report.delivery.p99), ms(report.delivery.max),
+    );
     Ok(())
 }
 

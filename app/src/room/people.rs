@@ -22,6 +22,7 @@ pub fn PeopleHere(presence: PresenceState, more: Callback<Option<String>>) -> im
     view! {
         <details class="members" class:hidden=move || presence.online.get() == 0>
             <summary>{summary}</summary>
+            <div class="people-panel">
             <ul>
                 <For each=move || presence.people.get().into_values() key=|p| (p.username.clone(), p.away) let:person>
                     <li class:away=person.away data-username=person.username.clone()>
@@ -36,6 +37,7 @@ pub fn PeopleHere(presence: PresenceState, more: Callback<Option<String>>) -> im
                     "Show more people"
                 </button>
             </Show>
+            </div>
         </details>
     }
     .into_any()
@@ -52,7 +54,10 @@ pub fn TypingLine(presence: PresenceState) -> impl IntoView {
             Err(error) => leptos::logging::error!("no timer for the typing line: {error:?}"),
         }
     }
-    view! { <p class="typing hint" aria-live="polite">{move || typing_line(&presence.typing.read())}</p> }.into_any()
+    // Nothing (not an empty text) when nobody types: hydration needs the
+    // server's markup to match, and an empty text renders no node.
+    let line = move || Some(typing_line(&presence.typing.read())).filter(|line| !line.is_empty());
+    view! { <p class="typing hint" aria-live="polite">{line}</p> }.into_any()
 }
 
 /// Watches this tab: away once it has been hidden, or without input, for

@@ -63,10 +63,23 @@ pub type Inbox = Subscription<AccountId, InboxEvent>;
 pub type Activity = Subscription<RoomName, Frame>;
 
 /// The channels; cheap to clone (the poster and the read task hold them too).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(super) struct Lists {
     inboxes: Topics<AccountId, InboxEvent>,
     activity: Topics<RoomName, Frame>,
+}
+
+/// An account's list changes seldom (read positions are coalesced): a few
+/// slots are plenty, and there is a channel per account online, so its size
+/// counts in every connection's memory. A tab that lags re-reads its list.
+const INBOX_CAPACITY: usize = 8;
+/// A room's activity comes as fast as its messages, shared by all who list it.
+const ACTIVITY_CAPACITY: usize = 64;
+
+impl Default for Lists {
+    fn default() -> Self {
+        Lists { inboxes: Topics::with_capacity(INBOX_CAPACITY), activity: Topics::with_capacity(ACTIVITY_CAPACITY) }
+    }
 }
 
 impl Lists {

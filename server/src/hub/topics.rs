@@ -16,30 +16,29 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
-/// Events a slow tab may fall behind by before it is told it lagged (and
-/// re-reads what it lists).
-const CAPACITY: usize = 64;
-
 pub struct Topics<K, T> {
     channels: Arc<Mutex<HashMap<K, broadcast::Sender<T>>>>,
+    /// Events a slow listener may fall behind by before it is told it lagged
+    /// (and re-reads what it lists). Each channel allocates this many slots
+    /// when it is created.
+    capacity: usize,
 }
 
 impl<K, T> Clone for Topics<K, T> {
     fn clone(&self) -> Self {
-        Topics { channels: self.channels.clone() }
-    }
-}
-
-impl<K, T> Default for Topics<K, T> {
-    fn default() -> Self {
-        Topics { channels: Arc::default() }
+        Topics { channels: self.channels.clone(), capacity: self.capacity }
     }
 }
 
 impl<K: Eq + Hash + Clone, T: Clone + Send + 'static> Topics<K, T> {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Topics { channels: Arc::default(), capacity }
+    }
+
     /// Listens to `key` until the returned subscription is dropped.
     pub fn subscribe(&self, key: K) -> Subscription<K, T> {
-        let receiver = self.channels().entry(key.clone()).or_insert_with(|| broadcast::channel(CAPACITY).0).subscribe();
+        let capacity = self.capacity;
+        let receiver = self.channels().entry(key.clone()).or_insert_with(|| broadcast::channel(capacity).0).subscribe();
         Subscription { topics: self.clone(), key, events: Some(BroadcastStream::new(receiver)) }
     }
 
@@ -115,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_channel_lives_while_someone_listens() {
-        let topics: Topics<u32, &'static str> = Topics::default();
+        let topics: Topics<u32, &'static str> = Topics::with_capacity(16);
         topics.publish(&1, "nobody hears this");
         assert!(!topics.has_listeners(&1));
         let mut a = topics.subscribe(1);
