@@ -37,9 +37,11 @@ pub trait HistorySource: Send + Sync + 'static {
 pub type SharedHistory = std::sync::Arc<dyn HistorySource>;
 
 /// The page of `room`'s messages before seq `before` (the newest page without it).
-#[server]
+#[server(endpoint = "history")]
 pub async fn history(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
-    let room = RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let room = RoomName::parse_key(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
+    // A direct conversation's history is its two people's only.
+    crate::rooms::check_readable(&room).await.map_err(|e| ServerFnError::new(e.code()))?;
     let source =
         use_context::<SharedHistory>().ok_or_else(|| ServerFnError::new("the message history is not available"))?;
     let mut messages = source.page(room, before.map(Seq), HISTORY_PAGE + 1).await.map_err(ServerFnError::new)?;

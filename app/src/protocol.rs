@@ -106,8 +106,9 @@ pub enum ClientMsg {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// The join was accepted. `online` counts the signed-in people in the room
-    /// (each once, however many tabs; readers are not counted) and `people` is
-    /// the first page of them by username, `you` included; `you` is absent for a
+    /// (each once, however many tabs; readers are not counted) and `people`
+    /// lists them, `you` included, in a room of up to [`LISTED_UP_TO`] (in a
+    /// bigger one, nobody: ask for pages); `you` is absent for a
     /// signed-out reader, who can read but not post. `latest` is the room's
     /// newest seq. Missed messages follow as `message`s.
     Welcome {

@@ -6,6 +6,12 @@
 //! So `"  Rust Nation "` and `"rust-nation"` are the same room. What remains must be
 //! 1 to [`MAX_ROOM_NAME_LEN`] characters of `a-z`, `0-9`, `-` and `_`, and start
 //! with a letter or a digit.
+//!
+//! A direct conversation between two accounts is a room too, named by the pair
+//! of account ids, lower first: `@3.17`. No typed name can take that form (`@`
+//! and `.` are not in the rule), so nobody can create or join it by name; only
+//! [`RoomName::direct`] makes one, and its two people are in its name, so
+//! who may read it is decided without a database read.
 
 use std::fmt;
 
@@ -67,6 +73,51 @@ impl RoomName {
         Ok(RoomName(name))
     }
 
+    /// The direct conversation of two accounts (by id): one per pair, the
+    /// same whichever of them starts it.
+    pub fn direct(a: i64, b: i64) -> Self {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        RoomName(format!("@{low}.{high}"))
+    }
+
+    /// A room name as stored or sent by the server: a typed name's form, or a
+    /// direct conversation's. Not for names a person types.
+    pub fn parse_key(input: &str) -> Result<Self, RoomNameError> {
+        match Self::direct_ids(input) {
+            Some((a, b)) => Ok(Self::direct(a, b)),
+            None => Self::parse(input),
+        }
+    }
+
+    /// The two account ids of a direct conversation; `None` for a room.
+    pub fn direct_pair(&self) -> Option<(i64, i64)> {
+        Self::direct_ids(&self.0)
+    }
+
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with('@')
+    }
+
+    /// Whether the account may read this room: anyone may read a room, only
+    /// its two people a direct conversation.
+    pub fn readable_by(&self, account: Option<i64>) -> bool {
+        match self.direct_pair() {
+            None => true,
+            Some((a, b)) => account.is_some_and(|id| id == a || id == b),
+        }
+    }
+
+    fn direct_ids(input: &str) -> Option<(i64, i64)> {
+        let (a, b) = input.strip_prefix('@')?.split_once('.')?;
+        let id = |s: &str| {
+            // Canonical digits only: no sign, no leading zero, no padding.
+            let canonical = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+            canonical.then(|| s.parse::<i64>().ok()).flatten()
+        };
+        let (a, b) = (id(a)?, id(b)?);
+        (a <= b).then_some((a, b))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -103,7 +154,7 @@ impl AsRef<str> for RoomName {
 impl<'de> Deserialize<'de> for RoomName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        RoomName::parse(&raw).map_err(serde::de::Error::custom)
+        RoomName::parse_key(&raw).map_err(serde::de::Error::custom)
     }
 }
 
@@ -114,6 +165,23 @@ mod tests {
     #[track_caller]
     fn ok(input: &str, expected: &str) {
         assert_eq!(RoomName::parse(input).unwrap().as_str(), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn a_direct_conversation_is_one_per_pair_and_never_a_typed_name() {
+        assert_eq!(RoomName::direct(17, 3), RoomName::direct(3, 17));
+        assert_eq!(RoomName::direct(3, 17).as_str(), "@3.17");
+        assert_eq!(RoomName::direct(3, 17).direct_pair(), Some((3, 17)));
+        assert_eq!(RoomName::parse_key("@3.17").unwrap(), RoomName::direct(3, 17));
+        assert!(RoomName::parse("@3.17").is_err(), "nobody types their way into a conversation");
+        for odd in ["@17.3", "@03.17", "@3.+17", "@3.", "@.3", "@3.17.1", "@a.b", "@-1.2"] {
+            assert!(RoomName::parse_key(odd).is_err(), "{odd}");
+        }
+        let dm = RoomName::direct(3, 17);
+        assert!(dm.readable_by(Some(3)) && dm.readable_by(Some(17)));
+        assert!(!dm.readable_by(Some(4)) && !dm.readable_by(None));
+        assert!(RoomName::parse("general").unwrap().readable_by(None));
+        assert!(!RoomName::parse("general").unwrap().is_direct());
     }
 
     #[test]

@@ -34,9 +34,51 @@ pub struct RoomEntry {
     pub mentions: u32,
     #[serde(default)]
     pub notify: NotifyLevel,
+    /// In a direct conversation: the other person (oneself, in one's own notes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<Correspondent>,
+}
+
+/// The other person of a direct conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correspondent {
+    pub username: String,
+    pub display_name: String,
+}
+
+impl Correspondent {
+    /// The conversation's page: `/chat/@<username>/`.
+    pub fn path(&self) -> String {
+        format!("/chat/@{}/", self.username)
+    }
+}
+
+/// A direct conversation, as its page opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectRoom {
+    /// The conversation's room (`@<id>.<id>`).
+    pub room: RoomName,
+    pub with: Correspondent,
 }
 
 impl RoomEntry {
+    /// Where the entry leads: the room's page, or the conversation's.
+    pub fn path(&self) -> String {
+        match &self.with {
+            Some(with) => with.path(),
+            None => self.room.path(),
+        }
+    }
+
+    /// What the list calls it: `#room`, or the other person's name.
+    pub fn label(&self) -> String {
+        match &self.with {
+            Some(with) => with.display_name.clone(),
+            None if self.room.is_direct() => "Direct message".to_owned(),
+            None => format!("#{}", self.room),
+        }
+    }
+
     /// Messages after the read position.
     pub fn unread(&self) -> u64 {
         self.last_seq.0.saturating_sub(self.read_seq.0)
@@ -84,6 +126,12 @@ pub enum RoomListError {
     ListFull,
     #[error("You are changing your rooms too fast. Wait a moment.")]
     RateLimited,
+    #[error("There is nobody with that username.")]
+    NoSuchPerson,
+    #[error("This conversation is private to its two people.")]
+    Private,
+    #[error("You are starting conversations too fast. Wait a moment.")]
+    TooManyConversations,
     #[error("Rooms are unavailable right now. Try again in a moment.")]
     Unavailable,
     #[error("Could not reach the server. Check your connection and try again.")]
@@ -97,6 +145,9 @@ impl RoomListError {
             RoomListError::BadRoomName => "bad_room_name",
             RoomListError::ListFull => "list_full",
             RoomListError::RateLimited => "rate_limited",
+            RoomListError::NoSuchPerson => "no_such_person",
+            RoomListError::Private => "private",
+            RoomListError::TooManyConversations => "too_many_conversations",
             RoomListError::Unavailable => "unavailable",
             RoomListError::Unreachable => "unreachable",
         }
@@ -121,7 +172,7 @@ pub use service::{RoomListService, SharedRoomLists};
 mod service {
     use http::request::Parts;
 
-    use super::{RoomEntry, RoomListError};
+    use super::{DirectRoom, RoomEntry, RoomListError};
     use crate::account::Answer;
     use crate::room_name::RoomName;
 
@@ -135,6 +186,12 @@ mod service {
         fn join(&self, request: &Parts, room: RoomName) -> Answer<Result<RoomEntry, RoomListError>>;
         /// Takes the room off the list.
         fn leave(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>>;
+        /// The signed-in person's conversation with `username`, started (in
+        /// both their lists) if it is new.
+        fn open_direct(&self, request: &Parts, username: String) -> Answer<Result<DirectRoom, RoomListError>>;
+        /// Whether the request's person may read `room`: anyone a room, its two
+        /// people a direct conversation.
+        fn may_read(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>>;
     }
 
     pub type SharedRoomLists = std::sync::Arc<dyn RoomListService>;
@@ -178,6 +235,24 @@ pub async fn join_room(room: String) -> Result<Option<RoomEntry>, RoomListError>
     Ok(Some(entry))
 }
 
+/// Opens the signed-in person's direct conversation with `username`.
+#[server(endpoint = "open-direct")]
+pub async fn open_direct(username: String) -> Result<DirectRoom, RoomListError> {
+    let (lists, parts) = context()?;
+    lists.open_direct(&parts, username).await
+}
+
+/// Refuses a request whose person may not read `room` (a direct conversation
+/// of others); the history and the room page ask before anything is read.
+#[cfg(feature = "ssr")]
+pub async fn check_readable(room: &RoomName) -> Result<(), RoomListError> {
+    if !room.is_direct() {
+        return Ok(());
+    }
+    let (lists, parts) = context()?;
+    lists.may_read(&parts, room.clone()).await
+}
+
 /// Takes `room` off the signed-in person's list.
 #[server(endpoint = "leave-room")]
 pub async fn leave_room(room: String) -> Result<(), RoomListError> {
@@ -203,6 +278,7 @@ mod tests {
             last_at: at.map(Timestamp),
             mentions: 0,
             notify: NotifyLevel::Mentions,
+            with: None,
         };
         assert_eq!(entry("a", 10, 7, None).unread(), 3);
         assert_eq!(entry("a", 3, 7, None).unread(), 0, "a read position ahead of what this tab knows");

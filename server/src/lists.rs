@@ -8,7 +8,7 @@ use http::request::Parts;
 
 use app::account::Answer;
 use app::room_name::RoomName;
-use app::rooms::{RoomEntry, RoomListError, RoomListService};
+use app::rooms::{Correspondent, DirectRoom, RoomEntry, RoomListError, RoomListService};
 
 use crate::accounts::Accounts;
 use crate::hub::Hub;
@@ -18,17 +18,27 @@ use crate::store::AccountId;
 /// Joins and leaves one account may make: a burst, then one every two seconds.
 const CHANGE_BURST: u32 = 20;
 const CHANGES_PER_SECOND: f64 = 0.5;
+/// New direct conversations one account may start: a few, then one every six
+/// seconds (ten a minute). Opening one that exists is free.
+const CONVERSATION_BURST: u32 = 5;
+const CONVERSATIONS_PER_SECOND: f64 = 1.0 / 6.0;
 
 #[derive(Clone)]
 pub struct RoomLists {
     accounts: Accounts,
     hub: Hub,
     changes: std::sync::Arc<KeyedBuckets<AccountId>>,
+    conversations: std::sync::Arc<KeyedBuckets<AccountId>>,
 }
 
 impl RoomLists {
     pub fn new(accounts: Accounts, hub: Hub) -> Self {
-        RoomLists { accounts, hub, changes: std::sync::Arc::new(KeyedBuckets::new(CHANGE_BURST, CHANGES_PER_SECOND)) }
+        RoomLists {
+            accounts,
+            hub,
+            changes: std::sync::Arc::new(KeyedBuckets::new(CHANGE_BURST, CHANGES_PER_SECOND)),
+            conversations: std::sync::Arc::new(KeyedBuckets::new(CONVERSATION_BURST, CONVERSATIONS_PER_SECOND)),
+        }
     }
 
     /// The request's account; `None` when signed out.
@@ -79,6 +89,47 @@ impl RoomListService for RoomLists {
             let account = this.changer(&request).await?;
             this.hub.leave_list(account, &room).await.map_err(unavailable)?;
             Ok(())
+        })
+    }
+
+    fn open_direct(&self, request: &Parts, username: String) -> Answer<Result<DirectRoom, RoomListError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let me = this.account(&request).await?.ok_or(RoomListError::SignInRequired)?;
+            let other = match this.accounts.find(&username).await {
+                Ok(Some(other)) => other,
+                Ok(None) => return Err(RoomListError::NoSuchPerson),
+                Err(error) => {
+                    tracing::warn!(%error, "direct conversation: accounts unreadable");
+                    return Err(RoomListError::Unavailable);
+                }
+            };
+            let room = RoomName::direct(me.0, other.id.0);
+            let with = Correspondent { username: other.username, display_name: other.display_name };
+            let listed = this.hub.store().room_list(me).await.map_err(unavailable)?;
+            if listed.iter().any(|entry| entry.room == room) {
+                return Ok(DirectRoom { room, with });
+            }
+            // A new conversation: in both lists, within the starter's allowance.
+            this.conversations.take(&me, Instant::now()).map_err(|_| RoomListError::TooManyConversations)?;
+            this.hub.join_list(me, &room).await.map_err(unavailable)?;
+            if other.id != me {
+                // Their list may be full: the conversation still opens for them by address.
+                this.hub.join_list(other.id, &room).await.map_err(unavailable)?;
+            }
+            Ok(DirectRoom { room, with })
+        })
+    }
+
+    fn may_read(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let account = this.account(&request).await?;
+            match account {
+                _ if room.readable_by(account.map(|a| a.0)) => Ok(()),
+                None => Err(RoomListError::SignInRequired),
+                Some(_) => Err(RoomListError::Private),
+            }
         })
     }
 }

@@ -8,6 +8,8 @@ use crate::room_name::RoomName;
 #[component]
 pub fn RoomHeader(
     room: RoomName,
+    /// `#room`, or `@Person` in a direct conversation.
+    name: String,
     state: RoomState,
     drawer: RwSignal<bool>,
     more_people: Callback<Option<String>>,
@@ -36,10 +38,15 @@ pub fn RoomHeader(
                 <a class="to-lobby" href="/chat/" title="Back to the lobby">
                     <span aria-hidden="true">"‹ "</span>"Lobby"
                 </a>
-                <h1 class="room-title">"#" {room.to_string()}</h1>
-                <Show when=signed_in>
-                    <JoinLeave room=room.clone()/>
-                </Show>
+                <h1 class="room-title">{name}</h1>
+                {(!room.is_direct()).then(|| {
+                let room = room.clone();
+                view! {
+                    <Show when=signed_in>
+                        <JoinLeave room=room.clone()/>
+                    </Show>
+                }
+            })}
                 <p
                     class="connection"
                     role="status"

@@ -22,7 +22,7 @@ pub fn shortcuts(room: RoomName, list: RoomList, state: RoomState, seen: Callbac
                     let up = event.key() == "ArrowUp";
                     if let Some(next) = neighbour(&list, &room, up) {
                         event.prevent_default();
-                        navigate(&next.path(), Default::default());
+                        navigate(&next, Default::default());
                     }
                 }
                 ("Escape", false) => {
@@ -42,7 +42,8 @@ pub fn shortcuts(room: RoomName, list: RoomList, state: RoomState, seen: Callbac
 
 /// The room above (or below) `room` in the list, wrapping around.
 #[cfg(feature = "hydrate")]
-fn neighbour(list: &RoomList, room: &RoomName, up: bool) -> Option<RoomName> {
+/// The address of the room above or below this one in the list.
+fn neighbour(list: &RoomList, room: &RoomName, up: bool) -> Option<String> {
     list.entries.with_untracked(|entries| {
         if entries.is_empty() {
             return None;
@@ -53,6 +54,6 @@ fn neighbour(list: &RoomList, room: &RoomName, up: bool) -> Option<RoomName> {
             Some(at) => (at + 1) % n,
             None => 0,
         };
-        Some(entries[next].room.clone()).filter(|r| r != room)
+        Some(&entries[next]).filter(|e| &e.room != room).map(|e| e.path())
     })
 }

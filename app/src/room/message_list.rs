@@ -23,6 +23,8 @@ const LOAD_OLDER_AT_PX: i32 = 120;
 #[component]
 pub fn MessageList(
     room: RoomName,
+    /// `#room` or `@Person`, for "This is the beginning of …".
+    name: String,
     state: RoomState,
     my_name: Signal<String>,
     retry: Callback<ClientMsgId>,
@@ -120,7 +122,7 @@ pub fn MessageList(
             divider_above.set(false);
         }
     };
-    let room_title = StoredValue::new(format!("#{room}"));
+    let room_title = StoredValue::new(name);
 
     view! {
         <div class="log-area">

@@ -23,6 +23,7 @@ use crate::protocol::Seq;
 use crate::room_list::{RoomList, RoomListNav};
 use crate::room_name::RoomName;
 use crate::rooms::my_rooms;
+use crate::rooms::Correspondent;
 use crate::viewer::{form_link, ViewerResource};
 use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
@@ -32,7 +33,12 @@ use people::TypingLine;
 use state::RoomState;
 
 #[component]
-pub fn Room(room: RoomName) -> impl IntoView {
+pub fn Room(
+    room: RoomName,
+    /// In a direct conversation: the other person.
+    #[prop(optional)]
+    with: Option<Correspondent>,
+) -> impl IntoView {
     let state = RoomState::new();
     let viewer = ViewerResource::expect();
     let list = RoomList::expect();
@@ -94,7 +100,10 @@ pub fn Room(room: RoomName) -> impl IntoView {
             }
         })
     };
-    let more_people = Callback::new(move |after: Option<String>| with_connection(&|c| c.ask_people(after.clone())));
+    let more_people = Callback::new(move |after: Option<String>| {
+        let after = after.filter(|after| !after.is_empty());
+        with_connection(&|c| c.ask_people(after.clone()))
+    });
     let typing = Callback::new(move |()| with_connection(&|c| c.report_typing()));
     people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
 
@@ -116,12 +125,14 @@ pub fn Room(room: RoomName) -> impl IntoView {
     });
     let my_name =
         Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.display_name).unwrap_or_default());
-    let here = room.path();
+    // The page's own address: the room's, or `/chat/@<username>/`.
+    let here = with.as_ref().map_or_else(|| room.path(), Correspondent::path);
+    let name = with.as_ref().map_or_else(|| format!("#{room}"), |with| format!("@{}", with.display_name));
     let title = {
-        let room = room.clone();
+        let name = name.clone();
         move || match list.total_unread() {
-            0 => format!("#{room}"),
-            n => format!("({n}) #{room}"),
+            0 => name.clone(),
+            n => format!("({n}) {name}"),
         }
     };
 
@@ -130,12 +141,12 @@ pub fn Room(room: RoomName) -> impl IntoView {
         <div class="room-layout">
         <RoomListNav current=Some(room.clone()) open=drawer/>
         <main class="room">
-            <RoomHeader room=room.clone() state drawer more_people/>
+            <RoomHeader room=room.clone() name=name.clone() state drawer more_people/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
-                    let room = room.clone();
+                    let (room, name) = (room.clone(), name.clone());
                     move || {
-                        let room = room.clone();
+                        let (room, name) = (room.clone(), name.clone());
                         Suspend::new(async move {
                             let me = viewer.await.ok().flatten().map(|v| v.username);
                             let listed = listed.await.unwrap_or_default();
@@ -148,7 +159,7 @@ pub fn Room(room: RoomName) -> impl IntoView {
                                 state.mark_unread_from(entry.read_seq);
                             }
                             history_ready.set(true);
-                            view! { <MessageList room state my_name retry seen/> }
+                            view! { <MessageList room name state my_name retry seen/> }
                         })
                     }
                 }

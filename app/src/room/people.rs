@@ -27,14 +27,16 @@ pub fn PeopleHere(presence: PresenceState, more: Callback<Option<String>>) -> im
                 <For each=move || presence.people.get().into_values() key=|p| (p.username.clone(), p.away) let:person>
                     <li class:away=person.away data-username=person.username.clone()>
                         <span class="presence-dot" aria-hidden="true"></span>
-                        {person.display_name}
+                        <a href=format!("/chat/@{}/", person.username) title="Message privately">
+                            {person.display_name}
+                        </a>
                         {person.away.then_some(view! { <span class="hint">" (away)"</span> })}
                     </li>
                 </For>
             </ul>
             <Show when=move || presence.next_page.read().is_some()>
                 <button type="button" class="secondary" on:click=move |_| more.run(presence.next_page.get_untracked())>
-                    "Show more people"
+                    {move || if presence.people.read().is_empty() { "Show people" } else { "Show more people" }}
                 </button>
             </Show>
             </div>

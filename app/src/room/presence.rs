@@ -19,7 +19,8 @@ pub struct PresenceState {
     /// The people the page knows of, by username: all of them in a room of up
     /// to [`LISTED_UP_TO`](crate::protocol::LISTED_UP_TO), else the pages seen.
     pub people: RwSignal<BTreeMap<String, Person>>,
-    /// The username to ask the next page after, when there are more.
+    /// The username to ask the next page after (empty: from the start), when
+    /// there are more.
     pub next_page: RwSignal<Option<String>>,
     /// Who is typing, in the order they started, until when (ms since the epoch).
     pub typing: RwSignal<Vec<Typist>>,
@@ -42,10 +43,10 @@ impl PresenceState {
         }
     }
 
-    /// The welcome: the count and the first page.
+    /// The welcome: the count and everyone, or (a crowd) nobody.
     pub fn welcome(&self, online: u32, people: Vec<Person>) {
         let more = (people.len() as u32) < online;
-        self.next_page.set(if more { people.last().map(|p| p.username.clone()) } else { None });
+        self.next_page.set(more.then(|| people.last().map(|p| p.username.clone()).unwrap_or_default()));
         self.people.set(people.into_iter().map(|p| (p.username.clone(), p)).collect());
         self.online.set(online);
     }
@@ -156,7 +157,9 @@ mod tests {
     #[test]
     fn a_crowded_room_pages_its_people() {
         with_state(|state| {
-            state.welcome(500, vec![person("a", false), person("b", false)]);
+            state.welcome(500, vec![]);
+            assert_eq!(state.next_page.get_untracked().as_deref(), Some(""), "from the start");
+            state.page(vec![person("a", false), person("b", false)], Some("b".into()));
             assert_eq!(state.next_page.get_untracked().as_deref(), Some("b"));
             state.page(vec![person("c", false)], Some("c".into()));
             state.page(vec![person("d", false)], None);

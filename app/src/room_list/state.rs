@@ -202,6 +202,7 @@ mod tests {
             last_at: Some(Timestamp(last as i64)),
             mentions: 0,
             notify: NotifyLevel::Mentions,
+            with: None,
         }
     }
 

@@ -24,12 +24,25 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
                 } else if list.entries.read().is_empty() {
                     view! { <p class="hint">"Rooms you join or post in show here."</p> }.into_any()
                 } else {
+                    let section = move |direct: bool| {
+                        move || {
+                            list.entries.get().into_iter().filter(|e| e.room.is_direct() == direct).collect::<Vec<_>>()
+                        }
+                    };
                     view! {
-                        <ul>
-                            <For each=move || list.entries.get() key=|e| e.room.clone() let:entry>
-                                <RoomLink room=entry.room.clone() current=current.get_value()/>
+                        <ul aria-label="Rooms">
+                            <For each=section(false) key=|e| e.room.clone() let:entry>
+                                <RoomLink entry current=current.get_value()/>
                             </For>
                         </ul>
+                        <Show when=move || list.entries.read().iter().any(|e| e.room.is_direct())>
+                            <h2>"Direct messages"</h2>
+                            <ul aria-label="Direct messages">
+                                <For each=section(true) key=|e| e.room.clone() let:entry>
+                                    <RoomLink entry current=current.get_value()/>
+                                </For>
+                            </ul>
+                        </Show>
                     }
                     .into_any()
                 }
@@ -40,8 +53,10 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
 }
 
 #[component]
-fn RoomLink(room: RoomName, current: Option<RoomName>) -> impl IntoView {
+fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
     let list = RoomList::expect();
+    let room = entry.room.clone();
+    let (name, path) = (entry.label(), entry.path());
     let is_current = current.as_ref() == Some(&room);
     let entry = {
         let room = room.clone();
@@ -50,24 +65,24 @@ fn RoomLink(room: RoomName, current: Option<RoomName>) -> impl IntoView {
     let unread = move || entry.get().map(|e: RoomEntry| e.unread()).unwrap_or(0);
     let mentions = move || entry.get().map(|e| e.mentions).unwrap_or(0);
     let label = {
-        let room = room.clone();
+        let name = name.clone();
         move || {
             let (n, m) = (unread(), mentions());
             match (n, m) {
-                (0, _) => format!("#{room}"),
-                (n, 0) => format!("#{room}, {n} unread"),
-                (n, m) => format!("#{room}, {n} unread, {m} mentioning you"),
+                (0, _) => name.clone(),
+                (n, 0) => format!("{name}, {n} unread"),
+                (n, m) => format!("{name}, {n} unread, {m} mentioning you"),
             }
         }
     };
     view! {
         <li data-room=room.to_string() class:unread=move || { unread() > 0 }>
             <a
-                href=room.path()
+                href=path
                 aria-current=if is_current { Some("page") } else { None }
                 aria-label=label
             >
-                <span class="name">"#" {room.to_string()}</span>
+                <span class="name">{name}</span>
                 <span class="counts">
                     <Show when=move || { mentions() > 0 }>
                         <span class="mentions" data-mentions=mentions>"@" {mentions}</span>

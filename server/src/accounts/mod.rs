@@ -146,6 +146,11 @@ impl Accounts {
         }
     }
 
+    /// The account with this username (as typed: compared lower-cased).
+    pub async fn find(&self, username: &str) -> Result<Option<Account>, AccountError> {
+        self.inner.store.account_named(&username.trim().to_lowercase()).await.map_err(unavailable)
+    }
+
     /// Ends the session: deleted from the store, its sockets closed.
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), AccountError> {
         let key = token.key();

@@ -36,16 +36,32 @@ pub async fn post_message(
     headers: HeaderMap,
     Form(form): Form<MessageForm>,
 ) -> Response {
-    let room = match RoomName::parse(&raw) {
-        Ok(room) => room,
-        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
-    };
     let signed_in = match state.accounts.session_of(&headers).await {
         Ok(signed_in) => signed_in,
         Err(error) => return unavailable(&error.to_string()),
     };
     let author = signed_in.map(|s| Author::of(&s.account));
-    let back = room.path();
+    // `/chat/@<username>/`: the poster's conversation with that person.
+    let (room, back) = match raw.strip_prefix('@') {
+        Some(username) => {
+            let Some(me) = &author else {
+                let to = format!("/chat/@{username}/?error={}", app::url::encode(&ChatError::SignInRequired.to_json()));
+                return Redirect::to(&to).into_response();
+            };
+            match state.accounts.find(username).await {
+                Ok(Some(other)) => (RoomName::direct(me.id.0, other.id.0), format!("/chat/@{}/", other.username)),
+                Ok(None) => return (StatusCode::NOT_FOUND, "There is nobody with that username.").into_response(),
+                Err(error) => return unavailable(&error.to_string()),
+            }
+        }
+        None => match RoomName::parse(&raw) {
+            Ok(room) => {
+                let back = room.path();
+                (room, back)
+            }
+            Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        },
+    };
     let refused = |error: ChatError| {
         tracing::debug!(code = error.code(), %room, "a form post was refused");
         let mut to = format!("{back}?error={}", app::url::encode(&error.to_json()));

@@ -118,6 +118,7 @@ impl Lists {
                 last_at: Some(last.sent_at),
                 mentions: 0,
                 notify: NotifyLevel::default(),
+                with: None,
             };
             self.tell(post.account, &ServerMsg::RoomJoined { entry }, ListChange::Joined(room.clone()));
         }

@@ -298,6 +298,8 @@ impl RoomDirectory for Hub {
         let mut rooms: Vec<RoomSummary> = self
             .rooms()
             .values()
+            // Direct conversations are nobody else's business.
+            .filter(|room| !room.name().is_direct())
             .map(|room| RoomSummary { name: room.name().clone(), members: room.member_count() })
             .collect();
         rooms.sort_by(|a, b| b.members.cmp(&a.members).then_with(|| a.name.cmp(&b.name)));

@@ -65,7 +65,10 @@ impl Presence {
     }
 
     /// A tab of `username` (or, for `None`, a reader) came; returns the count
-    /// and first page to welcome it with.
+    /// and the people to welcome it with: everyone in a room of up to
+    /// [`LISTED_UP_TO`], nobody in a bigger one (the page asks for pages when
+    /// its person looks: a welcome is written to every joiner, and a socket
+    /// keeps the buffer its biggest write needed).
     pub fn add(&mut self, person: Option<(&str, &str)>) -> (u32, Vec<Person>) {
         match person {
             None => self.readers += 1,
@@ -83,7 +86,12 @@ impl Presence {
                 }
             }
         }
-        (self.online(), self.page(None).0)
+        let people = if self.people.len() > LISTED_UP_TO {
+            Vec::new()
+        } else {
+            self.people.iter().map(|(username, here)| here.person(username)).collect()
+        };
+        (self.online(), people)
     }
 
     /// A tab (or reader) went; `away` is what that tab last said.
@@ -252,9 +260,10 @@ mod tests {
     fn a_crowded_room_is_counted_and_paged_not_listed() {
         let mut presence = Presence::default();
         let names: Vec<String> = (0..LISTED_UP_TO + 20).map(|i| format!("p{i:04}")).collect();
-        for name in &names {
-            let (_, page) = add(&mut presence, name);
-            assert!(page.len() <= PEOPLE_PAGE);
+        for (i, name) in names.iter().enumerate() {
+            let (_, welcome) = add(&mut presence, name);
+            let expected = if i < LISTED_UP_TO { i + 1 } else { 0 };
+            assert_eq!(welcome.len(), expected, "everyone while listed, nobody after");
         }
         let online = names.len() as u32;
         assert_eq!(presence.notice(), Some(ServerMsg::Presence { online, people: vec![], left: vec![], all: false }));

@@ -70,6 +70,9 @@ pub trait AccountStore: Send + Sync + 'static {
 
     fn credentials<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Credentials>>>;
 
+    /// The account with this username, if there is one.
+    fn account_named<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Account>>>;
+
     /// Stores a session under the hash of its token.
     fn create_session<'a>(
         &'a self,
@@ -114,6 +117,18 @@ impl AccountStore for SqliteStore {
                 username: username.to_owned(),
                 display_name: display_name.to_owned(),
             }))
+        }
+        .boxed()
+    }
+
+    fn account_named<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Account>>> {
+        async move {
+            let row: Option<AccountRow> =
+                sqlx::query_as("SELECT id, username, display_name FROM accounts WHERE username = ?1")
+                    .bind(username)
+                    .fetch_optional(self.readers())
+                    .await?;
+            Ok(row.map(Account::from))
         }
         .boxed()
     }

@@ -41,7 +41,9 @@ pub async fn upgrade(
         tracing::info!(%refusal, %ip, "websocket upgrade refused");
         return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
     }
-    let room = match RoomName::parse(&raw) {
+    // A typed room name, or a direct conversation (`@<id>.<id>`), checked
+    // against the session below.
+    let room = match RoomName::parse_key(&raw) {
         Ok(room) => room,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
@@ -72,6 +74,11 @@ pub async fn upgrade(
         None => None,
     };
     let registration = registration.filter(|_| signed_in.is_some());
+    if !room.readable_by(signed_in.as_ref().map(|s| s.account.id.0)) {
+        let status = if signed_in.is_some() { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
+        tracing::info!(%ip, %room, "websocket upgrade refused: a conversation of others");
+        return (status, "This conversation is private to its two people.").into_response();
+    }
     if let Some(signed_in) = &signed_in {
         if let Err(refusal) = slot.signed_in(signed_in.account.id) {
             return over_cap(refusal, ip);
@@ -96,7 +103,7 @@ pub async fn upgrade(
         move |socket| {
             sessions.track_future(async move {
                 // Held for as long as the socket is open.
-                let _held = (slot, registration);
+                let _held = (slot, registration, crate::memory::SocketMemory::track());
                 let (sink, stream) = socket.split();
                 run_session(sink, stream, context).await;
             })

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use app::protocol::{Seq, Timestamp};
 use app::room_name::RoomName;
-use app::rooms::{NotifyLevel, RoomEntry, MAX_ROOMS_PER_ACCOUNT};
+use app::rooms::{Correspondent, NotifyLevel, RoomEntry, MAX_ROOMS_PER_ACCOUNT};
 
 use super::SqliteStore;
 use crate::store::{AccountId, ReadMark, ReadMoved, Result};
@@ -26,12 +26,13 @@ impl EntryRow {
     /// `None` for a row whose name no longer passes the rule (none do today).
     fn into_entry(self) -> Option<RoomEntry> {
         Some(RoomEntry {
-            room: RoomName::parse(&self.name).ok()?,
+            room: RoomName::parse_key(&self.name).ok()?,
             last_seq: Seq(self.last_seq as u64),
             read_seq: Seq(self.read_seq as u64),
             last_at: self.last_at.map(Timestamp),
             mentions: self.mentions as u32,
             notify: NotifyLevel::parse(&self.notify).unwrap_or_default(),
+            with: None,
         })
     }
 }
@@ -57,6 +58,7 @@ impl SqliteStore {
             .fetch_all(self.readers())
             .await?;
         let mut entries: Vec<RoomEntry> = rows.into_iter().filter_map(EntryRow::into_entry).collect();
+        self.name_correspondents(account, &mut entries).await?;
         RoomEntry::sort(&mut entries);
         Ok(entries)
     }
@@ -74,8 +76,8 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO memberships (account_id, room_id, joined_at, read_seq)
-             SELECT ?1, r.id, ?3, r.last_seq FROM rooms r
+            "INSERT INTO memberships (account_id, room_id, joined_at, read_seq, notify)
+             SELECT ?1, r.id, ?3, r.last_seq, ?5 FROM rooms r
               WHERE r.name = ?2 AND (SELECT count(*) FROM memberships c WHERE c.account_id = ?1) < ?4
              ON CONFLICT (account_id, room_id) DO NOTHING",
         )
@@ -83,6 +85,8 @@ impl SqliteStore {
         .bind(room.as_str())
         .bind(at.0)
         .bind(MAX_ROOMS_PER_ACCOUNT as i64)
+        // Every message of a direct conversation is for its two people.
+        .bind(if room.is_direct() { NotifyLevel::All } else { NotifyLevel::default() }.as_str())
         .execute(&mut *tx)
         .await?;
         let row: Option<EntryRow> = sqlx::query_as(select_entries!("WHERE m.account_id = ?1 AND r.name = ?2"))
@@ -91,7 +95,32 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(row.and_then(EntryRow::into_entry))
+        let mut entries: Vec<RoomEntry> = row.and_then(EntryRow::into_entry).into_iter().collect();
+        self.name_correspondents(account, &mut entries).await?;
+        Ok(entries.pop())
+    }
+
+    /// Fills in the other person of each direct conversation: one query.
+    async fn name_correspondents(&self, account: AccountId, entries: &mut [RoomEntry]) -> Result<()> {
+        let other = |entry: &RoomEntry| entry.room.direct_pair().map(|(a, b)| if a == account.0 { b } else { a });
+        let ids: Vec<i64> = entries.iter().filter_map(other).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let people: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, username, display_name FROM accounts WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(serde_json::to_string(&ids).expect("numbers always serialise"))
+        .fetch_all(self.readers())
+        .await?;
+        let people: HashMap<i64, Correspondent> = people
+            .into_iter()
+            .map(|(id, username, display_name)| (id, Correspondent { username, display_name }))
+            .collect();
+        for entry in entries {
+            entry.with = other(entry).and_then(|id| people.get(&id).cloned());
+        }
+        Ok(())
     }
 
     pub(super) async fn delete_membership(&self, account: AccountId, room: &RoomName) -> Result<bool> {
@@ -152,7 +181,7 @@ impl SqliteStore {
             .filter_map(|(account, room_id, seq)| {
                 Some(ReadMoved {
                     account: AccountId(account),
-                    room: RoomName::parse(names.get(&room_id)?).ok()?,
+                    room: RoomName::parse_key(names.get(&room_id)?).ok()?,
                     seq: Seq(seq as u64),
                     mentions: counts.get(&(account, room_id)).copied().unwrap_or(0) as u32,
                 })
