@@ -6,4 +6,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 . scripts/setup.sh build
 
-exec cargo leptos serve --release
+# --split: the pages other than the room's are WASM chunks of their own.
+exec cargo leptos serve --release --split

@@ -21,10 +21,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
-use pages::{AccountNav, LobbyPage, NotFound, RoomPage, SignInPage, SignUpPage};
+use pages::{AccountNav, NotFound, RoomPage};
 use viewer::ViewerResource;
 
 /// The HTML document around the app, rendered by the server only. Each response
@@ -88,9 +88,11 @@ pub fn App() -> impl IntoView {
                 // Pages are rendered whole before they are sent, so what they load
                 // (who is signed in, active rooms, the latest messages) is in the
                 // HTML itself: complete with JavaScript off.
-                <Route path=path!("/chat/") view=LobbyPage ssr=SsrMode::Async/>
-                <Route path=path!("/account/sign-up") view=SignUpPage ssr=SsrMode::Async/>
-                <Route path=path!("/account/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                // The room page is in the main bundle; the others are loaded
+                // when their route is (see `pages::lazy`).
+                <Route path=path!("/chat/") view={Lazy::<pages::LobbyRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account/sign-up") view={Lazy::<pages::SignUpRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account/sign-in") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -1,11 +1,13 @@
 //! One component per route.
 
 mod account;
+mod lazy;
 mod lobby;
 mod not_found;
 mod room_page;
 
 pub use account::{AccountNav, SignInPage, SignUpPage};
+pub use lazy::{LobbyRoute, SignInRoute, SignUpRoute};
 pub use lobby::LobbyPage;
 pub use not_found::NotFound;
 pub use room_page::RoomPage;
