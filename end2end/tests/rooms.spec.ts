@@ -102,4 +102,22 @@ test("a mention counts apart from the unread messages; a room read up to its las
   await openRoom(ada.page, room);
   await expect(log(ada.page).getByRole("listitem").filter({ hasText: "deploy" })).toBeVisible();
   await expect(log(ada.page).locator("#unread-divider")).toHaveCount(0);
+
+  // The mention the server found is highlighted and leads to a conversation
+  // with Ada; the one in code is text. The message that mentions her stands out.
+  const mentioning = log(ada.page).locator("li.message").filter({ hasText: "deploy" });
+  await expect(mentioning).toHaveClass(/mentions-me/);
+  await expect(mentioning.locator("a.mention")).toHaveAttribute("href", `/chat/@${ada.username}/`);
+  const inCode = log(ada.page).locator("li.message").filter({ hasText: "in code is not a mention" });
+  await expect(inCode.locator("a.mention")).toHaveCount(0);
+  await expect(inCode).not.toHaveClass(/mentions-me/);
+  // Bob's three messages within minutes: one name, one day divider.
+  const bobs = log(ada.page).locator("li.message");
+  await expect(bobs).toHaveCount(3);
+  await expect(bobs.nth(0)).not.toHaveClass(/grouped/);
+  await expect(bobs.nth(1)).toHaveClass(/grouped/);
+  await expect(bobs.nth(2)).toHaveClass(/grouped/);
+  await expect(log(ada.page).locator(".day-divider")).toHaveCount(1);
+  await expect(log(ada.page).locator(".day-divider")).toHaveText("Today");
+  await expect(bobs.nth(0).locator(".avatar")).toHaveText("B");
 });

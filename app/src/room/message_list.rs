@@ -27,6 +27,8 @@ pub fn MessageList(
     name: String,
     state: RoomState,
     my_name: Signal<String>,
+    /// The reader's username (signed out: `None`): messages mentioning them stand out.
+    me: Signal<Option<String>>,
     retry: Callback<ClientMsgId>,
     /// Called with the newest message on screen, while the page is visible.
     seen: Callback<Seq>,
@@ -156,7 +158,7 @@ pub fn MessageList(
             <div role="log" aria-live="polite" aria-label="Messages">
                 <ol class="log">
                     <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
-                        <MessageItem message hydrated=state.hydrated unread_from=state.unread_from/>
+                        <MessageItem message state me/>
                     </For>
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
@@ -169,10 +171,32 @@ pub fn MessageList(
     .into_any()
 }
 
+/// Messages of one person this close together are shown under one name.
+const GROUP_WITHIN_MS: i64 = 5 * 60_000;
+
 #[component]
-fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>, unread_from: RwSignal<Option<Seq>>) -> impl IntoView {
+fn MessageItem(message: ChatMessage, state: RoomState, me: Signal<Option<String>>) -> impl IntoView {
+    let (hydrated, unread_from) = (state.hydrated, state.unread_from);
     let at = message.sent_at;
     let seq = message.seq;
+    // The message before this one, as far as the page has it: its author and time.
+    // (A closure, not a memo: one more memo type costs the WASM budget more
+    // than the look-ups cost the page.)
+    let previous_at = move || state.messages.with(|m| m.range(..seq).next_back().map(|(_, p)| p.sent_at));
+    let day = move || super::time::day_of(at, hydrated.get());
+    let new_day = move || previous_at().is_none_or(|t| super::time::day_of(t, hydrated.get()) != day());
+    let day_text = move || super::time::day_label(day(), super::time::today(hydrated.get()));
+    let author = message.author.clone();
+    let grouped = move || {
+        !new_day()
+            && state.messages.with(|m| {
+                m.range(..seq)
+                    .next_back()
+                    .is_some_and(|(_, p)| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS)
+            })
+    };
+    let mentions = message.mentions.clone();
+    let mentions_me = move || me.with(|me| me.as_ref().is_some_and(|me| mentions.contains(me)));
     // The server renders UTC; once hydrated, the reader's own time zone.
     let clock = move || {
         if hydrated.get() {
@@ -182,17 +206,29 @@ fn MessageItem(message: ChatMessage, hydrated: RwSignal<bool>, unread_from: RwSi
         }
     };
     view! {
-        <li class="message" id=format!("m{}", message.seq.0) data-seq=message.seq.0>
+        <li
+            class="message"
+            class:grouped=grouped
+            class:mentions-me=mentions_me
+            id=format!("m{}", message.seq.0)
+            data-seq=message.seq.0
+        >
+            <Show when=new_day>
+                <div class="day-divider" role="separator">
+                    <span>{day_text}</span>
+                </div>
+            </Show>
             <Show when=move || unread_from.get() == Some(seq)>
                 <div class="unread-divider" id="unread-divider">
                     <span>"New messages"</span>
                 </div>
             </Show>
+            <Avatar name=message.author.clone()/>
             <div class="meta">
                 <span class="author">{message.author}</span>
                 <time datetime=rfc3339(at)>{clock}</time>
             </div>
-            <MessageBody body=message.body/>
+            <MessageBody body=message.body mentions=message.mentions.clone()/>
         </li>
     }
     .into_any()
@@ -231,6 +267,7 @@ fn PendingItem(
     };
     view! {
         <li class="message pending">
+            {move || view! { <Avatar name=my_name.get()/> }}
             <div class="meta">
                 <span class="author">{move || my_name.get()}</span>
                 {status}
@@ -239,6 +276,17 @@ fn PendingItem(
         </li>
     }
     .into_any()
+}
+
+/// Initials on a colour of their own: the same person, the same colour.
+#[component]
+fn Avatar(name: String) -> impl IntoView {
+    let initials: String =
+        name.split_whitespace().filter_map(|word| word.chars().next()).take(2).flat_map(char::to_uppercase).collect();
+    // FNV-1a of the name, to a hue.
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let style = format!("--hue: {}", hash % 360);
+    view! { <span class="avatar" aria-hidden="true" style=style>{initials}</span> }.into_any()
 }
 
 /// Geometry, which only a browser has.

@@ -126,6 +126,7 @@ pub fn Room(
     let my_name =
         Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.display_name).unwrap_or_default());
     // The page's own address: the room's, or `/chat/@<username>/`.
+    let my_username = Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.username));
     let here = with.as_ref().map_or_else(|| room.path(), Correspondent::path);
     let name = with.as_ref().map_or_else(|| format!("#{room}"), |with| format!("@{}", with.display_name));
     let title = {
@@ -159,7 +160,7 @@ pub fn Room(
                                 state.mark_unread_from(entry.read_seq);
                             }
                             history_ready.set(true);
-                            view! { <MessageList room name state my_name retry seen/> }
+                            view! { <MessageList room name state my_name me=my_username retry seen/> }
                         })
                     }
                 }
