@@ -101,6 +101,8 @@ log "chat: 1,000 rooms x 10 members, 1 sender each"
 start chat; loadgen room --rooms 1000 --members 10 --senders 1 --rates 1,2,5 --duration "$DURATION"; stop
 log "chat: reconnect storm, $STORM clients"
 start chat; loadgen storm --clients "$STORM" --missed 100; stop
+log "chat: one room of ${CROWD:-10000} signed-in members (crowd)"
+start chat; loadgen crowd --members "${CROWD:-10000}" --server-pid "$SERVER_PID" --settle 5; stop
 log "chat: room page with 50 messages"
 start chat; loadgen pages --messages 50 --concurrency 16 --duration "$DURATION"; stop
 
