@@ -106,8 +106,7 @@ impl RoomListService for RoomLists {
             };
             let room = RoomName::direct(me.0, other.id.0);
             let with = Correspondent { username: other.username, display_name: other.display_name };
-            let listed = this.hub.store().room_list(me).await.map_err(unavailable)?;
-            if listed.iter().any(|entry| entry.room == room) {
+            if this.hub.store().in_list(me, &room).await.map_err(unavailable)? {
                 return Ok(DirectRoom { room, with });
             }
             // A new conversation: in both lists, within the starter's allowance.

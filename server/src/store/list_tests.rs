@@ -127,8 +127,11 @@ async fn leaving_takes_a_room_off_and_a_full_list_takes_no_more() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _writer) = open(&dir).await;
     let ada = account(&store, "ada").await;
+    assert!(!store.in_list(ada, &room("lounge")).await.unwrap());
     store.join_room(ada, &room("lounge"), Timestamp(1)).await.unwrap().unwrap();
+    assert!(store.in_list(ada, &room("lounge")).await.unwrap());
     assert!(store.leave_room(ada, &room("lounge")).await.unwrap());
+    assert!(!store.in_list(ada, &room("lounge")).await.unwrap());
     assert!(!store.leave_room(ada, &room("lounge")).await.unwrap(), "already gone");
     assert!(store.room_list(ada).await.unwrap().is_empty());
 

@@ -98,6 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// The account's room list, newest activity first.
     fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>>;
 
+    /// Whether the room is in the account's list (one indexed look-up).
+    fn in_list<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>>;
+
     /// Puts the room in the account's list (creating the room if need be), read
     /// up to its newest message; returns its entry, or `None` when the list holds
     /// [`app::rooms::MAX_ROOMS_PER_ACCOUNT`] rooms already.

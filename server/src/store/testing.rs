@@ -114,6 +114,10 @@ impl Store for TestStore {
         self.inner.room_list(account)
     }
 
+    fn in_list<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
+        self.inner.in_list(account, room)
+    }
+
     fn join_room<'a>(
         &'a self,
         account: AccountId,

@@ -123,6 +123,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn has_membership(&self, account: AccountId, room: &RoomName) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.account_id = ?1 AND r.name = ?2",
+        )
+        .bind(account.0)
+        .bind(room.as_str())
+        .fetch_optional(self.readers())
+        .await?;
+        Ok(found.is_some())
+    }
+
     pub(super) async fn delete_membership(&self, account: AccountId, room: &RoomName) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM memberships

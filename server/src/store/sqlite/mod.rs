@@ -194,6 +194,10 @@ impl Store for SqliteStore {
         self.select_room_list(account).boxed()
     }
 
+    fn in_list<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
+        self.has_membership(account, room).boxed()
+    }
+
     fn join_room<'a>(
         &'a self,
         account: AccountId,
