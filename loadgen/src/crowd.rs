@@ -28,6 +28,8 @@ pub struct CrowdReport {
     pub rss_left: u64,
     pub delivered: usize,
     pub delivery: Percentiles,
+    /// Sockets whose close did not go through (the server had gone, or hung up first).
+    pub unclean_closes: usize,
 }
 
 impl CrowdReport {
@@ -70,14 +72,17 @@ pub async fn crowd(
                     };
                     match frame {
                         Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"message""#) => {
-                            // Nobody listens any more once the run has what it needs.
-                            let _ = arrived_tx.send(Instant::now());
+                            // Nobody listens any more: the run has what it needs.
+                            if arrived_tx.send(Instant::now()).is_err() {
+                                break;
+                            }
                         }
                         Some(Ok(_)) => {}
                         Some(Err(_)) | None => break,
                     }
                 }
-                let _ = socket.close(None).await;
+                // Whether the server saw a clean close.
+                socket.close(None).await.is_ok()
             }));
         }
     }
@@ -109,11 +114,11 @@ pub async fn crowd(
 
     // Everyone leaves; the server gets a moment to let go.
     stop.cancel();
-    let _ = sender.close(None).await;
+    let mut unclean_closes = usize::from(sender.close(None).await.is_err());
     for reader in readers {
-        reader.await?;
+        unclean_closes += usize::from(!reader.await?);
     }
     tokio::time::sleep(settle).await;
     let rss_left = rss();
-    Ok(CrowdReport { members, sign_up, join, rss_start, rss_joined, rss_left, delivered, delivery })
+    Ok(CrowdReport { members, sign_up, join, rss_start, rss_joined, rss_left, delivered, delivery, unclean_closes })
 }

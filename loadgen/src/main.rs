@@ -198,7 +198,7 @@ async fn crowd(flags: &Flags) -> Result<(), String> {
             "rss_joined_bytes": report.rss_joined, "rss_left_bytes": report.rss_left,
             "bytes_per_member": report.bytes_per_member().round(), "delivered": report.delivered,
             "delivery_p50_ms": ms(report.delivery.p50), "delivery_p99_ms": ms(report.delivery.p99),
-            "delivery_max_ms": ms(report.delivery.max),
+            "delivery_max_ms": ms(report.delivery.max), "unclean_closes": report.unclean_closes,
         })
     );
     let mib = |b: u64| b as f64 / 1048576.0;

@@ -7,22 +7,10 @@ mod support;
 use app::protocol::{ChatError, ClientMsg, Seq, ServerMsg};
 use app::room_name::RoomName;
 use app::rooms::RoomEntry;
-use support::{post_form, sign_up, unique_username, Client, TestServer};
+use support::{person, post_form, Client, Person, TestServer};
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
-}
-
-/// A person with an account: their username and session cookie.
-struct Person {
-    username: String,
-    cookie: String,
-}
-
-async fn person(server: &TestServer, name: &str) -> Person {
-    let username = unique_username(name);
-    let cookie = sign_up(server.addr, &username, name).await;
-    Person { username, cookie }
 }
 
 /// A tab of `who` with `open` open; returns it with the list it was sent.

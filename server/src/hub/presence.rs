@@ -2,7 +2,8 @@
 //! away when every tab of theirs says so; signed-out readers only counted.
 //!
 //! Nothing here costs per pair of people. A join is a map insert and a copy of
-//! the first page (at most [`PEOPLE_PAGE`]); its notice is not sent at once but
+//! the people for its welcome (everyone up to [`LISTED_UP_TO`], nobody in a
+//! bigger room, which pages by [`PEOPLE_PAGE`]); its notice is not sent at once but
 //! folded into the room's next [`Presence::notice`], which the hub's presence
 //! task takes a few times a second: one frame for everyone, however many came.
 //! Above [`LISTED_UP_TO`] people that frame carries only the count (pages are

@@ -341,6 +341,19 @@ pub async fn sign_up(addr: SocketAddr, username: &str, display_name: &str) -> St
 
 pub use loadgen::http::Reply;
 
+/// A person with an account: their username and session cookie.
+pub struct Person {
+    pub username: String,
+    pub cookie: String,
+}
+
+/// Signs up an account named after `name` (a unique username).
+pub async fn person(server: &TestServer, name: &str) -> Person {
+    let username = unique_username(name);
+    let cookie = sign_up(server.addr, &username, name).await;
+    Person { username, cookie }
+}
+
 /// Posts a form as a browser without JavaScript does (`Accept: text/html`).
 pub async fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {
     loadgen::http::post_form(addr, path, fields, cookie).await.expect("an HTTP reply")
