@@ -8,44 +8,26 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use super::{LobbyPage, SignInPage, SignUpPage};
 
-pub struct LobbyRoute;
+/// A route whose view is `$page`, loaded lazily; it has no data of its own
+/// (the page loads what it needs).
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        pub struct $route;
 
-#[lazy_route]
-impl LazyRoute for LobbyRoute {
-    fn data() -> Self {
-        LobbyRoute
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
 
-    fn view(this: Self) -> AnyView {
-        let LobbyRoute = this;
-        view! { <LobbyPage/> }.into_any()
-    }
+            fn view(this: Self) -> AnyView {
+                let $route = this;
+                view! { <$page/> }.into_any()
+            }
+        }
+    };
 }
 
-pub struct SignUpRoute;
-
-#[lazy_route]
-impl LazyRoute for SignUpRoute {
-    fn data() -> Self {
-        SignUpRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let SignUpRoute = this;
-        view! { <SignUpPage/> }.into_any()
-    }
-}
-
-pub struct SignInRoute;
-
-#[lazy_route]
-impl LazyRoute for SignInRoute {
-    fn data() -> Self {
-        SignInRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let SignInRoute = this;
-        view! { <SignInPage/> }.into_any()
-    }
-}
+lazy_page!(LobbyRoute, LobbyPage);
+lazy_page!(SignUpRoute, SignUpPage);
+lazy_page!(SignInRoute, SignInPage);
