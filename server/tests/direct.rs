@@ -104,6 +104,13 @@ async fn a_conversation_is_one_per_pair_in_both_lists_and_private_on_every_path(
     assert_eq!(posted.status, 303, "{posted:?}");
     let history = call(&server, "/api/history", &room_field, Some(&ada.cookie)).await;
     assert!(!history.body.contains("it is Cy"), "Cy's message went to another conversation");
+    // Signed out, the post goes back to the page with the refusal and the draft.
+    let path = format!("/chat/@{}/", ada.username);
+    let anonymous = post_form(server.addr, &path, &[("id", "anon-1"), ("body", "hello?")], None).await;
+    assert_eq!(anonymous.status, 303, "{anonymous:?}");
+    let to = anonymous.header("location").unwrap_or_default();
+    assert!(to.starts_with(&format!("{path}?error=")) && to.contains("sign_in_required"), "{to}");
+    assert!(to.contains("draft=hello"), "{to}");
 
     // Not in the lobby's list of active rooms.
     let lobby = get(server.addr, "/chat/", None).await;

@@ -45,8 +45,7 @@ pub async fn post_message(
     let (room, back) = match raw.strip_prefix('@') {
         Some(username) => {
             let Some(me) = &author else {
-                let to = format!("/chat/@{username}/?error={}", app::url::encode(&ChatError::SignInRequired.to_json()));
-                return Redirect::to(&to).into_response();
+                return back_with_refusal(&format!("/chat/@{username}/"), &ChatError::SignInRequired, &form.body);
             };
             match state.accounts.find(username).await {
                 Ok(Some(other)) => (RoomName::direct(me.id.0, other.id.0), format!("/chat/@{}/", other.username)),
@@ -64,11 +63,7 @@ pub async fn post_message(
     };
     let refused = |error: ChatError| {
         tracing::debug!(code = error.code(), %room, "a form post was refused");
-        let mut to = format!("{back}?error={}", app::url::encode(&error.to_json()));
-        if form.body.len() <= MAX_DRAFT_IN_URL && !form.body.trim().is_empty() {
-            to.push_str(&format!("&draft={}", app::url::encode(&form.body)));
-        }
-        Redirect::to(&to).into_response()
+        back_with_refusal(&back, &error, &form.body)
     };
     let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), ClientMsgId(form.id.clone())).await {
         Ok(pending) => pending,
@@ -86,6 +81,16 @@ pub async fn post_message(
         Err(PostError::Refused(error)) => refused(error),
         Err(PostError::Closed) => unavailable("The server is restarting; post again shortly."),
     }
+}
+
+/// Back to the page at `back`, with the refusal (and the draft, when it fits
+/// an address) for the page to show.
+fn back_with_refusal(back: &str, error: &ChatError, body: &str) -> Response {
+    let mut to = format!("{back}?error={}", app::url::encode(&error.to_json()));
+    if body.len() <= MAX_DRAFT_IN_URL && !body.trim().is_empty() {
+        to.push_str(&format!("&draft={}", app::url::encode(body)));
+    }
+    Redirect::to(&to).into_response()
 }
 
 fn unavailable(reason: &str) -> Response {
