@@ -15,11 +15,6 @@ struct Page {
 }
 
 async fn get(state: &AppState, path: &str) -> Page {
-    // Leptos discovers an app's routes by rendering it with process-wide state. A
-    // server does that once, before serving; tests each build their own router,
-    // so they take turns, lest one test's discovery meet another's rendering.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = ONE_AT_A_TIME.lock().await;
     let response = router(state.clone())
         .oneshot(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap())
         .await
@@ -201,4 +196,30 @@ async fn pages_allow_only_their_own_nonced_scripts() {
     nonces.sort();
     nonces.dedup();
     assert_eq!(nonces.len(), 4, "a fresh nonce per response");
+}
+
+/// Leptos discovers an app's routes by rendering it under a process-wide flag
+/// that stalls any resource first polled meanwhile; the server discovers them
+/// once per process, so a server built while another renders pages (as the
+/// tests do, and as a process with several listeners would) stalls nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_a_server_while_another_renders_stalls_no_page() {
+    let (state, _dir) = state().await;
+    let builder = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                drop(router(state.clone()));
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for _ in 0..100 {
+        let page = tokio::time::timeout(support::PATIENCE, get(&state, "/account/sign-in?next=%2Fchat%2Fa%2F"))
+            .await
+            .expect("the page is rendered in time");
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("</html>"), "the page is whole");
+    }
+    builder.await.unwrap();
 }

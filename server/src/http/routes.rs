@@ -1,7 +1,7 @@
 //! The routes: Leptos pages, the WebSocket, and the layers every response
 //! passes through.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
@@ -13,12 +13,20 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
+use leptos_axum::{file_and_error_handler, generate_route_list, AxumRouteListing, LeptosRoutes};
 
 use crate::state::AppState;
 
+/// The pages' routes, found once per process. Finding them renders the app with
+/// resource loading suppressed by a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`): a page rendering on another thread at that moment
+/// waits forever on a resource first polled under the flag (leptos issue #4773).
+/// A server that starts while others serve (the integration tests start one per
+/// test in one process) must not walk the app again.
+static ROUTES: LazyLock<Mutex<Vec<AxumRouteListing>>> = LazyLock::new(|| Mutex::new(generate_route_list(App)));
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = ROUTES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let directory: SharedDirectory = Arc::new(state.hub.clone());
     let history: SharedHistory = Arc::new(state.hub.clone());
     let accounts: SharedAccounts = Arc::new(state.accounts.clone());
