@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::room_name::RoomName;
-use crate::rooms::RoomEntry;
+use crate::rooms::{NotifyLevel, RoomEntry};
 
 pub use crate::error::ChatError;
 
@@ -29,7 +29,8 @@ pub use crate::error::ChatError;
 /// 6: presence per person, not per connection: the welcome counts the people
 /// and lists a first page of them, `presence` notices are coalesced (counts
 /// only in a crowded room), `people` pages on request; `away` and `typing`.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 7: `room_notify`: a room's notification level changed on another tab.
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
 pub const PEOPLE_PAGE: usize = 50;
@@ -184,6 +185,8 @@ pub enum ServerMsg {
     RoomJoined { entry: RoomEntry },
     /// A room was taken off this account's list.
     RoomLeft { room: RoomName },
+    /// When `room` notifies this account changed (on any of its tabs).
+    RoomNotify { room: RoomName, notify: NotifyLevel },
 }
 
 /// A signed-in person present in a room.
@@ -256,8 +259,8 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":6,"since":41}"#);
-        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":6}"#).unwrap();
+        assert_eq!(join.to_json(), r#"{"type":"join","version":7,"since":41}"#);
+        let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":7}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);
         assert_eq!(ClientMsg::Away { away: true }.to_json(), r#"{"type":"away","away":true}"#);
@@ -296,6 +299,7 @@ mod tests {
             },
             ServerMsg::RoomRead { room: RoomName::parse("lounge").unwrap(), seq: Seq(12), mentions: 0 },
             ServerMsg::RoomLeft { room: RoomName::parse("lounge").unwrap() },
+            ServerMsg::RoomNotify { room: RoomName::parse("lounge").unwrap(), notify: NotifyLevel::Nothing },
         ];
         for msg in msgs {
             let back: ServerMsg = serde_json::from_str(&msg.to_json()).unwrap();

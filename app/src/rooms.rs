@@ -101,6 +101,37 @@ pub enum NotifyLevel {
 }
 
 impl NotifyLevel {
+    /// A new member's level: every message of a direct conversation is for its
+    /// two people; in a room, only what mentions them.
+    pub fn default_for(room: &RoomName) -> Self {
+        if room.is_direct() {
+            NotifyLevel::All
+        } else {
+            NotifyLevel::Mentions
+        }
+    }
+
+    /// Whether a message by someone else that mentions the member (`mentioned`)
+    /// or not is worth a notification.
+    pub fn notifies(self, mentioned: bool) -> bool {
+        match self {
+            NotifyLevel::All => true,
+            NotifyLevel::Mentions => mentioned,
+            NotifyLevel::Nothing => false,
+        }
+    }
+
+    /// In the room header's menu.
+    pub fn label(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "All messages",
+            NotifyLevel::Mentions => "Mentions only",
+            NotifyLevel::Nothing => "Nothing",
+        }
+    }
+
+    pub const ALL: [NotifyLevel; 3] = [NotifyLevel::All, NotifyLevel::Mentions, NotifyLevel::Nothing];
+
     pub fn as_str(self) -> &'static str {
         match self {
             NotifyLevel::All => "all",
@@ -110,7 +141,7 @@ impl NotifyLevel {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [NotifyLevel::All, NotifyLevel::Mentions, NotifyLevel::Nothing].into_iter().find(|l| l.as_str() == s)
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
     }
 }
 
@@ -126,6 +157,10 @@ pub enum RoomListError {
     ListFull,
     #[error("You are changing your rooms too fast. Wait a moment.")]
     RateLimited,
+    #[error("Join the room first to choose when it notifies you.")]
+    NotInList,
+    #[error("Choose all messages, mentions only or nothing.")]
+    BadNotifyLevel,
     #[error("There is nobody with that username.")]
     NoSuchPerson,
     #[error("This conversation is private to its two people.")]
@@ -145,6 +180,8 @@ impl RoomListError {
             RoomListError::BadRoomName => "bad_room_name",
             RoomListError::ListFull => "list_full",
             RoomListError::RateLimited => "rate_limited",
+            RoomListError::NotInList => "not_in_list",
+            RoomListError::BadNotifyLevel => "bad_notify_level",
             RoomListError::NoSuchPerson => "no_such_person",
             RoomListError::Private => "private",
             RoomListError::TooManyConversations => "too_many_conversations",
@@ -172,7 +209,7 @@ pub use service::{RoomListService, SharedRoomLists};
 mod service {
     use http::request::Parts;
 
-    use super::{DirectRoom, RoomEntry, RoomListError};
+    use super::{DirectRoom, NotifyLevel, RoomEntry, RoomListError};
     use crate::account::Answer;
     use crate::room_name::RoomName;
 
@@ -186,6 +223,14 @@ mod service {
         fn join(&self, request: &Parts, room: RoomName) -> Answer<Result<RoomEntry, RoomListError>>;
         /// Takes the room off the list.
         fn leave(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>>;
+        /// Sets when a room of the list notifies its person; every open tab
+        /// of the account hears of it. Returns the path of the room's page.
+        fn set_notify(
+            &self,
+            request: &Parts,
+            room: RoomName,
+            level: NotifyLevel,
+        ) -> Answer<Result<String, RoomListError>>;
         /// The signed-in person's conversation with `username`, started (in
         /// both their lists) if it is new.
         fn open_direct(&self, request: &Parts, username: String) -> Answer<Result<DirectRoom, RoomListError>>;
@@ -261,6 +306,20 @@ pub async fn leave_room(room: String) -> Result<(), RoomListError> {
     lists.leave(&parts, room.clone()).await?;
     if is_plain_form(&parts) {
         leptos_axum::redirect(&room.path());
+    }
+    Ok(())
+}
+
+/// Sets when `room` notifies the signed-in person (`level`: all, mentions or
+/// nothing).
+#[server(endpoint = "set-notify")]
+pub async fn set_notify(room: String, level: String) -> Result<(), RoomListError> {
+    let (lists, parts) = context()?;
+    let room = RoomName::parse_key(&room).map_err(|_| RoomListError::BadRoomName)?;
+    let level = NotifyLevel::parse(&level).ok_or(RoomListError::BadNotifyLevel)?;
+    let page = lists.set_notify(&parts, room, level).await?;
+    if is_plain_form(&parts) {
+        leptos_axum::redirect(&page);
     }
     Ok(())
 }

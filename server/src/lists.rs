@@ -8,7 +8,7 @@ use http::request::Parts;
 
 use app::account::Answer;
 use app::room_name::RoomName;
-use app::rooms::{Correspondent, DirectRoom, RoomEntry, RoomListError, RoomListService};
+use app::rooms::{Correspondent, DirectRoom, NotifyLevel, RoomEntry, RoomListError, RoomListService};
 
 use crate::accounts::Accounts;
 use crate::hub::Hub;
@@ -89,6 +89,27 @@ impl RoomListService for RoomLists {
             let account = this.changer(&request).await?;
             this.hub.leave_list(account, &room).await.map_err(unavailable)?;
             Ok(())
+        })
+    }
+
+    fn set_notify(&self, request: &Parts, room: RoomName, level: NotifyLevel) -> Answer<Result<String, RoomListError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let account = this.changer(&request).await?;
+            if !this.hub.set_notify(account, &room, level).await.map_err(unavailable)? {
+                return Err(RoomListError::NotInList);
+            }
+            let Some((a, b)) = room.direct_pair() else { return Ok(room.path()) };
+            // A conversation's page is the other person's address.
+            let other = if a == account.0 { b } else { a };
+            match this.accounts.by_id(AccountId(other)).await {
+                Ok(Some(other)) => Ok(format!("/chat/@{}/", other.username)),
+                Ok(None) => Ok("/chat/".to_owned()),
+                Err(error) => {
+                    tracing::warn!(%error, "notification level: accounts unreadable");
+                    Err(RoomListError::Unavailable)
+                }
+            }
         })
     }
 

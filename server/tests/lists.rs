@@ -6,7 +6,7 @@ mod support;
 
 use app::protocol::{ChatError, ClientMsg, Seq, ServerMsg};
 use app::room_name::RoomName;
-use app::rooms::RoomEntry;
+use app::rooms::{NotifyLevel, RoomEntry};
 use support::{person, post_form, Client, Person, TestServer};
 
 fn room(name: &str) -> RoomName {
@@ -125,6 +125,45 @@ async fn posting_puts_the_room_in_the_list_on_every_tab_and_leaving_takes_it_off
     assert_eq!(elsewhere.recv_list().await, ServerMsg::RoomLeft { room: room("lounge") });
     let (_, rooms) = tab(&server, &ada, "office").await;
     assert!(rooms.is_empty(), "{rooms:?}");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_rooms_notification_level_is_kept_and_told_to_every_tab() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    join_list(&server, &ada, "lounge").await;
+    let (mut phone, rooms) = tab(&server, &ada, "office").await;
+    assert_eq!(find(&rooms, "lounge").notify, NotifyLevel::Mentions, "a room's default");
+
+    let set = |level: &'static str, cookie: Option<String>, name: &'static str| {
+        let addr = server.addr;
+        async move { post_form(addr, "/api/set-notify", &[("room", name), ("level", level)], cookie.as_deref()).await }
+    };
+    let reply = set("nothing", Some(ada.cookie.clone()), "lounge").await;
+    assert!(matches!(reply.status, 302 | 303), "set: {reply:?}");
+    assert_eq!(reply.header("location"), Some("/chat/lounge/"), "back to the room without a script");
+    assert_eq!(phone.recv_list().await, ServerMsg::RoomNotify { room: room("lounge"), notify: NotifyLevel::Nothing });
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    assert_eq!(find(&rooms, "lounge").notify, NotifyLevel::Nothing, "kept, for a tab that comes later");
+
+    // A direct conversation notifies of everything by default; the form comes
+    // back to its page (the other person's address).
+    let reply = post_form(server.addr, "/api/open-direct", &[("username", &bob.username)], Some(&ada.cookie)).await;
+    assert!(reply.status < 400, "{reply:?}");
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    let direct = rooms.iter().find(|e| e.room.is_direct()).expect("the conversation is listed");
+    assert_eq!(direct.notify, NotifyLevel::All);
+    let key = direct.room.to_string();
+    let reply =
+        post_form(server.addr, "/api/set-notify", &[("room", &key), ("level", "mentions")], Some(&ada.cookie)).await;
+    let page = format!("/chat/@{}/", bob.username);
+    assert_eq!(reply.header("location"), Some(page.as_str()), "{reply:?}");
+
+    // Refusals: signed out, a room not in the list, a level that is none.
+    assert!(set("all", None, "lounge").await.body.contains("sign_in_required"));
+    assert!(set("all", Some(ada.cookie.clone()), "garden").await.body.contains("not_in_list"));
+    assert!(set("loud", Some(ada.cookie.clone()), "lounge").await.body.contains("bad_notify_level"));
     server.shut_down().await;
 }
 

@@ -263,6 +263,10 @@ mod browser {
                             continue;
                         }
                     };
+                    #[cfg(feature = "hydrate")]
+                    if let Some(due) = list.notice(room, &msg) {
+                        crate::room_list::notices::show(due);
+                    }
                     if list.apply(&msg) {
                         continue;
                     }

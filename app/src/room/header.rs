@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::people::PeopleHere;
 use super::state::RoomState;
-use crate::room_list::{JoinLeave, RoomList};
+use crate::room_list::{JoinLeave, NotifyChoice, RoomList};
 use crate::room_name::RoomName;
 
 #[component]
@@ -39,6 +39,7 @@ pub fn RoomHeader(
                     <span aria-hidden="true">"‹ "</span>"Lobby"
                 </a>
                 <h1 class="room-title">{name}</h1>
+                <NotifyChoice room=room.clone()/>
                 {(!room.is_direct()).then(|| {
                 let room = room.clone();
                 view! {

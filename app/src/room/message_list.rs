@@ -67,6 +67,14 @@ pub fn MessageList(
         state.messages.track();
         state.pending.track();
         let Some(el) = scroller.get() else { return };
+        // Opened at a message (`#m<seq>`, from a notification): there, once.
+        #[cfg(feature = "hydrate")]
+        if !started_at_divider.get_value() && browser::show_target(&el) {
+            started_at_divider.set_value(true);
+            follow.set_value(false);
+            report_seen();
+            return;
+        }
         if !started_at_divider.get_value() && state.unread_from.get_untracked().is_some() {
             started_at_divider.set_value(true);
             #[cfg(feature = "hydrate")]
@@ -312,6 +320,23 @@ mod browser {
             }
             item.get_attribute("data-seq")?.parse().ok().map(Seq)
         })
+    }
+
+    /// Scrolls the message the address points at (`#m<seq>`) into view;
+    /// `false` when it points at none loaded.
+    pub fn show_target(log: &web_sys::Element) -> bool {
+        let hash = leptos::prelude::window().location().hash().unwrap_or_default();
+        let Some(seq) = hash.strip_prefix("#m").filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return false;
+        };
+        match log.query_selector(&format!("#m{seq}")) {
+            Ok(Some(message)) => {
+                message.scroll_into_view();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Scrolls the divider to the top of the view; `false` when there is none.

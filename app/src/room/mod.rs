@@ -149,7 +149,7 @@ pub fn Room(
                     move || {
                         let (room, name) = (room.clone(), name.clone());
                         Suspend::new(async move {
-                            let me = viewer.await.ok().flatten().map(|v| v.username);
+                            let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
                             let listed = listed.await.unwrap_or_default();
                             list.load(me, listed);
                             match first_page.await {

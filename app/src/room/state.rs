@@ -284,7 +284,8 @@ impl RoomState {
             | ServerMsg::Activity { .. }
             | ServerMsg::RoomRead { .. }
             | ServerMsg::RoomJoined { .. }
-            | ServerMsg::RoomLeft { .. } => Applied::Continue,
+            | ServerMsg::RoomLeft { .. }
+            | ServerMsg::RoomNotify { .. } => Applied::Continue,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The room list beside the room (a drawer on a phone): the rooms this person
 //! keeps, newest activity first, with unread and mention counts, live.
 
+pub mod notices;
 pub mod state;
 mod view;
 
 pub use state::RoomList;
-pub use view::{JoinLeave, RoomListNav};
+pub use view::{JoinLeave, NotifyChoice, RoomListNav};

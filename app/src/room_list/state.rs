@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use crate::protocol::{ChatMessage, Seq, ServerMsg};
 use crate::room_name::RoomName;
-use crate::rooms::RoomEntry;
+use crate::rooms::{NotifyLevel, RoomEntry};
 
 /// Applies a room-list frame; `false` when the frame is not about the list.
 pub fn apply(entries: &mut Vec<RoomEntry>, me: &str, msg: &ServerMsg) -> bool {
@@ -64,6 +64,11 @@ pub fn apply(entries: &mut Vec<RoomEntry>, me: &str, msg: &ServerMsg) -> bool {
             None => entries.push(entry.clone()),
         },
         ServerMsg::RoomLeft { room } => entries.retain(|e| &e.room != room),
+        ServerMsg::RoomNotify { room, notify } => {
+            if let Some(entry) = entries.iter_mut().find(|e| &e.room == room) {
+                entry.notify = *notify;
+            }
+        }
         _ => return false,
     }
     RoomEntry::sort(entries);
@@ -107,6 +112,8 @@ pub struct RoomList {
     pub entries: RwSignal<Vec<RoomEntry>>,
     /// The signed-in person's username: mentions and read positions are told by it.
     pub me: RwSignal<Option<String>>,
+    /// Their display name, as their messages are signed.
+    my_name: StoredValue<String>,
     /// The list has come from the server (a page or the socket) at least once.
     loaded: RwSignal<bool>,
 }
@@ -114,13 +121,23 @@ pub struct RoomList {
 impl RoomList {
     pub fn provide() -> Self {
         let list =
-            RoomList { entries: RwSignal::new(Vec::new()), me: RwSignal::new(None), loaded: RwSignal::new(false) };
+            RoomList {
+                entries: RwSignal::new(Vec::new()),
+                me: RwSignal::new(None),
+                my_name: StoredValue::new(String::new()),
+                loaded: RwSignal::new(false),
+            };
         provide_context(list);
         list
     }
 
-    /// The list a page loaded, unless the socket has given a fresher one.
-    pub fn load(&self, me: Option<String>, entries: Vec<RoomEntry>) {
+    /// The list a page loaded, unless the socket has given a fresher one; `me`
+    /// is the signed-in person's username and display name.
+    pub fn load(&self, me: Option<(String, String)>, entries: Vec<RoomEntry>) {
+        let me = me.map(|(username, display_name)| {
+            self.my_name.set_value(display_name);
+            username
+        });
         if self.me.get_untracked() != me {
             self.me.set(me);
         }
@@ -147,6 +164,7 @@ impl RoomList {
                     | ServerMsg::RoomRead { .. }
                     | ServerMsg::RoomJoined { .. }
                     | ServerMsg::RoomLeft { .. }
+                    | ServerMsg::RoomNotify { .. }
             );
         };
         let mut handled = false;
@@ -178,9 +196,20 @@ impl RoomList {
         self.entries.with(|entries| entries.iter().any(|e| &e.room == room))
     }
 
-    /// Unread messages over the whole list: the tab title's count.
+    /// Unread messages over the whole list: the tab title's count. Rooms set
+    /// to notify of nothing do not count.
     pub fn total_unread(&self) -> u64 {
-        self.entries.with(|entries| entries.iter().map(RoomEntry::unread).sum())
+        self.entries.with(|entries| {
+            entries.iter().filter(|e| e.notify != NotifyLevel::Nothing).map(RoomEntry::unread).sum()
+        })
+    }
+
+    /// Whether `msg` (not applied yet) is worth a notification, for the page
+    /// showing `open`.
+    pub fn notice(&self, open: &RoomName, msg: &ServerMsg) -> Option<super::notices::Due> {
+        let me = self.me.get_untracked()?;
+        let my_name = self.my_name.get_value();
+        self.entries.with_untracked(|entries| super::notices::due(entries, &me, &my_name, open, msg))
     }
 }
 
@@ -188,7 +217,6 @@ impl RoomList {
 mod tests {
     use super::*;
     use crate::protocol::{ClientMsgId, Timestamp};
-    use crate::rooms::NotifyLevel;
 
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).unwrap()
@@ -274,5 +302,49 @@ mod tests {
         apply(&mut list, "ada", &ServerMsg::RoomLeft { room: room("lounge") });
         assert!(list.is_empty());
         assert!(!apply(&mut list, "ada", &ServerMsg::ShuttingDown));
+    }
+
+    fn message(seq: u64, author: &str, mentions: &[&str]) -> ServerMsg {
+        ServerMsg::Message(ChatMessage {
+            seq: Seq(seq),
+            author: author.into(),
+            body: "hello".into(),
+            sent_at: Timestamp(seq as i64),
+            client_id: ClientMsgId(format!("c{seq}")),
+            mentions: mentions.iter().map(|m| m.to_string()).collect(),
+        })
+    }
+
+    fn notified(list: &[RoomEntry], msg: &ServerMsg) -> Option<bool> {
+        super::super::notices::due(list, "ada", "Ada", &room("open"), msg).map(|due| due.mention)
+    }
+
+    #[test]
+    fn notifications_follow_each_rooms_level() {
+        let mut list = vec![entry("open", 4, 4), entry("lounge", 3, 3), entry("quiet", 3, 3)];
+        list[2].notify = NotifyLevel::Nothing;
+        // Mentions only (a room's default): a mention, not the rest.
+        assert_eq!(notified(&list, &message(5, "Bob", &["ada"])), Some(true));
+        assert_eq!(notified(&list, &message(5, "Bob", &["bob"])), None);
+        assert_eq!(notified(&list, &activity("lounge", 4, &[("ada", 1)], &[("bob", 4)])), Some(true));
+        assert_eq!(notified(&list, &activity("lounge", 4, &[("bob", 1)], &[("bob", 4)])), None);
+        // Nothing: not even a mention.
+        assert_eq!(notified(&list, &activity("quiet", 4, &[("ada", 1)], &[("bob", 4)])), None);
+        // All: every message by someone else.
+        list[1].notify = NotifyLevel::All;
+        assert_eq!(notified(&list, &activity("lounge", 4, &[], &[("bob", 4)])), Some(false));
+    }
+
+    #[test]
+    fn no_notification_for_my_own_what_was_read_or_told_or_rooms_not_listed() {
+        let mut list = vec![entry("open", 4, 4), entry("lounge", 3, 3)];
+        list.iter_mut().for_each(|e| e.notify = NotifyLevel::All);
+        assert_eq!(notified(&list, &message(5, "Ada", &["ada"])), None, "my own message, from another tab");
+        assert_eq!(notified(&list, &activity("lounge", 4, &[("ada", 1)], &[("ada", 4)])), None, "my own post is newest");
+        assert_eq!(notified(&list, &message(4, "Bob", &["ada"])), None, "a replay of what the list has");
+        list[1].read_seq = Seq(9);
+        assert_eq!(notified(&list, &activity("lounge", 5, &[("ada", 1)], &[])), None, "read on another device");
+        assert_eq!(notified(&list, &activity("elsewhere", 5, &[("ada", 1)], &[])), None);
+        assert_eq!(notified(&[], &message(5, "Bob", &["ada"])), None, "a room I am not in");
     }
 }

@@ -5,9 +5,10 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use super::notices::{self, NotifyPermission};
 use super::RoomList;
 use crate::room_name::RoomName;
-use crate::rooms::{JoinRoom, LeaveRoom, RoomEntry};
+use crate::rooms::{JoinRoom, LeaveRoom, NotifyLevel, RoomEntry, SetNotify};
 
 /// The list beside the open room (`current`); a drawer on a narrow screen,
 /// opened by the room header's Rooms button.
@@ -47,9 +48,42 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
                     .into_any()
                 }
             }}
+            <Show when=move || list.me.read().is_some()>
+                <NotifyPermissionButton/>
+            </Show>
         </nav>
     }
     .into_any()
+}
+
+/// Asks the browser for permission to notify (a click is the gesture it
+/// wants); says so when notifications are blocked. Nothing before hydration:
+/// only a script can ask.
+#[component]
+fn NotifyPermissionButton() -> impl IntoView {
+    let permission = RwSignal::new(NotifyPermission::Unsupported);
+    Effect::new(move |_| permission.set(notices::permission()));
+    let ask = move |_| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move { permission.set(notices::ask().await) });
+    };
+    move || match permission.get() {
+        NotifyPermission::Ask => Some(
+            view! {
+                <p class="notify-permission">
+                    <button type="button" class="secondary" on:click=ask>"Turn on notifications"</button>
+                </p>
+            }
+            .into_any(),
+        ),
+        NotifyPermission::Denied => Some(
+            view! {
+                <p class="notify-permission hint">"Notifications are blocked in this browser's site settings."</p>
+            }
+            .into_any(),
+        ),
+        NotifyPermission::Granted | NotifyPermission::Unsupported => None,
+    }
 }
 
 #[component]
@@ -76,7 +110,11 @@ fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
         }
     };
     view! {
-        <li data-room=room.to_string() class:unread=move || { unread() > 0 }>
+        <li
+            data-room=room.to_string()
+            class:unread=move || { unread() > 0 }
+            class:muted=move || entry.get().is_some_and(|e| e.notify == NotifyLevel::Nothing)
+        >
             <a
                 href=path
                 aria-current=if is_current { Some("page") } else { None }
@@ -154,6 +192,56 @@ pub fn JoinLeave(room: RoomName) -> impl IntoView {
             }}
             {error}
         </div>
+    }
+    .into_any()
+}
+
+/// When the room notifies me: all messages, mentions only, or nothing. A form:
+/// without a script it posts and comes back; with one, a change applies at
+/// once (and every tab of mine hears of it).
+#[component]
+pub fn NotifyChoice(room: RoomName) -> impl IntoView {
+    let list = RoomList::expect();
+    let set = ServerAction::<SetNotify>::new();
+    let level = {
+        let room = room.clone();
+        Memo::new(move |_| list.entry(&room).map(|e| e.notify))
+    };
+    let name = StoredValue::new(room.to_string());
+    let room = StoredValue::new(room);
+    let choose = move |ev: leptos::ev::Event| {
+        let Some(level) = NotifyLevel::parse(&event_target_value(&ev)) else { return };
+        list.entries.update(|entries| {
+            if let Some(entry) = room.with_value(|room| entries.iter_mut().find(|e| &e.room == room)) {
+                entry.notify = level;
+            }
+        });
+        set.dispatch(SetNotify { room: name.get_value(), level: level.as_str().to_owned() });
+    };
+    let error = move || {
+        set.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
+    };
+    view! {
+        <Show when=move || level.get().is_some()>
+            <ActionForm action=set attr:class="notify-choice">
+                <input type="hidden" name="room" value=name.get_value()/>
+                <label>
+                    <span class="label">"Notify me of"</span>
+                    <select name="level" on:change=choose>
+                        {NotifyLevel::ALL
+                            .map(|option| {
+                                view! {
+                                    <option value=option.as_str() selected=move || level.get() == Some(option)>
+                                        {option.label()}
+                                    </option>
+                                }
+                            })}
+                    </select>
+                </label>
+                <button type="submit" class="secondary save">"Save"</button>
+            </ActionForm>
+        </Show>
+        {error}
     }
     .into_any()
 }

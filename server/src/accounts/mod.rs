@@ -21,7 +21,7 @@ use http::HeaderMap;
 use crate::http::client_ip;
 use crate::limits::KeyedBuckets;
 use crate::policy::Policy;
-use crate::store::{Account, AccountStore};
+use crate::store::{Account, AccountId, AccountStore};
 
 pub use sockets::{SessionSockets, SocketRegistration};
 pub use token::{clearing_cookie, is_https, SessionKey, SessionToken, COOKIE_NAME};
@@ -149,6 +149,10 @@ impl Accounts {
     /// The account with this username (as typed: compared lower-cased).
     pub async fn find(&self, username: &str) -> Result<Option<Account>, AccountError> {
         self.inner.store.account_named(&username.trim().to_lowercase()).await.map_err(unavailable)
+    }
+
+    pub async fn by_id(&self, id: AccountId) -> Result<Option<Account>, AccountError> {
+        self.inner.store.account_by_id(id).await.map_err(unavailable)
     }
 
     /// Ends the session: deleted from the store, its sockets closed.

@@ -117,7 +117,7 @@ impl Lists {
                 read_seq: post.seq,
                 last_at: Some(last.sent_at),
                 mentions: 0,
-                notify: NotifyLevel::default(),
+                notify: NotifyLevel::default_for(room),
                 with: None,
             };
             self.tell(post.account, &ServerMsg::RoomJoined { entry }, ListChange::Joined(room.clone()));

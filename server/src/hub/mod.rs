@@ -216,6 +216,22 @@ impl Hub {
         Ok(left)
     }
 
+    /// Sets when `room` notifies the account and tells its tabs; `false` when
+    /// the room is not in its list.
+    pub async fn set_notify(
+        &self,
+        account: AccountId,
+        room: &RoomName,
+        level: app::rooms::NotifyLevel,
+    ) -> crate::store::Result<bool> {
+        let set = self.store().set_notify(account, room, level).await?;
+        if set {
+            let msg = ServerMsg::RoomNotify { room: room.clone(), notify: level };
+            self.inner.lists.tell(account, &msg, ListChange::Nothing);
+        }
+        Ok(set)
+    }
+
     /// Records that the account has read `room` up to `seq`; stored within a
     /// moment (coalesced with other marks), then told to the account's tabs.
     /// `false` once the hub is closing.

@@ -73,6 +73,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account with this username, if there is one.
     fn account_named<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Account>>>;
 
+    fn account_by_id(&self, id: AccountId) -> BoxFuture<'_, Result<Option<Account>>>;
+
     /// Stores a session under the hash of its token.
     fn create_session<'a>(
         &'a self,
@@ -126,6 +128,18 @@ impl AccountStore for SqliteStore {
             let row: Option<AccountRow> =
                 sqlx::query_as("SELECT id, username, display_name FROM accounts WHERE username = ?1")
                     .bind(username)
+                    .fetch_optional(self.readers())
+                    .await?;
+            Ok(row.map(Account::from))
+        }
+        .boxed()
+    }
+
+    fn account_by_id(&self, id: AccountId) -> BoxFuture<'_, Result<Option<Account>>> {
+        async move {
+            let row: Option<AccountRow> =
+                sqlx::query_as("SELECT id, username, display_name FROM accounts WHERE id = ?1")
+                    .bind(id.0)
                     .fetch_optional(self.readers())
                     .await?;
             Ok(row.map(Account::from))

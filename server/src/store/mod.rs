@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
-use app::rooms::RoomEntry;
+use app::rooms::{NotifyLevel, RoomEntry};
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
 pub use sqlite::{SqliteStore, SqliteWriter};
@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the room off the account's list; says whether it was there.
     fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>>;
+
+    /// Sets when the room notifies the account; says whether it is in the list.
+    fn set_notify<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        level: NotifyLevel,
+    ) -> BoxFuture<'a, Result<bool>>;
 
     /// Moves read positions forward (never back, never past a room's newest
     /// seq; rooms not in the account's list are ignored), all in one

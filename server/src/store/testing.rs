@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use app::protocol::{ChatMessage, Seq, Timestamp};
 use app::room_name::RoomName;
-use app::rooms::RoomEntry;
+use app::rooms::{NotifyLevel, RoomEntry};
 
 use super::{
     AccountId, Appended, MessageWriter, NewMessage, ReadMark, ReadMoved, Result, SqliteStore, SqliteWriter, Store,
@@ -129,6 +129,15 @@ impl Store for TestStore {
 
     fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
         self.inner.leave_room(account, room)
+    }
+
+    fn set_notify<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        level: NotifyLevel,
+    ) -> BoxFuture<'a, Result<bool>> {
+        self.inner.set_notify(account, room, level)
     }
 
     fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {

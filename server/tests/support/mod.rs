@@ -386,6 +386,7 @@ impl Want {
                 | ServerMsg::RoomRead { .. }
                 | ServerMsg::RoomJoined { .. }
                 | ServerMsg::RoomLeft { .. }
+                | ServerMsg::RoomNotify { .. }
         );
         match self {
             Want::Room => !list,

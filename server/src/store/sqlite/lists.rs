@@ -85,8 +85,7 @@ impl SqliteStore {
         .bind(room.as_str())
         .bind(at.0)
         .bind(MAX_ROOMS_PER_ACCOUNT as i64)
-        // Every message of a direct conversation is for its two people.
-        .bind(if room.is_direct() { NotifyLevel::All } else { NotifyLevel::default() }.as_str())
+        .bind(NotifyLevel::default_for(room).as_str())
         .execute(&mut *tx)
         .await?;
         let row: Option<EntryRow> = sqlx::query_as(select_entries!("WHERE m.account_id = ?1 AND r.name = ?2"))
@@ -141,6 +140,19 @@ impl SqliteStore {
         )
         .bind(account.0)
         .bind(room.as_str())
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(super) async fn update_notify(&self, account: AccountId, room: &RoomName, level: NotifyLevel) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE memberships SET notify = ?3
+              WHERE account_id = ?1 AND room_id = (SELECT id FROM rooms WHERE name = ?2)",
+        )
+        .bind(account.0)
+        .bind(room.as_str())
+        .bind(level.as_str())
         .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)

@@ -23,7 +23,7 @@ use sqlx::{Connection, SqliteConnection};
 
 use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
 use app::room_name::RoomName;
-use app::rooms::RoomEntry;
+use app::rooms::{NotifyLevel, RoomEntry};
 
 use super::{AccountId, ReadMark, ReadMoved, Result, Store, StoreError};
 use checkpoints::Checkpoints;
@@ -209,6 +209,15 @@ impl Store for SqliteStore {
 
     fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
         self.delete_membership(account, room).boxed()
+    }
+
+    fn set_notify<'a>(
+        &'a self,
+        account: AccountId,
+        room: &'a RoomName,
+        level: NotifyLevel,
+    ) -> BoxFuture<'a, Result<bool>> {
+        self.update_notify(account, room, level).boxed()
     }
 
     fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {
