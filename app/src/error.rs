@@ -41,6 +41,9 @@ pub enum ChatError {
     /// Sending too fast; nothing was stored. Retry after `retry_after_ms`.
     #[error("You are sending messages too fast. Try again in {:.1} s.", (*retry_after_ms as f64 / 1000.0).max(0.1))]
     RateLimited { retry_after_ms: u64 },
+    /// Choosing when a room notifies needs the room in one's list.
+    #[error("Join the room first to choose when it notifies you.")]
+    NotInList,
     /// Posting needs an account; this is a signed-out reader.
     #[error("Sign in to post in this room; reading needs no account.")]
     SignInRequired,
@@ -70,6 +73,7 @@ impl ChatError {
             ChatError::InvalidMessageId { .. } => "invalid_message_id",
             ChatError::StoreUnavailable => "store_unavailable",
             ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::NotInList => "not_in_list",
             ChatError::SignInRequired => "sign_in_required",
             ChatError::SignedOut => "signed_out",
             ChatError::SessionExpired => "session_expired",
@@ -128,6 +132,7 @@ mod tests {
             ChatError::InvalidMessageId { max_len: 64 },
             ChatError::StoreUnavailable,
             ChatError::RateLimited { retry_after_ms: 1 },
+            ChatError::NotInList,
             ChatError::SignInRequired,
             ChatError::SignedOut,
             ChatError::SessionExpired,

@@ -29,7 +29,8 @@ pub use crate::error::ChatError;
 /// 6: presence per person, not per connection: the welcome counts the people
 /// and lists a first page of them, `presence` notices are coalesced (counts
 /// only in a crowded room), `people` pages on request; `away` and `typing`.
-/// 7: `room_notify`: a room's notification level changed on another tab.
+/// 7: a room's notification level: `notify` from the client, `room_notify`
+/// to every tab of the person.
 pub const PROTOCOL_VERSION: u32 = 7;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
@@ -100,6 +101,9 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<String>,
     },
+    /// When this room notifies this person from now on (it must be in their
+    /// list); every tab of theirs hears `room_notify`.
+    Notify { level: NotifyLevel },
 }
 
 /// What the server sends.
@@ -264,6 +268,8 @@ mod tests {
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);
         assert_eq!(ClientMsg::Away { away: true }.to_json(), r#"{"type":"away","away":true}"#);
+        let notify: ClientMsg = serde_json::from_str(r#"{"type":"notify","level":"nothing"}"#).unwrap();
+        assert_eq!(notify, ClientMsg::Notify { level: NotifyLevel::Nothing });
         let page: ClientMsg = serde_json::from_str(r#"{"type":"people","after":"ada"}"#).unwrap();
         assert_eq!(page, ClientMsg::People { after: Some("ada".into()) });
         let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();

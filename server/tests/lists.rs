@@ -160,6 +160,24 @@ async fn a_rooms_notification_level_is_kept_and_told_to_every_tab() {
     let page = format!("/chat/@{}/", bob.username);
     assert_eq!(reply.header("location"), Some(page.as_str()), "{reply:?}");
 
+    // Over a tab's socket: for its open room, told to the other tabs.
+    let (mut lounge, _) = tab(&server, &ada, "lounge").await;
+    lounge.send(&ClientMsg::Notify { level: NotifyLevel::All }).await;
+    let told = phone.list_until(|msg| matches!(msg, ServerMsg::RoomNotify { .. })).await;
+    assert_eq!(told, ServerMsg::RoomNotify { room: room("lounge"), notify: NotifyLevel::All });
+    let (mut garden, _) = tab(&server, &ada, "garden").await;
+    garden.send(&ClientMsg::Notify { level: NotifyLevel::All }).await;
+    match garden.recv().await {
+        ServerMsg::Error { error, .. } => assert_eq!(error, ChatError::NotInList),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut reader = server.reader("lounge").await;
+    reader.send(&ClientMsg::Notify { level: NotifyLevel::All }).await;
+    match reader.recv().await {
+        ServerMsg::Error { error, .. } => assert_eq!(error, ChatError::SignInRequired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
     // Refusals: signed out, a room not in the list, a level that is none.
     assert!(set("all", None, "lounge").await.body.contains("sign_in_required"));
     assert!(set("all", Some(ada.cookie.clone()), "garden").await.body.contains("not_in_list"));

@@ -10,6 +10,7 @@ use crate::protocol::{ClientMsgId, Seq};
 use crate::room::state::RoomState;
 use crate::room_list::RoomList;
 use crate::room_name::RoomName;
+use crate::rooms::NotifyLevel;
 
 pub struct Connection {
     #[cfg(feature = "hydrate")]
@@ -53,6 +54,11 @@ impl Connection {
         self.tell(Outgoing::People(after));
     }
 
+    /// Sets when the room notifies this person (sent when connected).
+    pub fn set_notify(&self, level: NotifyLevel) {
+        self.tell(Outgoing::Notify(level));
+    }
+
     fn tell(&self, what: Outgoing) {
         #[cfg(feature = "hydrate")]
         if self.outgoing.unbounded_send(what).is_err() {
@@ -70,6 +76,7 @@ pub enum Outgoing {
     Away(bool),
     Typing,
     People(Option<String>),
+    Notify(NotifyLevel),
 }
 
 impl Drop for Connection {
@@ -121,8 +128,14 @@ pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
         leptos::prelude::window_event_listener(leptos::ev::offline, on_network(false)),
     ];
     let (task, registration) = AbortHandle::new_pair();
-    let channels =
-        browser::Channels { nudges, network: network_rx, outgoing: outgoing_rx, last_read: None, away: false };
+    let channels = browser::Channels {
+        nudges,
+        network: network_rx,
+        outgoing: outgoing_rx,
+        last_read: None,
+        away: false,
+        notify: None,
+    };
     leptos::task::spawn_local(Abortable::new(browser::run(room, state, list, channels), registration).map(|_| ()));
     Connection { nudge, outgoing, task, network }
 }
@@ -151,6 +164,7 @@ mod browser {
     use crate::room::state::{Applied, ConnectionStatus, PendingState, RoomState};
     use crate::room_list::RoomList;
     use crate::room_name::RoomName;
+    use crate::rooms::NotifyLevel;
 
     /// How one connection ended.
     enum Ended {
@@ -176,6 +190,8 @@ mod browser {
         pub last_read: Option<Seq>,
         /// The tab is away: said again on every new connection.
         pub away: bool,
+        /// A notification level chosen while not connected: sent on joining.
+        pub notify: Option<NotifyLevel>,
     }
 
     pub async fn run(room: RoomName, state: RoomState, list: RoomList, mut channels: Channels) {
@@ -317,6 +333,11 @@ mod browser {
                         if channels.away && send(&mut sink, &ClientMsg::Away { away: true }).await.is_err() {
                             break;
                         }
+                        if let Some(level) = channels.notify.take() {
+                            if send(&mut sink, &ClientMsg::Notify { level }).await.is_err() {
+                                break;
+                            }
+                        }
                     } else if acked && throttled && pause.is_terminated() {
                         match send_next(&mut sink, state).await {
                             Ok(more) => throttled = more,
@@ -364,6 +385,11 @@ mod browser {
                         }
                         Outgoing::Typing => ClientMsg::Typing,
                         Outgoing::People(after) => ClientMsg::People { after },
+                        Outgoing::Notify(level) if !live => {
+                            channels.notify = Some(level);
+                            continue;
+                        }
+                        Outgoing::Notify(level) => ClientMsg::Notify { level },
                     };
                     if live && send(&mut sink, &msg).await.is_err() {
                         break;

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::people::PeopleHere;
 use super::state::RoomState;
-use crate::room_list::{JoinLeave, NotifyChoice, RoomList};
+use crate::room_list::{RoomControls, RoomList};
 use crate::room_name::RoomName;
 
 #[component]
@@ -13,10 +13,11 @@ pub fn RoomHeader(
     state: RoomState,
     drawer: RwSignal<bool>,
     more_people: Callback<Option<String>>,
+    /// Sets when the room notifies me.
+    set_notify: Callback<crate::rooms::NotifyLevel>,
 ) -> impl IntoView {
     let status = state.status;
     let list = RoomList::expect();
-    let signed_in = move || list.me.read().is_some();
     let unread_elsewhere = {
         let room = room.clone();
         Memo::new(move |_| list.entries.with(|e| e.iter().filter(|e| e.room != room).map(|e| e.unread()).sum::<u64>()))
@@ -39,15 +40,7 @@ pub fn RoomHeader(
                     <span aria-hidden="true">"‹ "</span>"Lobby"
                 </a>
                 <h1 class="room-title">{name}</h1>
-                <NotifyChoice room=room.clone()/>
-                {(!room.is_direct()).then(|| {
-                let room = room.clone();
-                view! {
-                    <Show when=signed_in>
-                        <JoinLeave room=room.clone()/>
-                    </Show>
-                }
-            })}
+                <RoomControls room=room.clone() choose=set_notify/>
                 <p
                     class="connection"
                     role="status"

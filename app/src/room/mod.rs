@@ -105,6 +105,7 @@ pub fn Room(
         with_connection(&|c| c.ask_people(after.clone()))
     });
     let typing = Callback::new(move |()| with_connection(&|c| c.report_typing()));
+    let set_notify = Callback::new(move |level| with_connection(&|c| c.set_notify(level)));
     people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
 
     let send = Callback::new(move |body: String| {
@@ -142,7 +143,7 @@ pub fn Room(
         <div class="room-layout">
         <RoomListNav current=Some(room.clone()) open=drawer/>
         <main class="room">
-            <RoomHeader room=room.clone() name=name.clone() state drawer more_people/>
+            <RoomHeader room=room.clone() name=name.clone() state drawer more_people set_notify/>
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let (room, name) = (room.clone(), name.clone());

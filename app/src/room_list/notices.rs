@@ -100,8 +100,7 @@ mod browser {
 
     pub fn permission() -> NotifyPermission {
         let Some(api) = api() else { return NotifyPermission::Unsupported };
-        match js_sys::Reflect::get(&api, &JsValue::from_str("permission")).ok().and_then(|p| p.as_string()).as_deref()
-        {
+        match js_sys::Reflect::get(&api, &JsValue::from_str("permission")).ok().and_then(|p| p.as_string()).as_deref() {
             Some("granted") => NotifyPermission::Granted,
             Some("denied") => NotifyPermission::Denied,
             _ => NotifyPermission::Ask,

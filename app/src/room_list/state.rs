@@ -120,13 +120,12 @@ pub struct RoomList {
 
 impl RoomList {
     pub fn provide() -> Self {
-        let list =
-            RoomList {
-                entries: RwSignal::new(Vec::new()),
-                me: RwSignal::new(None),
-                my_name: StoredValue::new(String::new()),
-                loaded: RwSignal::new(false),
-            };
+        let list = RoomList {
+            entries: RwSignal::new(Vec::new()),
+            me: RwSignal::new(None),
+            my_name: StoredValue::new(String::new()),
+            loaded: RwSignal::new(false),
+        };
         provide_context(list);
         list
     }
@@ -199,9 +198,8 @@ impl RoomList {
     /// Unread messages over the whole list: the tab title's count. Rooms set
     /// to notify of nothing do not count.
     pub fn total_unread(&self) -> u64 {
-        self.entries.with(|entries| {
-            entries.iter().filter(|e| e.notify != NotifyLevel::Nothing).map(RoomEntry::unread).sum()
-        })
+        self.entries
+            .with(|entries| entries.iter().filter(|e| e.notify != NotifyLevel::Nothing).map(RoomEntry::unread).sum())
     }
 
     /// Whether `msg` (not applied yet) is worth a notification, for the page
@@ -340,7 +338,11 @@ mod tests {
         let mut list = vec![entry("open", 4, 4), entry("lounge", 3, 3)];
         list.iter_mut().for_each(|e| e.notify = NotifyLevel::All);
         assert_eq!(notified(&list, &message(5, "Ada", &["ada"])), None, "my own message, from another tab");
-        assert_eq!(notified(&list, &activity("lounge", 4, &[("ada", 1)], &[("ada", 4)])), None, "my own post is newest");
+        assert_eq!(
+            notified(&list, &activity("lounge", 4, &[("ada", 1)], &[("ada", 4)])),
+            None,
+            "my own post is newest"
+        );
         assert_eq!(notified(&list, &message(4, "Bob", &["ada"])), None, "a replay of what the list has");
         list[1].read_seq = Seq(9);
         assert_eq!(notified(&list, &activity("lounge", 5, &[("ada", 1)], &[])), None, "read on another device");

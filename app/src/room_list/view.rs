@@ -1,14 +1,14 @@
-//! The room list's views: the list itself ([`RoomListNav`]) and the Join /
-//! Leave button of a room ([`JoinLeave`]). Both read [`RoomList`], which the
+//! The room list's views: the list itself ([`RoomListNav`]) and what a room's
+//! header offers about it ([`RoomControls`]). Both read [`RoomList`], which the
 //! page fills from the server (in its first HTML) and the room socket keeps live.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use super::controls;
 use super::notices::{self, NotifyPermission};
 use super::RoomList;
 use crate::room_name::RoomName;
-use crate::rooms::{JoinRoom, LeaveRoom, NotifyLevel, RoomEntry, SetNotify};
+use crate::rooms::{NotifyLevel, RoomEntry};
 
 /// The list beside the open room (`current`); a drawer on a narrow screen,
 /// opened by the room header's Rooms button.
@@ -56,33 +56,16 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
     .into_any()
 }
 
-/// Asks the browser for permission to notify (a click is the gesture it
-/// wants); says so when notifications are blocked. Nothing before hydration:
-/// only a script can ask.
+/// The way to turn browser notifications on, shown once the page knows the
+/// browser's answer (never before hydration: only a script can ask).
 #[component]
 fn NotifyPermissionButton() -> impl IntoView {
-    let permission = RwSignal::new(NotifyPermission::Unsupported);
-    Effect::new(move |_| permission.set(notices::permission()));
-    let ask = move |_| {
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move { permission.set(notices::ask().await) });
-    };
-    move || match permission.get() {
-        NotifyPermission::Ask => Some(
-            view! {
-                <p class="notify-permission">
-                    <button type="button" class="secondary" on:click=ask>"Turn on notifications"</button>
-                </p>
-            }
-            .into_any(),
-        ),
-        NotifyPermission::Denied => Some(
-            view! {
-                <p class="notify-permission hint">"Notifications are blocked in this browser's site settings."</p>
-            }
-            .into_any(),
-        ),
-        NotifyPermission::Granted | NotifyPermission::Unsupported => None,
+    let wanted = RwSignal::new(false);
+    Effect::new(move |_| wanted.set(matches!(notices::permission(), NotifyPermission::Ask | NotifyPermission::Denied)));
+    move || {
+        wanted.get().then(|| {
+            view! { <Suspense fallback=|| ()>{Suspend::new(async move { controls::permission_button().await })}</Suspense> }
+        })
     }
 }
 
@@ -135,113 +118,29 @@ fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
     .into_any()
 }
 
-/// Join (put the room in my list) or Leave. A form either way: without a
-/// script it posts and comes back to the room.
+/// What I can do about the room in its header: Join or Leave it, choose when
+/// it notifies me. The server renders the controls as plain forms (they work
+/// without a script); the browser leaves that HTML alone while it hydrates and
+/// then puts the live controls in its place, from a chunk of their own
+/// ([`controls`]) fetched after hydration. Hydrating them in place would need
+/// their code in the first chunk, or the chunk before hydration.
 #[component]
-pub fn JoinLeave(room: RoomName) -> impl IntoView {
-    let list = RoomList::expect();
-    let join = ServerAction::<JoinRoom>::new();
-    let leave = ServerAction::<LeaveRoom>::new();
-    // What the server answered, applied at once (the socket says it too).
+pub fn RoomControls(room: RoomName, choose: Callback<NotifyLevel>) -> impl IntoView {
+    let slot = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "ssr")]
+    let html = controls::room_controls_view(room.clone(), choose).to_html();
+    #[cfg(not(feature = "ssr"))]
+    let html = String::new();
+    #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if let Some(Ok(Some(entry))) = join.value().get() {
-            list.entries.update(|entries| {
-                if !entries.iter().any(|e| e.room == entry.room) {
-                    entries.push(entry);
-                    RoomEntry::sort(entries);
-                }
-            });
-        }
-    });
-    let left_room = room.clone();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = leave.value().get() {
-            list.entries.update(|entries| entries.retain(|e| e.room != left_room));
-        }
-    });
-    let error = move || {
-        let failed = join.value().get().and_then(Result::err).or_else(|| leave.value().get().and_then(Result::err));
-        failed.map(|e| view! { <p class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
-    };
-    let joined = {
+        let Some(slot) = slot.get() else { return };
         let room = room.clone();
-        move || list.contains(&room)
-    };
-    let name = room.to_string();
-    view! {
-        <div class="join-leave">
-            {move || {
-                let name = name.clone();
-                if joined() {
-                    view! {
-                        <ActionForm action=leave>
-                            <input type="hidden" name="room" value=name/>
-                            <button type="submit" class="secondary" disabled=move || leave.pending().get()>"Leave"</button>
-                        </ActionForm>
-                    }
-                    .into_any()
-                } else {
-                    view! {
-                        <ActionForm action=join>
-                            <input type="hidden" name="room" value=name/>
-                            <button type="submit" disabled=move || join.pending().get()>"Join"</button>
-                        </ActionForm>
-                    }
-                    .into_any()
-                }
-            }}
-            {error}
-        </div>
-    }
-    .into_any()
-}
-
-/// When the room notifies me: all messages, mentions only, or nothing. A form:
-/// without a script it posts and comes back; with one, a change applies at
-/// once (and every tab of mine hears of it).
-#[component]
-pub fn NotifyChoice(room: RoomName) -> impl IntoView {
-    let list = RoomList::expect();
-    let set = ServerAction::<SetNotify>::new();
-    let level = {
-        let room = room.clone();
-        Memo::new(move |_| list.entry(&room).map(|e| e.notify))
-    };
-    let name = StoredValue::new(room.to_string());
-    let room = StoredValue::new(room);
-    let choose = move |ev: leptos::ev::Event| {
-        let Some(level) = NotifyLevel::parse(&event_target_value(&ev)) else { return };
-        list.entries.update(|entries| {
-            if let Some(entry) = room.with_value(|room| entries.iter_mut().find(|e| &e.room == room)) {
-                entry.notify = level;
-            }
+        leptos::reactive::spawn_local_scoped(async move {
+            let view = controls::room_controls(room, choose).await;
+            controls::mount_in_place(&slot, view);
         });
-        set.dispatch(SetNotify { room: name.get_value(), level: level.as_str().to_owned() });
-    };
-    let error = move || {
-        set.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
-    };
-    view! {
-        <Show when=move || level.get().is_some()>
-            <ActionForm action=set attr:class="notify-choice">
-                <input type="hidden" name="room" value=name.get_value()/>
-                <label>
-                    <span class="label">"Notify me of"</span>
-                    <select name="level" on:change=choose>
-                        {NotifyLevel::ALL
-                            .map(|option| {
-                                view! {
-                                    <option value=option.as_str() selected=move || level.get() == Some(option)>
-                                        {option.label()}
-                                    </option>
-                                }
-                            })}
-                    </select>
-                </label>
-                <button type="submit" class="secondary save">"Save"</button>
-            </ActionForm>
-        </Show>
-        {error}
-    }
-    .into_any()
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&room, choose);
+    view! { <div class="room-controls" node_ref=slot inner_html=html></div> }
 }

@@ -2,6 +2,7 @@
 
 mod limits;
 mod list;
+mod minor;
 mod posting;
 mod replay;
 mod session;

@@ -14,26 +14,17 @@ use app::protocol::{decode_client, ChatError, ClientMsg, Person, Seq, ServerMsg,
 use app::room_name::RoomName;
 
 use super::list::{ListFeed, ListItem};
+use super::minor::Minor;
 use super::posting::InFlight;
 use super::replay::Replay;
 use super::writer::{Gone, Writer, WRITE_BATCH};
 use crate::hub::{Author, Event, Hub, Membership};
-use crate::limits::rate::TokenBucket;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages one connection may have on their way to the store at once; past
 /// this, its frames wait in the socket until an ack goes out.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// Frames other than posts (read positions, away, typing, pages of people) one
-/// connection may send: a burst, then so many a second (a tab sends at most a
-/// few a second while messages arrive and its person types).
-const MINOR_BURST: u32 = 20;
-const MINOR_PER_SECOND: f64 = 5.0;
-/// A connection's typing frames are told to the room at most this often; the
-/// ones between are the same news.
-pub const TYPING_EVERY: Duration = Duration::from_millis(2_500);
-
 pub struct SessionContext {
     pub room: RoomName,
     pub hub: Hub,
@@ -170,7 +161,8 @@ where
                     | ClientMsg::Read { .. }
                     | ClientMsg::Away { .. }
                     | ClientMsg::Typing
-                    | ClientMsg::People { .. },
+                    | ClientMsg::People { .. }
+                    | ClientMsg::Notify { .. },
                 ) => ChatError::NotJoined,
                 Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
@@ -248,10 +240,7 @@ where
                 Err(Gone) => return,
             },
         };
-        let mut minor = Minor {
-            bucket: TokenBucket::new(MINOR_BURST, MINOR_PER_SECOND, std::time::Instant::now()),
-            last_typing: None,
-        };
+        let mut minor = Minor::new();
         let expiry = self.context.session_expires.map(tokio::time::sleep_until);
         let expiry = async move {
             match expiry {
@@ -313,6 +302,7 @@ where
                         Incoming::Msg(ClientMsg::Away { away }) => self.away(&mut minor, &mut membership, away).await,
                         Incoming::Msg(ClientMsg::Typing) => self.typing(&mut minor, &membership).await,
                         Incoming::Msg(ClientMsg::People { after }) => self.people(&mut minor, &membership, after).await,
+                        Incoming::Msg(ClientMsg::Notify { level }) => self.notify(&mut minor, level).await,
                         Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(ChatError::AlreadyJoined).await,
                         Incoming::Refused(refusal) => self.writer.refuse(refusal).await,
                         Incoming::Control => Ok(()),
@@ -349,59 +339,6 @@ where
         }
     }
 
-    /// A read position from the client, handed to the hub (which stores the
-    /// furthest and tells the account's tabs).
-    async fn read(&mut self, minor: &mut Minor, room: RoomName, seq: Seq) -> Result<(), Gone> {
-        let Some(author) = &self.context.author else {
-            return self.writer.refuse(ChatError::SignInRequired).await;
-        };
-        if let Err(refusal) = minor.take() {
-            return self.writer.refuse(refusal).await;
-        }
-        if !self.context.hub.mark_read(author.id, room, seq).await {
-            // The hub is closing: so is this connection, in a moment.
-            tracing::debug!("a read position arrived after the hub closed");
-        }
-        Ok(())
-    }
-
-    /// This tab went away or came back.
-    async fn away(&mut self, minor: &mut Minor, membership: &mut Membership, away: bool) -> Result<(), Gone> {
-        if self.context.author.is_none() {
-            return self.writer.refuse(ChatError::SignInRequired).await;
-        }
-        if let Err(refusal) = minor.take() {
-            return self.writer.refuse(refusal).await;
-        }
-        membership.set_away(away);
-        Ok(())
-    }
-
-    /// This person is typing: told to the room, at most every [`TYPING_EVERY`].
-    async fn typing(&mut self, minor: &mut Minor, membership: &Membership) -> Result<(), Gone> {
-        let Some(author) = &self.context.author else {
-            return self.writer.refuse(ChatError::SignInRequired).await;
-        };
-        if let Err(refusal) = minor.take() {
-            return self.writer.refuse(refusal).await;
-        }
-        let now = tokio::time::Instant::now();
-        if minor.last_typing.is_none_or(|last| now.duration_since(last) >= TYPING_EVERY) {
-            minor.last_typing = Some(now);
-            membership.typing(author);
-        }
-        Ok(())
-    }
-
-    /// A page of the people here, for anyone in the room (readers too).
-    async fn people(&mut self, minor: &mut Minor, membership: &Membership, after: Option<String>) -> Result<(), Gone> {
-        if let Err(refusal) = minor.take() {
-            return self.writer.refuse(refusal).await;
-        }
-        let (people, next) = membership.room().people(after.as_deref());
-        self.writer.send(&ServerMsg::People { people, next }).await
-    }
-
     /// Sends an event (and whatever else is queued, up to a batch) to the client.
     async fn forward(&mut self, first: Event, membership: &mut Membership, seen: &mut Seq) -> Result<(), Gone> {
         let mut frames = Vec::new();
@@ -414,21 +351,6 @@ where
             return Ok(());
         }
         self.writer.write(frames).await
-    }
-}
-
-/// A connection's allowance of frames other than posts.
-struct Minor {
-    bucket: TokenBucket,
-    /// When its last typing frame was told to the room.
-    last_typing: Option<tokio::time::Instant>,
-}
-
-impl Minor {
-    fn take(&mut self) -> Result<(), ChatError> {
-        self.bucket
-            .take(std::time::Instant::now())
-            .map_err(|wait| ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 })
     }
 }
 
