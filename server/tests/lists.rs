@@ -163,7 +163,8 @@ async fn a_rooms_notification_level_is_kept_and_told_to_every_tab() {
     // Over a tab's socket: for its open room, told to the other tabs.
     let (mut lounge, _) = tab(&server, &ada, "lounge").await;
     lounge.send(&ClientMsg::Notify { level: NotifyLevel::All }).await;
-    let told = phone.list_until(|msg| matches!(msg, ServerMsg::RoomNotify { .. })).await;
+    let lounge_told = |msg: &ServerMsg| matches!(msg, ServerMsg::RoomNotify { room: r, .. } if *r == room("lounge"));
+    let told = phone.list_until(lounge_told).await;
     assert_eq!(told, ServerMsg::RoomNotify { room: room("lounge"), notify: NotifyLevel::All });
     let (mut garden, _) = tab(&server, &ada, "garden").await;
     garden.send(&ClientMsg::Notify { level: NotifyLevel::All }).await;
