@@ -10,6 +10,7 @@ pub mod history;
 pub mod markdown;
 pub mod pages;
 pub mod protocol;
+pub mod push;
 pub mod room;
 pub mod room_list;
 pub mod room_name;

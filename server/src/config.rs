@@ -29,6 +29,10 @@ for --http-idle-timeout-s N seconds (default 60) is closed. --commit-pace-ms N: 
 members or more is busy, its messages are stored (and broadcast) at most once per
 N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
 batch at once).
+--push-contact URI is the mailto: or https: contact push services may use
+about this server's Web Push (default mailto:postmaster@localhost; set a real
+one: some services refuse pushes without); --push-allow-http lets browsers
+subscribe with plain http:// push endpoints (a local push service in tests only).
 --trust-proxy takes each client's address from the last X-Forwarded-For entry:
 use it only behind a reverse proxy that sets that header, or clients could pick
 their own address for the per-address limits.
@@ -39,6 +43,8 @@ Environment:
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
   CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
+  CHAT_PUSH_CONTACT  same as --push-contact
+  CHAT_PUSH_ALLOW_HTTP 1 or true: same as --push-allow-http
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
@@ -59,6 +65,23 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
     pub trust_proxy: bool,
+    pub push: PushSettings,
+}
+
+/// Web Push: whom push services may contact, and whether plain `http://`
+/// endpoints are allowed (tests).
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    pub contact: String,
+    pub allow_http: bool,
+}
+
+pub const DEFAULT_PUSH_CONTACT: &str = "mailto:postmaster@localhost";
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings { contact: DEFAULT_PUSH_CONTACT.to_owned(), allow_http: false }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -89,6 +112,10 @@ impl Config {
         let mut flag_attempts = None;
         let mut limits: Vec<(&'static str, String)> = Vec::new();
         let mut trust_proxy = matches!(env("CHAT_TRUST_PROXY").as_deref().map(str::trim), Some("1" | "true"));
+        let mut push = PushSettings {
+            contact: env("CHAT_PUSH_CONTACT").unwrap_or_else(|| DEFAULT_PUSH_CONTACT.to_owned()),
+            allow_http: matches!(env("CHAT_PUSH_ALLOW_HTTP").as_deref().map(str::trim), Some("1" | "true")),
+        };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -101,6 +128,11 @@ impl Config {
                     trust_proxy = true;
                     continue;
                 }
+                "--push-allow-http" => {
+                    push.allow_http = true;
+                    continue;
+                }
+                "--push-contact" => "--push-contact",
                 "--addr" => "--addr",
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
@@ -119,6 +151,7 @@ impl Config {
                 "--db" => flag_db = Some(value),
                 "--account-attempts" => flag_attempts = Some(value),
                 "--allow-origin" => flag_origins.push(value),
+                "--push-contact" => push.contact = value,
                 limit => limits.push((limit, value)),
             }
         }
@@ -158,7 +191,13 @@ impl Config {
         for (flag, value) in &limits {
             policy.set(flag, value).map_err(ConfigError::BadLimit)?;
         }
-        Ok(Config { addr, db: PathBuf::from(db), settings: Settings { policy, allowed_origins, trust_proxy } })
+        if !(push.contact.starts_with("mailto:") || push.contact.starts_with("https://")) {
+            return Err(ConfigError::BadLimit(format!(
+                "`{}` is not a mailto: or https: contact for --push-contact",
+                push.contact
+            )));
+        }
+        Ok(Config { addr, db: PathBuf::from(db), settings: Settings { policy, allowed_origins, trust_proxy, push } })
     }
 }
 
@@ -235,6 +274,17 @@ mod tests {
         assert_eq!(capped.settings.policy.tcp_connections_per_ip, 5000);
         let env = |k: &str| (k == "CHAT_TRUST_PROXY").then(|| "1".to_string());
         assert!(Config::from_args(args(&[]), env).unwrap().settings.trust_proxy);
+    }
+
+    #[test]
+    fn push_settings() {
+        let default = Config::from_args(args(&[]), no_env).unwrap().settings.push;
+        assert_eq!((default.contact.as_str(), default.allow_http), (DEFAULT_PUSH_CONTACT, false));
+        let set = Config::from_args(args(&["--push-contact", "mailto:ops@example.com", "--push-allow-http"]), no_env);
+        let set = set.unwrap().settings.push;
+        assert_eq!((set.contact.as_str(), set.allow_http), ("mailto:ops@example.com", true));
+        let err = Config::from_args(args(&["--push-contact", "ops@example.com"]), no_env).unwrap_err();
+        assert!(err.to_string().contains("mailto:"), "{err}");
     }
 
     #[test]

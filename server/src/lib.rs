@@ -10,6 +10,7 @@ pub mod limits;
 pub mod lists;
 pub mod memory;
 pub mod policy;
+pub mod push;
 pub mod shutdown;
 pub mod state;
 pub mod store;

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::hub::Hub;
 use crate::limits::{ConnectionCaps, PeerCaps};
 use crate::policy::Policy;
+use crate::push::Pusher;
 use crate::store::{SqliteStore, SqliteWriter};
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub allowed_origins: Arc<[String]>,
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
     pub trust_proxy: bool,
+    /// Web Push's task (ended at shutdown).
+    pub pusher: Pusher,
 }
 
 impl AppState {
@@ -43,9 +46,12 @@ impl AppState {
     ) -> Self {
         let policy = settings.policy.clone();
         let store = Arc::new(store);
+        let hub = Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy);
+        let pusher = Pusher::start(&hub, store.clone(), settings.push.clone());
         AppState {
             leptos_options,
-            hub: Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy),
+            hub,
+            pusher,
             accounts: Accounts::new(store, policy.clone()),
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),

@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
+use app::push::SharedPush;
 use app::rooms::SharedRoomLists;
 use app::{shell, App};
 use axum::extract::Path;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let history: SharedHistory = Arc::new(state.hub.clone());
     let accounts: SharedAccounts = Arc::new(state.accounts.clone());
     let lists: SharedRoomLists = Arc::new(crate::lists::RoomLists::new(state.accounts.clone(), state.hub.clone()));
+    let push: SharedPush = Arc::new(crate::push::PushAccounts::new(state.accounts.clone(), state.pusher.clone()));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(history.clone());
                 provide_context(accounts.clone());
                 provide_context(lists.clone());
+                provide_context(push.clone());
             },
             move || shell(options.clone()),
         )

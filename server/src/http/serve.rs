@@ -56,6 +56,7 @@ pub async fn serve(
     let shutdown = state.shutdown.clone();
     let sessions = state.sessions.clone();
     let hub = state.hub.clone();
+    let pusher = state.pusher.clone();
     let peers = state.peers.clone();
     let limits = Limits { header_read: state.policy.header_read_timeout, idle: state.policy.http_idle_timeout };
     let router = super::routes::router(state);
@@ -97,8 +98,9 @@ pub async fn serve(
     if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait()).await.is_err() {
         tracing::warn!(left = connections.len(), "connections still open after the shutdown grace period");
     }
-    // The sessions have answered their posts: store what is still queued, then
-    // the store's last checkpoint.
+    // Pushes first (they read the store); then the sessions' last posts are
+    // stored, then the store's last checkpoint.
+    pusher.close().await;
     hub.close().await;
     Ok(())
 }

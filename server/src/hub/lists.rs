@@ -14,7 +14,7 @@
 //! readers; only positions that moved are announced.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use app::protocol::{ChatMessage, Seq, ServerMsg};
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::post::SharedStore;
 use super::topics::{Subscription, Topics};
 use super::Frame;
+use crate::push::PushOffer;
 use crate::store::{AccountId, ReadMark};
 
 /// How long read marks gather before they are stored together.
@@ -67,6 +68,8 @@ pub type Activity = Subscription<RoomName, Frame>;
 pub(super) struct Lists {
     inboxes: Topics<AccountId, InboxEvent>,
     activity: Topics<RoomName, Frame>,
+    /// Where commits are offered for Web Push, once the server attaches it.
+    push: Arc<OnceLock<PushOffer>>,
 }
 
 /// An account's list changes seldom (read positions are coalesced): a few
@@ -78,7 +81,11 @@ const ACTIVITY_CAPACITY: usize = 64;
 
 impl Default for Lists {
     fn default() -> Self {
-        Lists { inboxes: Topics::with_capacity(INBOX_CAPACITY), activity: Topics::with_capacity(ACTIVITY_CAPACITY) }
+        Lists {
+            inboxes: Topics::with_capacity(INBOX_CAPACITY),
+            activity: Topics::with_capacity(ACTIVITY_CAPACITY),
+            push: Arc::default(),
+        }
     }
 }
 
@@ -91,6 +98,18 @@ impl Lists {
         self.activity.subscribe(room)
     }
 
+    pub(super) fn attach_push(&self, offer: PushOffer) {
+        if self.push.set(offer).is_err() {
+            tracing::warn!("web push was attached twice; the first stays");
+        }
+    }
+
+    /// Whether the account has a connection open (every signed-in
+    /// connection listens to its account's inbox).
+    pub(super) fn is_online(&self, account: AccountId) -> bool {
+        self.inboxes.has_listeners(&account)
+    }
+
     pub(super) fn tell(&self, account: AccountId, msg: &ServerMsg, change: ListChange) {
         if self.inboxes.has_listeners(&account) {
             self.inboxes.publish(&account, InboxEvent { frame: Frame::from(msg.to_json()), change });
@@ -101,6 +120,16 @@ impl Lists {
     /// any), and the rooms the posts put in their authors' lists.
     pub(super) fn announce(&self, room: &RoomName, messages: &[ChatMessage], posts: &[Posted]) {
         let Some(last) = messages.last() else { return };
+        if let Some(push) = self.push.get() {
+            push.offer(room, || {
+                let authors: HashMap<Seq, (AccountId, &str)> =
+                    posts.iter().map(|p| (p.seq, (p.account, p.username.as_str()))).collect();
+                messages
+                    .iter()
+                    .filter_map(|m| authors.get(&m.seq).map(|(a, u)| (*a, (*u).to_owned(), m.clone())))
+                    .collect()
+            });
+        }
         if self.activity.has_listeners(room) {
             let mut mentioned: BTreeMap<String, u32> = BTreeMap::new();
             for name in messages.iter().flat_map(|m| m.mentions.iter()) {

@@ -184,6 +184,16 @@ impl Hub {
         self.inner.poster.close().await;
     }
 
+    /// Hands each commit's messages to Web Push from now on.
+    pub fn attach_push(&self, offer: crate::push::PushOffer) {
+        self.inner.lists.attach_push(offer);
+    }
+
+    /// Whether the account has a connection open.
+    pub fn is_online(&self, account: AccountId) -> bool {
+        self.inner.lists.is_online(account)
+    }
+
     /// Listens to the account's room-list changes (all its tabs hear them).
     pub fn inbox(&self, account: AccountId) -> Inbox {
         self.inner.lists.inbox(account)

@@ -6,6 +6,7 @@
 
 mod checkpoints;
 mod lists;
+mod push;
 mod writer;
 
 pub use writer::SqliteWriter;
