@@ -53,6 +53,8 @@ export class ChatServer {
         // Every test signs up and in from 127.0.0.1: lift the per-address limit on
         // account attempts (a burst of 10, then 6 a minute, by default) far out of reach.
         CHAT_ACCOUNT_ATTEMPTS: process.env.CHAT_ACCOUNT_ATTEMPTS ?? "100000",
+        // The Web Push test's push service is this machine's, over plain http.
+        CHAT_PUSH_ALLOW_HTTP: "1",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

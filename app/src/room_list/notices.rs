@@ -81,7 +81,7 @@ pub enum NotifyPermission {
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::{ask, permission, show};
+pub use browser::{ask, keep_pushing, permission, show};
 
 #[cfg(not(feature = "hydrate"))]
 pub fn permission() -> NotifyPermission {
@@ -108,8 +108,30 @@ mod browser {
     }
 
     /// Asks for the permission (call from a click); says what was answered.
+    /// Granted, this browser is subscribed to Web Push too.
     pub async fn ask() -> NotifyPermission {
-        lazy::ask().await
+        let answer = lazy::ask().await;
+        if answer == NotifyPermission::Granted {
+            keep_pushing();
+        }
+        answer
+    }
+
+    /// With the permission granted: makes sure this browser is subscribed to
+    /// Web Push and the server has its subscription (a page does it once as
+    /// it opens; the service worker shows what is pushed while no tab is open).
+    pub fn keep_pushing() {
+        leptos::task::spawn_local(async {
+            match lazy::subscribe().await {
+                Ok(()) => {
+                    if let Some(body) = leptos::prelude::document().body() {
+                        // For people's tools and the browser tests.
+                        let _ = body.dataset().set("push", "subscribed");
+                    }
+                }
+                Err(error) => leptos::logging::warn!("web push is not available here: {error}"),
+            }
+        });
     }
 
     /// Shows `due`, if the page is hidden and notifications are allowed.
@@ -142,6 +164,73 @@ mod browser {
                 Some("denied") => NotifyPermission::Denied,
                 _ => NotifyPermission::Ask,
             }
+        }
+
+        /// Registers the service worker, subscribes with the server's key (or
+        /// keeps the subscription there is) and hands it to the server.
+        #[lazy]
+        pub async fn subscribe() -> Result<(), String> {
+            use wasm_bindgen_futures::JsFuture;
+            let navigator = window().navigator();
+            if !js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
+                return Err("no service workers in this browser".into());
+            }
+            let registered = JsFuture::from(navigator.service_worker().register("/sw.js"))
+                .await
+                .map_err(fail("registering the service worker"))?;
+            let registration: web_sys::ServiceWorkerRegistration = registered.unchecked_into();
+            let manager = registration.push_manager().map_err(fail("no push manager"))?;
+            let existing = JsFuture::from(manager.get_subscription().map_err(fail("reading the subscription"))?).await;
+            let subscription = match existing.ok().filter(|s| !s.is_null() && !s.is_undefined()) {
+                Some(subscription) => subscription,
+                None => {
+                    let key = crate::push::push_key().await.map_err(|e| e.to_string())?;
+                    let options = web_sys::PushSubscriptionOptionsInit::new();
+                    options.set_user_visible_only(true);
+                    options.set_application_server_key(&base64url_bytes(&key)?.into());
+                    let subscribing = manager.subscribe_with_options(&options).map_err(fail("subscribing"))?;
+                    JsFuture::from(subscribing).await.map_err(fail("subscribing"))?
+                }
+            };
+            // `toJSON()`: {endpoint, keys: {p256dh, auth}}.
+            let json = js_sys::Reflect::get(&subscription, &"toJSON".into())
+                .ok()
+                .and_then(|to_json| to_json.dyn_into::<js_sys::Function>().ok())
+                .and_then(|to_json| to_json.call0(&subscription).ok())
+                .ok_or("the subscription has no JSON form")?;
+            let field = |object: &wasm_bindgen::JsValue, name: &str| {
+                js_sys::Reflect::get(object, &name.into()).ok().and_then(|v| v.as_string())
+            };
+            let keys = js_sys::Reflect::get(&json, &"keys".into()).map_err(fail("no keys"))?;
+            let (Some(endpoint), Some(p256dh), Some(auth)) =
+                (field(&json, "endpoint"), field(&keys, "p256dh"), field(&keys, "auth"))
+            else {
+                return Err("the subscription lacks its endpoint or keys".into());
+            };
+            crate::push::push_subscribe(endpoint, p256dh, auth).await.map_err(|e| e.to_string())
+        }
+
+        /// Words for a failed browser call.
+        fn fail(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> String {
+            move |error| format!("{what}: {error:?}")
+        }
+
+        /// Base64url (as the server writes keys) to bytes, by the browser's `atob`.
+        fn base64url_bytes(text: &str) -> Result<js_sys::Uint8Array, String> {
+            let mut standard: String = text
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                })
+                .collect();
+            while standard.len() % 4 != 0 {
+                standard.push('=');
+            }
+            let binary = window().atob(&standard).map_err(|_| "the server's key is not base64".to_owned())?;
+            let bytes: Vec<u8> = binary.chars().map(|c| c as u32 as u8).collect();
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()))
         }
 
         #[lazy]
@@ -180,7 +269,7 @@ mod browser {
             options.set_body(&excerpt);
             // One per room: a newer one takes the place of the last.
             options.set_tag(&format!("room:{}", due.room));
-            options.set_icon("/favicon.ico");
+            options.set_icon("/favicon.svg");
             let notification = match web_sys::Notification::new_with_options(&title, &options) {
                 Ok(notification) => notification,
                 Err(error) => {

@@ -61,7 +61,14 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
 #[component]
 fn NotifyPermissionButton() -> impl IntoView {
     let wanted = RwSignal::new(false);
-    Effect::new(move |_| wanted.set(matches!(notices::permission(), NotifyPermission::Ask | NotifyPermission::Denied)));
+    Effect::new(move |_| {
+        let permission = notices::permission();
+        wanted.set(matches!(permission, NotifyPermission::Ask | NotifyPermission::Denied));
+        #[cfg(feature = "hydrate")]
+        if permission == NotifyPermission::Granted {
+            notices::keep_pushing();
+        }
+    });
     move || {
         wanted.get().then(|| {
             view! { <Suspense fallback=|| ()>{Suspend::new(async move { controls::permission_button().await })}</Suspense> }
