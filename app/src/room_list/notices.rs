@@ -225,7 +225,7 @@ mod browser {
                     c => c,
                 })
                 .collect();
-            while standard.len() % 4 != 0 {
+            while !standard.len().is_multiple_of(4) {
                 standard.push('=');
             }
             let binary = window().atob(&standard).map_err(|_| "the server's key is not base64".to_owned())?;
