@@ -7,6 +7,7 @@ pub mod directory;
 pub mod display_name;
 pub mod error;
 pub mod history;
+pub mod late;
 pub mod markdown;
 pub mod pages;
 pub mod protocol;

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::{Seq, Timestamp};
 use crate::room_name::RoomName;
 
+/// Most people the composer offers after an `@`.
+pub const MENTION_CANDIDATES: usize = 8;
+/// Longest `@` prefix looked up.
+pub const MAX_MENTION_PREFIX: usize = 32;
+
 /// Most rooms one person's list holds; joining another is refused.
 pub const MAX_ROOMS_PER_ACCOUNT: usize = 500;
 
@@ -209,7 +214,7 @@ pub use service::{RoomListService, SharedRoomLists};
 mod service {
     use http::request::Parts;
 
-    use super::{DirectRoom, NotifyLevel, RoomEntry, RoomListError};
+    use super::{Correspondent, DirectRoom, NotifyLevel, RoomEntry, RoomListError};
     use crate::account::Answer;
     use crate::room_name::RoomName;
 
@@ -234,6 +239,15 @@ mod service {
         /// The signed-in person's conversation with `username`, started (in
         /// both their lists) if it is new.
         fn open_direct(&self, request: &Parts, username: String) -> Answer<Result<DirectRoom, RoomListError>>;
+        /// Up to [`MENTION_CANDIDATES`] people whose username or display name
+        /// starts with `prefix`, the room's members first: who the composer
+        /// offers after an `@`.
+        fn people_named(
+            &self,
+            request: &Parts,
+            room: RoomName,
+            prefix: String,
+        ) -> Answer<Result<Vec<Correspondent>, RoomListError>>;
         /// Whether the request's person may read `room`: anyone a room, its two
         /// people a direct conversation.
         fn may_read(&self, request: &Parts, room: RoomName) -> Answer<Result<(), RoomListError>>;
@@ -308,6 +322,15 @@ pub async fn leave_room(room: String) -> Result<(), RoomListError> {
         leptos_axum::redirect(&room.path());
     }
     Ok(())
+}
+
+/// Who the composer offers for `@prefix` in `room` (signed in only).
+#[server(endpoint = "mention-candidates")]
+pub async fn mention_candidates(room: String, prefix: String) -> Result<Vec<Correspondent>, RoomListError> {
+    let (lists, parts) = context()?;
+    let room = RoomName::parse_key(&room).map_err(|_| RoomListError::BadRoomName)?;
+    let prefix: String = prefix.trim().to_lowercase().chars().take(MAX_MENTION_PREFIX).collect();
+    lists.people_named(&parts, room, prefix).await
 }
 
 /// Sets when `room` notifies the signed-in person (`level`: all, mentions or

@@ -8,7 +8,9 @@ use http::request::Parts;
 
 use app::account::Answer;
 use app::room_name::RoomName;
-use app::rooms::{Correspondent, DirectRoom, NotifyLevel, RoomEntry, RoomListError, RoomListService};
+use app::rooms::{
+    Correspondent, DirectRoom, NotifyLevel, RoomEntry, RoomListError, RoomListService, MENTION_CANDIDATES,
+};
 
 use crate::accounts::Accounts;
 use crate::hub::Hub;
@@ -23,12 +25,18 @@ const CHANGES_PER_SECOND: f64 = 0.5;
 const CONVERSATION_BURST: u32 = 5;
 const CONVERSATIONS_PER_SECOND: f64 = 1.0 / 6.0;
 
+/// Look-ups of people to mention one account may make (one per pause in
+/// typing after an `@`): a burst, then several a second.
+const LOOKUP_BURST: u32 = 30;
+const LOOKUPS_PER_SECOND: f64 = 5.0;
+
 #[derive(Clone)]
 pub struct RoomLists {
     accounts: Accounts,
     hub: Hub,
     changes: std::sync::Arc<KeyedBuckets<AccountId>>,
     conversations: std::sync::Arc<KeyedBuckets<AccountId>>,
+    lookups: std::sync::Arc<KeyedBuckets<AccountId>>,
 }
 
 impl RoomLists {
@@ -38,6 +46,7 @@ impl RoomLists {
             hub,
             changes: std::sync::Arc::new(KeyedBuckets::new(CHANGE_BURST, CHANGES_PER_SECOND)),
             conversations: std::sync::Arc::new(KeyedBuckets::new(CONVERSATION_BURST, CONVERSATIONS_PER_SECOND)),
+            lookups: std::sync::Arc::new(KeyedBuckets::new(LOOKUP_BURST, LOOKUPS_PER_SECOND)),
         }
     }
 
@@ -138,6 +147,24 @@ impl RoomListService for RoomLists {
                 this.hub.join_list(other.id, &room).await.map_err(unavailable)?;
             }
             Ok(DirectRoom { room, with })
+        })
+    }
+
+    fn people_named(
+        &self,
+        request: &Parts,
+        room: RoomName,
+        prefix: String,
+    ) -> Answer<Result<Vec<Correspondent>, RoomListError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let account = this.account(&request).await?.ok_or(RoomListError::SignInRequired)?;
+            if !room.readable_by(Some(account.0)) {
+                return Err(RoomListError::Private);
+            }
+            this.lookups.take(&account, Instant::now()).map_err(|_| RoomListError::RateLimited)?;
+            let people = this.hub.store().people_named(&room, &prefix, MENTION_CANDIDATES);
+            people.await.map_err(unavailable)
         })
     }
 

@@ -224,3 +224,36 @@ async fn lists_need_an_account_and_reads_have_a_limit() {
     }
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn the_composer_is_offered_people_by_the_start_of_their_name_members_first() {
+    let server = TestServer::start().await;
+    let (ada, member) = (person(&server, "Ada").await, person(&server, "Bob Member").await);
+    let stranger = person(&server, "Bob Stranger").await;
+    join_list(&server, &member, "lounge").await;
+    let offered = |room: String, prefix: &'static str, cookie: Option<String>| {
+        let addr = server.addr;
+        async move {
+            let fields = [("room", room.as_str()), ("prefix", prefix)];
+            let reply = support::post_form(addr, "/api/mention-candidates", &fields, cookie.as_deref()).await;
+            reply.body
+        }
+    };
+    let names = |body: String| -> Vec<String> {
+        let people: Vec<app::rooms::Correspondent> =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("a list of people: {body}"));
+        people.into_iter().map(|p| p.username).collect()
+    };
+    // Usernames start "bob-…": both, the room's member first; by display name too.
+    let found = names(offered("lounge".into(), "BOB", Some(ada.cookie.clone())).await);
+    assert_eq!(found, [member.username.clone(), stranger.username.clone()]);
+    let found = names(offered("lounge".into(), "bob s", Some(ada.cookie.clone())).await);
+    assert_eq!(found, std::slice::from_ref(&stranger.username), "a display name's start");
+    // LIKE's wildcards are text here.
+    assert!(names(offered("lounge".into(), "%", Some(ada.cookie.clone())).await).is_empty());
+    assert!(names(offered("lounge".into(), "b_b", Some(ada.cookie.clone())).await).is_empty());
+    // Signed out, or in a conversation of others: refused.
+    assert!(offered("lounge".into(), "bob", None).await.contains("sign_in_required"));
+    assert!(offered("@1.2".into(), "bob", Some(stranger.cookie.clone())).await.contains("private"));
+    server.shut_down().await;
+}

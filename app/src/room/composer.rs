@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::mentions::{AssistEvent, MentionAssist, LIST_ID};
 use super::state::{ConnectionStatus, RoomState};
 use crate::protocol::{validate_body, ChatError, ClientMsgId, MAX_BODY_CHARS};
 
@@ -29,9 +30,26 @@ pub fn Composer(
     action: String,
     form_id: ClientMsgId,
     returned: FormReturn,
+    /// The `@` helper.
+    mentions: MentionAssist,
 ) -> impl IntoView {
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
+    let slot = NodeRef::<leptos::html::Div>::new();
     let draft = RwSignal::new(returned.draft.clone());
     let refusal = RwSignal::new(returned.refusal);
+    // Hands an input or a key to the `@` helper, in its chunk, under the
+    // composer's owner (its list lives as long as the composer).
+    let owner = Owner::current();
+    let assist = Callback::new(move |event: AssistEvent| {
+        #[cfg(feature = "hydrate")]
+        if let (Some(owner), Some(textarea), Some(slot)) = (&owner, textarea.get_untracked(), slot.get_untracked()) {
+            owner.with(|| {
+                leptos::reactive::spawn_local_scoped(super::mentions::assist(mentions, event, draft, textarea, slot))
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&owner, event);
+    });
     // The refused text, in the box before any script runs.
     let draft_html = escape_html(&returned.draft);
     // While (re)connecting, messages wait as pending and go out once live;
@@ -50,6 +68,14 @@ pub fn Composer(
     // When the room was last told this person is typing.
     let told_typing = StoredValue::new(f64::NEG_INFINITY);
     let on_input = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(el) = textarea.get_untracked() {
+            let text = el.value();
+            if text.contains('@') || mentions.is_open() {
+                let caret = el.selection_start().ok().flatten().unwrap_or(u32::MAX);
+                assist.run(AssistEvent::Input { text, caret });
+            }
+        }
         let now = super::state::now_ms();
         if !draft.read_untracked().trim().is_empty() && now - told_typing.get_value() >= TYPING_EVERY_MS {
             told_typing.set_value(now);
@@ -78,8 +104,21 @@ pub fn Composer(
         ev.prevent_default();
         submit();
     };
-    // Enter sends; Shift+Enter makes a new line; Enter that ends an IME composition does neither.
+    // While people are offered: arrows move, Enter or Tab takes, Escape closes.
+    // Otherwise Enter sends; Shift+Enter makes a new line; Enter that ends an
+    // IME composition does neither.
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let key = ev.key();
+        if mentions.is_open()
+            && !ev.is_composing()
+            && !ev.shift_key()
+            && matches!(key.as_str(), "ArrowDown" | "ArrowUp" | "Enter" | "Tab" | "Escape")
+        {
+            ev.prevent_default();
+            ev.stop_propagation();
+            assist.run(AssistEvent::Key(key));
+            return;
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             submit();
@@ -96,8 +135,21 @@ pub fn Composer(
                 ),
                 (None, None) => None,
             }}
+            <div class="mention-slot" node_ref=slot></div>
             <div class="row">
                 <textarea
+                    node_ref=textarea
+                    aria-autocomplete="list"
+                    aria-controls=move || (!mentions.candidates.read().is_empty()).then_some(LIST_ID)
+                    aria-activedescendant=move || {
+                        (!mentions.candidates.read().is_empty())
+                            .then(|| format!("mention-option-{}", mentions.active.get()))
+                    }
+                    on:blur=move |_| {
+                        if mentions.is_open() {
+                            mentions.candidates.set(Vec::new());
+                        }
+                    }
                     id="composer"
                     name="body"
                     rows="1"

@@ -7,6 +7,7 @@ mod composer;
 mod connection;
 mod header;
 mod keyboard;
+mod mentions;
 mod message_body;
 mod message_list;
 mod people;
@@ -129,6 +130,7 @@ pub fn Room(
     // The page's own address: the room's, or `/chat/@<username>/`.
     let my_username = Signal::derive(move || viewer.get().and_then(Result::ok).flatten().map(|v| v.username));
     let here = with.as_ref().map_or_else(|| room.path(), Correspondent::path);
+    let room_key = room.to_string();
     let name = with.as_ref().map_or_else(|| format!("#{room}"), |with| format!("@{}", with.display_name));
     let title = {
         let name = name.clone();
@@ -172,14 +174,16 @@ pub fn Room(
                     {
                         let here = here.clone();
                         move || {
-                            let here = here.clone();
+                            let (here, room_key) = (here.clone(), room_key.clone());
                             let returned = returned.clone();
                             Suspend::new(async move {
                                 match viewer.await {
                                     Ok(Some(_)) => {
                                         let form_id = form_id.await;
                                         let action = here.clone();
-                                        view! { <Composer state send typing action form_id returned/> }.into_any()
+                                        let mentions = mentions::MentionAssist::new(room_key.clone());
+                                        view! { <Composer state send typing action form_id returned mentions/> }
+                                            .into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),
                                 }

@@ -12,17 +12,53 @@ use super::state::now_ms;
 pub const AWAY_AFTER_MS: f64 = 5.0 * 60_000.0;
 
 /// "3 people here", and the list of them (away ones marked); a crowded room
-/// lists a page at a time.
+/// lists a page at a time. The list is empty until the socket's welcome (the
+/// server renders it so), and its view is a chunk of its own, put in place
+/// the first time someone is here.
 #[component]
 pub fn PeopleHere(presence: PresenceState, more: Callback<Option<String>>) -> impl IntoView {
     let summary = move || match presence.online.get() {
         1 => "1 person here".to_owned(),
         n => format!("{n} people here"),
     };
+    let panel = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let owner = Owner::current();
+        let shown = StoredValue::new(false);
+        Effect::new(move |_| {
+            if presence.online.get() == 0 || shown.get_value() {
+                return;
+            }
+            let (Some(owner), Some(slot)) = (owner.clone(), panel.get()) else { return };
+            shown.set_value(true);
+            owner.with(|| {
+                leptos::reactive::spawn_local_scoped(async move {
+                    crate::late::mount_in_place(&slot, lazy::people_list(presence, more).await);
+                })
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = more;
     view! {
         <details class="members" class:hidden=move || presence.online.get() == 0>
             <summary>{summary}</summary>
-            <div class="people-panel">
+            <div class="people-panel" node_ref=panel></div>
+        </details>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+mod lazy {
+    use leptos::prelude::*;
+
+    use super::PresenceState;
+
+    #[lazy]
+    pub fn people_list(presence: PresenceState, more: Callback<Option<String>>) -> AnyView {
+        view! {
             <ul>
                 <For each=move || presence.people.get().into_values() key=|p| (p.username.clone(), p.away) let:person>
                     <li class:away=person.away data-username=person.username.clone()>
@@ -39,10 +75,9 @@ pub fn PeopleHere(presence: PresenceState, more: Callback<Option<String>>) -> im
                     {move || if presence.people.read().is_empty() { "Show people" } else { "Show more people" }}
                 </button>
             </Show>
-            </div>
-        </details>
+        }
+        .into_any()
     }
-    .into_any()
 }
 
 /// "Ada is typing…" under the log, gone when the notices stop.

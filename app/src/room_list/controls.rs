@@ -21,18 +21,6 @@ pub fn room_controls(room: RoomName, choose: Callback<NotifyLevel>) -> AnyView {
     room_controls_view(room, choose)
 }
 
-/// Replaces what the server rendered in `slot` with the live `view`, kept
-/// for as long as the page's owner lives.
-#[cfg(feature = "hydrate")]
-pub fn mount_in_place(slot: &web_sys::HtmlDivElement, view: AnyView) {
-    use leptos::tachys::view::{Mountable, Render};
-    slot.set_inner_html("");
-    let mut state = view.build();
-    state.mount(slot, None);
-    let state = StoredValue::new_local(state);
-    on_cleanup(move || state.update_value(|state| state.unmount()));
-}
-
 /// Join or Leave (not in a direct conversation; signed in only) and the
 /// notification level (rooms in my list).
 pub fn room_controls_view(room: RoomName, choose: Callback<NotifyLevel>) -> AnyView {

@@ -139,14 +139,21 @@ pub fn RoomControls(room: RoomName, choose: Callback<NotifyLevel>) -> impl IntoV
     #[cfg(not(feature = "ssr"))]
     let html = String::new();
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let Some(slot) = slot.get() else { return };
-        let room = room.clone();
-        leptos::reactive::spawn_local_scoped(async move {
-            let view = controls::room_controls(room, choose).await;
-            controls::mount_in_place(&slot, view);
+    {
+        // The component's owner, not the Effect's: the controls live as long
+        // as the header.
+        let owner = Owner::current().expect("a component has an owner");
+        Effect::new(move |_| {
+            let Some(slot) = slot.get() else { return };
+            let room = room.clone();
+            owner.with(|| {
+                leptos::reactive::spawn_local_scoped(async move {
+                    let view = controls::room_controls(room, choose).await;
+                    crate::late::mount_in_place(&slot, view);
+                })
+            });
         });
-    });
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = (&room, choose);
     view! { <div class="room-controls" node_ref=slot inner_html=html></div> }

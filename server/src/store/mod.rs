@@ -114,6 +114,15 @@ pub trait Store: Send + Sync + 'static {
     /// Takes the room off the account's list; says whether it was there.
     fn leave_room<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>>;
 
+    /// Up to `limit` accounts whose username or display name starts with
+    /// `prefix` (lowercase), members of `room` first, then by username.
+    fn people_named<'a>(
+        &'a self,
+        room: &'a RoomName,
+        prefix: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<app::rooms::Correspondent>>>;
+
     /// Sets when the room notifies the account; says whether it is in the list.
     fn set_notify<'a>(
         &'a self,

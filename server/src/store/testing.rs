@@ -131,6 +131,15 @@ impl Store for TestStore {
         self.inner.leave_room(account, room)
     }
 
+    fn people_named<'a>(
+        &'a self,
+        room: &'a RoomName,
+        prefix: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<app::rooms::Correspondent>>> {
+        self.inner.people_named(room, prefix, limit)
+    }
+
     fn set_notify<'a>(
         &'a self,
         account: AccountId,

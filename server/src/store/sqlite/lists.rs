@@ -145,6 +145,38 @@ impl SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    pub(super) async fn select_people_named(
+        &self,
+        room: &RoomName,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Correspondent>> {
+        // The prefix is matched as text: LIKE's own wildcards in it are escaped.
+        let pattern: String = prefix
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .chain(['%'])
+            .collect();
+        let people: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.username, a.display_name
+               FROM accounts a
+               LEFT JOIN memberships m
+                 ON m.account_id = a.id AND m.room_id = (SELECT id FROM rooms WHERE name = ?1)
+              WHERE a.username LIKE ?2 ESCAPE '\\' OR lower(a.display_name) LIKE ?2 ESCAPE '\\'
+              ORDER BY m.account_id IS NULL, a.username
+              LIMIT ?3",
+        )
+        .bind(room.as_str())
+        .bind(pattern)
+        .bind(limit as i64)
+        .fetch_all(self.readers())
+        .await?;
+        Ok(people.into_iter().map(|(username, display_name)| Correspondent { username, display_name }).collect())
+    }
+
     pub(super) async fn update_notify(&self, account: AccountId, room: &RoomName, level: NotifyLevel) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE memberships SET notify = ?3

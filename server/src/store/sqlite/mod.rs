@@ -212,6 +212,15 @@ impl Store for SqliteStore {
         self.delete_membership(account, room).boxed()
     }
 
+    fn people_named<'a>(
+        &'a self,
+        room: &'a RoomName,
+        prefix: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<app::rooms::Correspondent>>> {
+        self.select_people_named(room, prefix, limit).boxed()
+    }
+
     fn set_notify<'a>(
         &'a self,
         account: AccountId,
