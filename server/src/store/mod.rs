@@ -98,6 +98,11 @@ pub trait Store: Send + Sync + 'static {
     /// The account's room list, newest activity first.
     fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>>;
 
+    /// The newest seq the writer has committed in `room` since this process
+    /// started (`None`: nothing since), from memory: set after each commit,
+    /// before the commit's messages are announced.
+    fn committed_seq(&self, room: &RoomName) -> Option<Seq>;
+
     /// Whether the room is in the account's list (one indexed look-up).
     fn in_list<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>>;
 

@@ -114,6 +114,10 @@ impl Store for TestStore {
         self.inner.room_list(account)
     }
 
+    fn committed_seq(&self, room: &RoomName) -> Option<Seq> {
+        self.inner.committed_seq(room)
+    }
+
     fn in_list<'a>(&'a self, account: AccountId, room: &'a RoomName) -> BoxFuture<'a, Result<bool>> {
         self.inner.in_list(account, room)
     }

@@ -169,3 +169,20 @@ async fn one_batch_spans_rooms_and_recognises_retries_within_itself() {
     let bodies: Vec<String> = store.page(&room("a"), None, 10).await.unwrap().into_iter().map(|m| m.body).collect();
     assert_eq!(bodies, ["earlier", "one", "same id, other author"]);
 }
+
+/// What a connection's room list checks after it starts listening: the
+/// writer's figure is there as soon as a commit returns, and only for rooms
+/// written since the start.
+#[tokio::test]
+async fn the_committed_seq_is_known_once_a_commit_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    assert_eq!(store.committed_seq(&room("lounge")), None);
+    writer
+        .append_batch(vec![new_message("lounge", "Ada", "c1", "one"), new_message("lounge", "Ada", "c2", "two")])
+        .await
+        .unwrap();
+    assert_eq!(store.committed_seq(&room("lounge")), Some(Seq(2)));
+    assert_eq!(store.committed_seq(&room("office")), None, "a room not written since the start");
+    writer.close().await;
+}

@@ -47,16 +47,22 @@ impl ListFeed {
 
     /// The whole list, as it is now, with the feed listening to every room in it.
     pub(super) async fn read(&mut self) -> Result<ServerMsg, StoreError> {
-        // Listen first, read second: a message stored in between is both in the
-        // list and an event, never in neither.
-        let before = self.hub.store().room_list(self.account).await?;
+        let mut rooms = self.hub.store().room_list(self.account).await?;
         self.activity.clear();
-        for entry in &before {
-            self.listen(entry.room.clone());
-        }
-        let rooms = self.hub.store().room_list(self.account).await?;
         for entry in &rooms {
             self.listen(entry.room.clone());
+        }
+        // Listening now, a message committed from here on comes as an event.
+        // One committed between the read and the listening is newer than the
+        // read and already in the writer's figures (set before any commit is
+        // announced): then, and only then, read again (listening already, so
+        // nothing falls between). Rooms joined meanwhile come by the inbox.
+        let store = self.hub.store();
+        if rooms.iter().any(|e| store.committed_seq(&e.room).is_some_and(|seq| seq > e.last_seq)) {
+            rooms = store.room_list(self.account).await?;
+            for entry in &rooms {
+                self.listen(entry.room.clone());
+            }
         }
         Ok(ServerMsg::Rooms { rooms })
     }

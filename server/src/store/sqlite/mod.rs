@@ -199,6 +199,11 @@ impl Store for SqliteStore {
         self.has_membership(account, room).boxed()
     }
 
+    fn committed_seq(&self, room: &RoomName) -> Option<Seq> {
+        let rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rooms.get(room).map(|(_, last)| Seq(*last as u64))
+    }
+
     fn join_room<'a>(
         &'a self,
         account: AccountId,
