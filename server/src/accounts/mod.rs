@@ -2,6 +2,7 @@
 //! behind a request. Also the attempt limits that keep password guessing slow and
 //! the registry that lets a sign-out close that session's sockets.
 
+mod cache;
 mod password;
 mod sockets;
 mod token;
@@ -55,6 +56,8 @@ struct Inner {
     hashing: Arc<tokio::sync::Semaphore>,
     /// When expired sessions were last swept away (ms since the epoch).
     last_sweep: AtomicI64,
+    /// Sessions read lately, so each request does not read them again.
+    cache: cache::SessionCache,
 }
 
 /// Expired sessions are removed at most this often (each sweep is a write that
@@ -81,6 +84,7 @@ impl Accounts {
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 )),
                 last_sweep: AtomicI64::new(0),
+                cache: cache::SessionCache::default(),
             }),
         }
     }
@@ -164,6 +168,9 @@ impl Accounts {
         // the row is deleted is registered before its session is read, so this
         // one pass ends it too.
         self.inner.store.delete_session(&key.0).await.map_err(unavailable)?;
+        // Forgotten before the sockets end: one that opens from here on reads
+        // the store and finds no session.
+        self.inner.cache.forget(&key.0);
         self.inner.sockets.end(&key);
         Ok(())
     }
@@ -172,8 +179,15 @@ impl Accounts {
     /// A store that cannot be read is an error, never "signed out".
     pub async fn session(&self, token: &SessionToken) -> Result<Option<SignedIn>, AccountError> {
         let key = token.key();
-        let record = self.inner.store.session(&key.0, now_ms()).await.map_err(unavailable)?;
-        Ok(record.map(|record| SignedIn { key, account: record.account, expires_at: record.expires_at }))
+        let now = now_ms();
+        if let Some((account, expires_at)) = self.inner.cache.get(&key.0, now) {
+            return Ok(Some(SignedIn { key, account, expires_at }));
+        }
+        let record = self.inner.store.session(&key.0, now).await.map_err(unavailable)?;
+        Ok(record.map(|record| {
+            self.inner.cache.put(key.0.clone(), record.account.clone(), record.expires_at, now);
+            SignedIn { key, account: record.account, expires_at: record.expires_at }
+        }))
     }
 
     /// The live session of a request's cookie, if any.
