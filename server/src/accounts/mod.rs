@@ -231,6 +231,8 @@ impl Accounts {
         let now = now_ms();
         let expires_at = now.saturating_add(self.inner.policy.session_ttl.as_millis() as i64);
         self.inner.store.create_session(&token.key().0, account.id, now, expires_at).await.map_err(unavailable)?;
+        // The page it signs in to, and its socket, use it next.
+        self.inner.cache.put(token.key().0, account.clone(), expires_at, now);
         // Old sessions go as new ones come (now and then), so the table holds
         // live ones only; one sign-in among many does the sweep.
         let last = self.inner.last_sweep.load(Ordering::Relaxed);
