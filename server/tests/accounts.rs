@@ -359,14 +359,19 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
 async fn an_unreadable_session_refuses_the_socket_and_the_cap_comes_first() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let ((store, writer), _dir) = support::temp_store().await;
+    let ((store, writer), dir) = support::temp_store().await;
     let database = store.clone();
     let settings = server::config::Settings {
         policy: Policy { connections_per_ip: 1, ..Policy::default() },
         ..Default::default()
     };
     let server = TestServer::start_with_store_and_settings((store, writer), settings).await;
-    let cookie = sign_up(server.addr, &unique_username("Ada"), "Ada").await;
+    // Signed up through another process on the same database: this server has
+    // not seen the session (it keeps the ones it read or made in memory).
+    let elsewhere = server::store::SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let elsewhere = TestServer::start_with(elsewhere).await;
+    let cookie = sign_up(elsewhere.addr, &unique_username("Ada"), "Ada").await;
+    elsewhere.shut_down().await;
     let open = || {
         let mut request = format!("ws://{}/ws/chat/tea", server.addr).into_client_request().unwrap();
         request.headers_mut().insert("cookie", cookie.parse().unwrap());
