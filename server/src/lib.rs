@@ -16,5 +16,5 @@ pub mod state;
 pub mod store;
 pub mod ws;
 
-pub use http::{router, serve, SHUTDOWN_GRACE};
+pub use http::{bind, router, serve, LISTEN_BACKLOG, SHUTDOWN_GRACE};
 pub use state::AppState;

@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use leptos::prelude::get_configuration;
-use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use server::config::{Config, ConfigError};
@@ -41,7 +40,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(db = %config.db.display(), "message store open");
-    let listener = match TcpListener::bind(config.addr).await {
+    let listener = match server::bind(config.addr) {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!("error: cannot listen on {}: {error}", config.addr);

@@ -12,4 +12,4 @@ mod serve;
 pub use client::{client_ip, ClientIp};
 pub use headers::CSP;
 pub use routes::router;
-pub use serve::{serve, SHUTDOWN_GRACE};
+pub use serve::{bind, serve, LISTEN_BACKLOG, SHUTDOWN_GRACE};
