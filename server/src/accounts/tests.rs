@@ -136,9 +136,14 @@ async fn signing_in_again_ends_the_browsers_previous_session() {
 async fn a_session_the_store_cannot_read_is_an_error_not_signed_out() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
-    let accounts = Accounts::new(Arc::new(store), Policy::default());
+    let accounts = Accounts::new(Arc::new(store.clone()), Policy::default());
+    // Another process on the same database: it has not seen the session.
+    let elsewhere = Accounts::new(Arc::new(store), Policy::default());
     let (token, _) = accounts.sign_up(HOME, form("ada", "Ada", PASSWORD)).await.unwrap();
     // The database goes away: its connections are closed.
     crate::store::MessageWriter::close(&mut writer).await;
-    assert_eq!(accounts.session(&token).await.err(), Some(AccountError::Unavailable));
+    assert_eq!(elsewhere.session(&token).await.err(), Some(AccountError::Unavailable));
+    // The process that made the session keeps it in memory.
+    let kept = accounts.session(&token).await.unwrap().expect("a live session");
+    assert_eq!(kept.account.username, "ada");
 }
