@@ -43,6 +43,7 @@ pub async fn crowd(
     members: usize,
     server_pid: Option<u32>,
     settle: Duration,
+    hold: Duration,
     tag: &str,
 ) -> Result<CrowdReport, LoadError> {
     let rss = || server_pid.and_then(rss_bytes).unwrap_or(0);
@@ -88,6 +89,8 @@ pub async fn crowd(
     }
     let join = started.elapsed();
     let rss_joined = rss();
+    // All there, for as long as asked (a heap profiler looks meanwhile).
+    tokio::time::sleep(hold).await;
 
     // One message, from a second tab of the first member.
     let (mut sender, _) = client::join(Stack::Chat, addr, &room, Some(&cookies[0]), None).await?;

@@ -4,7 +4,7 @@
 //!   loadgen room  --addr A [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
-//!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3]
+//!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3] [--hold 0]
 //!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5]
 //!
 //! `room` runs each rate in turn (messages per second per sender) and stops after
@@ -187,7 +187,8 @@ async fn crowd(flags: &Flags) -> Result<(), String> {
     let members = flags.get("members", 10_000)?;
     let pid: u32 = flags.get("server-pid", 0)?;
     let settle = Duration::from_secs_f64(flags.get("settle", 3.0)?);
-    let report = loadgen::crowd(flags.addr()?, members, (pid != 0).then_some(pid), settle, &tag())
+    let hold = Duration::from_secs_f64(flags.get("hold", 0.0)?);
+    let report = loadgen::crowd(flags.addr()?, members, (pid != 0).then_some(pid), settle, hold, &tag())
         .await
         .map_err(|e| e.to_string())?;
     println!(
