@@ -74,13 +74,18 @@ pub fn check(endpoint: &str, p256dh: &str, auth: &str, allow_http: bool) -> Resu
     if !fine {
         return Err(BadSubscription::Endpoint);
     }
+    keys(p256dh, auth).map(|_| ())
+}
+
+/// The browser's public key and authentication secret, from their base64url.
+fn keys(p256dh: &str, auth: &str) -> Result<(web_push_native::p256::PublicKey, Auth), BadSubscription> {
     let key = B64.decode(p256dh.trim_end_matches('=')).map_err(|_| BadSubscription::Key)?;
-    web_push_native::p256::PublicKey::from_sec1_bytes(&key).map_err(|_| BadSubscription::Key)?;
+    let key = web_push_native::p256::PublicKey::from_sec1_bytes(&key).map_err(|_| BadSubscription::Key)?;
     let secret = B64.decode(auth.trim_end_matches('=')).map_err(|_| BadSubscription::Auth)?;
     if secret.len() != 16 {
         return Err(BadSubscription::Auth);
     }
-    Ok(())
+    Ok((key, Auth::clone_from_slice(&secret)))
 }
 
 /// What became of a push.
@@ -135,13 +140,8 @@ fn build(
     payload: Vec<u8>,
 ) -> Result<http::Request<Vec<u8>>, String> {
     let endpoint: http::Uri = subscription.endpoint.parse().map_err(|_| "a bad endpoint".to_owned())?;
-    let key = B64.decode(subscription.p256dh.trim_end_matches('=')).map_err(|_| "a bad key".to_owned())?;
-    let key = web_push_native::p256::PublicKey::from_sec1_bytes(&key).map_err(|_| "a bad key".to_owned())?;
-    let auth = B64.decode(subscription.auth.trim_end_matches('=')).map_err(|_| "a bad secret".to_owned())?;
-    if auth.len() != 16 {
-        return Err("a bad secret".into());
-    }
-    let mut request = WebPushBuilder::new(endpoint.clone(), key, Auth::clone_from_slice(&auth))
+    let (key, auth) = keys(&subscription.p256dh, &subscription.auth).map_err(|refusal| refusal.to_string())?;
+    let mut request = WebPushBuilder::new(endpoint.clone(), key, auth)
         .with_valid_duration(TTL)
         .build(payload)
         .map_err(|error| format!("could not encrypt: {error}"))?;

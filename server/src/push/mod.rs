@@ -159,6 +159,11 @@ impl Pusher {
         Ok(self.vapid().await?.public_key())
     }
 
+    /// A browser subscribed: offers are read from now on.
+    fn subscribed(&self) {
+        self.shared.offer.active.store(true, Ordering::Relaxed);
+    }
+
     /// Ends the task (pushes in flight are dropped).
     pub async fn close(&self) {
         self.shared.stop.cancel();
@@ -181,59 +186,90 @@ async fn run(shared: Arc<Shared>, hub: Hub, mut incoming: mpsc::Receiver<Job>) {
         }
     }
     let client = deliver::http_client();
+    let mut waiting = Vec::new();
     loop {
-        let job = tokio::select! {
-            job = incoming.recv() => job,
-            () = shared.stop.cancelled() => None,
+        let received = tokio::select! {
+            received = incoming.recv_many(&mut waiting, QUEUE) => received,
+            () = shared.stop.cancelled() => 0,
         };
-        let Some(job) = job else { break };
-        let sends = match plan(&shared, &hub, &job).await {
-            Ok(sends) => sends,
-            Err(error) => {
-                tracing::warn!(%error, room = %job.room, "reading whom to push failed");
-                continue;
-            }
-        };
-        if sends.is_empty() {
-            continue;
+        if received == 0 {
+            break;
         }
-        let vapid = match pusher.vapid().await {
-            Ok(vapid) => vapid.clone(),
-            Err(error) => {
-                tracing::warn!(%error, "the VAPID key is unavailable; pushes dropped");
-                continue;
-            }
-        };
-        let topic = topic(&job.room);
-        let results = futures::stream::iter(sends)
-            .map(|(subscription, payload)| {
-                let (client, vapid, topic) = (&client, &vapid, &topic);
-                async move {
-                    let outcome = deliver::send(client, vapid, &subscription, topic, payload).await;
-                    (subscription, outcome)
-                }
-            })
-            .buffer_unordered(CONCURRENT_SENDS);
-        let finished = tokio::select! {
-            results = results.collect::<Vec<_>>() => Some(results),
-            () = shared.stop.cancelled() => None,
-        };
-        let Some(results) = finished else { break };
-        for (subscription, outcome) in results {
-            match outcome {
-                Outcome::Delivered => tracing::debug!(endpoint = %subscription.endpoint, "pushed"),
-                Outcome::Gone => {
-                    tracing::info!(endpoint = %subscription.endpoint, "push subscription gone; forgotten");
-                    if let Err(error) = shared.store.delete_subscription(None, &subscription.endpoint).await {
-                        tracing::warn!(%error, "forgetting a push subscription failed");
-                    }
-                }
-                Outcome::Failed(reason) => {
-                    tracing::warn!(endpoint = %subscription.endpoint, %reason, "a push was not delivered")
-                }
+        // The commits that queued up meanwhile, one job per room: a busy room's
+        // members are read once for all of them.
+        for job in by_room(waiting.drain(..)) {
+            if !push(&shared, &pusher, &hub, &client, job).await {
+                return;
             }
         }
     }
+}
+
+/// Jobs of the same room folded into one, messages in commit order.
+fn by_room(jobs: impl Iterator<Item = Job>) -> Vec<Job> {
+    let mut merged: Vec<Job> = Vec::new();
+    let mut at: std::collections::HashMap<RoomName, usize> = std::collections::HashMap::new();
+    for job in jobs {
+        match at.get(&job.room) {
+            Some(&i) => merged[i].messages.extend(job.messages),
+            None => {
+                at.insert(job.room.clone(), merged.len());
+                merged.push(job);
+            }
+        }
+    }
+    merged
+}
+
+/// Pushes one room's messages to whoever they are for; `false` once the
+/// server is stopping.
+async fn push(shared: &Shared, pusher: &Pusher, hub: &Hub, client: &deliver::HttpClient, job: Job) -> bool {
+    let sends = match plan(shared, hub, &job).await {
+        Ok(sends) => sends,
+        Err(error) => {
+            tracing::warn!(%error, room = %job.room, "reading whom to push failed");
+            return true;
+        }
+    };
+    if sends.is_empty() {
+        return true;
+    }
+    let vapid = match pusher.vapid().await {
+        Ok(vapid) => vapid.clone(),
+        Err(error) => {
+            tracing::warn!(%error, "the VAPID key is unavailable; pushes dropped");
+            return true;
+        }
+    };
+    let topic = topic(&job.room);
+    let results = futures::stream::iter(sends)
+        .map(|(subscription, payload)| {
+            let (vapid, topic) = (&vapid, &topic);
+            async move {
+                let outcome = deliver::send(client, vapid, &subscription, topic, payload).await;
+                (subscription, outcome)
+            }
+        })
+        .buffer_unordered(CONCURRENT_SENDS);
+    let results = tokio::select! {
+        results = results.collect::<Vec<_>>() => results,
+        () = shared.stop.cancelled() => return false,
+    };
+    for (subscription, outcome) in results {
+        match outcome {
+            Outcome::Delivered => tracing::debug!(endpoint = %subscription.endpoint, "pushed"),
+            Outcome::Gone => {
+                tracing::info!(endpoint = %subscription.endpoint, "push subscription gone; forgotten");
+                if let Err(error) = shared.store.delete_subscription(None, &subscription.endpoint).await {
+                    tracing::warn!(%error, "forgetting a push subscription failed");
+                }
+            }
+            Outcome::Failed(reason) => {
+                tracing::warn!(endpoint = %subscription.endpoint, %reason, "a push was not delivered")
+            }
+        }
+    }
+    true
 }
 
 /// Each browser to push for `job`, with its payload.
@@ -285,9 +321,31 @@ fn topic(room: &RoomName) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-impl Pusher {
-    /// A browser subscribed: offers are read from now on.
-    fn subscribed(&self) {
-        self.shared.offer.active.store(true, Ordering::Relaxed);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::protocol::{ClientMsgId, Seq, Timestamp};
+
+    fn job(room: &str, seqs: &[u64]) -> Job {
+        let message = |seq: u64| ChatMessage {
+            seq: Seq(seq),
+            author: "Bob".into(),
+            body: "hi".into(),
+            sent_at: Timestamp(0),
+            client_id: ClientMsgId(format!("c{seq}")),
+            mentions: Vec::new(),
+        };
+        Job {
+            room: RoomName::parse(room).unwrap(),
+            messages: seqs.iter().map(|s| (AccountId(2), "bob".to_owned(), message(*s))).collect(),
+        }
+    }
+
+    #[test]
+    fn queued_commits_fold_into_one_job_per_room_in_order() {
+        let merged = by_room([job("a", &[1, 2]), job("b", &[7]), job("a", &[3])].into_iter());
+        let seqs: Vec<(String, Vec<u64>)> =
+            merged.iter().map(|j| (j.room.to_string(), j.messages.iter().map(|(_, _, m)| m.seq.0).collect())).collect();
+        assert_eq!(seqs, [("a".to_owned(), vec![1, 2, 3]), ("b".to_owned(), vec![7])]);
     }
 }
