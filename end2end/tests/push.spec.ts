@@ -123,6 +123,16 @@ test("with no chat tab open, a mention is pushed: the server encrypts it for the
     // Permission granted: the page subscribed this browser and told the server.
     await expect(ada.page.locator("body[data-push=subscribed]")).toHaveCount(1);
 
+    // A page opened later finds the same subscription handed over already: it
+    // does not hand it over again.
+    const handedOver: string[] = [];
+    ada.page.on("request", (request) => {
+      if (request.url().includes("/api/push-subscribe")) handedOver.push(request.url());
+    });
+    await ada.page.reload();
+    await expect(ada.page.locator("body[data-push=subscribed]")).toHaveCount(1);
+    expect(handedOver).toEqual([]);
+
     // Ada leaves the room for the lobby: no connection of hers is open now.
     await ada.page.goto("/chat/");
     await hydrated(ada.page);

@@ -52,9 +52,9 @@ async fn push_service() -> (String, mpsc::UnboundedReceiver<Received>, Arc<Mutex
                     service.hits.lock().unwrap().push(id.clone());
                     let gone = id == "gone";
                     // The test may have all it waits for and be gone: then nobody reads this.
-            if service.received.send(Received { subscription: id, headers, body: body.to_vec() }).is_err() {
-                tracing::debug!("a push arrived after the test stopped listening");
-            }
+                    if service.received.send(Received { subscription: id, headers, body: body.to_vec() }).is_err() {
+                        tracing::debug!("a push arrived after the test stopped listening");
+                    }
                     if gone {
                         StatusCode::GONE
                     } else {

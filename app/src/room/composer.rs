@@ -145,11 +145,7 @@ pub fn Composer(
                         (!mentions.candidates.read().is_empty())
                             .then(|| format!("mention-option-{}", mentions.active.get()))
                     }
-                    on:blur=move |_| {
-                        if mentions.is_open() {
-                            mentions.candidates.set(Vec::new());
-                        }
-                    }
+                    on:blur=move |_| mentions.close()
                     id="composer"
                     name="body"
                     rows="1"

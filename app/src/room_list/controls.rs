@@ -88,9 +88,14 @@ fn notify_choice(room: RoomName, choose: Callback<NotifyLevel>) -> AnyView {
 #[lazy]
 pub fn permission_button() -> AnyView {
     let permission = RwSignal::new(notices::permission());
+    let list = RoomList::expect();
     let ask = move |_| {
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move { permission.set(notices::ask().await) });
+        if let Some(me) = list.me.get_untracked() {
+            leptos::task::spawn_local(async move { permission.set(notices::ask(me).await) });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = list;
     };
     let view = move || match permission.get() {
         NotifyPermission::Ask => Some(

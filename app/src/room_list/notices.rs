@@ -108,25 +108,28 @@ mod browser {
     }
 
     /// Asks for the permission (call from a click); says what was answered.
-    /// Granted, this browser is subscribed to Web Push too.
-    pub async fn ask() -> NotifyPermission {
+    /// Granted, this browser is subscribed to Web Push for `me` too.
+    pub async fn ask(me: String) -> NotifyPermission {
         let answer = lazy::ask().await;
         if answer == NotifyPermission::Granted {
-            keep_pushing();
+            keep_pushing(me);
         }
         answer
     }
 
     /// With the permission granted: makes sure this browser is subscribed to
-    /// Web Push and the server has its subscription (a page does it once as
-    /// it opens; the service worker shows what is pushed while no tab is open).
-    pub fn keep_pushing() {
+    /// Web Push and the server has its subscription for `me` (a page checks
+    /// as it opens; the service worker shows what is pushed while no tab is
+    /// open).
+    pub fn keep_pushing(me: String) {
         leptos::task::spawn_local(async {
-            match lazy::subscribe().await {
+            match lazy::subscribe(me).await {
                 Ok(()) => {
-                    if let Some(body) = leptos::prelude::document().body() {
-                        // For people's tools and the browser tests.
-                        let _ = body.dataset().set("push", "subscribed");
+                    // For people's tools and the browser tests.
+                    let marked =
+                        leptos::prelude::document().body().map(|body| body.dataset().set("push", "subscribed"));
+                    if !matches!(marked, Some(Ok(()))) {
+                        leptos::logging::warn!("could not mark the page as subscribed to pushes");
                     }
                 }
                 Err(error) => leptos::logging::warn!("web push is not available here: {error}"),
@@ -166,10 +169,16 @@ mod browser {
             }
         }
 
+        /// Where this browser notes which subscription it handed the server,
+        /// for whom: a page that finds the same one says nothing (a write and
+        /// a turn of the account's allowance per page opened, otherwise).
+        const SENT_KEY: &str = "chat-push-sent";
+
         /// Registers the service worker, subscribes with the server's key (or
-        /// keeps the subscription there is) and hands it to the server.
+        /// keeps the subscription there is) and hands it to the server, unless
+        /// it was handed over for `me` already.
         #[lazy]
-        pub async fn subscribe() -> Result<(), String> {
+        pub async fn subscribe(me: String) -> Result<(), String> {
             use wasm_bindgen_futures::JsFuture;
             let navigator = window().navigator();
             if !js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
@@ -207,7 +216,16 @@ mod browser {
             else {
                 return Err("the subscription lacks its endpoint or keys".into());
             };
-            crate::push::push_subscribe(endpoint, p256dh, auth).await.map_err(|e| e.to_string())
+            let sent = format!("{me} {endpoint}");
+            let storage = window().local_storage().ok().flatten();
+            if storage.as_ref().and_then(|s| s.get_item(SENT_KEY).ok().flatten()).as_deref() == Some(sent.as_str()) {
+                return Ok(());
+            }
+            crate::push::push_subscribe(endpoint, p256dh, auth).await.map_err(|e| e.to_string())?;
+            if storage.is_none_or(|storage| storage.set_item(SENT_KEY, &sent).is_err()) {
+                leptos::logging::warn!("could not note the subscription: the next page hands it over again");
+            }
+            Ok(())
         }
 
         /// Words for a failed browser call.

@@ -61,13 +61,16 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
 #[component]
 fn NotifyPermissionButton() -> impl IntoView {
     let wanted = RwSignal::new(false);
+    let list = RoomList::expect();
     Effect::new(move |_| {
         let permission = notices::permission();
         wanted.set(matches!(permission, NotifyPermission::Ask | NotifyPermission::Denied));
         #[cfg(feature = "hydrate")]
-        if permission == NotifyPermission::Granted {
-            notices::keep_pushing();
+        if let (NotifyPermission::Granted, Some(me)) = (permission, list.me.get_untracked()) {
+            notices::keep_pushing(me);
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = list;
     });
     move || {
         wanted.get().then(|| {
