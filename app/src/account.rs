@@ -7,8 +7,6 @@
 //! (to where the person was going, or back to the form with `?error=<code>`).
 
 use leptos::prelude::*;
-use leptos::server_fn;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 pub use crate::display_name::MAX_DISPLAY_NAME_CHARS;
@@ -53,17 +51,7 @@ pub enum AccountError {
     Unreachable,
 }
 
-impl FromServerFnError for AccountError {
-    type Encoder = server_fn::codec::JsonEncoding;
-
-    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        match error {
-            // The server answered, but not with one of ours: it is not itself.
-            ServerFnErrorErr::ServerError(_) | ServerFnErrorErr::MiddlewareError(_) => AccountError::Unavailable,
-            _ => AccountError::Unreachable,
-        }
-    }
-}
+crate::server_fns::server_fn_error!(AccountError);
 
 impl AccountError {
     const ALL: [AccountError; 8] = [
@@ -180,9 +168,7 @@ mod respond {
     use super::{AccountError, SharedAccounts};
 
     pub fn context() -> Result<(SharedAccounts, Parts), AccountError> {
-        let accounts = use_context::<SharedAccounts>().ok_or(AccountError::Unavailable)?;
-        let parts = use_context::<Parts>().ok_or(AccountError::Unavailable)?;
-        Ok((accounts, parts))
+        crate::server_fns::context(AccountError::Unavailable)
     }
 
     pub fn set_cookie(cookie: &str) {

@@ -16,6 +16,7 @@ pub mod room;
 pub mod room_list;
 pub mod room_name;
 pub mod rooms;
+mod server_fns;
 pub mod url;
 pub mod viewer;
 

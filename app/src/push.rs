@@ -4,8 +4,6 @@
 //! `room_list::notices`, loaded only when asked for.
 
 use leptos::prelude::*;
-use leptos::server_fn;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What can go wrong with a subscription: a code the page renders in words.
@@ -36,16 +34,7 @@ impl PushError {
     }
 }
 
-impl FromServerFnError for PushError {
-    type Encoder = server_fn::codec::JsonEncoding;
-
-    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        match error {
-            ServerFnErrorErr::ServerError(_) | ServerFnErrorErr::MiddlewareError(_) => PushError::Unavailable,
-            _ => PushError::Unreachable,
-        }
-    }
-}
+crate::server_fns::server_fn_error!(PushError);
 
 #[cfg(feature = "ssr")]
 pub use service::{PushService, SharedPush};
@@ -78,9 +67,7 @@ mod service {
 
 #[cfg(feature = "ssr")]
 fn context() -> Result<(SharedPush, http::request::Parts), PushError> {
-    let push = use_context::<SharedPush>().ok_or(PushError::Unavailable)?;
-    let parts = use_context::<http::request::Parts>().ok_or(PushError::Unavailable)?;
-    Ok((push, parts))
+    crate::server_fns::context(PushError::Unavailable)
 }
 
 /// The key a browser's push subscription is made with.

@@ -8,8 +8,6 @@
 //! device and tab shows.
 
 use leptos::prelude::*;
-use leptos::server_fn;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{Seq, Timestamp};
@@ -196,16 +194,7 @@ impl RoomListError {
     }
 }
 
-impl FromServerFnError for RoomListError {
-    type Encoder = server_fn::codec::JsonEncoding;
-
-    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        match error {
-            ServerFnErrorErr::ServerError(_) | ServerFnErrorErr::MiddlewareError(_) => RoomListError::Unavailable,
-            _ => RoomListError::Unreachable,
-        }
-    }
-}
+crate::server_fns::server_fn_error!(RoomListError);
 
 #[cfg(feature = "ssr")]
 pub use service::{RoomListService, SharedRoomLists};
@@ -258,9 +247,7 @@ mod service {
 
 #[cfg(feature = "ssr")]
 fn context() -> Result<(SharedRoomLists, http::request::Parts), RoomListError> {
-    let lists = use_context::<SharedRoomLists>().ok_or(RoomListError::Unavailable)?;
-    let parts = use_context::<http::request::Parts>().ok_or(RoomListError::Unavailable)?;
-    Ok((lists, parts))
+    crate::server_fns::context(RoomListError::Unavailable)
 }
 
 /// Whether a request is a plain form post (no script): it is answered with a
