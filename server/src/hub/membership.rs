@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use app::protocol::{ClientMsgId, MemberId, Person, ServerMsg};
 use tokio::sync::broadcast::{self, error::RecvError};
+use futures::future::Either;
 use tokio::sync::oneshot;
 
 use super::post::PostError;
@@ -127,14 +128,25 @@ impl Membership {
     /// The returned post resolves once the message is durable and broadcast. A
     /// connection can so have several messages on their way at once, each
     /// acknowledged in the order sent.
-    pub async fn submit(
+    ///
+    /// Not an `async fn`: the check is made at once and the future is only the
+    /// wait for the queue, small enough for every connection to hold.
+    pub fn submit(
         &self,
         author: Option<&Author>,
         body: String,
         client_id: ClientMsgId,
-    ) -> Result<PendingPost, PostError> {
-        let author = self.hub.check(author, &client_id, &body).map_err(PostError::Refused)?;
-        self.hub.enqueue(Some(self.room.clone()), self.room.name().clone(), author, body, client_id).await
+    ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
+        match self.hub.check(author, &client_id, &body) {
+            Ok(author) => Either::Left(self.hub.enqueue(
+                Some(self.room.clone()),
+                self.room.name().clone(),
+                author,
+                body,
+                client_id,
+            )),
+            Err(refusal) => Either::Right(std::future::ready(Err(PostError::Refused(refusal)))),
+        }
     }
 
     /// Waits for the room's next event. Never ends while the membership lives: the

@@ -14,6 +14,7 @@ mod room;
 mod topics;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -57,7 +58,7 @@ struct Inner {
     next_member: AtomicU64,
     room_buffer: usize,
     store: SharedStore,
-    posts: mpsc::Sender<post::PostRequest>,
+    posts: mpsc::Sender<Box<post::PostRequest>>,
     poster: post::Poster,
     lists: lists::Lists,
     reads: lists::ReadMarks,
@@ -141,17 +142,19 @@ impl Hub {
         self.enqueue(self.room(room), room.clone(), author, body, client_id).await
     }
 
-    /// Hands a checked post to the writer.
-    async fn enqueue(
+    /// Hands a checked post to the writer. The request is made before the
+    /// future (which waits only for a place in the queue) and boxed: a
+    /// connection holds this future among its states.
+    fn enqueue(
         &self,
         live: Option<Arc<Room>>,
         room: RoomName,
         author: &Author,
         body: String,
         client_id: ClientMsgId,
-    ) -> Result<PendingPost, PostError> {
+    ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let request = post::PostRequest {
+        let request = Box::new(post::PostRequest {
             room: live,
             message: NewMessage {
                 room,
@@ -165,9 +168,12 @@ impl Hub {
                 sent_at: crate::clock::now(),
             },
             reply,
-        };
-        self.inner.posts.send(request).await.map_err(|_| PostError::Closed)?;
-        Ok(PendingPost::new(answer))
+        });
+        let sent = self.inner.posts.send(request);
+        async move {
+            sent.await.map_err(|_| PostError::Closed)?;
+            Ok(PendingPost::new(answer))
+        }
     }
 
     pub fn store(&self) -> &SharedStore {

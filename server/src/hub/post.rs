@@ -62,6 +62,8 @@ pub enum PostError {
     Closed,
 }
 
+/// Boxed on its way: the sending connection's waiting state then needs room
+/// for a pointer, not for the request.
 pub(super) struct PostRequest {
     /// The room it was posted in, if it has members, for pacing only: the
     /// broadcast goes to the room registered under the message's room name once
@@ -86,7 +88,7 @@ impl Poster {
         pace: Duration,
         rooms: Registry,
         lists: Lists,
-    ) -> (Self, mpsc::Sender<PostRequest>) {
+    ) -> (Self, mpsc::Sender<Box<PostRequest>>) {
         let (posts, requests) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
         let task = tokio::spawn(run(writer, pace, rooms, lists, requests, stop.clone()));
@@ -109,7 +111,7 @@ async fn run(
     pace: Duration,
     registry: Registry,
     lists: Lists,
-    mut requests: mpsc::Receiver<PostRequest>,
+    mut requests: mpsc::Receiver<Box<PostRequest>>,
     stop: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -205,7 +207,7 @@ async fn run(
 
 /// The distinct rooms of a batch, in order of first appearance, and for each
 /// post the index of its room: one name cloned per room, none per post.
-fn rooms_of(batch: &[PostRequest]) -> (Vec<RoomName>, Vec<usize>) {
+fn rooms_of(batch: &[Box<PostRequest>]) -> (Vec<RoomName>, Vec<usize>) {
     let mut names = Vec::new();
     let mut index: HashMap<&RoomName, usize> = HashMap::new();
     let room_of = batch
@@ -226,7 +228,7 @@ fn is_large(room: &Room) -> bool {
 
 /// Whether the batch holds several posts for one large room: that room is busy,
 /// and the next commit is worth pacing.
-fn is_busy(batch: &[PostRequest]) -> bool {
+fn is_busy(batch: &[Box<PostRequest>]) -> bool {
     let mut rooms: Vec<&Arc<Room>> = batch.iter().filter_map(|request| request.room.as_ref()).collect();
     rooms.sort_by_key(|room| Arc::as_ptr(room));
     rooms.windows(2).any(|pair| Arc::ptr_eq(pair[0], pair[1]) && is_large(pair[0]))

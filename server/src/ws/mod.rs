@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use app::room_name::RoomName;
@@ -100,14 +100,17 @@ pub async fn upgrade(
         idle_timeout: state.policy.idle_timeout,
     };
     let sessions = state.sessions.clone();
+    // The upgrade keeps its callback for as long as the socket is open, after
+    // the callback has run: one box, freed by the call, rather than the whole
+    // context a second time per connection.
+    let handover = Box::new((slot, registration, context));
     limits::apply(ws).on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed")).on_upgrade(
         move |socket| {
-            sessions.track_future(async move {
-                // Held for as long as the socket is open.
-                let _held = (slot, registration, crate::memory::SocketMemory::track());
-                let (sink, stream) = socket.split();
-                run_session(sink, stream, context).await;
-            })
+            let (slot, registration, context) = *handover;
+            // Held for as long as the socket is open.
+            let held = (slot, registration, crate::memory::SocketMemory::track());
+            let (sink, stream) = socket.split();
+            sessions.track_future(run_session(sink, stream, context).map(move |()| drop(held)))
         },
     )
 }

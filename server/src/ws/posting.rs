@@ -41,10 +41,11 @@ where
         match membership.submit(self.context.author.as_ref(), body, id.clone()).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
             // An id that is not one cannot name the refusal.
+            // Refusals are boxed (see `run_session`).
             Err(PostError::Refused(refusal @ ChatError::InvalidMessageId { .. })) => {
-                self.writer.refuse(refusal).await.map(|()| None)
+                Box::pin(self.writer.refuse(refusal)).await.map(|()| None)
             }
-            Err(PostError::Refused(refusal)) => self.writer.refuse_message(id, refusal).await.map(|()| None),
+            Err(PostError::Refused(refusal)) => Box::pin(self.writer.refuse_message(id, refusal)).await.map(|()| None),
             // Submitting fails otherwise only when the writer is gone: the server is stopping.
             Err(PostError::Closed | PostError::Store(_)) => Err(Gone),
         }

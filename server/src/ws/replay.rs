@@ -50,14 +50,28 @@ impl Replay<'_> {
                 frames.push(Message::Text(frame));
                 Ok(())
             }
-            Event::Lagged { missed } => {
-                tracing::debug!(missed, "member lagged behind the room; catching up from the store");
-                // Whatever was gathered goes first, to keep the order.
-                writer.write(std::mem::take(frames)).await?;
-                *seen = self.catch_up(writer, *seen).await?;
-                Ok(())
-            }
+            // Rare, and a store read: boxed, so that every connection's waiting
+            // state need not have room for it.
+            Event::Lagged { missed } => Box::pin(self.after_lag(writer, missed, seen, frames)).await,
         }
+    }
+
+    async fn after_lag<S>(
+        &self,
+        writer: &mut Writer<S>,
+        missed: u64,
+        seen: &mut Seq,
+        frames: &mut Vec<Message>,
+    ) -> Result<(), Gone>
+    where
+        S: Sink<Message> + Unpin,
+        S::Error: Display,
+    {
+        tracing::debug!(missed, "member lagged behind the room; catching up from the store");
+        // Whatever was gathered goes first, to keep the order.
+        writer.write(std::mem::take(frames)).await?;
+        *seen = self.catch_up(writer, *seen).await?;
+        Ok(())
     }
 
     /// Sends the stored messages after `since`, or a history gap when there are too

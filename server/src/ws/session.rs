@@ -2,6 +2,7 @@
 //! `Sink` and `Stream`, so tests can drive it with channels.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, Message};
@@ -73,7 +74,12 @@ enum Incoming {
     Closed,
 }
 
-pub async fn run_session<S, R, E>(sink: S, stream: R, context: SessionContext)
+/// The connection's whole life, as one future. Built so that what an open
+/// connection holds while it waits is small (it is held per connection: 10,000
+/// in one room are 10,000 of these): the joining and welcoming state is boxed
+/// and gone once the connection is live, and rare branches of the live loop
+/// are boxed while they run.
+pub fn run_session<S, R, E>(sink: S, stream: R, context: SessionContext) -> impl Future<Output = ()>
 where
     S: Sink<Message> + Unpin,
     S::Error: Display,
@@ -82,22 +88,22 @@ where
 {
     let span = tracing::debug_span!("session", room = %context.room, member = tracing::field::Empty);
     let mut session = Session { writer: Writer::new(sink), stream, context, last_heard: tokio::time::Instant::now() };
-    async move {
-        let Some(joined) = session.await_join().await else {
-            return;
-        };
-        tracing::Span::current().record("member", joined.membership.id().0);
-        tracing::debug!(author = ?session.context.author.as_ref().map(|a| a.id.0), since = ?joined.since, "joined");
-        session.live(joined).await;
-        tracing::debug!("left");
-    }
-    .instrument(span)
-    .await
+    // The session is used where it was captured, never moved into a second place.
+    async move { session.run().await }.instrument(span)
 }
 
 struct Joined {
     membership: Membership,
     since: Option<Seq>,
+}
+
+/// What a live connection keeps between frames.
+struct Live {
+    membership: Membership,
+    /// The room list, on a signed-in person's connection.
+    list: Option<ListFeed>,
+    /// The newest seq this client has (or has been told to reload up to).
+    seen: Seq,
 }
 
 /// Why the server ends a live connection.
@@ -123,6 +129,19 @@ where
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: Display,
 {
+    async fn run(&mut self) {
+        let Some(joined) = Box::pin(self.await_join()).await else {
+            return;
+        };
+        tracing::Span::current().record("member", joined.membership.id().0);
+        tracing::debug!(author = ?self.context.author.as_ref().map(|a| a.id.0), since = ?joined.since, "joined");
+        let Some(mut live) = Box::pin(self.welcome(joined)).await else {
+            return;
+        };
+        self.live(&mut live).await;
+        tracing::debug!("left");
+    }
+
     /// Reads frames until a valid join; answers anything else with an error.
     async fn await_join(&mut self) -> Option<Joined> {
         let deadline = tokio::time::sleep(JOIN_TIMEOUT);
@@ -172,7 +191,9 @@ where
         }
     }
 
-    async fn live(&mut self, joined: Joined) {
+    /// The welcome, the room list and what the client missed; `None` when the
+    /// connection ended meanwhile.
+    async fn welcome(&mut self, joined: Joined) -> Option<Live> {
         let Joined { mut membership, since } = joined;
         let room = self.context.room.clone();
         // Subscribed already (by the join): whatever is posted from here on is in
@@ -186,7 +207,7 @@ where
                 if self.writer.refuse(ChatError::StoreUnavailable).await.is_ok() {
                     self.writer.close(close_code::AGAIN, "store unavailable").await;
                 }
-                return;
+                return None;
             }
         };
         let (online, people) = membership.take_welcome();
@@ -203,14 +224,14 @@ where
             latest,
         };
         if self.writer.send(&welcome).await.is_err() {
-            return;
+            return None;
         }
         // A signed-in person's room list rides on the same connection.
-        let mut list = match &self.context.author {
+        let list = match &self.context.author {
             Some(author) => match ListFeed::start(&self.context.hub, author.id, self.context.room.clone()).await {
                 Ok((feed, rooms)) => {
                     if self.writer.send(&rooms).await.is_err() {
-                        return;
+                        return None;
                     }
                     Some(feed)
                 }
@@ -219,36 +240,32 @@ where
                     if self.writer.refuse(ChatError::StoreUnavailable).await.is_ok() {
                         self.writer.close(close_code::AGAIN, "store unavailable").await;
                     }
-                    return;
+                    return None;
                 }
             },
             None => None,
         };
-        // The newest seq this client has (or has been told to reload up to).
-        let mut seen = match since {
+        let seen = match since {
             None => latest,
             Some(since) if since > latest => {
                 // The client knows messages this store does not: its history is
                 // from elsewhere. Start it afresh.
                 if self.writer.send(&ServerMsg::HistoryGap { latest }).await.is_err() {
-                    return;
+                    return None;
                 }
                 latest
             }
             Some(since) => match replay(&self.context).catch_up(&mut self.writer, since).await {
                 Ok(seen) => seen,
-                Err(Gone) => return,
+                Err(Gone) => return None,
             },
         };
+        Some(Live { membership, list, seen })
+    }
+
+    async fn live(&mut self, live: &mut Live) {
+        let Live { membership, list, seen } = live;
         let mut minor = Minor::new();
-        let expiry = self.context.session_expires.map(tokio::time::sleep_until);
-        let expiry = async move {
-            match expiry {
-                Some(expiry) => expiry.await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(expiry);
         let mut heartbeat = tokio::time::interval(self.context.ping_after.min(self.context.idle_timeout) / 2);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Posts on their way to the store, acknowledged in the order sent.
@@ -257,23 +274,26 @@ where
             tokio::select! {
                 biased;
                 _ = self.context.shutdown.cancelled() => {
-                    self.settle_and_end(Ending::Shutdown, &mut membership, &mut in_flight, &mut seen).await;
+                    Box::pin(self.settle_and_end(Ending::Shutdown, membership, &mut in_flight, seen)).await;
                     return;
                 }
                 _ = self.context.session_ended.cancelled() => {
-                    self.settle_and_end(Ending::SignedOut, &mut membership, &mut in_flight, &mut seen).await;
-                    return;
-                }
-                () = &mut expiry => {
-                    self.settle_and_end(Ending::Expired, &mut membership, &mut in_flight, &mut seen).await;
+                    Box::pin(self.settle_and_end(Ending::SignedOut, membership, &mut in_flight, seen)).await;
                     return;
                 }
                 _ = heartbeat.tick() => {
+                    // Checked at each beat rather than by a timer of its own
+                    // (one less per connection): a session of weeks closes at
+                    // most half a ping interval late.
+                    if self.context.session_expires.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                        Box::pin(self.settle_and_end(Ending::Expired, membership, &mut in_flight, seen)).await;
+                        return;
+                    }
                     let quiet = self.last_heard.elapsed();
                     // A client with posts on their way is not idle: its frames wait
                     // in the socket while they are stored.
                     if quiet >= self.context.idle_timeout && in_flight.is_empty() {
-                        self.end(Ending::Idle).await;
+                        Box::pin(self.end(Ending::Idle)).await;
                         return;
                     }
                     if quiet >= self.context.ping_after
@@ -288,7 +308,7 @@ where
                     while let Some(Some(next)) = in_flight.next().now_or_never() {
                         stored.push(next);
                     }
-                    if self.acknowledge(&mut membership, stored, &mut seen).await.is_err() {
+                    if self.acknowledge(membership, stored, seen).await.is_err() {
                         return;
                     }
                 }
@@ -296,15 +316,18 @@ where
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
                         Incoming::Msg(ClientMsg::Send { id, body }) => {
-                            self.post(&membership, id, body).await.map(|post| in_flight.extend(post))
+                            self.post(membership, id, body).await.map(|post| in_flight.extend(post))
                         }
-                        Incoming::Msg(ClientMsg::Read { room, seq }) => self.read(&mut minor, room, seq).await,
-                        Incoming::Msg(ClientMsg::Away { away }) => self.away(&mut minor, &mut membership, away).await,
-                        Incoming::Msg(ClientMsg::Typing) => self.typing(&mut minor, &membership).await,
-                        Incoming::Msg(ClientMsg::People { after }) => self.people(&mut minor, &membership, after).await,
-                        Incoming::Msg(ClientMsg::Notify { level }) => self.notify(&mut minor, level).await,
-                        Incoming::Msg(ClientMsg::Join { .. }) => self.writer.refuse(ChatError::AlreadyJoined).await,
-                        Incoming::Refused(refusal) => self.writer.refuse(refusal).await,
+                        // The rest are rarer than messages: boxed while they run.
+                        Incoming::Msg(ClientMsg::Read { room, seq }) => Box::pin(self.read(&mut minor, room, seq)).await,
+                        Incoming::Msg(ClientMsg::Away { away }) => Box::pin(self.away(&mut minor, membership, away)).await,
+                        Incoming::Msg(ClientMsg::Typing) => Box::pin(self.typing(&mut minor, membership)).await,
+                        Incoming::Msg(ClientMsg::People { after }) => {
+                            Box::pin(self.people(&mut minor, membership, after)).await
+                        }
+                        Incoming::Msg(ClientMsg::Notify { level }) => Box::pin(self.notify(&mut minor, level)).await,
+                        Incoming::Msg(ClientMsg::Join { .. }) => Box::pin(self.writer.refuse(ChatError::AlreadyJoined)).await,
+                        Incoming::Refused(refusal) => Box::pin(self.writer.refuse(refusal)).await,
                         Incoming::Control => Ok(()),
                         Incoming::Closed => return,
                     };
@@ -313,28 +336,31 @@ where
                     }
                 }
                 event = membership.next_event() => {
-                    if self.forward(event, &mut membership, &mut seen).await.is_err() {
+                    if self.forward(event, membership, seen).await.is_err() {
                         return;
                     }
                 }
-                item = next_in_list(&mut list) => {
+                item = next_in_list(list) => {
                     let sent = match item {
                         ListItem::Frame(frame) => self.writer.write(vec![frame]).await,
-                        ListItem::Resync => match list.as_mut().map(ListFeed::read) {
-                            Some(read) => match read.await {
-                                Ok(rooms) => self.writer.send(&rooms).await,
-                                Err(error) => {
-                                    tracing::warn!(%error, "re-reading the room list failed");
-                                    self.writer.refuse(ChatError::StoreUnavailable).await
-                                }
-                            },
-                            None => Ok(()),
-                        },
+                        ListItem::Resync => Box::pin(self.resend_list(list)).await,
                     };
                     if sent.is_err() {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// The whole room list again, after the connection fell behind its events.
+    async fn resend_list(&mut self, list: &mut Option<ListFeed>) -> Result<(), Gone> {
+        let Some(list) = list else { return Ok(()) };
+        match list.read().await {
+            Ok(rooms) => self.writer.send(&rooms).await,
+            Err(error) => {
+                tracing::warn!(%error, "re-reading the room list failed");
+                self.writer.refuse(ChatError::StoreUnavailable).await
             }
         }
     }

@@ -49,3 +49,24 @@ async fn a_join_the_store_cannot_answer_is_refused_not_welcomed_with_seq_zero() 
     tokio::time::timeout(Duration::from_secs(5), session).await.unwrap().unwrap();
     assert_eq!(hub.room_count(), 0, "the refused join left the room");
 }
+
+/// Every open connection holds one of these futures for as long as it is open
+/// (10,000 people in a room are 10,000 of them): a regression guard on what
+/// its waiting state costs. Driven by channels here (1,544 bytes); over a real
+/// WebSocket its task was 4,608 bytes before the welcome's state and the rare
+/// branches were boxed, and 2,048 after.
+#[test]
+fn an_open_connection_holds_a_small_future() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (store, writer) = TestStore::new(SqliteStore::open(&hub_dir.path().join("chat.db")).await.unwrap());
+        let hub = Hub::new(store, writer);
+        let (to_client, _reads) = mpsc::channel::<Message>(16);
+        let (_writes, from_client) = mpsc::unbounded::<Result<Message, String>>();
+        let context = SessionContext::reader(RoomName::parse("r").unwrap(), hub, CancellationToken::new());
+        let session = run_session(to_client, from_client, context);
+        let size = std::mem::size_of_val(&session);
+        assert!(size <= 1_800, "an open connection's future is {size} bytes");
+    });
+}
