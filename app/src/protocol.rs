@@ -31,7 +31,8 @@ pub use crate::error::ChatError;
 /// only in a crowded room), `people` pages on request; `away` and `typing`.
 /// 7: a room's notification level: `notify` from the client, `room_notify`
 /// to every tab of the person.
-pub const PROTOCOL_VERSION: u32 = 7;
+/// 8: a message carries its author's username.
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
 pub const PEOPLE_PAGE: usize = 50;
@@ -206,7 +207,12 @@ pub struct Person {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub seq: Seq,
+    /// The author's display name when it was sent.
     pub author: String,
+    /// The author's username (who they are; empty for a message from before
+    /// accounts).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
     pub body: String,
     pub sent_at: Timestamp,
     /// The sender's id for it, so the sender can match it to what it sent.
@@ -285,6 +291,7 @@ mod tests {
             ServerMsg::Message(ChatMessage {
                 seq: Seq(7),
                 author: "Ada".into(),
+                username: "ada".into(),
                 body: "hello".into(),
                 sent_at: Timestamp(1_700_000_000_000),
                 client_id: ClientMsgId("c1".into()),

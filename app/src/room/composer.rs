@@ -32,6 +32,8 @@ pub fn Composer(
     returned: FormReturn,
     /// The `@` helper.
     mentions: MentionAssist,
+    /// Text to add to the draft (from a message's actions); taken at once.
+    insert: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let slot = NodeRef::<leptos::html::Div>::new();
@@ -64,6 +66,21 @@ pub fn Composer(
                 | ConnectionStatus::Offline
         )
     };
+    Effect::new(move |_| {
+        let Some(text) = insert.get() else { return };
+        insert.set(None);
+        draft.update(|draft| {
+            if !draft.is_empty() && !draft.ends_with(char::is_whitespace) {
+                draft.push(' ');
+            }
+            draft.push_str(&text);
+        });
+        if let Some(el) = textarea.get_untracked() {
+            if let Err(error) = el.focus() {
+                leptos::logging::warn!("focusing the composer failed: {error:?}");
+            }
+        }
+    });
     let length = move || draft.read().chars().count();
     // When the room was last told this person is typing.
     let told_typing = StoredValue::new(f64::NEG_INFINITY);

@@ -8,6 +8,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use super::actions::MessageActions;
 use super::message_body::MessageBody;
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
@@ -32,6 +33,8 @@ pub fn MessageList(
     retry: Callback<ClientMsgId>,
     /// Called with the newest message on screen, while the page is visible.
     seen: Callback<Seq>,
+    /// Puts `@username ` in the composer.
+    mention: Callback<String>,
 ) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let follow = StoredValue::new(true);
@@ -166,7 +169,7 @@ pub fn MessageList(
             <div role="log" aria-live="polite" aria-label="Messages">
                 <ol class="log">
                     <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
-                        <MessageItem message state me/>
+                        <MessageItem message state me mention/>
                     </For>
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
@@ -183,7 +186,12 @@ pub fn MessageList(
 const GROUP_WITHIN_MS: i64 = 5 * 60_000;
 
 #[component]
-fn MessageItem(message: ChatMessage, state: RoomState, me: Signal<Option<String>>) -> impl IntoView {
+fn MessageItem(
+    message: ChatMessage,
+    state: RoomState,
+    me: Signal<Option<String>>,
+    mention: Callback<String>,
+) -> impl IntoView {
     let (hydrated, unread_from) = (state.hydrated, state.unread_from);
     let at = message.sent_at;
     let seq = message.seq;
@@ -220,6 +228,8 @@ fn MessageItem(message: ChatMessage, state: RoomState, me: Signal<Option<String>
             class:mentions-me=mentions_me
             id=format!("m{}", message.seq.0)
             data-seq=message.seq.0
+            // Focusable by a tap (its actions show), not a stop for Tab.
+            tabindex="-1"
         >
             <Show when=new_day>
                 <div class="day-divider" role="separator">
@@ -237,6 +247,7 @@ fn MessageItem(message: ChatMessage, state: RoomState, me: Signal<Option<String>
                 <time datetime=rfc3339(at)>{clock}</time>
             </div>
             <MessageBody body=message.body mentions=message.mentions.clone()/>
+            <MessageActions seq username=message.username me mention/>
         </li>
     }
     .into_any()

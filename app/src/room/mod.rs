@@ -2,6 +2,7 @@
 //! state and who is here, the message log, and the composer (or, signed out, a
 //! prompt to sign in: reading needs no account).
 
+mod actions;
 pub mod backoff;
 mod composer;
 mod connection;
@@ -109,6 +110,9 @@ pub fn Room(
     let set_notify = Callback::new(move |level| with_connection(&|c| c.set_notify(level)));
     people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
 
+    // Text an action puts in the composer (a mention of a message's author).
+    let insert = RwSignal::new(None::<String>);
+    let mention = Callback::new(move |username: String| insert.set(Some(format!("@{username} "))));
     let send = Callback::new(move |body: String| {
         state.add_pending(new_client_id(), body);
         connection.with_value(|c| {
@@ -163,7 +167,7 @@ pub fn Room(
                                 state.mark_unread_from(entry.read_seq);
                             }
                             history_ready.set(true);
-                            view! { <MessageList room name state my_name me=my_username retry seen/> }
+                            view! { <MessageList room name state my_name me=my_username retry seen mention/> }
                         })
                     }
                 }
@@ -182,7 +186,7 @@ pub fn Room(
                                         let form_id = form_id.await;
                                         let action = here.clone();
                                         let mentions = mentions::MentionAssist::new(room_key.clone());
-                                        view! { <Composer state send typing action form_id returned mentions/> }
+                                        view! { <Composer state send typing action form_id returned mentions insert/> }
                                             .into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),

@@ -32,13 +32,13 @@ pub struct Due {
     pub me: (String, String),
 }
 
-/// Whether `msg` is worth a notification to `me` (`my_name` is how my own
-/// messages are signed), given the list as it was before the frame. `open` is
+/// Whether `msg` is worth a notification to `me` (my username; `my_name`, my
+/// display name, goes with the notice), given the list as it was before the frame. `open` is
 /// the room this page shows.
 pub fn due(entries: &[RoomEntry], me: &str, my_name: &str, open: &RoomName, msg: &ServerMsg) -> Option<Due> {
     let (room, seq, mention, message) = match msg {
         ServerMsg::Message(message) => {
-            if message.author == my_name {
+            if message.username == me {
                 return None;
             }
             let mention = message.mentions.iter().any(|m| m == me);
@@ -262,11 +262,11 @@ mod browser {
                         .into_iter()
                         .rev()
                         .find(|m| {
-                            let (me, my_name) = &due.me;
+                            let (me, _) = &due.me;
                             if due.mention {
                                 m.mentions.contains(me)
                             } else {
-                                &m.author != my_name
+                                &m.username != me
                             }
                         })
                         .map(|m| (m.author, m.body))

@@ -287,6 +287,7 @@ mod tests {
         let message = ChatMessage {
             seq: Seq(5),
             author: "Bob".into(),
+            username: "bob".into(),
             body: "@ada hi".into(),
             sent_at: Timestamp(50),
             client_id: ClientMsgId("c".into()),
@@ -306,6 +307,7 @@ mod tests {
         ServerMsg::Message(ChatMessage {
             seq: Seq(seq),
             author: author.into(),
+            username: author.to_lowercase(),
             body: "hello".into(),
             sent_at: Timestamp(seq as i64),
             client_id: ClientMsgId(format!("c{seq}")),

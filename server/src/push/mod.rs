@@ -330,6 +330,7 @@ mod tests {
         let message = |seq: u64| ChatMessage {
             seq: Seq(seq),
             author: "Bob".into(),
+            username: "bob".into(),
             body: "hi".into(),
             sent_at: Timestamp(0),
             client_id: ClientMsgId(format!("c{seq}")),

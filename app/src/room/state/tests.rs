@@ -24,6 +24,7 @@ fn chat(seq: u64, client_id: &str) -> ChatMessage {
     ChatMessage {
         seq: Seq(seq),
         author: "Ada".into(),
+        username: "ada".into(),
         body: format!("m{seq}"),
         sent_at: Timestamp(0),
         client_id: ClientMsgId(client_id.into()),

@@ -51,6 +51,8 @@ pub struct SqliteStore {
 struct MessageRow {
     seq: i64,
     author: String,
+    /// NULL for a message from before accounts.
+    username: Option<String>,
     body: String,
     created_at: i64,
     client_id: String,
@@ -63,6 +65,7 @@ impl From<MessageRow> for ChatMessage {
         ChatMessage {
             seq: Seq(row.seq as u64),
             author: row.author,
+            username: row.username.unwrap_or_default(),
             body: row.body,
             sent_at: Timestamp(row.created_at),
             client_id: ClientMsgId(row.client_id),
@@ -124,7 +127,7 @@ impl SqliteStore {
     async fn select_page(&self, room: &RoomName, before: Option<Seq>, limit: u32) -> Result<Vec<ChatMessage>> {
         let before = before.map_or(i64::MAX, |s| s.0 as i64);
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions
+            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions
                FROM messages m JOIN rooms r ON r.id = m.room_id
               WHERE r.name = ?1 AND m.seq < ?2
               ORDER BY m.seq DESC
@@ -140,7 +143,7 @@ impl SqliteStore {
 
     async fn select_after(&self, room: &RoomName, after: Seq, limit: u32) -> Result<Vec<ChatMessage>> {
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions
+            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions
                FROM messages m JOIN rooms r ON r.id = m.room_id
               WHERE r.name = ?1 AND m.seq > ?2
               ORDER BY m.seq

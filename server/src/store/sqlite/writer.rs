@@ -87,6 +87,7 @@ impl SqliteWriter {
             let message = ChatMessage {
                 seq: Seq(room.last_seq as u64),
                 author: message.author,
+                username: message.author_username,
                 body: message.body,
                 sent_at: message.sent_at,
                 client_id: message.client_id,
@@ -103,7 +104,7 @@ impl SqliteWriter {
 
         for chunk in fresh.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO messages (room_id, seq, author_id, author, body, created_at, client_id, mentions) ",
+                "INSERT INTO messages (room_id, seq, author_id, author, username, body, created_at, client_id, mentions) ",
             );
             insert.push_values(chunk, |mut row, (room_id, author_id, m)| {
                 let mentions = (!m.mentions.is_empty())
@@ -112,6 +113,7 @@ impl SqliteWriter {
                     .push_bind(m.seq.0 as i64)
                     .push_bind(*author_id)
                     .push_bind(&m.author)
+                    .push_bind(&m.username)
                     .push_bind(&m.body)
                     .push_bind(m.sent_at.0)
                     .push_bind(&m.client_id.0)
@@ -201,7 +203,7 @@ async fn stored_retries<'a>(
     let keys: Vec<(i64, i64, &str)> = messages.map(|(room, m)| (room, m.author_id.0, m.client_id.0.as_str())).collect();
     let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
     let rows: Vec<RetryRow> = sqlx::query_as(
-        "SELECT m.seq, m.author, m.body, m.created_at, m.client_id, m.mentions, m.author_id, m.room_id
+        "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.author_id, m.room_id
            FROM json_each(?1) AS k
            -- CROSS JOIN keeps this order: a few index look-ups, never a scan.
            CROSS JOIN messages m
