@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use app::protocol::{ClientMsgId, MemberId, Person, ServerMsg};
-use tokio::sync::broadcast::{self, error::RecvError};
 use futures::future::Either;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 
 use super::post::PostError;
