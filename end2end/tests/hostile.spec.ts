@@ -186,7 +186,9 @@ function audit(page: Page): Promise<Audit> {
             [...el.attributes].some((a) => !bodyAttributes.includes(a.name) && !a.name.startsWith("data-")),
           )
           .map(describe),
-        badLinks: [...list.querySelectorAll("a")]
+        // The links a message's text made (the message's own actions are the page's).
+        badLinks: bodies
+          .flatMap((body) => [...body.querySelectorAll("a")])
           .filter((a) => {
             const href = a.getAttribute("href") ?? "";
             const rel = (a.getAttribute("rel") ?? "").split(/\s+/).filter(Boolean).sort().join(" ");
