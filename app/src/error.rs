@@ -57,6 +57,15 @@ pub enum ChatError {
     /// client that is still there reconnects).
     #[error("Nothing was heard from this page for too long.")]
     Idle,
+    /// An edit or delete named a seq that is no message of the room.
+    #[error("There is no message {seq} in this room.")]
+    NoSuchMessage { seq: u64 },
+    /// Only a message's author may edit or delete it.
+    #[error("Only its author can change this message.")]
+    NotYourMessage,
+    /// The message was deleted; it cannot be edited or deleted again.
+    #[error("That message was deleted.")]
+    MessageDeleted,
 }
 
 impl ChatError {
@@ -78,6 +87,9 @@ impl ChatError {
             ChatError::SignedOut => "signed_out",
             ChatError::SessionExpired => "session_expired",
             ChatError::Idle => "idle",
+            ChatError::NoSuchMessage { .. } => "no_such_message",
+            ChatError::NotYourMessage => "not_your_message",
+            ChatError::MessageDeleted => "message_deleted",
         }
     }
 

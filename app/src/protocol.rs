@@ -32,7 +32,10 @@ pub use crate::error::ChatError;
 /// 7: a room's notification level: `notify` from the client, `room_notify`
 /// to every tab of the person.
 /// 8: a message carries its author's username.
-pub const PROTOCOL_VERSION: u32 = 8;
+/// 9: `edit` and `delete` from the client; `changed` from the server (a
+/// change takes a seq of the room's sequence); a message says whether it was
+/// edited or deleted.
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
 pub const PEOPLE_PAGE: usize = 50;
@@ -105,6 +108,13 @@ pub enum ClientMsg {
     /// When this room notifies this person from now on (it must be in their
     /// list); every tab of theirs hears `room_notify`.
     Notify { level: NotifyLevel },
+    /// Replace the body of one's own message `seq`. Answered as a post is
+    /// (`ack` with the seq of the change, or an error naming `id`); everyone
+    /// in the room hears `changed`.
+    Edit { id: ClientMsgId, seq: Seq, body: String },
+    /// Delete one's own message `seq`: its body is gone from the server, a
+    /// tombstone keeps its place. Answered and told as an edit is.
+    Delete { id: ClientMsgId, seq: Seq },
 }
 
 /// What the server sends.
@@ -128,6 +138,11 @@ pub enum ServerMsg {
     },
     /// A message posted to the room (the sender gets its own, too).
     Message(ChatMessage),
+    /// The room's event `seq` changed an earlier message: `message` is that
+    /// message as it is now (edited, or deleted). Edits and deletes take their
+    /// place in the room's sequence like messages, so a client that resumes
+    /// after `since` gets every change it missed, once.
+    Changed { seq: Seq, message: ChatMessage },
     /// The message the client sent as `id` is stored as `seq`.
     Ack { id: ClientMsgId, seq: Seq },
     /// More was missed than the server replays; reload the room's latest history.
@@ -221,12 +236,29 @@ pub struct ChatMessage {
     /// server found them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// When its author last edited it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// Deleted by its author: the body is empty, the place kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// Reads one text frame from a client. Never panics, whatever the input: this is
 /// the decoder the fuzz target (`fuzz/`) drives.
 pub fn decode_client(frame: &str) -> Result<ClientMsg, String> {
     serde_json::from_str::<ClientMsg>(frame).map_err(|error| error.to_string())
+}
+
+impl ServerMsg {
+    /// The seq of the room's sequence this frame is (a message or a change).
+    pub fn event_seq(&self) -> Option<Seq> {
+        match self {
+            ServerMsg::Message(message) => Some(message.seq),
+            ServerMsg::Changed { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
 }
 
 impl ClientMsg {
@@ -269,7 +301,7 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":8,"since":41}"#);
+        assert_eq!(join.to_json(), r#"{"type":"join","version":9,"since":41}"#);
         let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":7}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);
@@ -296,6 +328,8 @@ mod tests {
                 sent_at: Timestamp(1_700_000_000_000),
                 client_id: ClientMsgId("c1".into()),
                 mentions: vec!["ada".into()],
+                edited_at: None,
+                deleted: false,
             }),
             ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
             ServerMsg::HistoryGap { latest: Seq(9000) },

@@ -92,6 +92,9 @@ pub struct RoomState {
     /// The first message that was unread when the room was opened: the "new
     /// messages" divider goes above it (and the log starts there).
     pub unread_from: RwSignal<Option<Seq>>,
+    /// The newest seq of the room's sequence the page has applied (a message
+    /// or a change): what a reconnect resumes after.
+    seen: StoredValue<Seq>,
 }
 
 impl RoomState {
@@ -107,6 +110,7 @@ impl RoomState {
             error: RwSignal::new(None),
             hydrated: RwSignal::new(false),
             unread_from: RwSignal::new(None),
+            seen: StoredValue::new(Seq(0)),
         }
     }
 
@@ -115,7 +119,18 @@ impl RoomState {
         if !self.history_loaded.get_untracked() {
             return None;
         }
-        Some(self.messages.with_untracked(|m| m.keys().next_back().copied().unwrap_or(Seq(0))))
+        Some(self.seen.get_value())
+    }
+
+    /// Whether the room's event `seq` is the next one: `Err` when events were
+    /// missed (resume from the hole), `Ok(false)` for one applied already.
+    fn next_event(&self, seq: Seq) -> Result<bool, ()> {
+        let Some(last) = self.last_seq() else { return Ok(true) };
+        if seq.0 > last.0 + 1 {
+            leptos::logging::warn!("missed events {}..{}; resuming", last.0 + 1, seq.0);
+            return Err(());
+        }
+        Ok(seq > last)
     }
 
     pub fn first_seq(&self) -> Option<Seq> {
@@ -125,6 +140,7 @@ impl RoomState {
     /// Replaces what the page has with the room's newest page (first render, or
     /// after a gap too large to replay). Pending messages stay.
     pub fn reset_to(&self, page: HistoryPage) {
+        self.seen.set_value(page.messages.last().map_or(Seq(0), |m| m.seq));
         self.messages.set(page.messages.into_iter().map(|m| (m.seq, m)).collect());
         self.at_start.set(page.at_start);
         self.history_loaded.set(true);
@@ -214,15 +230,13 @@ impl RoomState {
                 Applied::Continue
             }
             ServerMsg::Message(message) => {
-                // Messages come in seq order: one past `last + 1` means some were
+                // Events come in seq order: one past `last + 1` means some were
                 // not delivered. Keep nothing past the hole and resume from its
                 // start, so it heals whatever made it.
-                if let Some(last) = self.last_seq() {
-                    if message.seq.0 > last.0 + 1 {
-                        leptos::logging::warn!("missed messages {}..{}; resuming", last.0 + 1, message.seq.0);
-                        return Applied::Resync;
-                    }
+                if self.next_event(message.seq).is_err() {
+                    return Applied::Resync;
                 }
+                self.seen.update_value(|seen| *seen = (*seen).max(message.seq));
                 let id = message.client_id.clone();
                 self.presence.posted(&message.author);
                 self.messages.update(|messages| {
@@ -230,6 +244,21 @@ impl RoomState {
                 });
                 if self.pending.with_untracked(|p| p.iter().any(|p| p.id == id)) {
                     self.pending.update(|p| p.retain(|p| p.id != id));
+                }
+                Applied::Continue
+            }
+            ServerMsg::Changed { seq, message } => {
+                match self.next_event(seq) {
+                    Err(()) => return Applied::Resync,
+                    Ok(false) => return Applied::Continue,
+                    Ok(true) => self.seen.set_value(seq),
+                }
+                // A message not loaded (older than the first page) shows as it
+                // is now when its page is.
+                if self.messages.with_untracked(|m| m.contains_key(&message.seq)) {
+                    self.messages.update(|messages| {
+                        messages.insert(message.seq, message);
+                    });
                 }
                 Applied::Continue
             }

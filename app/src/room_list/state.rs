@@ -292,6 +292,8 @@ mod tests {
             sent_at: Timestamp(50),
             client_id: ClientMsgId("c".into()),
             mentions: vec!["ada".into()],
+            edited_at: None,
+            deleted: false,
         };
         saw_message(&mut list, "ada", &room("lounge"), &message);
         assert_eq!((list[0].unread(), list[0].mentions), (1, 1));
@@ -312,6 +314,8 @@ mod tests {
             sent_at: Timestamp(seq as i64),
             client_id: ClientMsgId(format!("c{seq}")),
             mentions: mentions.iter().map(|m| m.to_string()).collect(),
+            edited_at: None,
+            deleted: false,
         })
     }
 

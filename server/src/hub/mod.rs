@@ -5,6 +5,7 @@
 //! across an `.await`. A room exists while it has members: the first join creates
 //! it, the last [`Membership`] dropped removes it.
 
+mod changes;
 mod lists;
 mod membership;
 mod notices;
@@ -59,6 +60,7 @@ struct Inner {
     room_buffer: usize,
     store: SharedStore,
     posts: mpsc::Sender<Box<post::PostRequest>>,
+    changes: mpsc::Sender<changes::ChangeRequest>,
     poster: post::Poster,
     lists: lists::Lists,
     reads: lists::ReadMarks,
@@ -93,13 +95,14 @@ impl Hub {
     ) -> Self {
         let rooms = Registry::default();
         let lists = lists::Lists::default();
-        let (poster, posts) = post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone());
+        let (poster, posts, changes) = post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone());
         let reads = lists::ReadMarks::start(store.clone(), lists.clone());
         Hub {
             inner: Arc::new(Inner {
                 next_member: AtomicU64::new(1),
                 room_buffer,
                 posts,
+                changes,
                 poster,
                 rooms,
                 sends,
@@ -115,11 +118,23 @@ impl Hub {
     /// form: a valid id, an author (posting needs an account), a valid body,
     /// and the author's allowance. Returns the author it will be stored under.
     pub fn check<'a>(&self, author: Option<&'a Author>, id: &ClientMsgId, body: &str) -> Result<&'a Author, ChatError> {
+        self.check_with(author, id, Some(body))
+    }
+
+    /// [`Hub::check`], for a request with a body or (a delete) without one.
+    fn check_with<'a>(
+        &self,
+        author: Option<&'a Author>,
+        id: &ClientMsgId,
+        body: Option<&str>,
+    ) -> Result<&'a Author, ChatError> {
         if !id.is_valid() {
             return Err(ChatError::InvalidMessageId { max_len: ClientMsgId::MAX_LEN });
         }
         let author = author.ok_or(ChatError::SignInRequired)?;
-        validate_body(body)?;
+        if let Some(body) = body {
+            validate_body(body)?;
+        }
         if let Some(sends) = &self.inner.sends {
             if let Err(wait) = sends.take(&author.id, std::time::Instant::now()) {
                 tracing::debug!(?wait, author = author.id.0, "sender rate-limited");

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::changes::ChangeRequest;
 use super::lists::{Lists, Posted};
 use super::room::Room;
 use super::Registry;
@@ -36,6 +37,14 @@ use crate::store::{Appended, MessageWriter, NewMessage, Store};
 pub const MAX_BATCH: usize = 256;
 /// Posts waiting to be stored before senders wait to add more.
 pub const QUEUE: usize = 4096;
+/// Edits and deletes waiting likewise.
+const CHANGE_QUEUE: usize = 256;
+
+/// What the poster task takes requests from.
+struct Queues {
+    posts: mpsc::Receiver<Box<PostRequest>>,
+    changes: mpsc::Receiver<ChangeRequest>,
+}
 /// A commit that takes longer than this is logged: the disk is the bottleneck.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
 /// Least time between the starts of two commits. It bounds how many broadcasts a
@@ -88,11 +97,13 @@ impl Poster {
         pace: Duration,
         rooms: Registry,
         lists: Lists,
-    ) -> (Self, mpsc::Sender<Box<PostRequest>>) {
+    ) -> (Self, mpsc::Sender<Box<PostRequest>>, mpsc::Sender<ChangeRequest>) {
         let (posts, requests) = mpsc::channel(QUEUE);
+        let (changes, change_requests) = mpsc::channel(CHANGE_QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(writer, pace, rooms, lists, requests, stop.clone()));
-        (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts)
+        let queues = Queues { posts: requests, changes: change_requests };
+        let task = tokio::spawn(run(writer, pace, rooms, lists, queues, stop.clone()));
+        (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts, changes)
     }
 
     pub(super) async fn close(&self) {
@@ -111,9 +122,10 @@ async fn run(
     pace: Duration,
     registry: Registry,
     lists: Lists,
-    mut requests: mpsc::Receiver<Box<PostRequest>>,
+    queues: Queues,
     stop: CancellationToken,
 ) {
+    let Queues { posts: mut requests, mut changes } = queues;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // When the last commit started, if it was busy: several posts for one large
     // room. A lone poster waiting for each ack, and small rooms, are never held back.
@@ -122,9 +134,15 @@ async fn run(
         let received = tokio::select! {
             // recv_many is cancel safe: nothing taken is lost when stopping wins.
             received = requests.recv_many(&mut batch, MAX_BATCH) => received,
+            // Between commits: an edit or delete, stored and told on its own.
+            Some(change) = changes.recv() => {
+                super::changes::apply(&mut writer, &registry, change).await;
+                continue;
+            }
             () = stop.cancelled(), if !requests.is_closed() => {
-                // No new posts from here on; those queued are still stored.
+                // No new posts or changes from here on; those queued are still stored.
                 requests.close();
+                changes.close();
                 continue;
             }
         };

@@ -63,10 +63,13 @@ impl Room {
 
     /// Sends stored messages to every member. Called only by the poster, in seq order.
     pub(super) fn publish_messages(&self, messages: Vec<ChatMessage>) {
-        let frames: Arc<[(Seq, Frame)]> = messages
-            .into_iter()
-            .map(|message| (message.seq, Frame::from(ServerMsg::Message(message).to_json())))
-            .collect();
+        self.publish_events(messages.into_iter().map(|message| (message.seq, ServerMsg::Message(message))).collect());
+    }
+
+    /// Events of the room's sequence (messages, changes), in seq order.
+    pub(super) fn publish_events(&self, events: Vec<(Seq, ServerMsg)>) {
+        let frames: Arc<[(Seq, Frame)]> =
+            events.into_iter().map(|(seq, msg)| (seq, Frame::from(msg.to_json()))).collect();
         self.send(RoomEvent::Messages(frames));
     }
 

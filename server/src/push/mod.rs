@@ -335,6 +335,8 @@ mod tests {
             sent_at: Timestamp(0),
             client_id: ClientMsgId(format!("c{seq}")),
             mentions: Vec::new(),
+            edited_at: None,
+            deleted: false,
         };
         Job {
             room: RoomName::parse(room).unwrap(),

@@ -9,7 +9,8 @@ pub mod testing;
 
 use futures::future::BoxFuture;
 
-use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
+use app::error::ChatError;
+use app::protocol::{ChatMessage, ClientMsgId, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -78,6 +79,36 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// An edit or a delete of a stored message, asked for by the session's account.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub room: RoomName,
+    /// The message it changes.
+    pub target: Seq,
+    /// Who asks: only the message's author may.
+    pub author_id: AccountId,
+    pub at: Timestamp,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A new body, and the names it `@`-mentions (the writer keeps those that
+    /// name an account).
+    Edit {
+        body: String,
+        mentioned: Vec<String>,
+    },
+    Delete,
+}
+
+/// A stored change: the seq it took, and the message as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub seq: Seq,
+    pub message: ChatMessage,
+}
+
 /// Reading the rooms' messages, in seq order per room: shared by the pages,
 /// the sockets' catch-up and the joins, any number at once.
 pub trait Store: Send + Sync + 'static {
@@ -89,8 +120,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
 
-    /// Up to `limit` messages after `after`, oldest first.
-    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>>;
+    /// Up to `limit` events after `after` (messages, and changes of earlier
+    /// messages), in seq order.
+    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ServerMsg>>>;
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
@@ -149,6 +181,11 @@ pub trait MessageWriter: Send + 'static {
     /// seq; a message whose (room, author id, client id) is stored already is returned
     /// as it was, marked duplicate. Returns when the transaction is durable.
     fn append_batch(&mut self, batch: Vec<NewMessage>) -> BoxFuture<'_, Result<Vec<Appended>>>;
+
+    /// Stores an edit or a delete as the room's next seq; `Ok(Err(..))` when it
+    /// is refused (no such message, not the asker's, deleted already), and then
+    /// nothing changed.
+    fn change(&mut self, change: NewChange) -> BoxFuture<'_, Result<std::result::Result<Changed, ChatError>>>;
 
     /// After the last write: ends the store's background work (its last pass
     /// included) and closes its connections.

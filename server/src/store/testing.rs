@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::Semaphore;
 
-use app::protocol::{ChatMessage, Seq, Timestamp};
+use app::protocol::{ChatMessage, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -84,6 +84,13 @@ impl MessageWriter for TestWriter {
         .boxed()
     }
 
+    fn change(
+        &mut self,
+        change: crate::store::NewChange,
+    ) -> BoxFuture<'_, Result<std::result::Result<crate::store::Changed, app::error::ChatError>>> {
+        self.inner.change(change)
+    }
+
     fn close(&mut self) -> BoxFuture<'_, ()> {
         self.inner.close()
     }
@@ -99,7 +106,7 @@ impl Store for TestStore {
         self.inner.page(room, before, limit)
     }
 
-    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
+    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ServerMsg>>> {
         self.inner.after(room, after, limit)
     }
 

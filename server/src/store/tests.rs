@@ -1,10 +1,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use app::protocol::{ClientMsgId, Seq, Timestamp};
+use app::error::ChatError;
+use app::protocol::{ClientMsgId, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 
-use super::{MessageWriter, NewMessage, SqliteStore, SqliteWriter, Store};
+use super::{ChangeKind, MessageWriter, NewChange, NewMessage, SqliteStore, SqliteWriter, Store};
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
@@ -118,8 +119,9 @@ async fn pages_go_back_in_order_and_after_goes_forward() {
     assert_eq!(seqs(store.page(&room("r"), Some(Seq(16)), 10).await.unwrap()), (6..=15).collect::<Vec<_>>());
     assert_eq!(seqs(store.page(&room("r"), Some(Seq(6)), 10).await.unwrap()), (1..=5).collect::<Vec<_>>());
     assert!(store.page(&room("r"), Some(Seq(1)), 10).await.unwrap().is_empty());
-    assert_eq!(seqs(store.after(&room("r"), Seq(20), 100).await.unwrap()), (21..=25).collect::<Vec<_>>());
-    assert_eq!(seqs(store.after(&room("r"), Seq(0), 3).await.unwrap()), [1, 2, 3]);
+    let events = |events: Vec<ServerMsg>| events.iter().filter_map(|e| e.event_seq()).map(|s| s.0).collect::<Vec<_>>();
+    assert_eq!(events(store.after(&room("r"), Seq(20), 100).await.unwrap()), (21..=25).collect::<Vec<_>>());
+    assert_eq!(events(store.after(&room("r"), Seq(0), 3).await.unwrap()), [1, 2, 3]);
     assert!(store.page(&room("nobody"), None, 10).await.unwrap().is_empty());
 }
 
@@ -185,4 +187,66 @@ async fn the_committed_seq_is_known_once_a_commit_returns() {
     assert_eq!(store.committed_seq(&room("lounge")), Some(Seq(2)));
     assert_eq!(store.committed_seq(&room("office")), None, "a room not written since the start");
     writer.close().await;
+}
+
+fn change(room_name: &str, author: &str, target: u64, kind: ChangeKind) -> NewChange {
+    NewChange {
+        room: room(room_name),
+        target: Seq(target),
+        author_id: new_message(room_name, author, "-", "-").author_id,
+        at: Timestamp(1_795_000_001_000),
+        kind,
+    }
+}
+
+fn edit(body: &str) -> ChangeKind {
+    ChangeKind::Edit { body: body.into(), mentioned: Vec::new() }
+}
+
+#[tokio::test]
+async fn edits_and_deletes_take_the_next_seq_and_change_the_message_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    let batch = vec![new_message("r", "ada", "c1", "helo"), new_message("r", "bob", "c2", "hi")];
+    writer.append_batch(batch).await.unwrap();
+
+    let edited = writer.change(change("r", "ada", 1, edit("hello"))).await.unwrap().unwrap();
+    assert_eq!(edited.seq, Seq(3), "a change is the room's next event");
+    assert_eq!((edited.message.seq, edited.message.body.as_str()), (Seq(1), "hello"));
+    assert_eq!(edited.message.edited_at, Some(Timestamp(1_795_000_001_000)));
+    // A message after it takes the seq after the change.
+    let appended = writer.append_batch(vec![new_message("r", "bob", "c3", "nice")]).await.unwrap();
+    assert_eq!(appended[0].message.seq, Seq(4));
+    let deleted = writer.change(change("r", "bob", 2, ChangeKind::Delete)).await.unwrap().unwrap();
+    assert_eq!(deleted.seq, Seq(5));
+    assert!(deleted.message.deleted && deleted.message.body.is_empty());
+    assert_eq!(store.last_seq(&room("r")).await.unwrap(), Seq(5));
+
+    // Refused, and nothing changed: someone else's, no such seq, deleted already.
+    let refused = |r: super::Result<Result<super::Changed, ChatError>>| r.unwrap().unwrap_err();
+    assert_eq!(refused(writer.change(change("r", "bob", 1, edit("mine now"))).await), ChatError::NotYourMessage);
+    assert_eq!(refused(writer.change(change("r", "ada", 3, edit("x"))).await), ChatError::NoSuchMessage { seq: 3 });
+    assert_eq!(
+        refused(writer.change(change("r", "ada", 9, ChangeKind::Delete)).await),
+        ChatError::NoSuchMessage { seq: 9 }
+    );
+    assert_eq!(refused(writer.change(change("r", "bob", 2, edit("back"))).await), ChatError::MessageDeleted);
+    assert_eq!(store.last_seq(&room("r")).await.unwrap(), Seq(5), "a refusal takes no seq");
+
+    // Pages show messages as they are now; the deleted body is gone from the file.
+    let page = store.page(&room("r"), None, 10).await.unwrap();
+    let shown: Vec<_> = page.iter().map(|m| (m.seq.0, m.body.as_str(), m.deleted)).collect();
+    assert_eq!(shown, [(1, "hello", false), (2, "", true), (4, "nice", false)]);
+    // Resuming after seq 2 gets every event after it once, in order: the edit
+    // of 1 (as 1 is now), message 4, the delete of 2.
+    let after = store.after(&room("r"), Seq(2), 100).await.unwrap();
+    let described: Vec<String> = after
+        .iter()
+        .map(|e| match e {
+            ServerMsg::Message(m) => format!("{} message {}", m.seq.0, m.body),
+            ServerMsg::Changed { seq, message } => format!("{} changed {} to {:?}", seq.0, message.seq.0, message.body),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(described, ["3 changed 1 to \"hello\"", "4 message nice", "5 changed 2 to \"\""]);
 }

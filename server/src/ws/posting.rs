@@ -60,10 +60,7 @@ where
         stored: Vec<(ClientMsgId, Result<Appended, PostError>)>,
         seen: &mut Seq,
     ) -> Result<(), Gone> {
-        let mut frames = Vec::new();
-        while let Some(event) = membership.try_next_event() {
-            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
-        }
+        let mut answers = Vec::with_capacity(stored.len());
         for (id, result) in stored {
             let answer = match result {
                 Ok(appended) => ServerMsg::Ack { id, seq: appended.message.seq },
@@ -74,9 +71,52 @@ where
                 }
                 Err(PostError::Refused(refusal)) => ServerMsg::message_error(id, refusal),
             };
-            frames.push(text(&answer));
+            answers.push(answer);
         }
+        self.answer_after_queued(membership, seen, answers).await
+    }
+
+    /// Sends the room's events already queued for this member (its own among
+    /// them), then `answers`, in one write: an answer never overtakes the
+    /// event it answers for.
+    async fn answer_after_queued(
+        &mut self,
+        membership: &mut Membership,
+        seen: &mut Seq,
+        answers: Vec<ServerMsg>,
+    ) -> Result<(), Gone> {
+        let mut frames = Vec::new();
+        while let Some(event) = membership.try_next_event() {
+            replay(&self.context).frames_for(&mut self.writer, event, seen, &mut frames).await?;
+        }
+        frames.extend(answers.iter().map(text));
         self.writer.write(frames).await
+    }
+
+    /// An edit (`body`) or a delete (none) of one's own message `target`:
+    /// stored as the room's next seq, told to the room, then answered like a
+    /// post (`ack` with the change's seq, or a refusal naming `id`).
+    pub(super) async fn change(
+        &mut self,
+        membership: &mut Membership,
+        seen: &mut Seq,
+        id: ClientMsgId,
+        target: Seq,
+        body: Option<String>,
+    ) -> Result<(), Gone> {
+        let (hub, room, author) = (&self.context.hub, &self.context.room, self.context.author.as_ref());
+        let result = match body {
+            Some(body) => hub.edit(author, room, &id, target, body).await,
+            None => hub.delete(author, room, &id, target).await,
+        };
+        let answer = match result {
+            Ok(changed) => ServerMsg::Ack { id, seq: changed.seq },
+            Err(PostError::Refused(refusal @ ChatError::InvalidMessageId { .. })) => ServerMsg::error(refusal),
+            Err(PostError::Refused(refusal)) => ServerMsg::message_error(id, refusal),
+            Err(PostError::Store(_)) => ServerMsg::message_error(id, ChatError::StoreUnavailable),
+            Err(PostError::Closed) => return Err(Gone),
+        };
+        self.answer_after_queued(membership, seen, vec![answer]).await
     }
 
     /// Before the connection ends: answers the posts on their way, waiting a

@@ -92,13 +92,13 @@ impl Replay<'_> {
         if missed.len() > MAX_REPLAY as usize {
             let latest = match self.store.last_seq(self.room).await {
                 Ok(latest) => latest,
-                Err(_) => missed.last().map_or(since, |m| m.seq),
+                Err(_) => missed.last().and_then(ServerMsg::event_seq).unwrap_or(since),
             };
             writer.send(&ServerMsg::HistoryGap { latest }).await?;
             return Ok(latest);
         }
-        let seen = missed.last().map_or(since, |m| m.seq);
-        let frames: Vec<Message> = missed.into_iter().map(|m| text(&ServerMsg::Message(m))).collect();
+        let seen = missed.last().and_then(ServerMsg::event_seq).unwrap_or(since);
+        let frames: Vec<Message> = missed.iter().map(text).collect();
         for chunk in frames.chunks(WRITE_BATCH) {
             writer.write(chunk.to_vec()).await?;
         }

@@ -181,7 +181,9 @@ where
                     | ClientMsg::Away { .. }
                     | ClientMsg::Typing
                     | ClientMsg::People { .. }
-                    | ClientMsg::Notify { .. },
+                    | ClientMsg::Notify { .. }
+                    | ClientMsg::Edit { .. }
+                    | ClientMsg::Delete { .. },
                 ) => ChatError::NotJoined,
                 Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
@@ -326,6 +328,12 @@ where
                             Box::pin(self.people(&mut minor, membership, after)).await
                         }
                         Incoming::Msg(ClientMsg::Notify { level }) => Box::pin(self.notify(&mut minor, level)).await,
+                        Incoming::Msg(ClientMsg::Edit { id, seq, body }) => {
+                            Box::pin(self.change(membership, seen, id, seq, Some(body))).await
+                        }
+                        Incoming::Msg(ClientMsg::Delete { id, seq }) => {
+                            Box::pin(self.change(membership, seen, id, seq, None)).await
+                        }
                         Incoming::Msg(ClientMsg::Join { .. }) => Box::pin(self.writer.refuse(ChatError::AlreadyJoined)).await,
                         Incoming::Refused(refusal) => Box::pin(self.writer.refuse(refusal)).await,
                         Incoming::Control => Ok(()),

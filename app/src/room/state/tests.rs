@@ -29,6 +29,8 @@ fn chat(seq: u64, client_id: &str) -> ChatMessage {
         sent_at: Timestamp(0),
         client_id: ClientMsgId(client_id.into()),
         mentions: Vec::new(),
+        edited_at: None,
+        deleted: false,
     }
 }
 
@@ -235,5 +237,26 @@ fn people_come_and_go_and_typing_stops_with_the_message() {
         assert!(room.presence.typing.get_untracked().is_empty());
         room.apply(ServerMsg::Presence { online: 1, people: vec![], left: vec!["bob".into()], all: false });
         assert_eq!(room.presence.people.get_untracked().len(), 1);
+    });
+}
+
+#[test]
+fn a_change_replaces_its_message_once_and_counts_in_the_sequence() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.reset_to(HistoryPage { messages: vec![chat(1, "a"), chat(2, "b")], at_start: true });
+        let edited = ChatMessage { body: "m1, fixed".into(), edited_at: Some(Timestamp(9)), ..chat(1, "a") };
+        let changed = ServerMsg::Changed { seq: Seq(3), message: edited.clone() };
+        assert_eq!(room.apply(changed.clone()), Applied::Continue);
+        assert_eq!(room.messages.with_untracked(|m| m[&Seq(1)].clone()), edited);
+        assert_eq!(room.last_seq(), Some(Seq(3)), "a reconnect resumes after the change");
+        // Told twice (a replay after a reconnect): nothing more happens.
+        let deleted = ChatMessage { body: String::new(), deleted: true, ..chat(1, "a") };
+        assert_eq!(room.apply(ServerMsg::Changed { seq: Seq(3), message: deleted.clone() }), Applied::Continue);
+        assert_eq!(room.messages.with_untracked(|m| m[&Seq(1)].body.clone()), "m1, fixed");
+        // The next message follows the change without a hole; one past it is a hole.
+        assert_eq!(room.apply(ServerMsg::Message(chat(4, "d"))), Applied::Continue);
+        assert_eq!(room.apply(ServerMsg::Changed { seq: Seq(6), message: deleted }), Applied::Resync);
+        assert_eq!(seqs(&room), [1, 2, 4]);
     });
 }

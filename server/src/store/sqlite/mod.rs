@@ -4,6 +4,7 @@
 //! half, [`SqliteStore`] (cloneable; the accounts' store too), and the one
 //! [`SqliteWriter`] of messages.
 
+mod changes;
 mod checkpoints;
 mod lists;
 mod push;
@@ -22,7 +23,7 @@ use futures::FutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 
-use app::protocol::{ChatMessage, ClientMsgId, Seq, Timestamp};
+use app::protocol::{ChatMessage, ClientMsgId, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -58,6 +59,28 @@ struct MessageRow {
     client_id: String,
     /// A JSON array of usernames, or NULL.
     mentions: Option<String>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+}
+
+/// An event of a room's sequence: a message (`event_seq` is its own seq) or a
+/// change of the message it names.
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    event_seq: i64,
+    #[sqlx(flatten)]
+    message: MessageRow,
+}
+
+impl EventRow {
+    fn into_msg(self) -> ServerMsg {
+        let message = ChatMessage::from(self.message);
+        if message.seq.0 as i64 == self.event_seq {
+            ServerMsg::Message(message)
+        } else {
+            ServerMsg::Changed { seq: Seq(self.event_seq as u64), message }
+        }
+    }
 }
 
 impl From<MessageRow> for ChatMessage {
@@ -70,6 +93,8 @@ impl From<MessageRow> for ChatMessage {
             sent_at: Timestamp(row.created_at),
             client_id: ClientMsgId(row.client_id),
             mentions: row.mentions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+            edited_at: row.edited_at.map(Timestamp),
+            deleted: row.deleted_at.is_some(),
         }
     }
 }
@@ -127,7 +152,7 @@ impl SqliteStore {
     async fn select_page(&self, room: &RoomName, before: Option<Seq>, limit: u32) -> Result<Vec<ChatMessage>> {
         let before = before.map_or(i64::MAX, |s| s.0 as i64);
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions
+            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at
                FROM messages m JOIN rooms r ON r.id = m.room_id
               WHERE r.name = ?1 AND m.seq < ?2
               ORDER BY m.seq DESC
@@ -141,20 +166,30 @@ impl SqliteStore {
         Ok(rows.into_iter().rev().map(ChatMessage::from).collect())
     }
 
-    async fn select_after(&self, room: &RoomName, after: Seq, limit: u32) -> Result<Vec<ChatMessage>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions
-               FROM messages m JOIN rooms r ON r.id = m.room_id
-              WHERE r.name = ?1 AND m.seq > ?2
-              ORDER BY m.seq
-              LIMIT ?3",
+    /// The room's events after `after`: its messages and its changes (each
+    /// with the changed message as it is now), in seq order.
+    async fn select_after(&self, room: &RoomName, after: Seq, limit: u32) -> Result<Vec<ServerMsg>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "WITH r AS (SELECT id FROM rooms WHERE name = ?1)
+             SELECT * FROM (
+                 SELECT m.seq AS event_seq, m.seq, m.author, m.username, m.body, m.created_at, m.client_id,
+                        m.mentions, m.edited_at, m.deleted_at
+                   FROM messages m, r WHERE m.room_id = r.id AND m.seq > ?2
+                 UNION ALL
+                 SELECT c.seq AS event_seq, m.seq, m.author, m.username, m.body, m.created_at, m.client_id,
+                        m.mentions, m.edited_at, m.deleted_at
+                   FROM changes c, r JOIN messages m ON m.room_id = c.room_id AND m.seq = c.target_seq
+                  WHERE c.room_id = r.id AND c.seq > ?2
+             )
+             ORDER BY event_seq
+             LIMIT ?3",
         )
         .bind(room.as_str())
         .bind(after.0 as i64)
         .bind(limit)
         .fetch_all(&self.readers)
         .await?;
-        Ok(rows.into_iter().map(ChatMessage::from).collect())
+        Ok(rows.into_iter().map(EventRow::into_msg).collect())
     }
 
     async fn select_last_seq(&self, room: &RoomName) -> Result<Seq> {
@@ -186,7 +221,7 @@ impl Store for SqliteStore {
         self.select_page(room, before, limit).boxed()
     }
 
-    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ChatMessage>>> {
+    fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ServerMsg>>> {
         self.select_after(room, after, limit).boxed()
     }
 

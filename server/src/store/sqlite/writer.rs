@@ -11,12 +11,13 @@ use futures::FutureExt;
 use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
 
+use app::error::ChatError;
 use app::protocol::{ChatMessage, Seq};
 use app::room_name::RoomName;
 
 use super::checkpoints::Checkpoints;
 use super::{MessageRow, RoomSeqs};
-use crate::store::{Appended, MessageWriter, NewMessage, Result};
+use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Result};
 
 /// Writes messages; not `Clone`.
 pub struct SqliteWriter {
@@ -92,6 +93,8 @@ impl SqliteWriter {
                 sent_at: message.sent_at,
                 client_id: message.client_id,
                 mentions,
+                edited_at: None,
+                deleted: false,
             };
             // A retry within the same batch is a duplicate of this one.
             stored.insert(key.clone(), message.clone());
@@ -161,6 +164,10 @@ impl MessageWriter for SqliteWriter {
         self.append_all(batch).boxed()
     }
 
+    fn change(&mut self, change: NewChange) -> BoxFuture<'_, Result<std::result::Result<Changed, ChatError>>> {
+        self.apply_change(change).boxed()
+    }
+
     /// Closes the readers and the write connection, then checkpoints the log
     /// into the file one last time (after the last write).
     fn close(&mut self) -> BoxFuture<'_, ()> {
@@ -203,7 +210,8 @@ async fn stored_retries<'a>(
     let keys: Vec<(i64, i64, &str)> = messages.map(|(room, m)| (room, m.author_id.0, m.client_id.0.as_str())).collect();
     let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
     let rows: Vec<RetryRow> = sqlx::query_as(
-        "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.author_id, m.room_id
+        "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at,
+                m.author_id, m.room_id
            FROM json_each(?1) AS k
            -- CROSS JOIN keeps this order: a few index look-ups, never a scan.
            CROSS JOIN messages m

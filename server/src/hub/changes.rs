@@ -1,0 +1,83 @@
+//! Edits and deletes on their way to the store: the same single writer as
+//! posts (a change takes the room's next seq), by a queue of their own that
+//! the poster task serves between commits, then told to the room.
+
+use tokio::sync::oneshot;
+
+use app::protocol::{ClientMsgId, Seq, ServerMsg};
+use app::room_name::RoomName;
+
+use super::post::{PostError, Writer};
+use super::{Author, Hub, Registry};
+use crate::store::{ChangeKind, Changed, NewChange};
+
+pub(super) struct ChangeRequest {
+    pub change: NewChange,
+    pub reply: oneshot::Sender<Result<Changed, PostError>>,
+}
+
+/// Stores one change, tells the room, answers the asker.
+pub(super) async fn apply(writer: &mut Writer, registry: &Registry, request: ChangeRequest) {
+    let ChangeRequest { change, reply } = request;
+    let room = change.room.clone();
+    let result = match writer.change(change).await {
+        Ok(Ok(changed)) => {
+            let live = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
+            if let Some(live) = live {
+                let msg = ServerMsg::Changed { seq: changed.seq, message: changed.message.clone() };
+                live.publish_events(vec![(changed.seq, msg)]);
+            }
+            Ok(changed)
+        }
+        Ok(Err(refusal)) => Err(PostError::Refused(refusal)),
+        Err(error) => {
+            tracing::error!(%error, "storing a change failed");
+            Err(PostError::Store(error.to_string()))
+        }
+    };
+    if reply.send(result).is_err() {
+        tracing::trace!("an editor left before the change was acknowledged");
+    }
+}
+
+impl Hub {
+    /// Replaces the body of `author`'s message `target` in `room`; resolves once
+    /// the change is stored and told to the room.
+    pub async fn edit(
+        &self,
+        author: Option<&Author>,
+        room: &RoomName,
+        id: &ClientMsgId,
+        target: Seq,
+        body: String,
+    ) -> Result<Changed, PostError> {
+        let author = self.check_with(author, id, Some(&body)).map_err(PostError::Refused)?;
+        let mentioned = app::markdown::mentions::mentions(&body);
+        self.change(author, room, target, ChangeKind::Edit { body, mentioned }).await
+    }
+
+    /// Deletes `author`'s message `target` in `room` (a tombstone stays).
+    pub async fn delete(
+        &self,
+        author: Option<&Author>,
+        room: &RoomName,
+        id: &ClientMsgId,
+        target: Seq,
+    ) -> Result<Changed, PostError> {
+        let author = self.check_with(author, id, None).map_err(PostError::Refused)?;
+        self.change(author, room, target, ChangeKind::Delete).await
+    }
+
+    async fn change(
+        &self,
+        author: &Author,
+        room: &RoomName,
+        target: Seq,
+        kind: ChangeKind,
+    ) -> Result<Changed, PostError> {
+        let (reply, answer) = oneshot::channel();
+        let change = NewChange { room: room.clone(), target, author_id: author.id, at: crate::clock::now(), kind };
+        self.inner.changes.send(ChangeRequest { change, reply }).await.map_err(|_| PostError::Closed)?;
+        answer.await.map_err(|_| PostError::Closed)?
+    }
+}

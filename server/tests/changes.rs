@@ -1,0 +1,112 @@
+//! Edits and deletes over the WebSocket: told live to everyone in the room,
+//! replayed exactly once to a client that missed them, refused to anyone but
+//! the author.
+
+mod support;
+
+use app::protocol::{ChatError, ClientMsg, ClientMsgId, Seq, ServerMsg};
+use support::TestServer;
+
+fn id(s: &str) -> ClientMsgId {
+    ClientMsgId(s.into())
+}
+
+/// The next change a client is told; panics on any other message.
+async fn next_change(client: &mut support::Client) -> (Seq, app::protocol::ChatMessage) {
+    match client.recv_chat().await {
+        ServerMsg::Changed { seq, message } => (seq, message),
+        other => panic!("{} expected a change, got {other:?}", client.name),
+    }
+}
+
+/// The answer to the request `expected`: its ack's seq, or the refusal's code.
+async fn answer(client: &mut support::Client, expected: &ClientMsgId) -> Result<Seq, String> {
+    loop {
+        match client.recv_delivery().await {
+            ServerMsg::Ack { id, seq } if &id == expected => return Ok(seq),
+            ServerMsg::Error { error, id: Some(id) } if &id == expected => return Err(error.code().to_owned()),
+            ServerMsg::Error { error, id: None } => return Err(error.code().to_owned()),
+            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
+            other => panic!("{} expected an answer, got {other:?}", client.name),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_edit_and_a_delete_are_told_live_and_replayed_once_after_a_reconnect() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("notes", "Ada").await;
+    let mut bob = server.join("notes", "Bob").await;
+    let mut cy = server.join("notes", "Cy").await;
+    ada.say("teh plan").await;
+    ada.say("a second thought").await;
+    for client in [&mut ada, &mut bob, &mut cy] {
+        assert_eq!(client.recv_body().await, "teh plan");
+        assert_eq!(client.recv_body().await, "a second thought");
+    }
+    // Cy goes away, having seen seq 2.
+    drop(cy);
+
+    ada.send(&ClientMsg::Edit { id: id("e1"), seq: Seq(1), body: "the plan".into() }).await;
+    let (seq, edited) = next_change(&mut ada).await;
+    assert_eq!(answer(&mut ada, &id("e1")).await, Ok(seq), "the ack follows the change and names its seq");
+    assert_eq!((seq, edited.seq, edited.body.as_str()), (Seq(3), Seq(1), "the plan"));
+    assert!(edited.edited_at.is_some() && !edited.deleted);
+    assert_eq!(next_change(&mut bob).await, (seq, edited.clone()));
+
+    ada.send(&ClientMsg::Delete { id: id("d1"), seq: Seq(2) }).await;
+    assert_eq!(answer(&mut ada, &id("d1")).await, Ok(Seq(4)));
+    let (seq, deleted) = next_change(&mut bob).await;
+    assert_eq!((seq, deleted.seq, deleted.deleted, deleted.body.as_str()), (Seq(4), Seq(2), true, ""));
+
+    // Cy resumes after 2: both changes, once each, in order, then whatever is new.
+    let mut cy = server.join_since("notes", "Cy", Some(Seq(2))).await;
+    assert_eq!(next_change(&mut cy).await, (Seq(3), edited));
+    assert_eq!(next_change(&mut cy).await.0, Seq(4));
+    bob.say("back to work").await;
+    match cy.recv_chat().await {
+        ServerMsg::Message(message) => assert_eq!((message.seq, message.body.as_str()), (Seq(5), "back to work")),
+        other => panic!("expected the next message, got {other:?}"),
+    }
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn only_the_author_changes_a_message_and_a_refusal_changes_nothing() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("mine", "Ada").await;
+    let mut bob = server.join("mine", "Bob").await;
+    let mut reader = server.reader("mine").await;
+    ada.say("mine").await;
+    assert_eq!(bob.recv_body().await, "mine");
+    assert_eq!(reader.recv_body().await, "mine");
+
+    bob.send(&ClientMsg::Edit { id: id("b1"), seq: Seq(1), body: "ours".into() }).await;
+    assert_eq!(answer(&mut bob, &id("b1")).await, Err("not_your_message".into()));
+    bob.send(&ClientMsg::Delete { id: id("b2"), seq: Seq(1) }).await;
+    assert_eq!(answer(&mut bob, &id("b2")).await, Err("not_your_message".into()));
+    reader.send(&ClientMsg::Delete { id: id("r1"), seq: Seq(1) }).await;
+    assert_eq!(answer(&mut reader, &id("r1")).await, Err("sign_in_required".into()));
+    ada.send(&ClientMsg::Edit { id: id("a1"), seq: Seq(7), body: "x".into() }).await;
+    assert_eq!(answer(&mut ada, &id("a1")).await, Err("no_such_message".into()));
+    ada.send(&ClientMsg::Edit { id: id("a2"), seq: Seq(1), body: " ".into() }).await;
+    assert_eq!(answer(&mut ada, &id("a2")).await, Err(ChatError::EmptyMessage.code().into()));
+    ada.send(&ClientMsg::Delete { id: id("a3"), seq: Seq(1) }).await;
+    assert_eq!(answer(&mut ada, &id("a3")).await, Ok(Seq(2)), "the refusals took no seq");
+    ada.send(&ClientMsg::Edit { id: id("a4"), seq: Seq(1), body: "undo".into() }).await;
+    assert_eq!(answer(&mut ada, &id("a4")).await, Err("message_deleted".into()));
+
+    // The room still works, and its sequence has no hole.
+    bob.say("still here").await;
+    loop {
+        match ada.recv_chat().await {
+            ServerMsg::Message(message) => {
+                assert_eq!((message.seq, message.body.as_str()), (Seq(3), "still here"));
+                break;
+            }
+            ServerMsg::Changed { .. } => continue,
+            other => panic!("expected Bob's message, got {other:?}"),
+        }
+    }
+    server.shut_down().await;
+}
