@@ -188,7 +188,8 @@ pub enum ServerMsg {
     Rooms { rooms: Vec<RoomEntry> },
     /// New messages in a room of the list other than the open one: its newest seq
     /// and time, how many of them mention each of the named usernames, and the
-    /// read positions their authors moved to by posting.
+    /// read positions their authors moved to by posting. With `change`, the
+    /// event `seq` is an edit or a delete there, not a message.
     Activity {
         room: RoomName,
         seq: Seq,
@@ -197,10 +198,19 @@ pub enum ServerMsg {
         mentioned: BTreeMap<String, u32>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         read: BTreeMap<String, Seq>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        change: bool,
     },
     /// This account's read position in `room` moved to `seq` (on any of its
     /// tabs or devices); `mentions` is what is left unread of its mentions there.
-    RoomRead { room: RoomName, seq: Seq, mentions: u32 },
+    /// `changes`: the edits and deletes after it (not unread messages).
+    RoomRead {
+        room: RoomName,
+        seq: Seq,
+        mentions: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        changes: u32,
+    },
     /// A room was added to this account's list.
     RoomJoined { entry: RoomEntry },
     /// A room was taken off this account's list.
@@ -248,6 +258,10 @@ pub struct ChatMessage {
 /// the decoder the fuzz target (`fuzz/`) drives.
 pub fn decode_client(frame: &str) -> Result<ClientMsg, String> {
     serde_json::from_str::<ClientMsg>(frame).map_err(|error| error.to_string())
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ServerMsg {
@@ -343,8 +357,9 @@ mod tests {
                 at: Timestamp(5),
                 mentioned: [("ada".to_string(), 2)].into(),
                 read: [("bob".to_string(), Seq(12))].into(),
+                change: false,
             },
-            ServerMsg::RoomRead { room: RoomName::parse("lounge").unwrap(), seq: Seq(12), mentions: 0 },
+            ServerMsg::RoomRead { room: RoomName::parse("lounge").unwrap(), seq: Seq(12), mentions: 0, changes: 2 },
             ServerMsg::RoomLeft { room: RoomName::parse("lounge").unwrap() },
             ServerMsg::RoomNotify { room: RoomName::parse("lounge").unwrap(), notify: NotifyLevel::Nothing },
         ];

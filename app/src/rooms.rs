@@ -35,11 +35,19 @@ pub struct RoomEntry {
     /// Unread messages that mention this person.
     #[serde(default)]
     pub mentions: u32,
+    /// Edits and deletes after the read position: they take seqs of the
+    /// room's sequence but are not messages to read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changes: u32,
     #[serde(default)]
     pub notify: NotifyLevel,
     /// In a direct conversation: the other person (oneself, in one's own notes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<Correspondent>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The other person of a direct conversation.
@@ -84,7 +92,7 @@ impl RoomEntry {
 
     /// Messages after the read position.
     pub fn unread(&self) -> u64 {
-        self.last_seq.0.saturating_sub(self.read_seq.0)
+        self.last_seq.0.saturating_sub(self.read_seq.0).saturating_sub(u64::from(self.changes))
     }
 
     /// The list's order: newest activity first.
@@ -346,6 +354,7 @@ mod tests {
             read_seq: Seq(read),
             last_at: at.map(Timestamp),
             mentions: 0,
+            changes: 0,
             notify: NotifyLevel::Mentions,
             with: None,
         };

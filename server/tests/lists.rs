@@ -62,7 +62,7 @@ async fn reading_a_room_in_one_tab_clears_its_counts_in_the_others() {
     laptop.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(1) }).await;
     for device in [&mut laptop, &mut phone] {
         match device.recv_list().await {
-            ServerMsg::RoomRead { room: r, seq, mentions } => {
+            ServerMsg::RoomRead { room: r, seq, mentions, .. } => {
                 assert_eq!((r, seq, mentions), (room("lounge"), Seq(1), 0), "the mention at 1 is read")
             }
             other => panic!("expected the read position, got {other:?}"),
@@ -255,5 +255,45 @@ async fn the_composer_is_offered_people_by_the_start_of_their_name_members_first
     // Signed out, or in a conversation of others: refused.
     assert!(offered("lounge".into(), "bob", None).await.contains("sign_in_required"));
     assert!(offered("@1.2".into(), "bob", Some(stranger.cookie.clone())).await.contains("private"));
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_edit_or_a_delete_is_never_counted_unread() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    join_list(&server, &ada, "lounge").await;
+    let (mut elsewhere, _) = tab(&server, &ada, "office").await;
+    let mut bobs = Client::open(server.addr, "lounge", Some(&bob.cookie), "Bob").await;
+    bobs.join(None).await;
+    bobs.say("helo").await;
+    bobs.say("second").await;
+    // Bob fixes his first message, then writes a third: three messages' worth
+    // of seqs and a change among them.
+    bobs.send(&ClientMsg::Edit { id: app::protocol::ClientMsgId("e1".into()), seq: Seq(1), body: "hello".into() })
+        .await;
+    bobs.say("third").await;
+
+    // Live: the change moves the room's end without counting.
+    let last = elsewhere.list_until(|m| matches!(m, ServerMsg::Activity { seq: Seq(4), .. })).await;
+    assert!(matches!(last, ServerMsg::Activity { change: false, .. }));
+    // And a tab that opens now is sent the same count.
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    let lounge = find(&rooms, "lounge");
+    assert_eq!((lounge.last_seq, lounge.unread(), lounge.changes), (Seq(4), 3, 1));
+
+    // Reading up to the second message leaves the third unread, and no change.
+    elsewhere.send(&ClientMsg::Read { room: room("lounge"), seq: Seq(2) }).await;
+    match elsewhere.list_until(|m| matches!(m, ServerMsg::RoomRead { .. })).await {
+        ServerMsg::RoomRead { seq, changes, .. } => assert_eq!((seq, changes), (Seq(2), 1)),
+        _ => unreachable!(),
+    }
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    assert_eq!(find(&rooms, "lounge").unread(), 1);
+    // A delete after everything she read counts for nothing either.
+    bobs.send(&ClientMsg::Delete { id: app::protocol::ClientMsgId("d1".into()), seq: Seq(4) }).await;
+    elsewhere.list_until(|m| matches!(m, ServerMsg::Activity { seq: Seq(5), change: true, .. })).await;
+    let (_, rooms) = tab(&server, &ada, "office").await;
+    assert_eq!(find(&rooms, "lounge").unread(), 1);
     server.shut_down().await;
 }

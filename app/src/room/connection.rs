@@ -288,6 +288,7 @@ mod browser {
                     }
                     match &msg {
                         ServerMsg::Message(message) => list.saw_message(room, message),
+                        ServerMsg::Changed { seq, .. } => list.saw_change(room, *seq),
                         // Posting reads the room (the server moves it too).
                         ServerMsg::Ack { seq, .. } => {
                             list.read_up_to(room, *seq);

@@ -44,6 +44,8 @@ pub fn due(entries: &[RoomEntry], me: &str, my_name: &str, open: &RoomName, msg:
             let mention = message.mentions.iter().any(|m| m == me);
             (open, message.seq, mention, Some((message.author.clone(), message.body.clone())))
         }
+        // An edit or a delete is nothing new to be told of.
+        ServerMsg::Activity { change: true, .. } => return None,
         ServerMsg::Activity { room, seq, mentioned, read, .. } => {
             // My own post is the newest: nothing new from anyone else.
             if read.get(me) == Some(seq) {

@@ -30,7 +30,12 @@ pub fn apply(entries: &mut Vec<RoomEntry>, me: &str, msg: &ServerMsg) -> bool {
             }
             *entries = fresh;
         }
-        ServerMsg::Activity { room, seq, at, mentioned, read } => {
+        ServerMsg::Activity { room, seq, change: true, .. } => {
+            if let Some(entry) = entries.iter_mut().find(|e| &e.room == room) {
+                saw_change(entry, *seq);
+            }
+        }
+        ServerMsg::Activity { room, seq, at, mentioned, read, change: false } => {
             let Some(entry) = entries.iter_mut().find(|e| &e.room == room) else { return true };
             if *seq <= entry.last_seq {
                 return true;
@@ -41,17 +46,17 @@ pub fn apply(entries: &mut Vec<RoomEntry>, me: &str, msg: &ServerMsg) -> bool {
                 entry.read_seq = entry.read_seq.max(*read);
             }
             if entry.read_seq >= entry.last_seq {
-                entry.mentions = 0;
+                (entry.mentions, entry.changes) = (0, 0);
             } else {
                 entry.mentions += mentioned.get(me).copied().unwrap_or(0);
             }
         }
-        ServerMsg::RoomRead { room, seq, mentions } => {
+        ServerMsg::RoomRead { room, seq, mentions, changes } => {
             if let Some(entry) = entries.iter_mut().find(|e| &e.room == room) {
                 if *seq >= entry.read_seq {
                     entry.read_seq = *seq;
                     entry.last_seq = entry.last_seq.max(*seq);
-                    entry.mentions = *mentions;
+                    (entry.mentions, entry.changes) = (*mentions, *changes);
                 }
             }
         }
@@ -100,9 +105,23 @@ pub fn read_up_to(entries: &mut [RoomEntry], room: &RoomName, seq: Seq) -> bool 
     entry.read_seq = seq;
     entry.last_seq = entry.last_seq.max(seq);
     if entry.read_seq >= entry.last_seq {
-        entry.mentions = 0;
+        (entry.mentions, entry.changes) = (0, 0);
     }
+    // Read part of the way: the server's answer (`room_read`) says how many
+    // of the changes are still after it.
     true
+}
+
+/// The room's event `seq` was an edit or a delete: it moves the room's end,
+/// not its unread count.
+fn saw_change(entry: &mut RoomEntry, seq: Seq) {
+    if seq <= entry.last_seq {
+        return;
+    }
+    entry.last_seq = seq;
+    if seq > entry.read_seq {
+        entry.changes += 1;
+    }
 }
 
 /// The page's room list, shared as context by the room page, its sidebar and
@@ -180,6 +199,15 @@ impl RoomList {
         }
     }
 
+    /// An edit or a delete of the open room arrived as its event `seq`.
+    pub fn saw_change(&self, room: &RoomName, seq: Seq) {
+        self.entries.update(|entries| {
+            if let Some(entry) = entries.iter_mut().find(|e| &e.room == room) {
+                saw_change(entry, seq);
+            }
+        });
+    }
+
     /// Moves this page's read position; says whether it moved.
     pub fn read_up_to(&self, room: &RoomName, seq: Seq) -> bool {
         let mut moved = false;
@@ -227,6 +255,7 @@ mod tests {
             read_seq: Seq(read),
             last_at: Some(Timestamp(last as i64)),
             mentions: 0,
+            changes: 0,
             notify: NotifyLevel::Mentions,
             with: None,
         }
@@ -239,6 +268,7 @@ mod tests {
             at: Timestamp(seq as i64 * 10),
             mentioned: mentioned.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
             read: read.iter().map(|(n, s)| (n.to_string(), Seq(*s))).collect(),
+            change: false,
         }
     }
 
@@ -265,9 +295,9 @@ mod tests {
     fn a_read_elsewhere_clears_counts_and_never_goes_back() {
         let mut list = vec![entry("lounge", 9, 2)];
         list[0].mentions = 3;
-        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(7), mentions: 1 });
+        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(7), mentions: 1, changes: 0 });
         assert_eq!((list[0].unread(), list[0].mentions), (2, 1));
-        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(4), mentions: 3 });
+        apply(&mut list, "ada", &ServerMsg::RoomRead { room: room("lounge"), seq: Seq(4), mentions: 3, changes: 0 });
         assert_eq!((list[0].read_seq, list[0].mentions), (Seq(7), 1), "an older position is ignored");
     }
 
@@ -278,6 +308,29 @@ mod tests {
         let names: Vec<&str> = list.iter().map(|e| e.room.as_str()).collect();
         assert_eq!(names, ["lounge", "new"]);
         assert_eq!(list[0].unread(), 1, "read to 9 here, the server had 6, a message since");
+    }
+
+    #[test]
+    fn an_edit_or_delete_moves_the_end_but_is_not_unread() {
+        let mut list = vec![entry("lounge", 4, 4)];
+        let changed = |seq: u64| match activity("lounge", seq, &[], &[]) {
+            ServerMsg::Activity { room, seq, at, mentioned, read, .. } => {
+                ServerMsg::Activity { room, seq, at, mentioned, read, change: true }
+            }
+            _ => unreachable!(),
+        };
+        let change = changed(5);
+        apply(&mut list, "ada", &change);
+        assert_eq!((list[0].last_seq, list[0].unread()), (Seq(5), 0));
+        apply(&mut list, "ada", &change);
+        assert_eq!(list[0].changes, 1, "told twice, counted once");
+        apply(&mut list, "ada", &activity("lounge", 6, &[], &[]));
+        assert_eq!(list[0].unread(), 1);
+        apply(&mut list, "ada", &changed(7));
+        assert_eq!(list[0].unread(), 1);
+        // Read to the end: nothing left, changes included.
+        assert!(read_up_to(&mut list, &room("lounge"), Seq(7)));
+        assert_eq!((list[0].unread(), list[0].changes), (0, 0));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use app::protocol::{ClientMsgId, Seq, ServerMsg};
 use app::room_name::RoomName;
 
+use super::lists::Lists;
 use super::post::{PostError, Writer};
 use super::{Author, Hub, Registry};
 use crate::store::{ChangeKind, Changed, NewChange};
@@ -17,7 +18,7 @@ pub(super) struct ChangeRequest {
 }
 
 /// Stores one change, tells the room, answers the asker.
-pub(super) async fn apply(writer: &mut Writer, registry: &Registry, request: ChangeRequest) {
+pub(super) async fn apply(writer: &mut Writer, registry: &Registry, lists: &Lists, request: ChangeRequest) {
     let ChangeRequest { change, reply } = request;
     let room = change.room.clone();
     let result = match writer.change(change).await {
@@ -27,6 +28,7 @@ pub(super) async fn apply(writer: &mut Writer, registry: &Registry, request: Cha
                 let msg = ServerMsg::Changed { seq: changed.seq, message: changed.message.clone() };
                 live.publish_events(vec![(changed.seq, msg)]);
             }
+            lists.announce_change(&room, changed.seq, crate::clock::now());
             Ok(changed)
         }
         Ok(Err(refusal)) => Err(PostError::Refused(refusal)),

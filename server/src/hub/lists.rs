@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use app::protocol::{ChatMessage, Seq, ServerMsg};
+use app::protocol::{ChatMessage, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 use tokio::sync::mpsc;
@@ -118,6 +118,22 @@ impl Lists {
 
     /// After a commit: one activity frame per room for the tabs listing it (if
     /// any), and the rooms the posts put in their authors' lists.
+    /// An edit or a delete stored as the room's event `seq`: the lists listening
+    /// move the room's end without counting it unread.
+    pub(super) fn announce_change(&self, room: &RoomName, seq: Seq, at: Timestamp) {
+        if self.activity.has_listeners(room) {
+            let msg = ServerMsg::Activity {
+                room: room.clone(),
+                seq,
+                at,
+                mentioned: BTreeMap::new(),
+                read: BTreeMap::new(),
+                change: true,
+            };
+            self.activity.publish(room, Frame::from(msg.to_json()));
+        }
+    }
+
     pub(super) fn announce(&self, room: &RoomName, messages: &[ChatMessage], posts: &[Posted]) {
         let Some(last) = messages.last() else { return };
         if let Some(push) = self.push.get() {
@@ -136,7 +152,14 @@ impl Lists {
                 *mentioned.entry(name.clone()).or_default() += 1;
             }
             let read: BTreeMap<String, Seq> = posts.iter().map(|post| (post.username.clone(), post.seq)).collect();
-            let msg = ServerMsg::Activity { room: room.clone(), seq: last.seq, at: last.sent_at, mentioned, read };
+            let msg = ServerMsg::Activity {
+                room: room.clone(),
+                seq: last.seq,
+                at: last.sent_at,
+                mentioned,
+                read,
+                change: false,
+            };
             self.activity.publish(room, Frame::from(msg.to_json()));
         }
         for post in posts.iter().filter(|post| post.joined) {
@@ -146,6 +169,7 @@ impl Lists {
                 read_seq: post.seq,
                 last_at: Some(last.sent_at),
                 mentions: 0,
+                changes: 0,
                 notify: NotifyLevel::default_for(room),
                 with: None,
             };
@@ -216,7 +240,12 @@ async fn run(store: SharedStore, lists: Lists, mut incoming: mpsc::Receiver<Read
         match store.mark_read(marks).await {
             Ok(moved) => {
                 for moved in moved {
-                    let msg = ServerMsg::RoomRead { room: moved.room, seq: moved.seq, mentions: moved.mentions };
+                    let msg = ServerMsg::RoomRead {
+                        room: moved.room,
+                        seq: moved.seq,
+                        mentions: moved.mentions,
+                        changes: moved.changes,
+                    };
                     lists.tell(moved.account, &msg, ListChange::Nothing);
                 }
             }

@@ -136,7 +136,7 @@ async fn run(
             received = requests.recv_many(&mut batch, MAX_BATCH) => received,
             // Between commits: an edit or delete, stored and told on its own.
             Some(change) = changes.recv() => {
-                super::changes::apply(&mut writer, &registry, change).await;
+                super::changes::apply(&mut writer, &registry, &lists, change).await;
                 continue;
             }
             () = stop.cancelled(), if !requests.is_closed() => {

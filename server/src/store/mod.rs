@@ -61,6 +61,8 @@ pub struct ReadMoved {
     pub room: RoomName,
     pub seq: Seq,
     pub mentions: u32,
+    /// Edits and deletes after `seq`.
+    pub changes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ struct EntryRow {
     read_seq: i64,
     notify: String,
     mentions: i64,
+    changes: i64,
 }
 
 impl EntryRow {
@@ -31,6 +32,7 @@ impl EntryRow {
             read_seq: Seq(self.read_seq as u64),
             last_at: self.last_at.map(Timestamp),
             mentions: self.mentions as u32,
+            changes: self.changes as u32,
             notify: NotifyLevel::parse(&self.notify).unwrap_or_default(),
             with: None,
         })
@@ -44,7 +46,8 @@ macro_rules! select_entries {
         concat!(
             "SELECT r.name, r.last_seq, r.last_at, m.read_seq, m.notify,
                     (SELECT count(*) FROM mentions x
-                      WHERE x.account_id = m.account_id AND x.room_id = m.room_id AND x.seq > m.read_seq) AS mentions
+                      WHERE x.account_id = m.account_id AND x.room_id = m.room_id AND x.seq > m.read_seq) AS mentions,
+                    (SELECT count(*) FROM changes c WHERE c.room_id = m.room_id AND c.seq > m.read_seq) AS changes
                FROM memberships m JOIN rooms r ON r.id = m.room_id ",
             $where
         )
@@ -214,14 +217,15 @@ impl SqliteStore {
         .bind(&input)
         .fetch_all(&mut *tx)
         .await?;
-        let counts: Vec<(i64, i64, i64)> = if moved.is_empty() {
+        let counts: Vec<(i64, i64, i64, i64)> = if moved.is_empty() {
             Vec::new()
         } else {
             sqlx::query_as(
                 "SELECT u.value ->> 0, u.value ->> 1,
                         (SELECT count(*) FROM mentions x
                           WHERE x.account_id = u.value ->> 0 AND x.room_id = u.value ->> 1
-                            AND x.seq > u.value ->> 2)
+                            AND x.seq > u.value ->> 2),
+                        (SELECT count(*) FROM changes c WHERE c.room_id = u.value ->> 1 AND c.seq > u.value ->> 2)
                    FROM json_each(?1) AS u",
             )
             .bind(serde_json::to_string(&moved).expect("numbers always serialise"))
@@ -230,7 +234,8 @@ impl SqliteStore {
         };
         tx.commit().await?;
         let names: HashMap<i64, String> = names.into_iter().collect();
-        let counts: HashMap<(i64, i64), i64> = counts.into_iter().map(|(a, r, n)| ((a, r), n)).collect();
+        let counts: HashMap<(i64, i64), (i64, i64)> =
+            counts.into_iter().map(|(a, r, mentions, changes)| ((a, r), (mentions, changes))).collect();
         Ok(moved
             .into_iter()
             .filter_map(|(account, room_id, seq)| {
@@ -238,7 +243,8 @@ impl SqliteStore {
                     account: AccountId(account),
                     room: RoomName::parse_key(names.get(&room_id)?).ok()?,
                     seq: Seq(seq as u64),
-                    mentions: counts.get(&(account, room_id)).copied().unwrap_or(0) as u32,
+                    mentions: counts.get(&(account, room_id)).map_or(0, |c| c.0) as u32,
+                    changes: counts.get(&(account, room_id)).map_or(0, |c| c.1) as u32,
                 })
             })
             .collect())
