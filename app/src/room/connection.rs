@@ -272,7 +272,9 @@ mod browser {
                         Some(Ok(Message::Bytes(_))) => continue,
                         Some(Err(_)) | None => break,
                     };
-                    let msg = match serde_json::from_str::<ServerMsg>(&text) {
+                    // From bytes, as the server functions' answers are read: one
+                    // copy of each decoder in the WASM, not two.
+                    let msg = match serde_json::from_slice::<ServerMsg>(text.as_bytes()) {
                         Ok(msg) => msg,
                         Err(err) => {
                             leptos::logging::warn!("unreadable frame from the server: {err}");
