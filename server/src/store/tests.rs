@@ -250,3 +250,30 @@ async fn edits_and_deletes_take_the_next_seq_and_change_the_message_in_place() {
         .collect();
     assert_eq!(described, ["3 changed 1 to \"hello\"", "4 message nice", "5 changed 2 to \"\""]);
 }
+
+#[tokio::test]
+async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    let secret = "the-launch-code-is-0451-do-not-share";
+    // Enough messages around it that its page is shared with others.
+    let mut batch: Vec<NewMessage> =
+        (1..=40).map(|i| new_message("r", "bob", &format!("b{i}"), &format!("filler {i}"))).collect();
+    // Long, as a pasted log is: it spills onto pages of its own, which a
+    // delete frees (and, unless told to, leaves as they were).
+    let long = format!("{secret}\n{}", "lorem ipsum ".repeat(600));
+    batch.insert(20, new_message("r", "ada", "c-secret", &long));
+    let stored = writer.append_batch(batch).await.unwrap();
+    let seq = stored.iter().find(|a| a.message.body == long).unwrap().message.seq;
+    writer.change(change("r", "ada", seq.0, ChangeKind::Delete)).await.unwrap().unwrap();
+    // The writer's close checkpoints the log into the file and empties it.
+    writer.close().await;
+    store.close().await;
+    let data = dir.path().join("data");
+    for file in ["chat.db", "chat.db-wal"] {
+        let bytes = std::fs::read(data.join(file)).unwrap_or_default();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the deleted body is still in {file}");
+    }
+    let bytes = std::fs::read(data.join("chat.db")).unwrap();
+    assert!(bytes.windows(9).any(|w| w == b"filler 21"), "the file holds the other messages (the check can see text)");
+}
