@@ -18,9 +18,13 @@ pub fn RoomHeader(
 ) -> impl IntoView {
     let status = state.status;
     let list = RoomList::expect();
-    let unread_elsewhere = {
-        let room = room.clone();
-        Memo::new(move |_| list.entries.with(|e| e.iter().filter(|e| e.room != room).map(|e| e.unread()).sum::<u64>()))
+    // A closure over `Copy` values (so `Copy` itself), not a memo: each memo
+    // type costs the WASM more than the sum costs.
+    let here = StoredValue::new(room.clone());
+    let unread_elsewhere = move || {
+        here.with_value(|room| {
+            list.entries.with(|e| e.iter().filter(|e| e.room != *room).map(|e| e.unread()).sum::<u64>())
+        })
     };
     view! {
             <header class="room-header">
@@ -32,7 +36,7 @@ pub fn RoomHeader(
                     on:click=move |_| drawer.update(|open| *open = !*open)
                 >
                     "Rooms"
-                    <Show when=move || { unread_elsewhere.get() > 0 }>
+                    <Show when=move || { unread_elsewhere() > 0 }>
                         <span class="unread-count">{unread_elsewhere}</span>
                     </Show>
                 </button>

@@ -57,9 +57,14 @@ pub fn Room(
     };
     // Set once the first page is in the state (or failed): the join resumes after it.
     let history_ready = RwSignal::new(false);
-    // The id a plain form post of the composer carries: made on the server and
-    // handed to the browser with the page, so both render the same form.
-    let form_id = Resource::new(|| (), |_| async { new_client_id() });
+    // The id a plain form post of the composer carries, made by the server for
+    // each page it renders. Only a page without scripts posts the form; a
+    // hydrated page keeps the server's attribute and sends over the socket, so
+    // the browser needs no copy of it (a resource for it cost the WASM 1 KB).
+    #[cfg(feature = "ssr")]
+    let form_id = new_client_id();
+    #[cfg(not(feature = "ssr"))]
+    let form_id = crate::protocol::ClientMsgId(String::new());
     // What a refused form post sent back in the address.
     let returned = {
         let query = leptos_router::hooks::use_query_map();
@@ -179,11 +184,11 @@ pub fn Room(
                         let here = here.clone();
                         move || {
                             let (here, room_key) = (here.clone(), room_key.clone());
-                            let returned = returned.clone();
+                            let (returned, form_id) = (returned.clone(), form_id.clone());
                             Suspend::new(async move {
                                 match viewer.await {
                                     Ok(Some(_)) => {
-                                        let form_id = form_id.await;
+                                        let form_id = form_id.clone();
                                         let action = here.clone();
                                         let mentions = mentions::MentionAssist::new(room_key.clone());
                                         view! { <Composer state send typing action form_id returned mentions insert/> }

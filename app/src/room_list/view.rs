@@ -85,12 +85,12 @@ fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
     let room = entry.room.clone();
     let (name, path) = (entry.label(), entry.path());
     let is_current = current.as_ref() == Some(&room);
-    let entry = {
-        let room = room.clone();
-        Memo::new(move |_| list.entry(&room))
-    };
-    let unread = move || entry.get().map(|e: RoomEntry| e.unread()).unwrap_or(0);
-    let mentions = move || entry.get().map(|e| e.mentions).unwrap_or(0);
+    // Closures over `Copy` values (so `Copy` themselves), not a memo: each
+    // memo type costs the WASM; a list change asks each of them again.
+    let key = StoredValue::new(room.clone());
+    let entry = move || key.with_value(|room| list.entry(room));
+    let unread = move || entry().map(|e: RoomEntry| e.unread()).unwrap_or(0);
+    let mentions = move || entry().map(|e| e.mentions).unwrap_or(0);
     let label = {
         let name = name.clone();
         move || {
@@ -106,7 +106,7 @@ fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
         <li
             data-room=room.to_string()
             class:unread=move || { unread() > 0 }
-            class:muted=move || entry.get().is_some_and(|e| e.notify == NotifyLevel::Nothing)
+            class:muted=move || entry().is_some_and(|e| e.notify == NotifyLevel::Nothing)
         >
             <a
                 href=path
