@@ -1,5 +1,6 @@
 //! What a reader can do with a message: copy a link to it, mention its author,
-//! write to its author privately. The bar shows while the message is hovered or
+//! write to its author privately; and, on one's own, edit or delete it (with
+//! scripts: the editor is in `super::editing`). The bar shows while the message is hovered or
 //! anything in it has focus (a tap focuses the message, for touch screens);
 //! every action is a link, so Tab reaches them in reading order and each works
 //! without scripts: the link points at the message, "Mention" reloads the room
@@ -20,37 +21,66 @@ pub fn MessageActions(
     me: Signal<Option<String>>,
     /// Puts `@username ` in the composer.
     mention: Callback<String>,
+    /// The message is a tombstone: nothing left to edit or delete.
+    deleted: bool,
+    /// Opens the editor on one's own message; asks, then deletes it.
+    edit: Callback<Seq>,
+    delete: Callback<Seq>,
 ) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let copy = move |ev: leptos::ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        {
-            ev.prevent_default();
-            leptos::task::spawn_local(lazy::copy_link(seq, copied));
+    let (of_another, mine) = me.with_untracked(|me| match me {
+        Some(me) if !username.is_empty() => (*me != username, *me == username && !deleted),
+        _ => (false, false),
+    });
+    // One handler for the bar, by the `data-act` of what was clicked (one
+    // closure instead of one per action: each costs the page's WASM).
+    let on_click = {
+        let username = username.clone();
+        move |ev: leptos::ev::MouseEvent| {
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+                let act = target.as_ref().and_then(|t| t.get_attribute("data-act"));
+                match act.as_deref() {
+                    Some("copy") => {
+                        ev.prevent_default();
+                        if let Some(link) = target {
+                            leptos::task::spawn_local(lazy::copy_link(seq, link));
+                        }
+                    }
+                    Some("mention") => {
+                        ev.prevent_default();
+                        mention.run(username.clone());
+                    }
+                    Some("edit") => edit.run(seq),
+                    Some("delete") => delete.run(seq),
+                    _ => {}
+                }
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (ev, &username, mention, edit, delete);
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
     };
-    // Someone else's message, to a signed-in reader (known before the list
-    // renders; signing in or out loads the page again).
-    let of_another = !username.is_empty() && me.with_untracked(|me| me.as_ref().is_some_and(|me| *me != username));
     let others = of_another.then(|| {
-        let (mention_href, dm) = (format!("?draft=%40{username}%20#composer"), format!("/chat/@{username}/"));
-        let on_mention = move |ev: leptos::ev::MouseEvent| {
-            ev.prevent_default();
-            mention.run(username.clone());
-        };
         view! {
-            <a class="action" href=mention_href on:click=on_mention>"Mention"</a>
-            <a class="action" href=dm>"Message privately"</a>
+            <a class="action" data-act="mention" href=format!("?draft=%40{username}%20#composer")>"Mention"</a>
+            <a class="action" href=format!("/chat/@{username}/")>"Message privately"</a>
+        }
+    });
+    // One's own message: edit and delete (with scripts; hidden without).
+    let own = mine.then(|| {
+        view! {
+            <button type="button" class="action needs-script" data-act="edit">"Edit"</button>
+            <button type="button" class="action needs-script" data-act="delete">"Delete"</button>
         }
     });
     view! {
-        <div class="message-actions" role="toolbar" aria-label="Message actions">
-            <a class="action" href=format!("#m{}", seq.0) on:click=copy title="Copy a link to this message">
-                {move || if copied.get() { "Link copied" } else { "Copy link" }}
+        <div class="message-actions" role="toolbar" aria-label="Message actions" on:click=on_click>
+            <a class="action" data-act="copy" href=format!("#m{}", seq.0) title="Copy a link to this message">
+                "Copy link"
             </a>
             {others}
+            {own}
         </div>
     }
     .into_any()
@@ -67,11 +97,13 @@ mod lazy {
     /// where there is no clipboard (or no permission), puts it in the address
     /// bar instead.
     #[lazy]
-    pub async fn copy_link(seq: Seq, copied: RwSignal<bool>) {
+    pub async fn copy_link(seq: Seq, link: web_sys::Element) {
         match write(seq).await {
             Ok(()) => {
-                copied.set(true);
-                set_timeout(move || copied.set(false), std::time::Duration::from_secs(2));
+                // Said on the link itself for a moment (a signal per message
+                // for it would cost every message and the first chunk).
+                link.set_text_content(Some("Link copied"));
+                set_timeout(move || link.set_text_content(Some("Copy link")), std::time::Duration::from_secs(2));
             }
             Err(error) => {
                 leptos::logging::warn!("copying a message's link failed: {error:?}");

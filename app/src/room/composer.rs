@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::mentions::{AssistEvent, MentionAssist, LIST_ID};
 use super::state::{ConnectionStatus, RoomState};
-use crate::protocol::{validate_body, ChatError, ClientMsgId, MAX_BODY_CHARS};
+use crate::protocol::{validate_body, ChatError, ClientMsgId, Seq, MAX_BODY_CHARS};
 
 /// Within this many characters of the limit, the composer shows how many are left.
 const COUNTER_FROM: usize = MAX_BODY_CHARS - 500;
@@ -34,6 +34,8 @@ pub fn Composer(
     mentions: MentionAssist,
     /// Text to add to the draft (from a message's actions); taken at once.
     insert: RwSignal<Option<String>>,
+    /// Opens the editor on one's own message (Up in an empty box: the last).
+    edit: Callback<Seq>,
 ) -> impl IntoView {
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let slot = NodeRef::<leptos::html::Div>::new();
@@ -134,6 +136,17 @@ pub fn Composer(
             ev.prevent_default();
             ev.stop_propagation();
             assist.run(AssistEvent::Key(key));
+            return;
+        }
+        if key == "ArrowUp" && draft.read_untracked().is_empty() && !ev.is_composing() {
+            ev.prevent_default();
+            let me = state.me.get_untracked();
+            let last = state.messages.with_untracked(|m| {
+                m.values().rev().find(|m| !m.deleted && Some(&m.username) == me.as_ref()).map(|m| m.seq)
+            });
+            if let Some(seq) = last {
+                edit.run(seq);
+            }
             return;
         }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {

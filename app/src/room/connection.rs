@@ -59,6 +59,11 @@ impl Connection {
         self.tell(Outgoing::Notify(level));
     }
 
+    /// Replaces the body of this person's message `seq` (`Some`), or deletes it.
+    pub fn change(&self, seq: Seq, body: Option<String>) {
+        self.tell(Outgoing::Change(seq, body));
+    }
+
     fn tell(&self, what: Outgoing) {
         #[cfg(feature = "hydrate")]
         if self.outgoing.unbounded_send(what).is_err() {
@@ -77,6 +82,8 @@ pub enum Outgoing {
     Typing,
     People(Option<String>),
     Notify(NotifyLevel),
+    /// An edit (with the new body) or a delete of one's own message.
+    Change(Seq, Option<String>),
 }
 
 impl Drop for Connection {
@@ -393,6 +400,12 @@ mod browser {
                             continue;
                         }
                         Outgoing::Notify(level) => ClientMsg::Notify { level },
+                        Outgoing::Change(..) if !live => {
+                            state.error.set(Some("You are offline: that change was not sent. Try again when connected.".into()));
+                            continue;
+                        }
+                        Outgoing::Change(seq, Some(body)) => ClientMsg::Edit { id: super::new_client_id(), seq, body },
+                        Outgoing::Change(seq, None) => ClientMsg::Delete { id: super::new_client_id(), seq },
                     };
                     if live && send(&mut sink, &msg).await.is_err() {
                         break;

@@ -35,6 +35,9 @@ pub fn MessageList(
     seen: Callback<Seq>,
     /// Puts `@username ` in the composer.
     mention: Callback<String>,
+    /// Opens the editor on one's own message; asks, then deletes it.
+    edit: Callback<Seq>,
+    delete: Callback<Seq>,
 ) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let follow = StoredValue::new(true);
@@ -168,8 +171,9 @@ pub fn MessageList(
             // assistive technology (a list with role=log is not one).
             <div role="log" aria-live="polite" aria-label="Messages">
                 <ol class="log">
-                    <For each=move || state.messages.get().into_values() key=|m| m.seq let:message>
-                        <MessageItem message state me mention/>
+                    // An edit or a delete changes the key: the item is made afresh.
+                    <For each=move || state.messages.get().into_values() key=item_key let:message>
+                        <MessageItem message state me mention edit delete/>
                     </For>
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
@@ -182,6 +186,21 @@ pub fn MessageList(
     .into_any()
 }
 
+/// A message's key in the log: its seq, and which version of it this is (an
+/// edit or a delete makes the item afresh). One `u64`, as `Seq`, because a key
+/// type of its own costs the WASM a keyed list's code again: the seq in the
+/// high 32 bits (4 billion messages a room), the edit's time (milliseconds,
+/// modulo about 25 days) and the deletion below. Two edits of one message
+/// exactly a multiple of 25 days apart, seen by one page open all along, would
+/// look alike to it until it reloads.
+fn item_key(message: &ChatMessage) -> Seq {
+    let edited = message.edited_at.map_or(0, |at| (at.0 as u64) & 0x7fff_ffff);
+    Seq(message.seq.0 << 32 | edited << 1 | u64::from(message.deleted))
+}
+
+/// What a deleted message shows (Markdown: in italics).
+const TOMBSTONE: &str = "*Message deleted*";
+
 /// Messages of one person this close together are shown under one name.
 const GROUP_WITHIN_MS: i64 = 5 * 60_000;
 
@@ -191,6 +210,8 @@ fn MessageItem(
     state: RoomState,
     me: Signal<Option<String>>,
     mention: Callback<String>,
+    edit: Callback<Seq>,
+    delete: Callback<Seq>,
 ) -> impl IntoView {
     let (hydrated, unread_from) = (state.hydrated, state.unread_from);
     let at = message.sent_at;
@@ -211,6 +232,8 @@ fn MessageItem(
                     .is_some_and(|(_, p)| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS)
             })
     };
+    // A deleted message keeps its place: its body says so.
+    let body = if message.deleted { TOMBSTONE.to_owned() } else { message.body.clone() };
     let mentions = message.mentions.clone();
     let mentions_me = move || me.with(|me| me.as_ref().is_some_and(|me| mentions.contains(me)));
     // The server renders UTC; once hydrated, the reader's own time zone.
@@ -245,9 +268,12 @@ fn MessageItem(
             <div class="meta">
                 <span class="author">{message.author}</span>
                 <time datetime=rfc3339(at)>{clock}</time>
+                // Plain text either way: a view of its own would cost the WASM more.
+                <span class="edited">{if message.edited_at.is_some() && !message.deleted { "(edited)" } else { "" }}</span>
             </div>
-            <MessageBody body=message.body mentions=message.mentions.clone()/>
-            <MessageActions seq username=message.username me mention/>
+            <MessageBody body=body mentions=message.mentions.clone()/>
+            <div class="edit-slot"></div>
+            <MessageActions seq username=message.username me mention deleted=message.deleted edit delete/>
         </li>
     }
     .into_any()

@@ -6,6 +6,7 @@ mod actions;
 pub mod backoff;
 mod composer;
 mod connection;
+mod editing;
 mod header;
 mod keyboard;
 mod mentions;
@@ -115,6 +116,25 @@ pub fn Room(
     let set_notify = Callback::new(move |level| with_connection(&|c| c.set_notify(level)));
     people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
 
+    // Edits and deletes of one's own messages (the editor loads on first use).
+    let change =
+        Callback::new(move |(seq, body): (Seq, Option<String>)| with_connection(&|c| c.change(seq, body.clone())));
+    let edit = Callback::new(move |seq: Seq| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) =
+            state.messages.with_untracked(|m| m.get(&seq).filter(|m| !m.deleted).map(|m| m.body.clone()))
+        {
+            leptos::task::spawn_local(editing::act(seq, Some(body), change));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (seq, change);
+    });
+    let delete = Callback::new(move |seq: Seq| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(editing::act(seq, None, change));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = seq;
+    });
     // Text an action puts in the composer (a mention of a message's author).
     let insert = RwSignal::new(None::<String>);
     let mention = Callback::new(move |username: String| insert.set(Some(format!("@{username} "))));
@@ -172,7 +192,7 @@ pub fn Room(
                                 state.mark_unread_from(entry.read_seq);
                             }
                             history_ready.set(true);
-                            view! { <MessageList room name state my_name me=my_username retry seen mention/> }
+                            view! { <MessageList room name state my_name me=my_username retry seen mention edit delete/> }
                         })
                     }
                 }
@@ -191,7 +211,7 @@ pub fn Room(
                                         let form_id = form_id.clone();
                                         let action = here.clone();
                                         let mentions = mentions::MentionAssist::new(room_key.clone());
-                                        view! { <Composer state send typing action form_id returned mentions insert/> }
+                                        view! { <Composer state send typing action form_id returned mentions insert edit/> }
                                             .into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),

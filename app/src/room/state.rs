@@ -299,6 +299,14 @@ impl RoomState {
                 self.set_pending_state(&id, PendingState::Sending { sent_at: None });
                 Applied::Throttled { retry_after_ms }
             }
+            // A refused message says so on it; a refused edit or delete (no
+            // pending message has its id) says so above the composer.
+            ServerMsg::Error { error, id: Some(id) }
+                if !self.pending.with_untracked(|p| p.iter().any(|p| p.id == id)) =>
+            {
+                self.error.set(Some(error.to_string()));
+                Applied::Continue
+            }
             ServerMsg::Error { error, id: Some(id) } => {
                 self.set_pending_state(&id, PendingState::Failed(error.to_string()));
                 Applied::Continue
