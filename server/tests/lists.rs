@@ -302,3 +302,26 @@ async fn an_edit_or_a_delete_is_never_counted_unread() {
     assert_eq!(find(&rooms, "lounge").unread(), 1);
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn an_edit_that_mentions_someone_counts_in_their_list_and_one_that_stops_does_not() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    join_list(&server, &ada, "lounge").await;
+    let mut bobs = Client::open(server.addr, "lounge", Some(&bob.cookie), "Bob").await;
+    bobs.join(None).await;
+    bobs.say("the build is green").await;
+    assert_eq!(bobs.recv_body().await, "the build is green");
+    let mentions = |rooms: Vec<RoomEntry>| find(&rooms, "lounge").mentions;
+
+    let edit =
+        |id: &str, body: String| ClientMsg::Edit { id: app::protocol::ClientMsgId(id.into()), seq: Seq(1), body };
+    bobs.send(&edit("e1", format!("the build is green, @{}", ada.username))).await;
+    assert!(matches!(bobs.recv_chat().await, ServerMsg::Changed { seq: Seq(2), .. }));
+    assert_eq!(mentions(tab(&server, &ada, "office").await.1), 1);
+
+    bobs.send(&edit("e2", "the build is green".into())).await;
+    assert!(matches!(bobs.recv_chat().await, ServerMsg::Changed { seq: Seq(3), .. }));
+    assert_eq!(mentions(tab(&server, &ada, "office").await.1), 0);
+    server.shut_down().await;
+}

@@ -35,8 +35,8 @@ impl SqliteWriter {
         }
         match change.kind {
             ChangeKind::Edit { body, mentioned } => {
-                // The names that are accounts; nobody is notified again, but the
-                // message shows (and counts) the mentions it has now.
+                // The names that are accounts: the message shows, and their lists
+                // count, the mentions it has now (nobody is notified again).
                 let names = serde_json::to_string(&mentioned).expect("strings always serialise");
                 let mentions: Option<String> = sqlx::query_scalar(
                     "SELECT json_group_array(a.username)
@@ -50,10 +50,27 @@ impl SqliteWriter {
                     "UPDATE messages SET body = ?1, mentions = ?2, edited_at = ?3 WHERE room_id = ?4 AND seq = ?5",
                 )
                 .bind(body)
-                .bind(mentions)
+                .bind(&mentions)
                 .bind(change.at.0)
                 .bind(room_id)
                 .bind(change.target.0 as i64)
+                .execute(&mut *tx)
+                .await?;
+                // Whom it mentions now counts in their lists (not the author).
+                sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
+                    .bind(room_id)
+                    .bind(change.target.0 as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO mentions (account_id, room_id, seq)
+                     SELECT a.id, ?1, ?2 FROM json_each(?3) AS k JOIN accounts a ON a.username = k.value
+                      WHERE a.id != ?4",
+                )
+                .bind(room_id)
+                .bind(change.target.0 as i64)
+                .bind(mentions.unwrap_or_else(|| "[]".to_owned()))
+                .bind(change.author_id.0)
                 .execute(&mut *tx)
                 .await?;
             }
