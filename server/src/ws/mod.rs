@@ -1,5 +1,6 @@
 //! `GET /ws/chat/{room}`: the WebSocket a room page opens.
 
+mod incoming;
 mod limits;
 mod list;
 mod minor;

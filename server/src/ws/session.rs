@@ -11,9 +11,10 @@ use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use app::protocol::{decode_client, ChatError, ClientMsg, Person, Seq, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{ChatError, ClientMsg, Person, Seq, ServerMsg, PROTOCOL_VERSION};
 use app::room_name::RoomName;
 
+use super::incoming::{classify, Incoming};
 use super::list::{ListFeed, ListItem};
 use super::minor::Minor;
 use super::posting::InFlight;
@@ -64,14 +65,6 @@ impl SessionContext {
 /// Where a connection's missed messages come from.
 pub(super) fn replay(context: &SessionContext) -> Replay<'_> {
     Replay { store: context.hub.store(), room: &context.room }
-}
-
-/// What one incoming frame amounts to.
-enum Incoming {
-    Msg(ClientMsg),
-    Refused(ChatError),
-    Control,
-    Closed,
 }
 
 /// The connection's whole life, as one future. Built so that what an open
@@ -385,22 +378,6 @@ where
             return Ok(());
         }
         self.writer.write(frames).await
-    }
-}
-
-fn classify<E: Display>(frame: Option<Result<Message, E>>) -> Incoming {
-    match frame {
-        Some(Ok(Message::Text(text))) => match decode_client(text.as_str()) {
-            Ok(msg) => Incoming::Msg(msg),
-            Err(detail) => Incoming::Refused(ChatError::Malformed { detail }),
-        },
-        Some(Ok(Message::Binary(_))) => Incoming::Refused(ChatError::BinaryFrame),
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Control,
-        Some(Ok(Message::Close(_))) | None => Incoming::Closed,
-        Some(Err(error)) => {
-            tracing::debug!(%error, "read failed");
-            Incoming::Closed
-        }
     }
 }
 
