@@ -38,7 +38,7 @@ export { expect };
 export const PASSWORD = "correct-horse-battery-staple";
 
 /** The WebSocket protocol version the server speaks. */
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 
 /** The codes of the account errors the pages show (`data-code` on the alert). */
 export const ERRORS = {
@@ -259,6 +259,16 @@ export async function signUpViaApi(
 /** A server frame, loosely typed: `type` plus whatever it carries. */
 export type ServerFrame = { type: string; [field: string]: any };
 
+/**
+ * A server frame as the tests read it, `{ type, ...fields }`: on the wire it is
+ * `{"<type>": {fields}}`, or `"<type>"` for a kind without data.
+ */
+function serverFrame(wire: unknown): ServerFrame {
+  if (typeof wire === "string") return { type: wire };
+  const [type, fields] = Object.entries(wire as Record<string, unknown>)[0];
+  return { type, ...(fields as Record<string, unknown>) };
+}
+
 /** A WebSocket to a room from node, as a non-browser client (or a browser, with `Origin`). */
 export class RoomSocket {
   readonly frames: ServerFrame[] = [];
@@ -267,7 +277,7 @@ export class RoomSocket {
 
   private constructor(private readonly ws: WebSocket) {
     ws.on("message", (data) => {
-      this.frames.push(JSON.parse(data.toString()));
+      this.frames.push(serverFrame(JSON.parse(data.toString())));
       this.wakeAll();
     });
     ws.on("close", (code, reason) => {

@@ -79,7 +79,7 @@ async function chooseLevel(page: Page, level: string): Promise<void> {
         ([from, level]) =>
           ((window as any).__frames as string[])
             .slice(from as number)
-            .some((f) => f.includes(`"type":"room_notify"`) && f.includes(`"notify":"${level}"`)),
+            .some((f) => f.includes(`{"room_notify":`) && f.includes(`"notify":"${level}"`)),
         [from, level],
       ),
     )

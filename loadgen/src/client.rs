@@ -86,7 +86,7 @@ pub async fn join(
         Stack::Chat => {
             let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: since.map(Seq) };
             socket.send(Message::text(join.to_json())).await?;
-            let welcome = next_text(&mut socket, r#"{"type":"welcome""#).await?;
+            let welcome = next_text(&mut socket, r#"{"welcome":{"#).await?;
             let latest = number_after(&welcome, r#""latest":"#)
                 .ok_or_else(|| LoadError::Protocol(format!("welcome without latest: {welcome}")))?;
             Ok((socket, latest))
@@ -112,7 +112,7 @@ async fn next_text(socket: &mut Socket, prefix: &str) -> Result<String, LoadErro
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) if text.as_str().starts_with(prefix) => return Ok(text.as_str().to_owned()),
-            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"error""#) => {
+            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"error":{"#) => {
                 return Err(LoadError::Protocol(format!("refused: {text}")));
             }
             Some(Ok(_)) => continue,
@@ -230,17 +230,17 @@ pub async fn run(mut socket: Socket, joined_at: u64, behaviour: Behaviour) -> Re
 fn record(stack: Stack, frame: &str, epoch: Instant, seen: &mut Seen) -> Option<&'static str> {
     let body = match stack {
         Stack::Chat => {
-            if frame.starts_with(r#"{"type":"message""#) {
+            if frame.starts_with(r#"{"message":{"#) {
                 if let Some(seq) = number_after(frame, r#""seq":"#) {
                     seen.seqs.saw(seq);
                 }
                 quoted_after(frame, r#""body":""#)
             } else {
-                if frame.starts_with(r#"{"type":"ack""#) {
+                if frame.starts_with(r#"{"ack":{"#) {
                     seen.acked += 1;
                     let seq = number_after(frame, r#""seq":"#).unwrap_or(0);
                     seen.last_acked_seq = seen.last_acked_seq.max(seq);
-                } else if frame.starts_with(r#"{"type":"error""#) {
+                } else if frame.starts_with(r#"{"error":{"#) {
                     seen.refused += 1;
                 }
                 None
@@ -304,7 +304,7 @@ mod tests {
     fn reads_each_stacks_frames_without_a_json_parser() {
         let epoch = Instant::now();
         let mut seen = Seen::default();
-        let chat = r#"{"type":"message","seq":42,"author":"Bot","body":"s1:1:0","sent_at":1,"client_id":"s1-1"}"#;
+        let chat = r#"{"message":{"seq":42,"author":"Bot","body":"s1:1:0","sent_at":1,"client_id":"s1-1"}}"#;
         record(Stack::Chat, chat, epoch, &mut seen);
         record(Stack::SocketIo, r#"42["chat message","s1:2:0"]"#, epoch, &mut seen);
         record(Stack::Channels, r#"{"message": "s1:3:0"}"#, epoch, &mut seen);

@@ -72,7 +72,7 @@ pub async fn crowd(
                         () = stop.cancelled() => break,
                     };
                     match frame {
-                        Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"message""#) => {
+                        Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"message":{"#) => {
                             // Nobody listens any more: the run has what it needs.
                             if arrived_tx.send(Instant::now()).is_err() {
                                 break;

@@ -275,7 +275,7 @@ pub async fn reconnect_storm(
         while check.last() < last {
             match futures::StreamExt::next(&mut socket).await {
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))
-                    if text.as_str().starts_with(r#"{"type":"message""#) =>
+                    if text.as_str().starts_with(r#"{"message":{"#) =>
                 {
                     if let Some(seq) = client::number_after(text.as_str(), r#""seq":"#) {
                         check.saw(seq);
@@ -362,11 +362,11 @@ async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Re
     let (mut acked, mut last) = (0, 0);
     while acked < count {
         match socket.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"ack""#) => {
+            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"ack":{"#) => {
                 acked += 1;
                 last = last.max(client::number_after(text.as_str(), r#""seq":"#).unwrap_or(0));
             }
-            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"type":"error""#) => {
+            Some(Ok(Message::Text(text))) if text.as_str().starts_with(r#"{"error":{"#) => {
                 return Err(LoadError::Protocol(format!("a post was refused: {text}")));
             }
             Some(Ok(_)) => {}
