@@ -3,7 +3,9 @@
 //! place when older messages are added above. Opened with unread messages, it
 //! starts at the "new messages" divider, offers a jump back to it while it is
 //! above the view, and reports the newest message on screen while the page is
-//! visible (what counts as read).
+//! visible (what counts as read). Opened at a message (`#m<seq>`: a link, a
+//! notification) further back than the first page, it loads older pages until
+//! that message is there.
 
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -69,36 +71,6 @@ pub fn MessageList(
     let loading = RwSignal::new(false);
     let room_key = StoredValue::new(room.to_string());
 
-    Effect::new(move |_| {
-        state.messages.track();
-        state.pending.track();
-        let Some(el) = scroller.get() else { return };
-        // Opened at a message (`#m<seq>`, from a notification): there, once.
-        #[cfg(feature = "hydrate")]
-        if !started_at_divider.get_value() && browser::show_target(&el) {
-            started_at_divider.set_value(true);
-            follow.set_value(false);
-            report_seen();
-            return;
-        }
-        if !started_at_divider.get_value() && state.unread_from.get_untracked().is_some() {
-            started_at_divider.set_value(true);
-            #[cfg(feature = "hydrate")]
-            if browser::show_divider(&el) {
-                follow.set_value(false);
-                report_seen();
-                return;
-            }
-        }
-        if let Some(from_bottom) = keep_place.get_value() {
-            keep_place.set_value(None);
-            el.set_scroll_top(el.scroll_height() - from_bottom);
-        } else if follow.get_value() {
-            el.set_scroll_top(el.scroll_height());
-        }
-        report_seen();
-    });
-
     let load_older = move || {
         if loading.get_untracked() || state.at_start.get_untracked() {
             return;
@@ -120,6 +92,48 @@ pub fn MessageList(
             loading.set(false);
         });
     };
+    Effect::new(move |_| {
+        state.messages.track();
+        state.pending.track();
+        let Some(el) = scroller.get() else { return };
+        // Opened at a message (`#m<seq>`, from a notification): there, once.
+        #[cfg(feature = "hydrate")]
+        if !started_at_divider.get_value() {
+            if browser::show_target(&el) {
+                started_at_divider.set_value(true);
+                follow.set_value(false);
+                // Pages loaded to reach it keep no place of their own.
+                keep_place.set_value(None);
+                report_seen();
+                return;
+            }
+            // Further back than what is loaded: older pages, until it is.
+            if browser::target().zip(state.first_seq()).is_some_and(|(target, first)| target < first)
+                && !state.at_start.get_untracked()
+            {
+                follow.set_value(false);
+                load_older();
+                return;
+            }
+        }
+        if !started_at_divider.get_value() && state.unread_from.get_untracked().is_some() {
+            started_at_divider.set_value(true);
+            #[cfg(feature = "hydrate")]
+            if browser::show_divider(&el) {
+                follow.set_value(false);
+                report_seen();
+                return;
+            }
+        }
+        if let Some(from_bottom) = keep_place.get_value() {
+            keep_place.set_value(None);
+            el.set_scroll_top(el.scroll_height() - from_bottom);
+        } else if follow.get_value() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        report_seen();
+    });
+
     let on_scroll = move |_| {
         let Some(el) = scroller.get() else { return };
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
@@ -359,12 +373,16 @@ mod browser {
         })
     }
 
+    /// The message the address points at (`#m<seq>`), if any.
+    pub fn target() -> Option<Seq> {
+        let hash = leptos::prelude::window().location().hash().ok()?;
+        hash.strip_prefix("#m").and_then(|seq| seq.parse().ok()).map(Seq)
+    }
+
     /// Scrolls the message the address points at (`#m<seq>`) into view;
     /// `false` when it points at none loaded.
     pub fn show_target(log: &web_sys::Element) -> bool {
-        let hash = leptos::prelude::window().location().hash().unwrap_or_default();
-        let Some(seq) = hash.strip_prefix("#m").filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        else {
+        let Some(seq) = target().map(|seq| seq.0) else {
             return false;
         };
         match log.query_selector(&format!("#m{seq}")) {
