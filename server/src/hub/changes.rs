@@ -20,15 +20,15 @@ pub(super) struct ChangeRequest {
 /// Stores one change, tells the room, answers the asker.
 pub(super) async fn apply(writer: &mut Writer, registry: &Registry, lists: &Lists, request: ChangeRequest) {
     let ChangeRequest { change, reply } = request;
-    let room = change.room.clone();
+    let (room, at) = (change.room.clone(), change.at);
     let result = match writer.change(change).await {
         Ok(Ok(changed)) => {
             let live = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
             if let Some(live) = live {
                 let msg = ServerMsg::Changed { seq: changed.seq, message: changed.message.clone() };
-                live.publish_events(vec![(changed.seq, msg)]);
+                live.publish_events([(changed.seq, msg)]);
             }
-            lists.announce_change(&room, changed.seq, crate::clock::now());
+            lists.announce_change(&room, changed.seq, at);
             Ok(changed)
         }
         Ok(Err(refusal)) => Err(PostError::Refused(refusal)),

@@ -63,11 +63,11 @@ impl Room {
 
     /// Sends stored messages to every member. Called only by the poster, in seq order.
     pub(super) fn publish_messages(&self, messages: Vec<ChatMessage>) {
-        self.publish_events(messages.into_iter().map(|message| (message.seq, ServerMsg::Message(message))).collect());
+        self.publish_events(messages.into_iter().map(|message| (message.seq, ServerMsg::Message(message))));
     }
 
     /// Events of the room's sequence (messages, changes), in seq order.
-    pub(super) fn publish_events(&self, events: Vec<(Seq, ServerMsg)>) {
+    pub(super) fn publish_events(&self, events: impl IntoIterator<Item = (Seq, ServerMsg)>) {
         let frames: Arc<[(Seq, Frame)]> =
             events.into_iter().map(|(seq, msg)| (seq, Frame::from(msg.to_json()))).collect();
         self.send(RoomEvent::Messages(frames));

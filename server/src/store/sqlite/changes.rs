@@ -33,6 +33,12 @@ impl SqliteWriter {
         if deleted_at.is_some() {
             return Ok(Err(ChatError::MessageDeleted));
         }
+        // The mentions it made count no more; an edit counts its own below.
+        sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
+            .bind(room_id)
+            .bind(change.target.0 as i64)
+            .execute(&mut *tx)
+            .await?;
         match change.kind {
             ChangeKind::Edit { body, mentioned } => {
                 // The names that are accounts: the message shows, and their lists
@@ -57,11 +63,6 @@ impl SqliteWriter {
                 .execute(&mut *tx)
                 .await?;
                 // Whom it mentions now counts in their lists (not the author).
-                sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
-                    .bind(room_id)
-                    .bind(change.target.0 as i64)
-                    .execute(&mut *tx)
-                    .await?;
                 sqlx::query(
                     "INSERT OR IGNORE INTO mentions (account_id, room_id, seq)
                      SELECT a.id, ?1, ?2 FROM json_each(?3) AS k JOIN accounts a ON a.username = k.value
@@ -75,8 +76,7 @@ impl SqliteWriter {
                 .await?;
             }
             ChangeKind::Delete => {
-                // The body is gone from the database, not only hidden; so are
-                // the mentions it made.
+                // The body is gone from the database, not only hidden.
                 sqlx::query(
                     "UPDATE messages SET body = '', mentions = NULL, deleted_at = ?1 WHERE room_id = ?2 AND seq = ?3",
                 )
@@ -85,11 +85,6 @@ impl SqliteWriter {
                 .bind(change.target.0 as i64)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
-                    .bind(room_id)
-                    .bind(change.target.0 as i64)
-                    .execute(&mut *tx)
-                    .await?;
             }
         }
         let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")
