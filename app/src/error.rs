@@ -68,6 +68,12 @@ pub enum ChatError {
     /// The message was deleted; it cannot be edited or deleted again.
     #[error("That message was deleted.")]
     MessageDeleted,
+    /// A reaction is an emoji, nothing else.
+    #[error("A reaction is one emoji.")]
+    BadReaction,
+    /// The message has as many different reactions as it can carry.
+    #[error("That message has {max} different reactions already; add to one of them.")]
+    TooManyReactions { max: usize },
 }
 
 /// Milliseconds as tenths of a second, rounded up, at least one.
@@ -97,6 +103,8 @@ impl ChatError {
             ChatError::NoSuchMessage { .. } => "no_such_message",
             ChatError::NotYourMessage => "not_your_message",
             ChatError::MessageDeleted => "message_deleted",
+            ChatError::BadReaction => "bad_reaction",
+            ChatError::TooManyReactions { .. } => "too_many_reactions",
         }
     }
 
@@ -157,6 +165,11 @@ mod tests {
             ChatError::SignedOut,
             ChatError::SessionExpired,
             ChatError::Idle,
+            ChatError::NoSuchMessage { seq: 3 },
+            ChatError::NotYourMessage,
+            ChatError::MessageDeleted,
+            ChatError::BadReaction,
+            ChatError::TooManyReactions { max: 20 },
         ];
         for error in all {
             let json: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();

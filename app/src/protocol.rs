@@ -36,7 +36,9 @@ pub use crate::error::ChatError;
 /// change takes a seq of the room's sequence); a message says whether it was
 /// edited or deleted.
 /// 10: a server frame is `{"<kind>":{…}}` (or `"<kind>"`), not `{"type":"<kind>",…}`.
-pub const PROTOCOL_VERSION: u32 = 10;
+/// 11: `react` from the client; a message carries its reactions, and the
+/// quote of the message it replies to (`send` names it as `reply_to`).
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
 pub const PEOPLE_PAGE: usize = 50;
@@ -47,6 +49,15 @@ pub const LISTED_UP_TO: usize = 100;
 
 /// Longest message body accepted, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 4_000;
+
+/// How many different reactions one message can carry.
+pub const MAX_REACTION_KINDS: usize = 20;
+/// How many of the people behind one reaction a message names (the count
+/// says how many there are): a message everyone in a crowded room reacted to
+/// must not make every frame about it carry the whole room.
+pub const REACTION_NAMES: usize = 20;
+/// Longest reaction accepted, in bytes (a family emoji with its joiners is 25).
+pub const MAX_REACTION_BYTES: usize = 32;
 
 /// Position of a message in its room: 1 for the first, then strictly increasing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,8 +101,14 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Seq>,
     },
-    /// A message for everyone in the room.
-    Send { id: ClientMsgId, body: String },
+    /// A message for everyone in the room; `reply_to` names the message it
+    /// answers.
+    Send {
+        id: ClientMsgId,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Seq>,
+    },
     /// This person has read `room` up to `seq` (on screen, page visible). The
     /// server keeps the furthest position per account, never past the room's end,
     /// and tells every tab of the account.
@@ -116,6 +133,11 @@ pub enum ClientMsg {
     /// Delete one's own message `seq`: its body is gone from the server, a
     /// tombstone keeps its place. Answered and told as an edit is.
     Delete { id: ClientMsgId, seq: Seq },
+    /// Adds (`on`) or takes back this person's reaction `emoji` to message
+    /// `seq`. One per person per emoji: adding one that is there already (or
+    /// taking back one that is not) changes nothing and is acknowledged with
+    /// the message's seq; otherwise answered and told as an edit is.
+    React { id: ClientMsgId, seq: Seq, emoji: String, on: bool },
 }
 
 /// What the server sends. On the wire, a frame is an object with one key, the
@@ -256,6 +278,69 @@ pub struct ChatMessage {
     /// Deleted by its author: the body is empty, the place kept.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Its reactions, in the order they were first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// The message it answers, as that message is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Box<Quote>>,
+}
+
+/// One emoji on a message: how many gave it, and the usernames of the first
+/// [`REACTION_NAMES`] of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u32,
+    pub users: Vec<String>,
+}
+
+/// What a reply shows of the message it answers: who wrote it and the start
+/// of its first line (empty once it is deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub seq: Seq,
+    pub author: String,
+    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// How much of its first line a quote shows, in characters.
+pub const QUOTE_CHARS: usize = 120;
+
+impl Quote {
+    /// The quote of message `seq` by `author` whose body is `body`.
+    pub fn of(seq: Seq, author: String, body: &str, deleted: bool) -> Self {
+        let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
+        let mut excerpt: String = line.chars().take(QUOTE_CHARS).collect();
+        if excerpt.len() < line.len() {
+            excerpt.push('…');
+        }
+        Quote { seq, author, excerpt, deleted }
+    }
+}
+
+/// Checks a reaction: one emoji (or a short sequence of them) and nothing
+/// else: no letters, digits alone, spaces or markup.
+pub fn validate_reaction(emoji: &str) -> Result<&str, ChatError> {
+    let fits = !emoji.is_empty()
+        && emoji.len() <= MAX_REACTION_BYTES
+        && emoji.chars().any(|c| c as u32 >= 0xA9)
+        && emoji.chars().all(|c| match c {
+            // Keycaps (1️⃣, #️⃣) start with these.
+            '0'..='9' | '#' | '*' => true,
+            // The joiner of a sequence; double exclamation; exclamation question.
+            '\u{200d}' | '\u{203c}' | '\u{2049}' => true,
+            // Spaces, bidi controls and the rest of the punctuation block.
+            '\u{2000}'..='\u{206f}' => false,
+            _ => c >= '\u{a9}' && !c.is_whitespace() && !c.is_control() && !c.is_alphabetic(),
+        });
+    if fits {
+        Ok(emoji)
+    } else {
+        Err(ChatError::BadReaction)
+    }
 }
 
 /// Reads one text frame from a client. Never panics, whatever the input: this is
@@ -329,7 +414,13 @@ mod tests {
         let page: ClientMsg = serde_json::from_str(r#"{"type":"people","after":"ada"}"#).unwrap();
         assert_eq!(page, ClientMsg::People { after: Some("ada".into()) });
         let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
-        assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into() });
+        assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into(), reply_to: None });
+        let react: ClientMsg =
+            serde_json::from_str(r#"{"type":"react","id":"r-1","seq":4,"emoji":"👍","on":true}"#).unwrap();
+        assert_eq!(
+            react,
+            ClientMsg::React { id: ClientMsgId("r-1".into()), seq: Seq(4), emoji: "👍".into(), on: true }
+        );
         let read: ClientMsg = serde_json::from_str(r#"{"type":"read","room":"Lounge","seq":3}"#).unwrap();
         assert_eq!(read, ClientMsg::Read { room: RoomName::parse("lounge").unwrap(), seq: Seq(3) });
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"read","room":"no/pe","seq":3}"#).is_err());
@@ -348,6 +439,8 @@ mod tests {
                 mentions: vec!["ada".into()],
                 edited_at: None,
                 deleted: false,
+                reactions: vec![Reaction { emoji: "🎉".into(), count: 2, users: vec!["bob".into(), "cy".into()] }],
+                reply: Some(Box::new(Quote::of(Seq(3), "Bob".into(), "first line\nsecond", false))),
             }),
             ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
             ServerMsg::HistoryGap { latest: Seq(9000) },
@@ -426,6 +519,26 @@ mod tests {
             }
         }
         assert!(accepted > 100, "the mutations reach the accepting paths too: {accepted}");
+    }
+
+    #[test]
+    fn reactions_are_emoji_only() {
+        for good in ["👍", "🎉", "❤️", "👨\u{200d}👩\u{200d}👧\u{200d}👦", "1️⃣", "🇫🇷", "👍🏽"]
+        {
+            assert_eq!(validate_reaction(good), Ok(good), "{good}");
+        }
+        for bad in ["", "a", "+1", ":)", "👍 ", "ok👍", "<b>👍</b>", "\u{202e}👍", "日", &"👍".repeat(9)] {
+            assert_eq!(validate_reaction(bad), Err(ChatError::BadReaction), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_quote_is_the_start_of_the_first_line() {
+        let quote = Quote::of(Seq(2), "Ada".into(), "\n  hello there  \nmore", false);
+        assert_eq!(quote.excerpt, "hello there");
+        let long = Quote::of(Seq(2), "Ada".into(), &"é".repeat(QUOTE_CHARS + 5), false);
+        assert_eq!(long.excerpt.chars().count(), QUOTE_CHARS + 1);
+        assert!(long.excerpt.ends_with('…'));
     }
 
     #[test]

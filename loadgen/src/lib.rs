@@ -355,6 +355,7 @@ async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Re
         let msg = app::protocol::ClientMsg::Send {
             id: app::protocol::ClientMsgId(format!("storm-{tag}-{n}")),
             body: format!("missed {n}"),
+            reply_to: None,
         };
         socket.feed(Message::text(msg.to_json())).await?;
     }

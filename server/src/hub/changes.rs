@@ -1,4 +1,4 @@
-//! Edits and deletes on their way to the store: the same single writer as
+//! Edits, deletes and reactions on their way to the store: the same single writer as
 //! posts (a change takes the room's next seq), by a queue of their own that
 //! the poster task serves between commits, then told to the room.
 
@@ -22,6 +22,7 @@ pub(super) async fn apply(writer: &mut Writer, registry: &Registry, lists: &List
     let ChangeRequest { change, reply } = request;
     let (room, at) = (change.room.clone(), change.at);
     let result = match writer.change(change).await {
+        Ok(Ok(changed)) if changed.is_noop() => Ok(changed),
         Ok(Ok(changed)) => {
             let live = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
             if let Some(live) = live {
@@ -68,6 +69,23 @@ impl Hub {
     ) -> Result<Changed, PostError> {
         let author = self.check_with(author, id, None).map_err(PostError::Refused)?;
         self.change(author, room, target, ChangeKind::Delete).await
+    }
+
+    /// Adds (`on`) or takes back `author`'s reaction `emoji` to message
+    /// `target` in `room`.
+    pub async fn react(
+        &self,
+        author: Option<&Author>,
+        room: &RoomName,
+        id: &ClientMsgId,
+        target: Seq,
+        emoji: String,
+        on: bool,
+    ) -> Result<Changed, PostError> {
+        let author = self.check_with(author, id, None).map_err(PostError::Refused)?;
+        app::protocol::validate_reaction(&emoji).map_err(PostError::Refused)?;
+        let kind = ChangeKind::React { emoji, on, username: author.username.clone() };
+        self.change(author, room, target, kind).await
     }
 
     async fn change(

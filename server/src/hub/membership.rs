@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use app::protocol::{ClientMsgId, MemberId, Person, ServerMsg};
+use app::protocol::{ClientMsgId, MemberId, Person, Quote, ServerMsg};
 use futures::future::Either;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
@@ -120,7 +120,7 @@ impl Membership {
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
     pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
-        self.submit(Some(author), body.to_owned(), client_id).await?.await
+        self.submit(Some(author), body.to_owned(), client_id, None).await?.await
     }
 
     /// Checks a message ([`Hub::check`]) and hands it to the room's writer;
@@ -136,13 +136,14 @@ impl Membership {
         author: Option<&Author>,
         body: String,
         client_id: ClientMsgId,
+        reply: Option<Box<Quote>>,
     ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
         match self.hub.check(author, &client_id, &body) {
             Ok(author) => Either::Left(self.hub.enqueue(
                 Some(self.room.clone()),
                 self.room.name().clone(),
                 author,
-                body,
+                (body, reply),
                 client_id,
             )),
             Err(refusal) => Either::Right(std::future::ready(Err(PostError::Refused(refusal)))),

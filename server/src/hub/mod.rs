@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use app::directory::{RoomDirectory, RoomSummary};
 use app::history::HistorySource;
-use app::protocol::{validate_body, ChatError, ChatMessage, ClientMsgId, MemberId, Seq, ServerMsg};
+use app::protocol::{validate_body, ChatError, ChatMessage, ClientMsgId, MemberId, Quote, Seq, ServerMsg};
 use app::room_name::RoomName;
 use tokio::sync::mpsc;
 
@@ -154,7 +154,7 @@ impl Hub {
         client_id: ClientMsgId,
     ) -> Result<PendingPost, PostError> {
         let author = self.check(author, &client_id, &body).map_err(PostError::Refused)?;
-        self.enqueue(self.room(room), room.clone(), author, body, client_id).await
+        self.enqueue(self.room(room), room.clone(), author, (body, None), client_id).await
     }
 
     /// Hands a checked post to the writer. The request is made before the
@@ -165,7 +165,7 @@ impl Hub {
         live: Option<Arc<Room>>,
         room: RoomName,
         author: &Author,
-        body: String,
+        (body, quote): (String, Option<Box<Quote>>),
         client_id: ClientMsgId,
     ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -181,6 +181,7 @@ impl Hub {
                 body,
                 client_id,
                 sent_at: crate::clock::now(),
+                reply: quote,
             },
             reply,
         });

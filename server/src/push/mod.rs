@@ -337,6 +337,8 @@ mod tests {
             mentions: Vec::new(),
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            reply: None,
         };
         Job {
             room: RoomName::parse(room).unwrap(),

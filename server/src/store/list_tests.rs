@@ -28,6 +28,7 @@ fn post(room_name: &str, (id, username): (AccountId, &str), client_id: &str, bod
         body: body.into(),
         client_id: ClientMsgId(client_id.into()),
         sent_at: Timestamp(1_795_000_000_000),
+        reply: None,
     }
 }
 

@@ -10,7 +10,7 @@ pub mod testing;
 use futures::future::BoxFuture;
 
 use app::error::ChatError;
-use app::protocol::{ChatMessage, ClientMsgId, Seq, ServerMsg, Timestamp};
+use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -33,6 +33,8 @@ pub struct NewMessage {
     pub body: String,
     pub client_id: ClientMsgId,
     pub sent_at: Timestamp,
+    /// The message it answers, quoted as it was when the reply was checked.
+    pub reply: Option<Box<Quote>>,
 }
 
 /// What storing a message did.
@@ -81,13 +83,13 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// An edit or a delete of a stored message, asked for by the session's account.
+/// An edit, a delete or a reaction to a stored message, asked for by the session's account.
 #[derive(Debug, Clone)]
 pub struct NewChange {
     pub room: RoomName,
     /// The message it changes.
     pub target: Seq,
-    /// Who asks: only the message's author may.
+    /// Who asks: only the message's author may edit or delete it.
     pub author_id: AccountId,
     pub at: Timestamp,
     pub kind: ChangeKind,
@@ -102,13 +104,29 @@ pub enum ChangeKind {
         mentioned: Vec<String>,
     },
     Delete,
+    /// Adds (`on`) or takes back the asker's reaction `emoji` (anyone who can
+    /// post may react); `username` is the asker's.
+    React {
+        emoji: String,
+        on: bool,
+        username: String,
+    },
 }
 
 /// A stored change: the seq it took, and the message as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
+    /// For a change that changed nothing (a reaction given already): the
+    /// message's own seq, and nothing to tell.
     pub seq: Seq,
     pub message: ChatMessage,
+}
+
+impl Changed {
+    /// Whether it changed nothing, so took no seq.
+    pub fn is_noop(&self) -> bool {
+        self.seq == self.message.seq
+    }
 }
 
 /// Reading the rooms' messages, in seq order per room: shared by the pages,
@@ -125,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` events after `after` (messages, and changes of earlier
     /// messages), in seq order.
     fn after<'a>(&'a self, room: &'a RoomName, after: Seq, limit: u32) -> BoxFuture<'a, Result<Vec<ServerMsg>>>;
+
+    /// The quote a reply to message `seq` shows; `None` when the room has no
+    /// such message (a seq of a change is none).
+    fn quote<'a>(&'a self, room: &'a RoomName, seq: Seq) -> BoxFuture<'a, Result<Option<Quote>>>;
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;

@@ -110,6 +110,10 @@ impl Store for TestStore {
         self.inner.after(room, after, limit)
     }
 
+    fn quote<'a>(&'a self, room: &'a RoomName, seq: Seq) -> BoxFuture<'a, Result<Option<app::protocol::Quote>>> {
+        self.inner.quote(room, seq)
+    }
+
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         if self.switches.fail_last_seq.load(Ordering::SeqCst) {
             return async { Err(StoreError::Database(sqlx::Error::PoolClosed)) }.boxed();

@@ -21,6 +21,7 @@ fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> Ne
         body: body.into(),
         client_id: ClientMsgId(client_id.into()),
         sent_at: Timestamp(1_795_000_000_000),
+        reply: None,
     }
 }
 
@@ -281,4 +282,46 @@ async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
         assert!(!content.windows(secret.len()).any(|w| w == secret.as_bytes()), "the deleted body is still in {file}");
     }
     assert!(bytes.windows(9).any(|w| w == b"filler 21"), "the file holds the other messages (the check can see text)");
+}
+
+#[tokio::test]
+async fn a_reactions_summary_names_the_first_few_and_counts_them_all() {
+    use super::AccountStore;
+    use app::protocol::REACTION_NAMES;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    writer.append_batch(vec![new_message("big", "ada", "c1", "a popular message")]).await.unwrap();
+    let mut people = Vec::new();
+    for i in 0..REACTION_NAMES + 3 {
+        let username = format!("p{i:02}");
+        let id = store.create_account(&username, &username, "x", 1).await.unwrap().unwrap().id;
+        people.push((id, username));
+    }
+    let react = |(id, username): &(super::AccountId, String), on: bool| NewChange {
+        room: room("big"),
+        target: Seq(1),
+        author_id: *id,
+        at: Timestamp(1_795_000_000_100),
+        kind: ChangeKind::React { emoji: "👍".into(), on, username: username.clone() },
+    };
+    for person in &people {
+        writer.change(react(person, true)).await.unwrap().unwrap();
+    }
+    let page = store.page(&room("big"), None, 1).await.unwrap();
+    let thumbs = &page[0].reactions[0];
+    assert_eq!(thumbs.count as usize, REACTION_NAMES + 3);
+    let names: Vec<&str> = people.iter().take(REACTION_NAMES).map(|(_, u)| u.as_str()).collect();
+    assert_eq!(thumbs.users, names, "the first to react, in order, and no more");
+
+    // One of the named takes theirs back: the next one who reacted is named instead.
+    let changed = writer.change(react(&people[3], false)).await.unwrap().unwrap();
+    let thumbs = &changed.message.reactions[0];
+    assert_eq!(thumbs.count as usize, REACTION_NAMES + 2);
+    assert_eq!(thumbs.users.len(), REACTION_NAMES);
+    assert!(!thumbs.users.contains(&people[3].1));
+    assert_eq!(thumbs.users.last(), Some(&people[REACTION_NAMES].1));
+    // One not named takes theirs back: the count goes down, the names stay.
+    let changed = writer.change(react(&people[REACTION_NAMES + 2], false)).await.unwrap().unwrap();
+    assert_eq!(changed.message.reactions[0].count as usize, REACTION_NAMES + 1);
+    assert_eq!(changed.message.reactions[0].users, thumbs.users);
 }

@@ -12,7 +12,7 @@ use axum::extract::ws::{close_code, Message};
 use futures::stream::FuturesOrdered;
 use futures::{Sink, Stream, StreamExt};
 
-use app::protocol::{ChatError, ClientMsgId, Seq, ServerMsg};
+use app::protocol::{ChatError, ClientMsg, ClientMsgId, Quote, Seq, ServerMsg};
 
 use super::session::{replay, Ending, Session};
 use super::writer::{text, Gone};
@@ -37,8 +37,9 @@ where
         membership: &Membership,
         id: ClientMsgId,
         body: String,
+        reply: Option<Box<Quote>>,
     ) -> Result<Option<InFlight>, Gone> {
-        match membership.submit(self.context.author.as_ref(), body, id.clone()).await {
+        match membership.submit(self.context.author.as_ref(), body, id.clone(), reply).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
             // An id that is not one cannot name the refusal.
             // Refusals are boxed (see `run_session`).
@@ -93,21 +94,30 @@ where
         self.writer.write(frames).await
     }
 
-    /// An edit (`body`) or a delete (none) of one's own message `target`:
+    /// An edit or a delete of one's own message, or a reaction to anyone's:
     /// stored as the room's next seq, told to the room, then answered like a
     /// post (`ack` with the change's seq, or a refusal naming `id`).
     pub(super) async fn change(
         &mut self,
         membership: &mut Membership,
         seen: &mut Seq,
-        id: ClientMsgId,
-        target: Seq,
-        body: Option<String>,
+        request: ClientMsg,
     ) -> Result<(), Gone> {
         let (hub, room, author) = (&self.context.hub, &self.context.room, self.context.author.as_ref());
-        let result = match body {
-            Some(body) => hub.edit(author, room, &id, target, body).await,
-            None => hub.delete(author, room, &id, target).await,
+        let (id, result) = match request {
+            ClientMsg::Edit { id, seq, body } => {
+                let result = hub.edit(author, room, &id, seq, body).await;
+                (id, result)
+            }
+            ClientMsg::Delete { id, seq } => {
+                let result = hub.delete(author, room, &id, seq).await;
+                (id, result)
+            }
+            ClientMsg::React { id, seq, emoji, on } => {
+                let result = hub.react(author, room, &id, seq, emoji, on).await;
+                (id, result)
+            }
+            _ => return Ok(()),
         };
         let answer = match result {
             Ok(changed) => ServerMsg::Ack { id, seq: changed.seq },
@@ -117,6 +127,35 @@ where
             Err(PostError::Closed) => return Err(Gone),
         };
         self.answer_after_queued(membership, seen, vec![answer]).await
+    }
+
+    /// A reply: the message it answers is looked up first (a reply to a
+    /// message the room does not have is refused); then it is posted.
+    pub(super) async fn reply(
+        &mut self,
+        membership: &Membership,
+        id: ClientMsgId,
+        body: String,
+        parent: Seq,
+    ) -> Result<Option<InFlight>, Gone> {
+        match self.quote(&id, parent).await? {
+            Ok(quote) => self.post(membership, id, body, Some(quote)).await,
+            Err(()) => Ok(None),
+        }
+    }
+
+    /// The quote of the message a reply answers, or the refusal of a reply
+    /// to a message the room does not have (told the client, naming `id`).
+    pub(super) async fn quote(&mut self, id: &ClientMsgId, parent: Seq) -> Result<Result<Box<Quote>, ()>, Gone> {
+        let refusal = match self.context.hub.store().quote(&self.context.room, parent).await {
+            Ok(Some(quote)) => return Ok(Ok(Box::new(quote))),
+            Ok(None) => ChatError::NoSuchMessage { seq: parent.0 },
+            Err(error) => {
+                tracing::warn!(%error, "reading the message a reply answers failed");
+                ChatError::StoreUnavailable
+            }
+        };
+        self.writer.refuse_message(id.clone(), refusal).await.map(|()| Err(()))
     }
 
     /// Before the connection ends: answers the posts on their way, waiting a

@@ -176,7 +176,8 @@ where
                     | ClientMsg::People { .. }
                     | ClientMsg::Notify { .. }
                     | ClientMsg::Edit { .. }
-                    | ClientMsg::Delete { .. },
+                    | ClientMsg::Delete { .. }
+                    | ClientMsg::React { .. },
                 ) => ChatError::NotJoined,
                 Incoming::Refused(refusal) => refusal,
                 Incoming::Control => continue,
@@ -310,8 +311,11 @@ where
                 frame = self.stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
-                        Incoming::Msg(ClientMsg::Send { id, body }) => {
-                            self.post(membership, id, body).await.map(|post| in_flight.extend(post))
+                        Incoming::Msg(ClientMsg::Send { id, body, reply_to: None }) => {
+                            self.post(membership, id, body, None).await.map(|post| in_flight.extend(post))
+                        }
+                        Incoming::Msg(ClientMsg::Send { id, body, reply_to: Some(parent) }) => {
+                            Box::pin(self.reply(membership, id, body, parent)).await.map(|post| in_flight.extend(post))
                         }
                         // The rest are rarer than messages: boxed while they run.
                         Incoming::Msg(ClientMsg::Read { room, seq }) => Box::pin(self.read(&mut minor, room, seq)).await,
@@ -321,12 +325,9 @@ where
                             Box::pin(self.people(&mut minor, membership, after)).await
                         }
                         Incoming::Msg(ClientMsg::Notify { level }) => Box::pin(self.notify(&mut minor, level)).await,
-                        Incoming::Msg(ClientMsg::Edit { id, seq, body }) => {
-                            Box::pin(self.change(membership, seen, id, seq, Some(body))).await
-                        }
-                        Incoming::Msg(ClientMsg::Delete { id, seq }) => {
-                            Box::pin(self.change(membership, seen, id, seq, None)).await
-                        }
+                        Incoming::Msg(
+                            request @ (ClientMsg::Edit { .. } | ClientMsg::Delete { .. } | ClientMsg::React { .. }),
+                        ) => Box::pin(self.change(membership, seen, request)).await,
                         Incoming::Msg(ClientMsg::Join { .. }) => Box::pin(self.writer.refuse(ChatError::AlreadyJoined)).await,
                         Incoming::Refused(refusal) => Box::pin(self.writer.refuse(refusal)).await,
                         Incoming::Control => Ok(()),

@@ -1,22 +1,23 @@
-//! Edits and deletes, by the one writer (they take seqs of the room's
-//! sequence, as messages do): each in one transaction that checks the asker is
-//! the author, changes the message in place, takes the room's next seq and
-//! records the change under it.
+//! Edits, deletes and reactions, by the one writer (they take seqs of the
+//! room's sequence, as messages do): each in one transaction that checks the
+//! asker may (the author, for an edit or a delete), changes the message in
+//! place, takes the room's next seq and records the change under it.
 
 use std::sync::PoisonError;
 
 use app::error::ChatError;
-use app::protocol::Seq;
+use app::protocol::{Reaction, Seq, MAX_REACTION_KINDS, REACTION_NAMES};
+use sqlx::SqliteConnection;
 
 use super::writer::SqliteWriter;
-use super::MessageRow;
-use crate::store::{ChangeKind, Changed, NewChange, Result};
+use super::{message_columns, reply_join, MessageRow};
+use crate::store::{AccountId, ChangeKind, Changed, NewChange, Result};
 
 impl SqliteWriter {
     pub(super) async fn apply_change(&mut self, change: NewChange) -> Result<std::result::Result<Changed, ChatError>> {
         let mut tx = self.pool.begin().await?;
-        let target: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT r.id, m.author_id, m.deleted_at
+        let target: Option<(i64, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT r.id, m.author_id, m.deleted_at, m.reactions
                FROM rooms r JOIN messages m ON m.room_id = r.id
               WHERE r.name = ?1 AND m.seq = ?2",
         )
@@ -24,68 +25,27 @@ impl SqliteWriter {
         .bind(change.target.0 as i64)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((room_id, author_id, deleted_at)) = target else {
+        let Some((room_id, author_id, deleted_at, reactions)) = target else {
             return Ok(Err(ChatError::NoSuchMessage { seq: change.target.0 }));
         };
-        if author_id != Some(change.author_id.0) {
-            return Ok(Err(ChatError::NotYourMessage));
-        }
         if deleted_at.is_some() {
             return Ok(Err(ChatError::MessageDeleted));
         }
-        // The mentions it made count no more; an edit counts its own below.
-        sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
-            .bind(room_id)
-            .bind(change.target.0 as i64)
-            .execute(&mut *tx)
-            .await?;
-        match change.kind {
-            ChangeKind::Edit { body, mentioned } => {
-                // The names that are accounts: the message shows, and their lists
-                // count, the mentions it has now (nobody is notified again).
-                let names = serde_json::to_string(&mentioned).expect("strings always serialise");
-                let mentions: Option<String> = sqlx::query_scalar(
-                    "SELECT json_group_array(a.username)
-                       FROM json_each(?1) AS k JOIN accounts a ON a.username = k.value
-                     HAVING count(*) > 0",
-                )
-                .bind(names)
-                .fetch_optional(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE messages SET body = ?1, mentions = ?2, edited_at = ?3 WHERE room_id = ?4 AND seq = ?5",
-                )
-                .bind(body)
-                .bind(&mentions)
-                .bind(change.at.0)
-                .bind(room_id)
-                .bind(change.target.0 as i64)
-                .execute(&mut *tx)
-                .await?;
-                // Whom it mentions now counts in their lists (not the author).
-                sqlx::query(
-                    "INSERT OR IGNORE INTO mentions (account_id, room_id, seq)
-                     SELECT a.id, ?1, ?2 FROM json_each(?3) AS k JOIN accounts a ON a.username = k.value
-                      WHERE a.id != ?4",
-                )
-                .bind(room_id)
-                .bind(change.target.0 as i64)
-                .bind(mentions.unwrap_or_else(|| "[]".to_owned()))
-                .bind(change.author_id.0)
-                .execute(&mut *tx)
-                .await?;
+        let at = (room_id, change.target.0 as i64);
+        if let ChangeKind::React { emoji, on, username } = &change.kind {
+            let summary = reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+            match react(&mut tx, at, change.author_id, change.at.0, summary, emoji, *on, username).await? {
+                Reacted::Refused(refusal) => return Ok(Err(refusal)),
+                Reacted::Unchanged => {
+                    let message = select_message(&mut tx, at).await?;
+                    return Ok(Ok(Changed { seq: change.target, message }));
+                }
+                Reacted::Changed => {}
             }
-            ChangeKind::Delete => {
-                // The body is gone from the database, not only hidden.
-                sqlx::query(
-                    "UPDATE messages SET body = '', mentions = NULL, deleted_at = ?1 WHERE room_id = ?2 AND seq = ?3",
-                )
-                .bind(change.at.0)
-                .bind(room_id)
-                .bind(change.target.0 as i64)
-                .execute(&mut *tx)
-                .await?;
-            }
+        } else if author_id != Some(change.author_id.0) {
+            return Ok(Err(ChatError::NotYourMessage));
+        } else {
+            Self::change_body(&mut tx, at, &change).await?;
         }
         let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")
             .bind(room_id)
@@ -97,17 +57,188 @@ impl SqliteWriter {
             .bind(change.target.0 as i64)
             .execute(&mut *tx)
             .await?;
-        let row: MessageRow = sqlx::query_as(
-            "SELECT seq, author, username, body, created_at, client_id, mentions, edited_at, deleted_at
-               FROM messages WHERE room_id = ?1 AND seq = ?2",
-        )
-        .bind(room_id)
-        .bind(change.target.0 as i64)
-        .fetch_one(&mut *tx)
-        .await?;
+        let message = select_message(&mut tx, at).await?;
         tx.commit().await?;
         // The batches of messages take their seqs from this figure.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner).insert(change.room, (room_id, seq));
-        Ok(Ok(Changed { seq: Seq(seq as u64), message: row.into() }))
+        Ok(Ok(Changed { seq: Seq(seq as u64), message }))
     }
+
+    /// An edit or a delete: the message changed in place, its mentions with it.
+    async fn change_body(tx: &mut SqliteConnection, (room_id, seq): (i64, i64), change: &NewChange) -> Result<()> {
+        // The mentions it made count no more; an edit counts its own below.
+        sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
+            .bind(room_id)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        match &change.kind {
+            ChangeKind::Edit { body, mentioned } => {
+                // The names that are accounts: the message shows, and their lists
+                // count, the mentions it has now (nobody is notified again).
+                let names = serde_json::to_string(mentioned).expect("strings always serialise");
+                let mentions: Option<String> = sqlx::query_scalar(
+                    "SELECT json_group_array(a.username)
+                       FROM json_each(?1) AS k JOIN accounts a ON a.username = k.value
+                     HAVING count(*) > 0",
+                )
+                .bind(names)
+                .fetch_optional(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE messages SET body = ?1, mentions = ?2, edited_at = ?3 WHERE room_id = ?4 AND seq = ?5",
+                )
+                .bind(body.as_str())
+                .bind(&mentions)
+                .bind(change.at.0)
+                .bind(room_id)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+                // Whom it mentions now counts in their lists (not the author).
+                sqlx::query(
+                    "INSERT OR IGNORE INTO mentions (account_id, room_id, seq)
+                     SELECT a.id, ?1, ?2 FROM json_each(?3) AS k JOIN accounts a ON a.username = k.value
+                      WHERE a.id != ?4",
+                )
+                .bind(room_id)
+                .bind(seq)
+                .bind(mentions.unwrap_or_else(|| "[]".to_owned()))
+                .bind(change.author_id.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ChangeKind::Delete => {
+                // The body is gone from the database, not only hidden; its
+                // reactions go with it.
+                sqlx::query(
+                    "UPDATE messages SET body = '', mentions = NULL, reactions = NULL, deleted_at = ?1
+                      WHERE room_id = ?2 AND seq = ?3",
+                )
+                .bind(change.at.0)
+                .bind(room_id)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2")
+                    .bind(room_id)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // Stored by `react`.
+            ChangeKind::React { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a reaction did.
+enum Reacted {
+    Changed,
+    /// Given already (or, taken back, not there): nothing to store or tell.
+    Unchanged,
+    Refused(ChatError),
+}
+
+/// Adds or takes back one reaction, and keeps the message's summary in step
+/// with it: the summary is changed, not recounted, so a reaction costs the
+/// same however many the message has.
+#[allow(clippy::too_many_arguments)]
+async fn react(
+    tx: &mut SqliteConnection,
+    (room_id, seq): (i64, i64),
+    account: AccountId,
+    now: i64,
+    mut summary: Vec<Reaction>,
+    emoji: &str,
+    on: bool,
+    username: &str,
+) -> Result<Reacted> {
+    let kind = summary.iter().position(|r| r.emoji == emoji);
+    if on && kind.is_none() && summary.len() >= MAX_REACTION_KINDS {
+        return Ok(Reacted::Refused(ChatError::TooManyReactions { max: MAX_REACTION_KINDS }));
+    }
+    let done = if on {
+        sqlx::query("INSERT OR IGNORE INTO reactions (room_id, seq, emoji, account_id, at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .bind(room_id)
+            .bind(seq)
+            .bind(emoji)
+            .bind(account.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+    } else {
+        sqlx::query("DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?3 AND account_id = ?4")
+            .bind(room_id)
+            .bind(seq)
+            .bind(emoji)
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await?
+    };
+    if done.rows_affected() == 0 {
+        return Ok(Reacted::Unchanged);
+    }
+    match (kind, on) {
+        (Some(i), true) => {
+            let reaction = &mut summary[i];
+            reaction.count += 1;
+            if reaction.users.len() < REACTION_NAMES {
+                reaction.users.push(username.to_owned());
+            }
+        }
+        (None, true) => summary.push(Reaction { emoji: emoji.to_owned(), count: 1, users: vec![username.to_owned()] }),
+        (Some(i), false) => {
+            let reaction = &mut summary[i];
+            reaction.count = reaction.count.saturating_sub(1);
+            reaction.users.retain(|u| u != username);
+            if reaction.count == 0 {
+                summary.remove(i);
+            } else if (reaction.users.len() as u32) < reaction.count && reaction.users.len() < REACTION_NAMES {
+                // A name dropped out of a full list: the next one who gave it
+                // takes its place (one look-up, only then).
+                let named = serde_json::to_string(&reaction.users).expect("strings always serialise");
+                let next: Option<String> = sqlx::query_scalar(
+                    "SELECT a.username FROM reactions x JOIN accounts a ON a.id = x.account_id
+                      WHERE x.room_id = ?1 AND x.seq = ?2 AND x.emoji = ?3
+                        AND a.username NOT IN (SELECT value FROM json_each(?4))
+                      ORDER BY x.at LIMIT 1",
+                )
+                .bind(room_id)
+                .bind(seq)
+                .bind(emoji)
+                .bind(named)
+                .fetch_optional(&mut *tx)
+                .await?;
+                reaction.users.extend(next);
+            }
+        }
+        // Taking back what is not in the summary: the row said it was there.
+        (None, false) => {}
+    }
+    let summary = (!summary.is_empty()).then(|| serde_json::to_string(&summary).expect("reactions always serialise"));
+    sqlx::query("UPDATE messages SET reactions = ?1 WHERE room_id = ?2 AND seq = ?3")
+        .bind(summary)
+        .bind(room_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Reacted::Changed)
+}
+
+/// The message at `(room id, seq)` as it is now.
+async fn select_message(tx: &mut SqliteConnection, (room_id, seq): (i64, i64)) -> Result<app::protocol::ChatMessage> {
+    let row: MessageRow = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages m",
+        reply_join!(),
+        "WHERE m.room_id = ?1 AND m.seq = ?2"
+    ))
+    .bind(room_id)
+    .bind(seq)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(row.into())
 }

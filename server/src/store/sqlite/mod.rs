@@ -23,7 +23,7 @@ use futures::FutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 
-use app::protocol::{ChatMessage, ClientMsgId, Seq, ServerMsg, Timestamp};
+use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -61,7 +61,34 @@ struct MessageRow {
     mentions: Option<String>,
     edited_at: Option<i64>,
     deleted_at: Option<i64>,
+    /// JSON: `app::protocol::Reaction`s, or NULL.
+    reactions: Option<String>,
+    /// The message it answers, when it is a reply, and that message as it is
+    /// now (by `reply_join!`).
+    reply_to: Option<i64>,
+    reply_author: Option<String>,
+    reply_body: Option<String>,
+    reply_deleted: Option<i64>,
 }
+
+/// The columns a [`MessageRow`] is read from, for `FROM messages m` and
+/// `reply_join!()` (macros, so that queries are whole literals).
+macro_rules! message_columns {
+    () => {
+        "m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at, \
+         m.reactions, m.reply_to, p.author AS reply_author, substr(p.body, 1, 2000) AS reply_body, \
+         p.deleted_at AS reply_deleted"
+    };
+}
+
+/// The message a reply answers (an index look-up, only for replies).
+macro_rules! reply_join {
+    () => {
+        " LEFT JOIN messages p ON p.room_id = m.room_id AND p.seq = m.reply_to "
+    };
+}
+
+pub(super) use {message_columns, reply_join};
 
 /// An event of a room's sequence: a message (`event_seq` is its own seq) or a
 /// change of the message it names.
@@ -95,6 +122,15 @@ impl From<MessageRow> for ChatMessage {
             mentions: row.mentions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
             edited_at: row.edited_at.map(Timestamp),
             deleted: row.deleted_at.is_some(),
+            reactions: row.reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+            reply: row.reply_to.map(|seq| {
+                Box::new(Quote::of(
+                    Seq(seq as u64),
+                    row.reply_author.unwrap_or_default(),
+                    row.reply_body.as_deref().unwrap_or_default(),
+                    row.reply_deleted.is_some(),
+                ))
+            }),
         }
     }
 }
@@ -155,13 +191,13 @@ impl SqliteStore {
 
     async fn select_page(&self, room: &RoomName, before: Option<Seq>, limit: u32) -> Result<Vec<ChatMessage>> {
         let before = before.map_or(i64::MAX, |s| s.0 as i64);
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at
-               FROM messages m JOIN rooms r ON r.id = m.room_id
-              WHERE r.name = ?1 AND m.seq < ?2
-              ORDER BY m.seq DESC
-              LIMIT ?3",
-        )
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM rooms r JOIN messages m ON m.room_id = r.id",
+            reply_join!(),
+            "WHERE r.name = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
+        ))
         .bind(room.as_str())
         .bind(before)
         .bind(limit)
@@ -173,27 +209,45 @@ impl SqliteStore {
     /// The room's events after `after`: its messages and its changes (each
     /// with the changed message as it is now), in seq order.
     async fn select_after(&self, room: &RoomName, after: Seq, limit: u32) -> Result<Vec<ServerMsg>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
             "WITH r AS (SELECT id FROM rooms WHERE name = ?1)
              SELECT * FROM (
-                 SELECT m.seq AS event_seq, m.seq, m.author, m.username, m.body, m.created_at, m.client_id,
-                        m.mentions, m.edited_at, m.deleted_at
-                   FROM messages m, r WHERE m.room_id = r.id AND m.seq > ?2
+                 SELECT m.seq AS event_seq, ",
+            message_columns!(),
+            " FROM r JOIN messages m ON m.room_id = r.id",
+            reply_join!(),
+            "WHERE m.seq > ?2
                  UNION ALL
-                 SELECT c.seq AS event_seq, m.seq, m.author, m.username, m.body, m.created_at, m.client_id,
-                        m.mentions, m.edited_at, m.deleted_at
-                   FROM changes c, r JOIN messages m ON m.room_id = c.room_id AND m.seq = c.target_seq
-                  WHERE c.room_id = r.id AND c.seq > ?2
+                 SELECT c.seq AS event_seq, ",
+            message_columns!(),
+            " FROM r JOIN changes c ON c.room_id = r.id
+                   JOIN messages m ON m.room_id = c.room_id AND m.seq = c.target_seq",
+            reply_join!(),
+            "WHERE c.seq > ?2
              )
              ORDER BY event_seq
-             LIMIT ?3",
-        )
+             LIMIT ?3"
+        ))
         .bind(room.as_str())
         .bind(after.0 as i64)
         .bind(limit)
         .fetch_all(&self.readers)
         .await?;
         Ok(rows.into_iter().map(EventRow::into_msg).collect())
+    }
+
+    /// The quote of message `seq` of `room`, if there is such a message.
+    async fn select_quote(&self, room: &RoomName, seq: Seq) -> Result<Option<Quote>> {
+        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT m.author, substr(m.body, 1, 2000), m.deleted_at
+               FROM rooms r JOIN messages m ON m.room_id = r.id
+              WHERE r.name = ?1 AND m.seq = ?2",
+        )
+        .bind(room.as_str())
+        .bind(seq.0 as i64)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(|(author, body, deleted)| Quote::of(seq, author, &body, deleted.is_some())))
     }
 
     async fn select_last_seq(&self, room: &RoomName) -> Result<Seq> {
@@ -231,6 +285,10 @@ impl Store for SqliteStore {
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         self.select_last_seq(room).boxed()
+    }
+
+    fn quote<'a>(&'a self, room: &'a RoomName, seq: Seq) -> BoxFuture<'a, Result<Option<Quote>>> {
+        self.select_quote(room, seq).boxed()
     }
 
     fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>> {

@@ -16,7 +16,7 @@ use app::protocol::{ChatMessage, Seq};
 use app::room_name::RoomName;
 
 use super::checkpoints::Checkpoints;
-use super::{MessageRow, RoomSeqs};
+use super::{message_columns, reply_join, MessageRow, RoomSeqs};
 use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Result};
 
 /// Writes messages; not `Clone`.
@@ -95,6 +95,8 @@ impl SqliteWriter {
                 mentions,
                 edited_at: None,
                 deleted: false,
+                reactions: Vec::new(),
+                reply: message.reply,
             };
             // A retry within the same batch is a duplicate of this one.
             stored.insert(key.clone(), message.clone());
@@ -107,7 +109,8 @@ impl SqliteWriter {
 
         for chunk in fresh.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO messages (room_id, seq, author_id, author, username, body, created_at, client_id, mentions) ",
+                "INSERT INTO messages (room_id, seq, author_id, author, username, body, created_at, client_id, mentions, \
+                 reply_to) ",
             );
             insert.push_values(chunk, |mut row, (room_id, author_id, m)| {
                 let mentions = (!m.mentions.is_empty())
@@ -120,7 +123,8 @@ impl SqliteWriter {
                     .push_bind(&m.body)
                     .push_bind(m.sent_at.0)
                     .push_bind(&m.client_id.0)
-                    .push_bind(mentions);
+                    .push_bind(mentions)
+                    .push_bind(m.reply.as_ref().map(|quote| quote.seq.0 as i64));
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -189,7 +193,7 @@ struct RoomRow {
     last_at: i64,
 }
 
-/// Rows per insert statement (8 parameters each, well under SQLite's limit).
+/// Rows per insert statement (10 parameters each, well under SQLite's limit).
 const INSERT_CHUNK: usize = 512;
 
 /// A stored message with the keys a retry is recognised by.
@@ -209,14 +213,16 @@ async fn stored_retries<'a>(
 ) -> Result<HashMap<(i64, i64, String), ChatMessage>> {
     let keys: Vec<(i64, i64, &str)> = messages.map(|(room, m)| (room, m.author_id.0, m.client_id.0.as_str())).collect();
     let keys = serde_json::to_string(&keys).expect("ids and strings always serialise");
-    let rows: Vec<RetryRow> = sqlx::query_as(
-        "SELECT m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at,
-                m.author_id, m.room_id
+    let rows: Vec<RetryRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        ", m.author_id, m.room_id
            FROM json_each(?1) AS k
            -- CROSS JOIN keeps this order: a few index look-ups, never a scan.
            CROSS JOIN messages m
              ON m.room_id = k.value ->> 0 AND m.author_id = k.value ->> 1 AND m.client_id = k.value ->> 2",
-    )
+        reply_join!()
+    ))
     .bind(keys)
     .fetch_all(&mut *conn)
     .await?;
