@@ -3,6 +3,7 @@
 //! [`room_name`] rule.
 
 pub mod account;
+pub mod codec;
 pub mod directory;
 pub mod display_name;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod room;
 pub mod room_list;
 pub mod room_name;
 pub mod rooms;
+pub mod search;
 mod server_fns;
 pub mod url;
 pub mod viewer;
@@ -96,6 +98,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/chat/") view={Lazy::<pages::LobbyRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/account/sign-up") view={Lazy::<pages::SignUpRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/account/sign-in") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/search") view={Lazy::<pages::SearchRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

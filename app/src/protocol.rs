@@ -404,7 +404,7 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":10,"since":41}"#);
+        assert_eq!(join.to_json(), r#"{"type":"join","version":11,"since":41}"#);
         let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":7}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);

@@ -6,20 +6,21 @@
 use leptos::prelude::*;
 
 use crate::account::{AccountError, Viewer};
+use crate::codec::{load_blocking, Loaded};
 
 /// Who is signed in on this browser, loaded once per page (on the server for the
 /// first render) and shared as context.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, AccountError>>);
+pub struct ViewerResource(pub Loaded<Result<Option<Viewer>, AccountError>>);
 
 impl ViewerResource {
     pub fn provide() {
         // Blocking: the account bar is part of every page's first HTML, even on a
         // page that streams the rest.
-        provide_context(ViewerResource(Resource::new_blocking(|| (), |_| crate::account::current_viewer())));
+        provide_context(ViewerResource(load_blocking(|| (), |_| crate::account::current_viewer())));
     }
 
-    pub fn expect() -> Resource<Result<Option<Viewer>, AccountError>> {
+    pub fn expect() -> Loaded<Result<Option<Viewer>, AccountError>> {
         expect_context::<ViewerResource>().0
     }
 }

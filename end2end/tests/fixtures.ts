@@ -38,7 +38,7 @@ export { expect };
 export const PASSWORD = "correct-horse-battery-staple";
 
 /** The WebSocket protocol version the server speaks. */
-export const PROTOCOL_VERSION = 10;
+export const PROTOCOL_VERSION = 11;
 
 /** The codes of the account errors the pages show (`data-code` on the alert). */
 export const ERRORS = {
@@ -339,13 +339,13 @@ export async function postOverSocket(
   baseURL: string,
   cookie: string,
   room: string,
-  messages: { id: string; body: string }[],
+  messages: { id: string; body: string; reply_to?: number }[],
 ): Promise<void> {
   if (messages.length === 0) return;
   const socket = await RoomSocket.open(baseURL, room, cookie);
   try {
     socket.join();
-    for (const { id, body } of messages) socket.send({ type: "send", id, body });
+    for (const message of messages) socket.send({ type: "send", ...message });
     await socket.until((frames) => {
       const refusal = frames.find((f) => f.type === "error");
       if (refusal) throw new Error(`the server refused a frame: ${JSON.stringify(refusal)}`);

@@ -38,6 +38,7 @@ fn message(room: &RoomName, i: u64) -> NewMessage {
         body: format!("message {i}: the quick brown fox jumps over the lazy dog"),
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000 + i as i64),
+        reply: None,
     }
 }
 

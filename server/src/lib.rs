@@ -11,6 +11,7 @@ pub mod lists;
 pub mod memory;
 pub mod policy;
 pub mod push;
+pub mod search;
 pub mod shutdown;
 pub mod state;
 pub mod store;

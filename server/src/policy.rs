@@ -37,6 +37,10 @@ pub struct Policy {
     /// Under load, the least time between two commits of posted messages (each
     /// commit is one broadcast per room); zero commits as soon as the last ends.
     pub commit_pace: Duration,
+    /// Searches one account (or, signed out, one address) may make: a burst…
+    pub search_burst: u32,
+    /// …then this many per second.
+    pub searches_per_second: f64,
 }
 
 impl Default for Policy {
@@ -59,6 +63,8 @@ impl Default for Policy {
             ping_after: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
             commit_pace: crate::hub::DEFAULT_COMMIT_PACE,
+            search_burst: 20,
+            searches_per_second: 2.0,
         }
     }
 }

@@ -156,6 +156,7 @@ pub fn AccountNav() -> impl IntoView {
     reload_on_success(move || sign_out.value().get(), move || location.pathname.get_untracked());
     view! {
         <nav class="account-nav" aria-label="Account">
+            <a href="/search">"Search"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match viewer.await {

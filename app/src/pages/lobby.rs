@@ -66,7 +66,7 @@ pub fn LobbyPage() -> impl IntoView {
 
 #[component]
 fn ActiveRooms() -> impl IntoView {
-    let rooms = Resource::new(|| (), |_| active_rooms());
+    let rooms = crate::codec::load(|| (), |_| active_rooms());
     view! {
         <section class="active-rooms" aria-labelledby="active-rooms-title">
             <h2 id="active-rooms-title">"Active rooms"</h2>

@@ -5,12 +5,14 @@ mod lazy;
 mod lobby;
 mod not_found;
 mod room_page;
+mod search;
 
 pub use account::{AccountNav, SignInPage, SignUpPage};
-pub use lazy::{LobbyRoute, SignInRoute, SignUpRoute};
+pub use lazy::{LobbyRoute, SearchRoute, SignInRoute, SignUpRoute};
 pub use lobby::LobbyPage;
 pub use not_found::NotFound;
 pub use room_page::RoomPage;
+pub use search::SearchPage;
 
 /// Sets the HTTP status of the server-rendered response (no-op in the browser).
 #[cfg_attr(not(feature = "ssr"), allow(unused_variables))]

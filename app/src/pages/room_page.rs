@@ -48,7 +48,7 @@ fn BadRoomName(error: RoomNameError) -> impl IntoView {
 fn DirectPage(username: String) -> impl IntoView {
     let direct = {
         let username = username.clone();
-        Resource::new(move || username.clone(), open_direct)
+        crate::codec::load(move || username.clone(), open_direct)
     };
     view! {
         <Suspense fallback=|| view! { <p class="hint loading">"Opening the conversation…"</p> }>

@@ -1,6 +1,7 @@
 //! What a reader can do with a message: copy a link to it, mention its author,
-//! write to its author privately; and, on one's own, edit or delete it (with
-//! scripts: the editor is in `super::editing`). The bar shows while the message is hovered or
+//! write to its author privately; signed in, react to it or reply to it; and,
+//! on one's own, edit or delete it (with scripts: the editor is in
+//! `super::editing`, the reaction picker in `super::reacting`). The bar shows while the message is hovered or
 //! anything in it has focus (a tap focuses the message, for touch screens);
 //! every action is a link, so Tab reaches them in reading order and each works
 //! without scripts: the link points at the message, "Mention" reloads the room
@@ -21,16 +22,17 @@ pub fn MessageActions(
     me: Signal<Option<String>>,
     /// Puts `@username ` in the composer.
     mention: Callback<String>,
-    /// The message is a tombstone: nothing left to edit or delete.
+    /// The message is a tombstone: nothing left to edit, delete or react to.
     deleted: bool,
-    /// Opens the editor on one's own message; asks, then deletes it.
-    edit: Callback<Seq>,
-    delete: Callback<Seq>,
+    /// What a button asks for (its `data-act`: `edit`, `delete`, `react`,
+    /// `reply`), for the message `seq`.
+    act: Callback<(Seq, &'static str)>,
 ) -> impl IntoView {
     let (of_another, mine) = me.with_untracked(|me| match me {
         Some(me) if !username.is_empty() => (*me != username, *me == username && !deleted),
         _ => (false, false),
     });
+    let signed_in = me.with_untracked(Option::is_some) && !deleted;
     // One handler for the bar, by the `data-act` of what was clicked (one
     // closure instead of one per action: each costs the page's WASM).
     let on_click = {
@@ -40,8 +42,8 @@ pub fn MessageActions(
             {
                 use wasm_bindgen::JsCast;
                 let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-                let act = target.as_ref().and_then(|t| t.get_attribute("data-act"));
-                match act.as_deref() {
+                let what = target.as_ref().and_then(|t| t.get_attribute("data-act"));
+                match what.as_deref() {
                     Some("copy") => {
                         ev.prevent_default();
                         if let Some(link) = target {
@@ -52,19 +54,28 @@ pub fn MessageActions(
                         ev.prevent_default();
                         mention.run(username.clone());
                     }
-                    Some("edit") => edit.run(seq),
-                    Some("delete") => delete.run(seq),
+                    Some("edit") => act.run((seq, "edit")),
+                    Some("delete") => act.run((seq, "delete")),
+                    Some("react") => act.run((seq, "react")),
+                    Some("reply") => act.run((seq, "reply")),
                     _ => {}
                 }
             }
             #[cfg(not(feature = "hydrate"))]
-            let _ = (ev, &username, mention, edit, delete);
+            let _ = (ev, &username, mention, act);
         }
     };
     let others = of_another.then(|| {
         view! {
             <a class="action" data-act="mention" href=format!("?draft=%40{username}%20#composer")>"Mention"</a>
             <a class="action" href=format!("/chat/@{username}/")>"Message privately"</a>
+        }
+    });
+    // Signed in: react and reply (with scripts; hidden without).
+    let any = signed_in.then(|| {
+        view! {
+            <button type="button" class="action needs-script" data-act="react" aria-label="Add a reaction">"React"</button>
+            <button type="button" class="action needs-script" data-act="reply">"Reply"</button>
         }
     });
     // One's own message: edit and delete (with scripts; hidden without).
@@ -79,6 +90,7 @@ pub fn MessageActions(
             <a class="action" data-act="copy" href=format!("#m{}", seq.0) title="Copy a link to this message">
                 "Copy link"
             </a>
+            {any}
             {others}
             {own}
         </div>

@@ -35,7 +35,7 @@ pub fn Composer(
     /// Text to add to the draft (from a message's actions); taken at once.
     insert: RwSignal<Option<String>>,
     /// Opens the editor on one's own message (Up in an empty box: the last).
-    edit: Callback<Seq>,
+    act: Callback<(Seq, &'static str)>,
 ) -> impl IntoView {
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let slot = NodeRef::<leptos::html::Div>::new();
@@ -80,6 +80,16 @@ pub fn Composer(
         if let Some(el) = textarea.get_untracked() {
             if let Err(error) = el.focus() {
                 leptos::logging::warn!("focusing the composer failed: {error:?}");
+            }
+        }
+    });
+    // Replying: the box takes the focus.
+    Effect::new(move |_| {
+        if state.replying.get().is_some() {
+            if let Some(el) = textarea.get_untracked() {
+                if let Err(error) = el.focus() {
+                    leptos::logging::warn!("focusing the composer failed: {error:?}");
+                }
             }
         }
     });
@@ -145,8 +155,12 @@ pub fn Composer(
                 m.values().rev().find(|m| !m.deleted && Some(&m.username) == me.as_ref()).map(|m| m.seq)
             });
             if let Some(seq) = last {
-                edit.run(seq);
+                act.run((seq, "edit"));
             }
+            return;
+        }
+        if key == "Escape" && state.replying.get_untracked().is_some() {
+            state.replying.set(None);
             return;
         }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
@@ -166,6 +180,17 @@ pub fn Composer(
                 (None, None) => None,
             }}
             <div class="mention-slot" node_ref=slot></div>
+            {move || state.replying.get().map(|seq| {
+                let quoted = state.messages.with_untracked(|m| m.get(&seq).map(|m| (m.author.clone(), m.body.clone())));
+                let (author, body) = quoted.unwrap_or_default();
+                let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().to_owned();
+                view! {
+                    <div class="replying">
+                        <span>"Replying to "<b>{author}</b>": "{line}</span>
+                        <button type="button" class="link" on:click=move |_| state.replying.set(None)>"Cancel"</button>
+                    </div>
+                }
+            })}
             <div class="row">
                 <textarea
                     node_ref=textarea

@@ -6,7 +6,7 @@
 //! server render. The task it spawns is owned by the returned [`Connection`] and
 //! ends when that is dropped (the page leaves the room).
 
-use crate::protocol::{ClientMsgId, Seq};
+use crate::protocol::{ClientMsg, ClientMsgId, Seq};
 use crate::room::state::RoomState;
 use crate::room_list::RoomList;
 use crate::room_name::RoomName;
@@ -61,7 +61,16 @@ impl Connection {
 
     /// Replaces the body of this person's message `seq` (`Some`), or deletes it.
     pub fn change(&self, seq: Seq, body: Option<String>) {
-        self.tell(Outgoing::Change(seq, body));
+        let id = new_client_id();
+        self.tell(Outgoing::Change(match body {
+            Some(body) => ClientMsg::Edit { id, seq, body },
+            None => ClientMsg::Delete { id, seq },
+        }));
+    }
+
+    /// Adds (`on`) or takes back this person's reaction `emoji` to message `seq`.
+    pub fn react(&self, seq: Seq, emoji: String, on: bool) {
+        self.tell(Outgoing::Change(ClientMsg::React { id: new_client_id(), seq, emoji, on }));
     }
 
     fn tell(&self, what: Outgoing) {
@@ -82,8 +91,8 @@ pub enum Outgoing {
     Typing,
     People(Option<String>),
     Notify(NotifyLevel),
-    /// An edit (with the new body) or a delete of one's own message.
-    Change(Seq, Option<String>),
+    /// An edit, a delete or a reaction (sent only while connected).
+    Change(ClientMsg),
 }
 
 impl Drop for Connection {
@@ -404,8 +413,7 @@ mod browser {
                             state.error.set(Some("You are offline: that change was not sent. Try again when connected.".into()));
                             continue;
                         }
-                        Outgoing::Change(seq, Some(body)) => ClientMsg::Edit { id: super::new_client_id(), seq, body },
-                        Outgoing::Change(seq, None) => ClientMsg::Delete { id: super::new_client_id(), seq },
+                        Outgoing::Change(msg) => msg,
                     };
                     if live && send(&mut sink, &msg).await.is_err() {
                         break;
@@ -431,7 +439,8 @@ mod browser {
         for pending in state.unconfirmed() {
             let unsent = matches!(pending.state, PendingState::Sending { sent_at: None });
             if all || unsent {
-                send(sink, &ClientMsg::Send { id: pending.id.clone(), body: pending.body }).await?;
+                let msg = ClientMsg::Send { id: pending.id.clone(), body: pending.body, reply_to: pending.reply_to };
+                send(sink, &msg).await?;
                 state.mark_sent(&pending.id, js_sys::Date::now());
             }
         }
@@ -448,7 +457,8 @@ mod browser {
         let Some(first) = unsent.first() else {
             return Ok(false);
         };
-        send(sink, &ClientMsg::Send { id: first.id.clone(), body: first.body.clone() }).await?;
+        let msg = ClientMsg::Send { id: first.id.clone(), body: first.body.clone(), reply_to: first.reply_to };
+        send(sink, &msg).await?;
         state.mark_sent(&first.id, js_sys::Date::now());
         Ok(unsent.len() > 1)
     }

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 
 use super::actions::MessageActions;
 use super::message_body::MessageBody;
+use super::message_parts::{QuoteLink, Reactions};
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
 use crate::history::history;
@@ -37,9 +38,10 @@ pub fn MessageList(
     seen: Callback<Seq>,
     /// Puts `@username ` in the composer.
     mention: Callback<String>,
-    /// Opens the editor on one's own message; asks, then deletes it.
-    edit: Callback<Seq>,
-    delete: Callback<Seq>,
+    /// What a message's action asks for (see `MessageActions`).
+    act: Callback<(Seq, &'static str)>,
+    /// Gives or takes back one's reaction (an emoji) to a message.
+    react: Callback<(Seq, String)>,
 ) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let follow = StoredValue::new(true);
@@ -61,9 +63,21 @@ pub fn MessageList(
     {
         let visible = leptos::prelude::window_event_listener(leptos::ev::visibilitychange, move |_| report_seen());
         let focused = leptos::prelude::window_event_listener(leptos::ev::focus, move |_| report_seen());
+        // A link to a message (a reply's quote) further back than what is
+        // loaded: older pages, until it is (as when the room opens at one).
+        let linked = leptos::prelude::window_event_listener(leptos::ev::hashchange, move |_| {
+            let Some(el) = scroller.get_untracked() else { return };
+            if !browser::show_target(&el)
+                && browser::target().zip(state.first_seq()).is_some_and(|(target, first)| target < first)
+            {
+                started_at_divider.set_value(false);
+                state.messages.update(|_| {});
+            }
+        });
         on_cleanup(move || {
             visible.remove();
             focused.remove();
+            linked.remove();
         });
     }
     // Distance from the bottom to restore after older messages are put in front.
@@ -187,7 +201,7 @@ pub fn MessageList(
                 <ol class="log">
                     // An edit or a delete changes the key: the item is made afresh.
                     <For each=move || state.messages.get().into_values() key=item_key let:message>
-                        <MessageItem message state me mention edit delete/>
+                        <MessageItem message state me mention act react/>
                     </For>
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
@@ -201,15 +215,30 @@ pub fn MessageList(
 }
 
 /// A message's key in the log: its seq, and which version of it this is (an
-/// edit or a delete makes the item afresh). One `u64`, as `Seq`, because a key
-/// type of its own costs the WASM a keyed list's code again: the seq in the
-/// high 32 bits (4 billion messages a room), the edit's time (milliseconds,
-/// modulo about 25 days) and the deletion below. Two edits of one message
-/// exactly a multiple of 25 days apart, seen by one page open all along, would
-/// look alike to it until it reloads.
+/// edit, a delete, a reaction or a change of what it quotes makes the item
+/// afresh). One `u64`, as `Seq`, because a key type of its own costs the WASM
+/// a keyed list's code again: the seq in the high 32 bits (4 billion messages
+/// a room), below it a hash (FNV-1a) of what can change. Two versions of one
+/// message alike to 31 bits would look alike to a page open all along, until
+/// it reloads.
 fn item_key(message: &ChatMessage) -> Seq {
-    let edited = message.edited_at.map_or(0, |at| (at.0 as u64) & 0x7fff_ffff);
-    Seq(message.seq.0 << 32 | edited << 1 | u64::from(message.deleted))
+    let mut hash = 0x811c_9dc5_u32;
+    let mut add = |bytes: &[u8]| {
+        for b in bytes {
+            hash = (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+        }
+    };
+    add(&message.edited_at.map_or(0, |at| at.0).to_le_bytes());
+    for reaction in &message.reactions {
+        add(reaction.emoji.as_bytes());
+        add(&reaction.count.to_le_bytes());
+        reaction.users.iter().for_each(|user| add(user.as_bytes()));
+    }
+    if let Some(quote) = &message.reply {
+        add(quote.excerpt.as_bytes());
+        add(&[u8::from(quote.deleted)]);
+    }
+    Seq(message.seq.0 << 32 | u64::from(hash & 0x7fff_ffff) << 1 | u64::from(message.deleted))
 }
 
 /// What a deleted message shows (Markdown: in italics).
@@ -224,8 +253,8 @@ fn MessageItem(
     state: RoomState,
     me: Signal<Option<String>>,
     mention: Callback<String>,
-    edit: Callback<Seq>,
-    delete: Callback<Seq>,
+    act: Callback<(Seq, &'static str)>,
+    react: Callback<(Seq, String)>,
 ) -> impl IntoView {
     let (hydrated, unread_from) = (state.hydrated, state.unread_from);
     let at = message.sent_at;
@@ -285,9 +314,11 @@ fn MessageItem(
                 // Plain text either way: a view of its own would cost the WASM more.
                 <span class="edited">{if message.edited_at.is_some() && !message.deleted { "(edited)" } else { "" }}</span>
             </div>
+            {message.reply.map(|quote| view! { <QuoteLink quote=*quote/> })}
             <MessageBody body=body mentions=message.mentions.clone()/>
             <div class="edit-slot"></div>
-            <MessageActions seq username=message.username me mention deleted=message.deleted edit delete/>
+            {(!message.reactions.is_empty()).then(|| view! { <Reactions seq reactions=message.reactions me react/> })}
+            <MessageActions seq username=message.username me mention deleted=message.deleted act/>
         </li>
     }
     .into_any()

@@ -12,8 +12,10 @@ mod keyboard;
 mod mentions;
 mod message_body;
 mod message_list;
+mod message_parts;
 mod people;
 pub mod presence;
+mod reacting;
 pub mod state;
 pub mod time;
 
@@ -46,7 +48,7 @@ pub fn Room(
     let viewer = ViewerResource::expect();
     let list = RoomList::expect();
     // The list as the server has it, in the first HTML; the socket keeps it live.
-    let listed = Resource::new(|| (), |_| my_rooms());
+    let listed = crate::codec::load(|| (), |_| my_rooms());
     // The room list drawer, on a narrow screen.
     let drawer = RwSignal::new(false);
     let connection = StoredValue::<Option<Connection>>::new(None);
@@ -54,7 +56,7 @@ pub fn Room(
     // JavaScript) and handed to the browser with the page.
     let first_page = {
         let room = room.to_string();
-        Resource::new(move || room.clone(), |room| history(room, None))
+        crate::codec::load(move || room.clone(), |room| history(room, None))
     };
     // Set once the first page is in the state (or failed): the join resumes after it.
     let history_ready = RwSignal::new(false);
@@ -116,30 +118,44 @@ pub fn Room(
     let set_notify = Callback::new(move |level| with_connection(&|c| c.set_notify(level)));
     people::track_away(Callback::new(move |away: bool| with_connection(&|c| c.report_away(away))));
 
-    // Edits and deletes of one's own messages (the editor loads on first use).
+    // Edits and deletes of one's own messages (the editor loads on first
+    // use), reactions (the picker too), replies (the composer says to what).
     let change =
         Callback::new(move |(seq, body): (Seq, Option<String>)| with_connection(&|c| c.change(seq, body.clone())));
-    let edit = Callback::new(move |seq: Seq| {
+    // Gives the reader's reaction, or takes it back if it is there.
+    let react = Callback::new(move |(seq, emoji): (Seq, String)| {
+        let me = state.me.get_untracked();
+        let given = state.messages.with_untracked(|m| {
+            m.get(&seq).is_some_and(|m| {
+                m.reactions.iter().any(|r| r.emoji == emoji && me.as_ref().is_some_and(|me| r.users.contains(me)))
+            })
+        });
+        with_connection(&|c| c.react(seq, emoji.clone(), !given));
+    });
+    let act = Callback::new(move |(seq, what): (Seq, &'static str)| {
         #[cfg(feature = "hydrate")]
-        if let Some(body) =
-            state.messages.with_untracked(|m| m.get(&seq).filter(|m| !m.deleted).map(|m| m.body.clone()))
-        {
-            leptos::task::spawn_local(editing::act(seq, Some(body), change));
+        match what {
+            "edit" => {
+                let body =
+                    state.messages.with_untracked(|m| m.get(&seq).filter(|m| !m.deleted).map(|m| m.body.clone()));
+                if let Some(body) = body {
+                    leptos::task::spawn_local(editing::act(seq, Some(body), change));
+                }
+            }
+            "delete" => leptos::task::spawn_local(editing::act(seq, None, change)),
+            "react" => leptos::task::spawn_local(reacting::pick(seq, react)),
+            _ => state.replying.set(Some(seq)),
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (seq, change);
-    });
-    let delete = Callback::new(move |seq: Seq| {
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(editing::act(seq, None, change));
-        #[cfg(not(feature = "hydrate"))]
-        let _ = seq;
+        let _ = (seq, what, change, react);
     });
     // Text an action puts in the composer (a mention of a message's author).
     let insert = RwSignal::new(None::<String>);
     let mention = Callback::new(move |username: String| insert.set(Some(format!("@{username} "))));
     let send = Callback::new(move |body: String| {
-        state.add_pending(new_client_id(), body);
+        let reply_to = state.replying.get_untracked();
+        state.replying.set(None);
+        state.add_pending(new_client_id(), body, reply_to);
         connection.with_value(|c| {
             if let Some(c) = c {
                 c.nudge();
@@ -192,7 +208,7 @@ pub fn Room(
                                 state.mark_unread_from(entry.read_seq);
                             }
                             history_ready.set(true);
-                            view! { <MessageList room name state my_name me=my_username retry seen mention edit delete/> }
+                            view! { <MessageList room name state my_name me=my_username retry seen mention act react/> }
                         })
                     }
                 }
@@ -211,7 +227,7 @@ pub fn Room(
                                         let form_id = form_id.clone();
                                         let action = here.clone();
                                         let mentions = mentions::MentionAssist::new(room_key.clone());
-                                        view! { <Composer state send typing action form_id returned mentions insert edit/> }
+                                        view! { <Composer state send typing action form_id returned mentions insert act/> }
                                             .into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),

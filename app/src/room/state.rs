@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::history::HistoryPage;
-use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Seq, ServerMsg};
+use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Quote, Seq, ServerMsg};
 use crate::room::presence::PresenceState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,8 @@ impl ConnectionStatus {
 pub struct Pending {
     pub id: ClientMsgId,
     pub body: String,
+    /// The message it answers.
+    pub reply_to: Option<Seq>,
     pub state: PendingState,
 }
 
@@ -92,6 +94,8 @@ pub struct RoomState {
     /// The first message that was unread when the room was opened: the "new
     /// messages" divider goes above it (and the log starts there).
     pub unread_from: RwSignal<Option<Seq>>,
+    /// The message the composer's next message answers.
+    pub replying: RwSignal<Option<Seq>>,
     /// The newest seq of the room's sequence the page has applied (a message
     /// or a change): what a reconnect resumes after.
     seen: StoredValue<Seq>,
@@ -110,6 +114,7 @@ impl RoomState {
             error: RwSignal::new(None),
             hydrated: RwSignal::new(false),
             unread_from: RwSignal::new(None),
+            replying: RwSignal::new(None),
             seen: StoredValue::new(Seq(0)),
         }
     }
@@ -157,9 +162,9 @@ impl RoomState {
         self.at_start.set(page.at_start);
     }
 
-    /// A message the person just wrote; returns it for sending.
-    pub fn add_pending(&self, id: ClientMsgId, body: String) -> Pending {
-        let pending = Pending { id, body, state: PendingState::Sending { sent_at: None } };
+    /// A message the person just wrote (answering `reply_to`); returns it for sending.
+    pub fn add_pending(&self, id: ClientMsgId, body: String, reply_to: Option<Seq>) -> Pending {
+        let pending = Pending { id, body, reply_to, state: PendingState::Sending { sent_at: None } };
         self.pending.update(|p| p.push(pending.clone()));
         pending
     }
@@ -254,12 +259,18 @@ impl RoomState {
                     Ok(true) => self.seen.set_value(seq),
                 }
                 // A message not loaded (older than the first page) shows as it
-                // is now when its page is.
-                if self.messages.with_untracked(|m| m.contains_key(&message.seq)) {
-                    self.messages.update(|messages| {
-                        messages.insert(message.seq, message);
-                    });
-                }
+                // is now when its page is; so do the replies quoting it.
+                self.messages.update(|messages| {
+                    let target = message.seq;
+                    for reply in messages.range_mut(target..).filter_map(|(_, m)| m.reply.as_mut()) {
+                        if reply.seq == target {
+                            **reply = Quote::of(target, message.author.clone(), &message.body, message.deleted);
+                        }
+                    }
+                    if let Some(loaded) = messages.get_mut(&target) {
+                        *loaded = message;
+                    }
+                });
                 Applied::Continue
             }
             ServerMsg::Ack { id, seq } => {

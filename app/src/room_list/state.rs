@@ -347,6 +347,8 @@ mod tests {
             mentions: vec!["ada".into()],
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            reply: None,
         };
         saw_message(&mut list, "ada", &room("lounge"), &message);
         assert_eq!((list[0].unread(), list[0].mentions), (1, 1));
@@ -369,6 +371,8 @@ mod tests {
             mentions: mentions.iter().map(|m| m.to_string()).collect(),
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            reply: None,
         })
     }
 

@@ -8,6 +8,7 @@ use app::directory::SharedDirectory;
 use app::history::SharedHistory;
 use app::push::SharedPush;
 use app::rooms::SharedRoomLists;
+use app::search::SharedSearch;
 use app::{shell, App};
 use axum::extract::Path;
 use axum::response::Redirect;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router {
     let accounts: SharedAccounts = Arc::new(state.accounts.clone());
     let lists: SharedRoomLists = Arc::new(crate::lists::RoomLists::new(state.accounts.clone(), state.hub.clone()));
     let push: SharedPush = Arc::new(crate::push::PushAccounts::new(state.accounts.clone(), state.pusher.clone()));
+    let search: SharedSearch =
+        Arc::new(crate::search::Search::new(state.accounts.clone(), state.hub.store().clone(), &state.policy));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -51,6 +54,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(accounts.clone());
                 provide_context(lists.clone());
                 provide_context(push.clone());
+                provide_context(search.clone());
             },
             move || shell(options.clone()),
         )

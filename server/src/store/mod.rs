@@ -129,6 +129,32 @@ impl Changed {
     }
 }
 
+/// A search of the messages, as the store runs it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// An FTS5 expression made by `crate::search::text::match_expression`.
+    pub expression: String,
+    /// Whose search it is (signed out: none): a direct conversation is
+    /// searched only for its two people.
+    pub viewer: Option<AccountId>,
+    pub room: Option<RoomName>,
+    /// An author's username.
+    pub author: Option<String>,
+    pub limit: u32,
+}
+
+/// A message found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub room: RoomName,
+    pub seq: Seq,
+    pub author: String,
+    pub body: String,
+    pub sent_at: Timestamp,
+    /// In a direct conversation: the other person's username and display name.
+    pub with: Option<(String, String)>,
+}
+
 /// Reading the rooms' messages, in seq order per room: shared by the pages,
 /// the sockets' catch-up and the joins, any number at once.
 pub trait Store: Send + Sync + 'static {
@@ -147,6 +173,9 @@ pub trait Store: Send + Sync + 'static {
     /// The quote a reply to message `seq` shows; `None` when the room has no
     /// such message (a seq of a change is none).
     fn quote<'a>(&'a self, room: &'a RoomName, seq: Seq) -> BoxFuture<'a, Result<Option<Quote>>>;
+
+    /// The messages matching a search, best first.
+    fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Found>>>;
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;

@@ -114,6 +114,13 @@ impl Store for TestStore {
         self.inner.quote(room, seq)
     }
 
+    fn search<'a>(
+        &'a self,
+        request: &'a crate::store::SearchRequest,
+    ) -> BoxFuture<'a, Result<Vec<crate::store::Found>>> {
+        self.inner.search(request)
+    }
+
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         if self.switches.fail_last_seq.load(Ordering::SeqCst) {
             return async { Err(StoreError::Database(sqlx::Error::PoolClosed)) }.boxed();

@@ -256,7 +256,7 @@ async fn edits_and_deletes_take_the_next_seq_and_change_the_message_in_place() {
 async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut writer) = open(&dir).await;
-    let secret = "the-launch-code-is-0451-do-not-share";
+    let secret = "the-launch-code-is-qwxzyplonk0451-do-not-share";
     // Enough messages around it that its page is shared with others.
     let mut batch: Vec<NewMessage> =
         (1..=40).map(|i| new_message("r", "bob", &format!("b{i}"), &format!("filler {i}"))).collect();
@@ -266,7 +266,21 @@ async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
     batch.insert(20, new_message("r", "ada", "c-secret", &long));
     let stored = writer.append_batch(batch).await.unwrap();
     let seq = stored.iter().find(|a| a.message.body == long).unwrap().message.seq;
+    // Indexed for search first: its words must leave the index too.
+    let request = super::SearchRequest {
+        expression: crate::search::text::match_expression("qwxzyplonk0451").unwrap(),
+        viewer: None,
+        room: None,
+        author: None,
+        limit: 10,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.search(&request).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never indexed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     writer.change(change("r", "ada", seq.0, ChangeKind::Delete)).await.unwrap().unwrap();
+    assert!(store.search(&request).await.unwrap().is_empty(), "not found once deleted");
     // The writer's close checkpoints the log into the file and empties it.
     writer.close().await;
     store.close().await;
@@ -280,6 +294,8 @@ async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
     };
     for (file, content) in [("chat.db", &bytes), ("chat.db-wal", &log)] {
         assert!(!content.windows(secret.len()).any(|w| w == secret.as_bytes()), "the deleted body is still in {file}");
+        let word = b"qwxzyplonk0451";
+        assert!(!content.windows(word.len()).any(|w| w == word), "its words are still in the index, in {file}");
     }
     assert!(bytes.windows(9).any(|w| w == b"filler 21"), "the file holds the other messages (the check can see text)");
 }
@@ -324,4 +340,30 @@ async fn a_reactions_summary_names_the_first_few_and_counts_them_all() {
     let changed = writer.change(react(&people[REACTION_NAMES + 2], false)).await.unwrap().unwrap();
     assert_eq!(changed.message.reactions[0].count as usize, REACTION_NAMES + 1);
     assert_eq!(changed.message.reactions[0].users, thumbs.users);
+}
+
+#[tokio::test]
+async fn the_search_index_follows_the_messages_in_the_background() {
+    use super::SearchRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    writer.append_batch(vec![new_message("r", "ada", "c1", "find the needle here")]).await.unwrap();
+    let request = SearchRequest {
+        expression: crate::search::text::match_expression("needle").unwrap(),
+        viewer: None,
+        room: None,
+        author: None,
+        limit: 10,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let found = store.search(&request).await.unwrap();
+        if found.len() == 1 {
+            assert_eq!((found[0].seq, found[0].body.as_str()), (Seq(1), "find the needle here"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never indexed: {found:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.close().await;
 }

@@ -31,6 +31,8 @@ fn chat(seq: u64, client_id: &str) -> ChatMessage {
         mentions: Vec::new(),
         edited_at: None,
         deleted: false,
+        reactions: Vec::new(),
+        reply: None,
     }
 }
 
@@ -123,8 +125,8 @@ fn a_pending_message_is_settled_by_its_message_or_its_ack() {
     in_owner(|| {
         let room = RoomState::new();
         room.reset_to(HistoryPage { messages: vec![], at_start: true });
-        let one = room.add_pending(ClientMsgId("one".into()), "hello".into());
-        let two = room.add_pending(ClientMsgId("two".into()), "again".into());
+        let one = room.add_pending(ClientMsgId("one".into()), "hello".into(), None);
+        let two = room.add_pending(ClientMsgId("two".into()), "again".into(), None);
         assert_eq!(room.unconfirmed().len(), 2);
 
         // Ack first, message later.
@@ -146,8 +148,8 @@ fn a_pending_message_is_settled_by_its_message_or_its_ack() {
 fn unanswered_and_refused_messages_fail_and_can_be_retried() {
     in_owner(|| {
         let room = RoomState::new();
-        let slow = room.add_pending(ClientMsgId("slow".into()), "x".into());
-        let refused = room.add_pending(ClientMsgId("refused".into()), "y".into());
+        let slow = room.add_pending(ClientMsgId("slow".into()), "x".into(), None);
+        let refused = room.add_pending(ClientMsgId("refused".into()), "y".into(), None);
         room.mark_sent(&slow.id, 1_000.0);
         room.fail_unanswered(500.0);
         assert!(matches!(room.pending.get_untracked()[0].state, PendingState::Sending { .. }));
@@ -170,7 +172,7 @@ fn unanswered_and_refused_messages_fail_and_can_be_retried() {
 fn a_rate_limited_message_stays_pending_and_goes_again() {
     in_owner(|| {
         let room = RoomState::new();
-        let fast = room.add_pending(ClientMsgId("fast".into()), "x".into());
+        let fast = room.add_pending(ClientMsgId("fast".into()), "x".into(), None);
         room.mark_sent(&fast.id, 1_000.0);
         let refusal = ServerMsg::message_error(fast.id.clone(), ChatError::RateLimited { retry_after_ms: 340 });
         assert_eq!(room.apply(refusal), Applied::Throttled { retry_after_ms: 340 });
@@ -196,7 +198,7 @@ fn a_history_gap_asks_for_a_reload_that_keeps_pending_messages() {
     in_owner(|| {
         let room = RoomState::new();
         room.reset_to(HistoryPage { messages: vec![chat(1, "a")], at_start: true });
-        room.add_pending(ClientMsgId("mine".into()), "wait".into());
+        room.add_pending(ClientMsgId("mine".into()), "wait".into(), None);
         assert_eq!(room.apply(ServerMsg::HistoryGap { latest: Seq(5000) }), Applied::ReloadHistory);
         room.reset_to(HistoryPage { messages: vec![chat(4999, "z"), chat(5000, "mine")], at_start: false });
         assert_eq!(seqs(&room), [4999, 5000]);
@@ -258,5 +260,22 @@ fn a_change_replaces_its_message_once_and_counts_in_the_sequence() {
         assert_eq!(room.apply(ServerMsg::Message(chat(4, "d"))), Applied::Continue);
         assert_eq!(room.apply(ServerMsg::Changed { seq: Seq(6), message: deleted }), Applied::Resync);
         assert_eq!(seqs(&room), [1, 2, 4]);
+    });
+}
+
+#[test]
+fn a_change_of_a_message_shows_in_the_replies_quoting_it() {
+    in_owner(|| {
+        let room = RoomState::new();
+        let quote = |body: &str, deleted| Some(Box::new(Quote::of(Seq(1), "Ada".into(), body, deleted)));
+        let reply = ChatMessage { reply: quote("m1", false), ..chat(2, "b") };
+        room.reset_to(HistoryPage { messages: vec![chat(1, "a"), reply], at_start: true });
+        let edited = ChatMessage { body: "lunch?\nat noon".into(), edited_at: Some(Timestamp(9)), ..chat(1, "a") };
+        room.apply(ServerMsg::Changed { seq: Seq(3), message: edited });
+        let quoted = |room: &RoomState| room.messages.with_untracked(|m| m[&Seq(2)].reply.clone());
+        assert_eq!(quoted(&room), quote("lunch?", false));
+        let deleted = ChatMessage { body: String::new(), deleted: true, ..chat(1, "a") };
+        room.apply(ServerMsg::Changed { seq: Seq(4), message: deleted });
+        assert_eq!(quoted(&room), quote("", true));
     });
 }

@@ -16,8 +16,8 @@ use crate::store::{AccountId, ChangeKind, Changed, NewChange, Result};
 impl SqliteWriter {
     pub(super) async fn apply_change(&mut self, change: NewChange) -> Result<std::result::Result<Changed, ChatError>> {
         let mut tx = self.pool.begin().await?;
-        let target: Option<(i64, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT r.id, m.author_id, m.deleted_at, m.reactions
+        let target: Option<Target> = sqlx::query_as(
+            "SELECT r.id, m.author_id, m.deleted_at, m.reactions, m.body
                FROM rooms r JOIN messages m ON m.room_id = r.id
               WHERE r.name = ?1 AND m.seq = ?2",
         )
@@ -25,7 +25,7 @@ impl SqliteWriter {
         .bind(change.target.0 as i64)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((room_id, author_id, deleted_at, reactions)) = target else {
+        let Some((room_id, author_id, deleted_at, reactions, old_body)) = target else {
             return Ok(Err(ChatError::NoSuchMessage { seq: change.target.0 }));
         };
         if deleted_at.is_some() {
@@ -45,7 +45,7 @@ impl SqliteWriter {
         } else if author_id != Some(change.author_id.0) {
             return Ok(Err(ChatError::NotYourMessage));
         } else {
-            Self::change_body(&mut tx, at, &change).await?;
+            Self::change_body(&mut tx, at, &change, &old_body).await?;
         }
         let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")
             .bind(room_id)
@@ -65,7 +65,12 @@ impl SqliteWriter {
     }
 
     /// An edit or a delete: the message changed in place, its mentions with it.
-    async fn change_body(tx: &mut SqliteConnection, (room_id, seq): (i64, i64), change: &NewChange) -> Result<()> {
+    async fn change_body(
+        tx: &mut SqliteConnection,
+        (room_id, seq): (i64, i64),
+        change: &NewChange,
+        old_body: &str,
+    ) -> Result<()> {
         // The mentions it made count no more; an edit counts its own below.
         sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
             .bind(room_id)
@@ -107,6 +112,7 @@ impl SqliteWriter {
                 .bind(change.author_id.0)
                 .execute(&mut *tx)
                 .await?;
+                super::search_index::changed(tx, (room_id, seq), old_body, Some(body)).await?;
             }
             ChangeKind::Delete => {
                 // The body is gone from the database, not only hidden; its
@@ -125,6 +131,7 @@ impl SqliteWriter {
                     .bind(seq)
                     .execute(&mut *tx)
                     .await?;
+                super::search_index::changed(tx, (room_id, seq), old_body, None).await?;
             }
             // Stored by `react`.
             ChangeKind::React { .. } => {}
@@ -132,6 +139,10 @@ impl SqliteWriter {
         Ok(())
     }
 }
+
+/// The message a change is for: its room's id, its author's id, when it was
+/// deleted, its reactions' summary, its body.
+type Target = (i64, Option<i64>, Option<i64>, Option<String>, String);
 
 /// What a reaction did.
 enum Reacted {

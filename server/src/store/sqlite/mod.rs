@@ -8,6 +8,8 @@ mod changes;
 mod checkpoints;
 mod lists;
 mod push;
+mod search;
+mod search_index;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -27,7 +29,7 @@ use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
-use super::{AccountId, ReadMark, ReadMoved, Result, Store, StoreError};
+use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Store, StoreError};
 use checkpoints::Checkpoints;
 
 const READERS: u32 = 4;
@@ -169,8 +171,9 @@ impl SqliteStore {
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         let rooms = RoomSeqs::default();
+        let indexer = search_index::Indexer::start(writer.clone()).await?;
         let store = SqliteStore { writer: writer.clone(), readers: readers.clone(), rooms: rooms.clone() };
-        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints }))
+        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints, indexer: Some(indexer) }))
     }
 
     /// Closes this half's connections (the write connection the accounts share
@@ -285,6 +288,10 @@ impl Store for SqliteStore {
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         self.select_last_seq(room).boxed()
+    }
+
+    fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Found>>> {
+        self.select_found(request).boxed()
     }
 
     fn quote<'a>(&'a self, room: &'a RoomName, seq: Seq) -> BoxFuture<'a, Result<Option<Quote>>> {

@@ -25,6 +25,8 @@ pub struct SqliteWriter {
     pub(super) readers: SqlitePool,
     pub(super) rooms: RoomSeqs,
     pub(super) checkpoints: Arc<Checkpoints>,
+    /// Indexes what is stored for search (taken by `close`).
+    pub(super) indexer: Option<super::search_index::Indexer>,
 }
 
 impl SqliteWriter {
@@ -154,7 +156,10 @@ impl SqliteWriter {
             .await?;
         }
         tx.commit().await?;
-        // Only what is committed goes into the cache.
+        // Only what is committed goes into the cache, and to the search index.
+        if let Some(indexer) = &self.indexer {
+            indexer.marks.mark(rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)));
+        }
         let mut cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, room) in rooms {
             cache.insert(name, (room.id, room.last_seq));
@@ -176,6 +181,9 @@ impl MessageWriter for SqliteWriter {
     /// into the file one last time (after the last write).
     fn close(&mut self) -> BoxFuture<'_, ()> {
         async move {
+            if let Some(indexer) = self.indexer.take() {
+                indexer.close().await;
+            }
             self.readers.close().await;
             self.pool.close().await;
             self.checkpoints.close().await;

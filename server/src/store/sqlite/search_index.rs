@@ -1,0 +1,231 @@
+//! The search index: an FTS5 table of the rooms' messages (contentless: the
+//! text stays in `messages`; the index holds tokens, see `crate::search`),
+//! kept by a task of its own so that storing a message never waits for
+//! tokenizing it. After each commit the writer marks its rooms; the task
+//! indexes what is new, a bounded batch per transaction on the one write
+//! connection, and records per room how far it got (`search_progress`, in the
+//! same transaction: a crash loses nothing, the next start goes on from
+//! there). Edits and deletes change the index in their own transaction when
+//! the message is indexed already; one not yet indexed is read as it is
+//! when its turn comes. A deleted message's tokens are removed at once
+//! (FTS5's secure-delete; a contentless table with `contentless_delete`
+//! would only mark them deleted, which leaves the words in the file).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sqlx::sqlite::SqlitePool;
+use sqlx::SqliteConnection;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::search::text::indexed;
+use crate::store::Result;
+
+/// Most messages indexed per transaction (the write connection is shared
+/// with the messages' writer: each batch holds it for a few milliseconds).
+const BATCH: i64 = 2_000;
+
+/// A message's row in the index: its room's id in the high half, its seq in the low.
+pub(super) fn rowid(room_id: i64, seq: i64) -> i64 {
+    room_id << 32 | seq
+}
+
+/// Rooms with messages to index, by id: the newest seq committed.
+#[derive(Default)]
+pub(super) struct Marks {
+    rooms: Mutex<HashMap<i64, i64>>,
+    wake: Notify,
+}
+
+impl Marks {
+    /// The writer committed `room`'s messages up to `seq`.
+    pub(super) fn mark(&self, rooms: impl IntoIterator<Item = (i64, i64)>) {
+        let mut marked = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        for (room, seq) in rooms {
+            let newest = marked.entry(room).or_insert(seq);
+            *newest = (*newest).max(seq);
+        }
+        drop(marked);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> HashMap<i64, i64> {
+        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The indexing task; ends (after the batch it is in) when `stop` is cancelled.
+pub(super) struct Indexer {
+    pub marks: Arc<Marks>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Indexer {
+    /// Starts the task, with every room whose messages are not all indexed
+    /// (after a crash, or the first start with search) marked.
+    pub(super) async fn start(pool: SqlitePool) -> Result<Self> {
+        let behind: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT r.id, r.last_seq FROM rooms r LEFT JOIN search_progress p ON p.room_id = r.id
+              WHERE r.last_seq > coalesce(p.seq, 0)",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let marks = Arc::new(Marks::default());
+        marks.mark(behind);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(pool, marks.clone(), stop.clone()));
+        Ok(Indexer { marks, stop, task })
+    }
+
+    /// Ends the task (what is not indexed yet is, at the next start).
+    pub(super) async fn close(self) {
+        self.stop.cancel();
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "the search indexer panicked");
+        }
+    }
+}
+
+async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = marks.wake.notified() => {}
+        }
+        let marked = marks.take();
+        if marked.is_empty() {
+            continue;
+        }
+        match index(&pool, marked).await {
+            Ok(behind) if behind.is_empty() => {}
+            // More than a batch: the rest next, after the writer has had its turn.
+            Ok(behind) => marks.mark(behind),
+            Err(error) => {
+                tracing::error!(%error, "indexing messages for search failed; retrying shortly");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+                // Which rooms are behind is in the database.
+                match Indexer::behind(&pool).await {
+                    Ok(behind) => marks.mark(behind),
+                    Err(error) => tracing::error!(%error, "reading the search index's progress failed"),
+                }
+            }
+        }
+    }
+}
+
+impl Indexer {
+    async fn behind(pool: &SqlitePool) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id, r.last_seq FROM rooms r LEFT JOIN search_progress p ON p.room_id = r.id
+              WHERE r.last_seq > coalesce(p.seq, 0)",
+        )
+        .fetch_all(pool)
+        .await?)
+    }
+}
+
+/// Indexes up to [`BATCH`] messages of the `marked` rooms in one transaction;
+/// returns the rooms it did not get to the end of.
+async fn index(pool: &SqlitePool, marked: HashMap<i64, i64>) -> Result<Vec<(i64, i64)>> {
+    let mut tx = pool.begin().await?;
+    let wanted: Vec<(i64, i64)> = marked.into_iter().collect();
+    let wanted_json = serde_json::to_string(&wanted).expect("numbers always serialise");
+    // Where each room's index is, in one query.
+    let done: HashMap<i64, i64> = sqlx::query_as(
+        "SELECT p.room_id, p.seq FROM json_each(?1) AS k JOIN search_progress p ON p.room_id = k.value ->> 0",
+    )
+    .bind(&wanted_json)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    // Each room's share of the batch, oldest messages first.
+    let mut budget = BATCH;
+    let mut ranges = Vec::new();
+    let mut behind = Vec::new();
+    for (room, newest) in wanted {
+        let from = done.get(&room).copied().unwrap_or(0);
+        if newest <= from {
+            continue;
+        }
+        let upto = newest.min(from + budget.max(0));
+        if upto > from {
+            ranges.push((room, from, upto));
+            budget -= upto - from;
+        }
+        if upto < newest {
+            behind.push((room, newest));
+        }
+    }
+    if ranges.is_empty() {
+        return Ok(behind);
+    }
+    let ranges_json = serde_json::to_string(&ranges).expect("numbers always serialise");
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT m.room_id, m.seq, m.body FROM json_each(?1) AS k
+           CROSS JOIN messages m ON m.room_id = k.value ->> 0 AND m.seq > k.value ->> 1 AND m.seq <= k.value ->> 2
+          WHERE m.deleted_at IS NULL",
+    )
+    .bind(&ranges_json)
+    .fetch_all(&mut *tx)
+    .await?;
+    insert(&mut tx, rows.iter().map(|(room, seq, body)| (rowid(*room, *seq), indexed(body)))).await?;
+    sqlx::query(
+        // (`WHERE true`: SQLite's parser needs it before an upsert's ON.)
+        "INSERT INTO search_progress (room_id, seq)
+         SELECT k.value ->> 0, k.value ->> 2 FROM json_each(?1) AS k WHERE true
+         ON CONFLICT (room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    )
+    .bind(&ranges_json)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(behind)
+}
+
+/// Rows per insert statement.
+const INSERT_CHUNK: usize = 500;
+
+/// Adds `(rowid, indexed text)` rows to the index.
+pub(super) async fn insert(conn: &mut SqliteConnection, rows: impl Iterator<Item = (i64, String)>) -> Result<()> {
+    let rows: Vec<(i64, String)> = rows.collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut insert = sqlx::QueryBuilder::new("INSERT INTO search (rowid, body) ");
+        insert.push_values(chunk, |mut row, (id, text)| {
+            row.push_bind(*id).push_bind(text.as_str());
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// An edit or a delete of message `seq`, whose body was `old`: when it is
+/// indexed already, its old tokens go, and (an edit) its new ones come.
+pub(super) async fn changed(
+    conn: &mut SqliteConnection,
+    (room_id, seq): (i64, i64),
+    old: &str,
+    new: Option<&str>,
+) -> Result<()> {
+    let done: Option<i64> = sqlx::query_scalar("SELECT seq FROM search_progress WHERE room_id = ?1")
+        .bind(room_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if done.is_none_or(|done| seq > done) {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO search (search, rowid, body) VALUES ('delete', ?1, ?2)")
+        .bind(rowid(room_id, seq))
+        .bind(indexed(old))
+        .execute(&mut *conn)
+        .await?;
+    if let Some(new) = new {
+        insert(conn, std::iter::once((rowid(room_id, seq), indexed(new)))).await?;
+    }
+    Ok(())
+}
