@@ -160,7 +160,7 @@ mod service {
 
 #[cfg(feature = "ssr")]
 mod respond {
-    use http::header::{ACCEPT, SET_COOKIE};
+    use http::header::SET_COOKIE;
     use http::request::Parts;
     use http::HeaderValue;
     use leptos::prelude::*;
@@ -179,10 +179,7 @@ mod respond {
         }
     }
 
-    /// A plain form post (no JavaScript) asks for HTML; the script's asks for data.
-    fn is_plain_form(parts: &Parts) -> bool {
-        parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
-    }
+    use crate::server_fns::is_plain_form;
 
     /// Sends a plain form back to its page with the error in the address; a
     /// script gets the error itself.

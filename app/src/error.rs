@@ -74,6 +74,9 @@ pub enum ChatError {
     /// The message has as many different reactions as it can carry.
     #[error("That message has {max} different reactions already; add to one of them.")]
     TooManyReactions { max: usize },
+    /// A moderator removed this person from the room; the connection closes.
+    #[error("A moderator removed you from this room.")]
+    Removed,
 }
 
 /// Milliseconds as tenths of a second, rounded up, at least one.
@@ -105,12 +108,19 @@ impl ChatError {
             ChatError::MessageDeleted => "message_deleted",
             ChatError::BadReaction => "bad_reaction",
             ChatError::TooManyReactions { .. } => "too_many_reactions",
+            ChatError::Removed => "removed",
         }
     }
 
     /// Whether the server closes the connection after this error.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, ChatError::UnsupportedVersion { .. } | ChatError::SignedOut | ChatError::SessionExpired)
+        matches!(
+            self,
+            ChatError::UnsupportedVersion { .. }
+                | ChatError::SignedOut
+                | ChatError::SessionExpired
+                | ChatError::Removed
+        )
     }
 
     /// The session behind the connection is over: the page reloads as a reader.
@@ -170,6 +180,7 @@ mod tests {
             ChatError::MessageDeleted,
             ChatError::BadReaction,
             ChatError::TooManyReactions { max: 20 },
+            ChatError::Removed,
         ];
         for error in all {
             let json: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();

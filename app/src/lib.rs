@@ -10,6 +10,7 @@ pub mod error;
 pub mod history;
 pub mod late;
 pub mod markdown;
+pub mod moderation;
 pub mod pages;
 pub mod protocol;
 pub mod push;
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/sign-in") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/search") view={Lazy::<pages::SearchRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
+                <Route path=path!("/chat/:room/moderation") view={Lazy::<pages::ModerationRoute>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

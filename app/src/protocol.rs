@@ -161,6 +161,9 @@ pub enum ServerMsg {
         online: u32,
         people: Vec<Person>,
         latest: Seq,
+        /// This person moderates the room (deletes anyone's message).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        moderator: bool,
     },
     /// A message posted to the room (the sender gets its own, too).
     Message(ChatMessage),

@@ -258,16 +258,8 @@ fn context() -> Result<(SharedRoomLists, http::request::Parts), RoomListError> {
     crate::server_fns::context(RoomListError::Unavailable)
 }
 
-/// Whether a request is a plain form post (no script): it is answered with a
-/// redirect back to the room instead of data.
 #[cfg(feature = "ssr")]
-fn is_plain_form(parts: &http::request::Parts) -> bool {
-    parts
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
-}
+use crate::server_fns::is_plain_form;
 
 /// The signed-in person's room list (empty when signed out).
 #[server(endpoint = "my-rooms")]

@@ -32,3 +32,14 @@ pub fn context<S: Clone + Send + Sync + 'static, E>(unavailable: E) -> Result<(S
         _ => Err(unavailable),
     }
 }
+
+/// Whether a request is a plain form post (no script): it asks for HTML, and
+/// is answered with a redirect to a page instead of data.
+#[cfg(feature = "ssr")]
+pub fn is_plain_form(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}

@@ -9,6 +9,7 @@ pub mod hub;
 pub mod limits;
 pub mod lists;
 pub mod memory;
+pub mod moderation;
 pub mod policy;
 pub mod push;
 pub mod search;

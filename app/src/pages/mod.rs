@@ -3,13 +3,15 @@
 mod account;
 mod lazy;
 mod lobby;
+mod moderation;
 mod not_found;
 mod room_page;
 mod search;
 
 pub use account::{AccountNav, SignInPage, SignUpPage};
-pub use lazy::{LobbyRoute, SearchRoute, SignInRoute, SignUpRoute};
+pub use lazy::{LobbyRoute, ModerationRoute, SearchRoute, SignInRoute, SignUpRoute};
 pub use lobby::LobbyPage;
+pub use moderation::ModerationPage;
 pub use not_found::NotFound;
 pub use room_page::RoomPage;
 pub use search::SearchPage;

@@ -27,11 +27,16 @@ pub fn MessageActions(
     /// What a button asks for (its `data-act`: `edit`, `delete`, `react`,
     /// `reply`), for the message `seq`.
     act: Callback<(Seq, &'static str)>,
+    /// The reader moderates the room.
+    moderator: RwSignal<bool>,
 ) -> impl IntoView {
     let (of_another, mine) = me.with_untracked(|me| match me {
         Some(me) if !username.is_empty() => (*me != username, *me == username && !deleted),
         _ => (false, false),
     });
+    // A moderator deletes anyone's message (not edits it); known once the
+    // room's socket is welcomed, after the message may be on the page.
+    let moderated = move || of_another && !deleted && moderator.get();
     let signed_in = me.with_untracked(Option::is_some) && !deleted;
     // One handler for the bar, by the `data-act` of what was clicked (one
     // closure instead of one per action: each costs the page's WASM).
@@ -85,6 +90,11 @@ pub fn MessageActions(
             <button type="button" class="action needs-script" data-act="delete">"Delete"</button>
         }
     });
+    let moderate = move || {
+        moderated().then(|| {
+            view! { <button type="button" class="action needs-script" data-act="delete">"Delete"</button> }
+        })
+    };
     view! {
         <div class="message-actions" role="toolbar" aria-label="Message actions" on:click=on_click>
             <a class="action" data-act="copy" href=format!("#m{}", seq.0) title="Copy a link to this message">
@@ -93,6 +103,7 @@ pub fn MessageActions(
             {any}
             {others}
             {own}
+            {moderate}
         </div>
     }
     .into_any()

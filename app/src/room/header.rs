@@ -45,6 +45,9 @@ pub fn RoomHeader(
                 </a>
                 <h1 class="room-title">{name}</h1>
                 <RoomControls room=room.clone() choose=set_notify/>
+                <Show when=move || state.moderator.get()>
+                    <a class="to-moderation" href=format!("{}moderation", here.with_value(RoomName::path))>"Moderation"</a>
+                </Show>
                 <p
                     class="connection"
                     role="status"

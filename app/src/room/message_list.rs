@@ -318,7 +318,7 @@ fn MessageItem(
             <MessageBody body=body mentions=message.mentions.clone()/>
             <div class="edit-slot"></div>
             {(!message.reactions.is_empty()).then(|| view! { <Reactions seq reactions=message.reactions me react/> })}
-            <MessageActions seq username=message.username me mention deleted=message.deleted act/>
+            <MessageActions seq username=message.username me mention deleted=message.deleted act moderator=state.moderator/>
         </li>
     }
     .into_any()

@@ -96,6 +96,8 @@ pub struct RoomState {
     pub unread_from: RwSignal<Option<Seq>>,
     /// The message the composer's next message answers.
     pub replying: RwSignal<Option<Seq>>,
+    /// This person moderates the room: anyone's message can be deleted.
+    pub moderator: RwSignal<bool>,
     /// The newest seq of the room's sequence the page has applied (a message
     /// or a change): what a reconnect resumes after.
     seen: StoredValue<Seq>,
@@ -115,6 +117,7 @@ impl RoomState {
             hydrated: RwSignal::new(false),
             unread_from: RwSignal::new(None),
             replying: RwSignal::new(None),
+            moderator: RwSignal::new(false),
             seen: StoredValue::new(Seq(0)),
         }
     }
@@ -227,8 +230,9 @@ impl RoomState {
     /// Applies one server frame. Returns what the connection should do next.
     pub fn apply(&self, msg: ServerMsg) -> Applied {
         match msg {
-            ServerMsg::Welcome { you, online, people, .. } => {
+            ServerMsg::Welcome { you, online, people, moderator, .. } => {
                 self.me.set(you.map(|person| person.username));
+                self.moderator.set(moderator);
                 self.presence.welcome(online, people);
                 self.status.set(ConnectionStatus::Live);
                 self.error.set(None);

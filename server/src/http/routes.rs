@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use app::account::SharedAccounts;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
+use app::moderation::SharedModeration;
 use app::push::SharedPush;
 use app::rooms::SharedRoomLists;
 use app::search::SharedSearch;
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
     let push: SharedPush = Arc::new(crate::push::PushAccounts::new(state.accounts.clone(), state.pusher.clone()));
     let search: SharedSearch =
         Arc::new(crate::search::Search::new(state.accounts.clone(), state.hub.store().clone(), &state.policy));
+    let moderation: SharedModeration =
+        Arc::new(crate::moderation::Moderation::new(state.accounts.clone(), state.hub.clone()));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -55,6 +58,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(lists.clone());
                 provide_context(push.clone());
                 provide_context(search.clone());
+                provide_context(moderation.clone());
             },
             move || shell(options.clone()),
         )

@@ -20,6 +20,8 @@ pub enum RoomEvent {
     Messages(Arc<[(Seq, Frame)]>),
     /// Who is here changed, or someone is typing.
     Notice(Frame),
+    /// A moderator removed this account from the room: its connections close.
+    Removed(crate::store::AccountId),
 }
 
 #[cfg(test)]
@@ -29,6 +31,7 @@ impl RoomEvent {
         match self {
             RoomEvent::Messages(messages) => messages.iter().map(|(seq, frame)| (Some(*seq), frame)).collect(),
             RoomEvent::Notice(frame) => vec![(None, frame)],
+            RoomEvent::Removed(_) => Vec::new(),
         }
     }
 }
@@ -71,6 +74,11 @@ impl Room {
         let frames: Arc<[(Seq, Frame)]> =
             events.into_iter().map(|(seq, msg)| (seq, Frame::from(msg.to_json()))).collect();
         self.send(RoomEvent::Messages(frames));
+    }
+
+    /// Closes `account`'s connections to the room (each ends when it reads this).
+    pub fn expel(&self, account: crate::store::AccountId) {
+        self.send(RoomEvent::Removed(account));
     }
 
     pub(super) fn publish(&self, msg: &ServerMsg) {

@@ -155,6 +155,16 @@ pub struct Found {
     pub with: Option<(String, String)>,
 }
 
+/// Where an account stands in a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub owner: bool,
+    /// The owner, or named by the owner.
+    pub moderator: bool,
+    /// Removed from the room: until when (`None` inside: for good).
+    pub removed: Option<Option<Timestamp>>,
+}
+
 /// Reading the rooms' messages, in seq order per room: shared by the pages,
 /// the sockets' catch-up and the joins, any number at once.
 pub trait Store: Send + Sync + 'static {
@@ -176,6 +186,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// The messages matching a search, best first.
     fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Found>>>;
+
+    /// Where `account` stands in `room` at `now` (owner, moderator, removed).
+    fn standing<'a>(
+        &'a self,
+        room: &'a RoomName,
+        account: AccountId,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Standing>>;
+
+    /// Does what a moderator (`actor`) asked of `username` in `room`, and logs
+    /// it; returns the account acted on, or the refusal.
+    fn moderate<'a>(
+        &'a self,
+        room: &'a RoomName,
+        actor: AccountId,
+        action: app::moderation::ModAction,
+        username: &'a str,
+        until: Option<Timestamp>,
+    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>>;
+
+    /// The room's moderation log, newest first.
+    fn moderation_log<'a>(
+        &'a self,
+        room: &'a RoomName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<app::moderation::LogEntry>>>;
 
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;

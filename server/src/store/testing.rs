@@ -114,6 +114,34 @@ impl Store for TestStore {
         self.inner.quote(room, seq)
     }
 
+    fn standing<'a>(
+        &'a self,
+        room: &'a RoomName,
+        account: AccountId,
+        now: app::protocol::Timestamp,
+    ) -> BoxFuture<'a, Result<crate::store::Standing>> {
+        self.inner.standing(room, account, now)
+    }
+
+    fn moderate<'a>(
+        &'a self,
+        room: &'a RoomName,
+        actor: AccountId,
+        action: app::moderation::ModAction,
+        username: &'a str,
+        until: Option<app::protocol::Timestamp>,
+    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>> {
+        self.inner.moderate(room, actor, action, username, until)
+    }
+
+    fn moderation_log<'a>(
+        &'a self,
+        room: &'a RoomName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<app::moderation::LogEntry>>> {
+        self.inner.moderation_log(room, limit)
+    }
+
     fn search<'a>(
         &'a self,
         request: &'a crate::store::SearchRequest,

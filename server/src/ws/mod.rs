@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use app::error::ChatError;
 use app::room_name::RoomName;
 
 use crate::accounts::SessionToken;
@@ -81,7 +82,20 @@ pub async fn upgrade(
         tracing::info!(%ip, %room, "websocket upgrade refused: a conversation of others");
         return (status, "This conversation is private to its two people.").into_response();
     }
+    let mut moderator = false;
     if let Some(signed_in) = &signed_in {
+        // Removed from the room by a moderator: not back until the time is up.
+        match state.hub.store().standing(&room, signed_in.account.id, crate::clock::now()).await {
+            Ok(standing) if standing.removed.is_some() => {
+                tracing::info!(%ip, %room, "websocket upgrade refused: removed from the room");
+                return (StatusCode::FORBIDDEN, ChatError::Removed.to_string()).into_response();
+            }
+            Ok(standing) => moderator = standing.moderator,
+            Err(error) => {
+                tracing::warn!(%error, %ip, "websocket upgrade refused: the store is not answering");
+                return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], error.to_string()).into_response();
+            }
+        }
         if let Err(refusal) = slot.signed_in(signed_in.account.id) {
             return over_cap(refusal, ip);
         }
@@ -99,6 +113,7 @@ pub async fn upgrade(
         session_expires,
         ping_after: state.policy.ping_after,
         idle_timeout: state.policy.idle_timeout,
+        moderator,
     };
     let sessions = state.sessions.clone();
     // The upgrade keeps its callback for as long as the socket is open, after

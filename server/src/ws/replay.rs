@@ -20,6 +20,8 @@ pub const MAX_REPLAY: u32 = 1000;
 pub struct Replay<'a> {
     pub store: &'a SharedStore,
     pub room: &'a RoomName,
+    /// The connection's account (none for a reader).
+    pub account: Option<crate::store::AccountId>,
 }
 
 impl Replay<'_> {
@@ -50,6 +52,12 @@ impl Replay<'_> {
                 frames.push(Message::Text(frame));
                 Ok(())
             }
+            // Removed by a moderator: told, and closed (after what came before).
+            // Boxed, as the lag's catch-up is.
+            Event::Room(RoomEvent::Removed(account)) if self.account == Some(account) => {
+                Box::pin(removed(writer, frames)).await
+            }
+            Event::Room(RoomEvent::Removed(_)) => Ok(()),
             // Rare, and a store read: boxed, so that every connection's waiting
             // state need not have room for it.
             Event::Lagged { missed } => Box::pin(self.after_lag(writer, missed, seen, frames)).await,
@@ -104,4 +112,16 @@ impl Replay<'_> {
         }
         Ok(seen)
     }
+}
+
+/// Tells a removed member why, after what it was owed, and closes.
+async fn removed<S>(writer: &mut Writer<S>, frames: &mut Vec<Message>) -> Result<(), Gone>
+where
+    S: Sink<Message> + Unpin,
+    S::Error: Display,
+{
+    frames.push(text(&ServerMsg::error(ChatError::Removed)));
+    writer.write(std::mem::take(frames)).await?;
+    writer.close(axum::extract::ws::close_code::POLICY, "removed from the room").await;
+    Err(Gone)
 }

@@ -42,6 +42,8 @@ pub struct SessionContext {
     pub ping_after: Duration,
     /// …and close after this long without one.
     pub idle_timeout: Duration,
+    /// The person moderates the room (as of the upgrade).
+    pub moderator: bool,
 }
 
 impl SessionContext {
@@ -58,13 +60,14 @@ impl SessionContext {
             session_expires: None,
             ping_after: policy.ping_after,
             idle_timeout: policy.idle_timeout,
+            moderator: false,
         }
     }
 }
 
 /// Where a connection's missed messages come from.
 pub(super) fn replay(context: &SessionContext) -> Replay<'_> {
-    Replay { store: context.hub.store(), room: &context.room }
+    Replay { store: context.hub.store(), room: &context.room, account: context.author.as_ref().map(|a| a.id) }
 }
 
 /// The connection's whole life, as one future. Built so that what an open
@@ -218,6 +221,7 @@ where
             online,
             people,
             latest,
+            moderator: self.context.moderator,
         };
         if self.writer.send(&welcome).await.is_err() {
             return None;

@@ -52,7 +52,7 @@ async fn a_join_the_store_cannot_answer_is_refused_not_welcomed_with_seq_zero() 
 
 /// Every open connection holds one of these futures for as long as it is open
 /// (10,000 people in a room are 10,000 of them): a regression guard on what
-/// its waiting state costs. Driven by channels here (1,544 bytes); over a real
+/// its waiting state costs. Driven by channels here (1,696 bytes); over a real
 /// WebSocket its task was 4,608 bytes before the welcome's state and the rare
 /// branches were boxed, and 2,048 after.
 #[test]

@@ -17,6 +17,7 @@ fn welcome(you: u64) -> ServerMsg {
         online: 1,
         people: vec![ada],
         latest: Seq(0),
+        moderator: false,
     }
 }
 

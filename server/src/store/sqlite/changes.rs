@@ -43,7 +43,16 @@ impl SqliteWriter {
                 Reacted::Changed => {}
             }
         } else if author_id != Some(change.author_id.0) {
-            return Ok(Err(ChatError::NotYourMessage));
+            // Anyone's message, for a moderator of the room: a delete, logged.
+            let moderator = matches!(change.kind, ChangeKind::Delete)
+                && super::moderation::moderates(&mut tx, room_id, change.author_id.0).await?;
+            if !moderator {
+                return Ok(Err(ChatError::NotYourMessage));
+            }
+            Self::change_body(&mut tx, at, &change, &old_body).await?;
+            let seq = Some(change.target.0 as i64);
+            super::moderation::log(&mut tx, room_id, change.author_id.0, "delete", author_id, seq, None, change.at)
+                .await?;
         } else {
             Self::change_body(&mut tx, at, &change, &old_body).await?;
         }

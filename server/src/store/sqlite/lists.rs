@@ -73,9 +73,12 @@ impl SqliteStore {
         at: Timestamp,
     ) -> Result<Option<RoomEntry>> {
         let mut tx = self.writer().begin().await?;
-        sqlx::query("INSERT INTO rooms (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+        // Who makes a room owns it.
+        sqlx::query("INSERT INTO rooms (name, created_at, owner_id) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING")
             .bind(room.as_str())
             .bind(at.0)
+            // A direct conversation has no owner: nobody moderates it.
+            .bind((!room.is_direct()).then_some(account.0))
             .execute(&mut *tx)
             .await?;
         sqlx::query(

@@ -7,6 +7,7 @@
 mod changes;
 mod checkpoints;
 mod lists;
+mod moderation;
 mod push;
 mod search;
 mod search_index;
@@ -29,7 +30,7 @@ use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
-use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Store, StoreError};
+use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError};
 use checkpoints::Checkpoints;
 
 const READERS: u32 = 4;
@@ -288,6 +289,34 @@ impl Store for SqliteStore {
 
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>> {
         self.select_last_seq(room).boxed()
+    }
+
+    fn standing<'a>(
+        &'a self,
+        room: &'a RoomName,
+        account: AccountId,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Standing>> {
+        self.select_standing(room, account, now).boxed()
+    }
+
+    fn moderate<'a>(
+        &'a self,
+        room: &'a RoomName,
+        actor: AccountId,
+        action: app::moderation::ModAction,
+        username: &'a str,
+        until: Option<Timestamp>,
+    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>> {
+        self.apply_moderation(room, actor, action, username, until, crate::clock::now()).boxed()
+    }
+
+    fn moderation_log<'a>(
+        &'a self,
+        room: &'a RoomName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<app::moderation::LogEntry>>> {
+        self.select_moderation_log(room, limit).boxed()
     }
 
     fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Found>>> {

@@ -50,12 +50,16 @@ impl SqliteWriter {
                 Some(row) => *row,
                 None => {
                     sqlx::query_as(
-                        "INSERT INTO rooms (name, created_at) VALUES (?1, ?2)
+                        // Who makes a room owns it (an account's, if it is one).
+                        "INSERT INTO rooms (name, created_at, owner_id)
+                         VALUES (?1, ?2, (SELECT id FROM accounts WHERE id = ?3))
                          ON CONFLICT (name) DO UPDATE SET name = excluded.name
                          RETURNING id, last_seq",
                     )
                     .bind(message.room.as_str())
                     .bind(message.sent_at.0)
+                    // A direct conversation has no owner: nobody moderates it.
+                    .bind((!message.room.is_direct()).then_some(message.author_id.0))
                     .fetch_one(&mut *tx)
                     .await?
                 }

@@ -1,0 +1,194 @@
+//! A room's owner, moderators and removals, and its moderation log: who may
+//! act, the actions (each logged in the same transaction), and the log.
+
+use app::moderation::{LogEntry, ModAction, ModerationError};
+use app::protocol::Timestamp;
+use app::room_name::RoomName;
+use sqlx::SqliteConnection;
+
+use super::SqliteStore;
+use crate::store::{AccountId, Result, Standing};
+
+impl SqliteStore {
+    /// Where `account` stands in `room` at `now`.
+    pub(super) async fn select_standing(
+        &self,
+        room: &RoomName,
+        account: AccountId,
+        now: Timestamp,
+    ) -> Result<Standing> {
+        let row: Option<(Option<i64>, bool)> = sqlx::query_as(
+            "SELECT r.owner_id, EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?2)
+               FROM rooms r WHERE r.name = ?1",
+        )
+        .bind(room.as_str())
+        .bind(account.0)
+        .fetch_optional(self.readers())
+        .await?;
+        let Some((owner, moderator)) = row else { return Ok(Standing::default()) };
+        // A removal in force: its end, NULL for good.
+        let removed: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT x.until FROM removals x JOIN rooms r ON r.id = x.room_id
+              WHERE r.name = ?1 AND x.account_id = ?2 AND (x.until IS NULL OR x.until > ?3)",
+        )
+        .bind(room.as_str())
+        .bind(account.0)
+        .bind(now.0)
+        .fetch_optional(self.readers())
+        .await?;
+        let owner = owner == Some(account.0);
+        Ok(Standing { owner, moderator: owner || moderator, removed: removed.map(|(until,)| until.map(Timestamp)) })
+    }
+
+    /// Does what a moderator asked; returns the account acted on.
+    pub(super) async fn apply_moderation(
+        &self,
+        room: &RoomName,
+        actor: AccountId,
+        action: ModAction,
+        username: &str,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<std::result::Result<AccountId, ModerationError>> {
+        let mut tx = self.writer().begin().await?;
+        let row: Option<(i64, Option<i64>, bool)> = sqlx::query_as(
+            "SELECT r.id, r.owner_id,
+                    EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?2)
+               FROM rooms r WHERE r.name = ?1",
+        )
+        .bind(room.as_str())
+        .bind(actor.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((room_id, owner, moderator)) = row else { return Ok(Err(ModerationError::NotModerator)) };
+        let is_owner = owner == Some(actor.0);
+        match action {
+            ModAction::Moderator | ModAction::Unmoderator if !is_owner => return Ok(Err(ModerationError::NotOwner)),
+            _ if !(is_owner || moderator) => return Ok(Err(ModerationError::NotModerator)),
+            _ => {}
+        }
+        let target: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE username = ?1")
+            .bind(username.trim().trim_start_matches('@').to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(target) = target else { return Ok(Err(ModerationError::NoSuchPerson)) };
+        let (name, until) = match action {
+            ModAction::Moderator => {
+                sqlx::query("INSERT OR IGNORE INTO moderators (room_id, account_id) VALUES (?1, ?2)")
+                    .bind(room_id)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                ("moderator", None)
+            }
+            ModAction::Unmoderator => {
+                sqlx::query("DELETE FROM moderators WHERE room_id = ?1 AND account_id = ?2")
+                    .bind(room_id)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                ("unmoderator", None)
+            }
+            ModAction::Remove if owner == Some(target) => return Ok(Err(ModerationError::OwnerStays)),
+            ModAction::Remove => {
+                sqlx::query(
+                    "INSERT INTO removals (room_id, account_id, until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (room_id, account_id) DO UPDATE SET until = excluded.until",
+                )
+                .bind(room_id)
+                .bind(target)
+                .bind(until.map(|t| t.0))
+                .execute(&mut *tx)
+                .await?;
+                // A removed moderator is one no more.
+                sqlx::query("DELETE FROM moderators WHERE room_id = ?1 AND account_id = ?2")
+                    .bind(room_id)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                ("remove", until)
+            }
+            ModAction::Restore => {
+                sqlx::query("DELETE FROM removals WHERE room_id = ?1 AND account_id = ?2")
+                    .bind(room_id)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                ("restore", None)
+            }
+        };
+        log(&mut tx, room_id, actor.0, name, Some(target), None, until, now).await?;
+        tx.commit().await?;
+        Ok(Ok(AccountId(target)))
+    }
+
+    /// The room's log, newest first.
+    pub(super) async fn select_moderation_log(&self, room: &RoomName, limit: u32) -> Result<Vec<LogEntry>> {
+        let rows: Vec<LogRow> = sqlx::query_as(
+            "SELECT l.at, a.username, l.action, t.username, l.target_seq, l.until
+               FROM rooms r JOIN moderation_log l ON l.room_id = r.id
+               LEFT JOIN accounts a ON a.id = l.actor_id
+               LEFT JOIN accounts t ON t.id = l.target_id
+              WHERE r.name = ?1
+              ORDER BY l.id DESC LIMIT ?2",
+        )
+        .bind(room.as_str())
+        .bind(limit)
+        .fetch_all(self.readers())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, action, target, seq, until)| LogEntry {
+                at: Timestamp(at),
+                actor: actor.unwrap_or_default(),
+                action,
+                target,
+                seq: seq.map(|s| s as u64),
+                until: until.map(Timestamp),
+            })
+            .collect())
+    }
+}
+
+/// A log entry as read: when, who, what, whom, which message, until when.
+type LogRow = (i64, Option<String>, String, Option<String>, Option<i64>, Option<i64>);
+
+/// Whether `account` moderates the room `room_id` (its owner, or named).
+pub(super) async fn moderates(conn: &mut SqliteConnection, room_id: i64, account: i64) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1 AND owner_id = ?2)
+             OR EXISTS (SELECT 1 FROM moderators WHERE room_id = ?1 AND account_id = ?2)",
+    )
+    .bind(room_id)
+    .bind(account)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Records a moderation action.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn log(
+    conn: &mut SqliteConnection,
+    room_id: i64,
+    actor: i64,
+    action: &str,
+    target: Option<i64>,
+    seq: Option<i64>,
+    until: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO moderation_log (room_id, actor_id, action, target_id, target_seq, until, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(room_id)
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(seq)
+    .bind(until.map(|t| t.0))
+    .bind(at.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

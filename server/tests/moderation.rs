@@ -1,0 +1,164 @@
+//! Moderation over the real server: the room's owner names moderators;
+//! moderators delete anyone's message and remove a person (whose sockets
+//! close, who cannot come back until let back); everyone else is refused;
+//! every action is in the log, which only moderators read.
+
+mod support;
+
+use app::moderation::LogEntry;
+use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg};
+use support::{person, raw_http, Client, Person, Reply, TestServer};
+
+/// Calls a server function as the hydrated page does (JSON back).
+async fn call(server: &TestServer, path: &str, fields: &[(&str, &str)], who: &Person) -> Reply {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", app::url::encode(v))).collect();
+    let body = body.join("&");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        who.cookie,
+        addr = server.addr,
+    );
+    raw_http(server.addr, &request).await
+}
+
+/// Asks for `action` on `username` in `room`; the refusal's code, if refused.
+async fn moderate(server: &TestServer, who: &Person, room: &str, action: &str, username: &str) -> Result<(), String> {
+    let reply = call(server, "/api/moderate", &[("room", room), ("action", action), ("username", username)], who).await;
+    match reply.status {
+        200 => Ok(()),
+        _ => Err(serde_json::from_str::<String>(&reply.body).unwrap_or(reply.body)),
+    }
+}
+
+async fn log(server: &TestServer, who: &Person, room: &str) -> Result<Vec<LogEntry>, String> {
+    let reply = call(server, "/api/moderation-log", &[("room", room)], who).await;
+    match reply.status {
+        200 => Ok(serde_json::from_str(&reply.body).expect("a log")),
+        _ => Err(serde_json::from_str::<String>(&reply.body).unwrap_or(reply.body)),
+    }
+}
+
+async fn joined(server: &TestServer, who: &Person, room: &str) -> Client {
+    let mut client = Client::open(server.addr, room, Some(&who.cookie), &who.username).await;
+    client.join(None).await;
+    client
+}
+
+/// The answer to request `id`: its ack's seq, or the refusal's code.
+async fn answer(client: &mut Client, expected: &str) -> Result<Seq, String> {
+    loop {
+        match client.recv_delivery().await {
+            ServerMsg::Ack { id, seq } if id.0 == expected => return Ok(seq),
+            ServerMsg::Error { error, id: Some(id) } if id.0 == expected => return Err(error.code().to_owned()),
+            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_owner_names_moderators_who_delete_anyones_message_and_it_is_logged() {
+    let server = TestServer::start().await;
+    let (ada, bob, cy) = (person(&server, "Ada").await, person(&server, "Bob").await, person(&server, "Cy").await);
+    // Ada's first message makes the room, and hers.
+    let mut adas = joined(&server, &ada, "town").await;
+    adas.say("welcome to town").await;
+    assert_eq!(adas.recv_body().await, "welcome to town");
+    let mut bobs = joined(&server, &bob, "town").await;
+    let mut cys = joined(&server, &cy, "town").await;
+    cys.say("buy cheap watches").await;
+    assert_eq!(bobs.recv_body().await, "buy cheap watches");
+
+    // Not yet a moderator: Bob cannot delete Cy's message, nor name himself.
+    bobs.send(&ClientMsg::Delete { id: ClientMsgId("b1".into()), seq: Seq(2) }).await;
+    assert_eq!(answer(&mut bobs, "b1").await, Err("not_your_message".into()));
+    assert_eq!(moderate(&server, &bob, "town", "moderator", &bob.username).await, Err("not_owner".into()));
+    assert_eq!(log(&server, &bob, "town").await, Err("not_moderator".into()));
+
+    assert_eq!(moderate(&server, &ada, "town", "moderator", &bob.username).await, Ok(()));
+    assert_eq!(moderate(&server, &ada, "town", "moderator", "nobody-here").await, Err("no_such_person".into()));
+    bobs.send(&ClientMsg::Delete { id: ClientMsgId("b2".into()), seq: Seq(2) }).await;
+    assert_eq!(answer(&mut bobs, "b2").await, Ok(Seq(3)));
+    // Everyone sees the tombstone; the author too.
+    loop {
+        match cys.recv_chat().await {
+            ServerMsg::Changed { seq, message } => {
+                assert_eq!((seq, message.seq, message.deleted), (Seq(3), Seq(2), true));
+                break;
+            }
+            ServerMsg::Message(_) => continue,
+            other => panic!("expected the delete, got {other:?}"),
+        }
+    }
+    // A moderator edits nobody's words, and cannot name moderators.
+    bobs.send(&ClientMsg::Edit { id: ClientMsgId("b3".into()), seq: Seq(1), body: "mine now".into() }).await;
+    assert_eq!(answer(&mut bobs, "b3").await, Err("not_your_message".into()));
+    assert_eq!(moderate(&server, &bob, "town", "moderator", &cy.username).await, Err("not_owner".into()));
+
+    let entries = log(&server, &ada, "town").await.unwrap();
+    let seen: Vec<(&str, &str, Option<&str>, Option<u64>)> =
+        entries.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_deref(), e.seq)).collect();
+    assert_eq!(
+        seen,
+        [
+            (bob.username.as_str(), "delete", Some(cy.username.as_str()), Some(2)),
+            (ada.username.as_str(), "moderator", Some(bob.username.as_str()), None),
+        ],
+        "newest first"
+    );
+    assert_eq!(log(&server, &bob, "town").await.unwrap().len(), 2, "moderators read it too");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_removed_person_is_disconnected_kept_out_and_let_back() {
+    let server = TestServer::start().await;
+    let (ada, bob, cy) = (person(&server, "Ada").await, person(&server, "Bob").await, person(&server, "Cy").await);
+    let mut adas = joined(&server, &ada, "plaza").await;
+    adas.say("hello plaza").await;
+    let mut cys = joined(&server, &cy, "plaza").await;
+    // Cy has a second tab in another room: it stays open.
+    let mut elsewhere = joined(&server, &cy, "elsewhere").await;
+
+    assert_eq!(moderate(&server, &bob, "plaza", "remove", &cy.username).await, Err("not_moderator".into()));
+    assert_eq!(moderate(&server, &ada, "plaza", "remove", &ada.username).await, Err("owner_stays".into()));
+    assert_eq!(moderate(&server, &ada, "plaza", "remove", &cy.username).await, Ok(()));
+    loop {
+        match cys.recv_chat().await {
+            ServerMsg::Error { error, .. } => {
+                assert_eq!(error.code(), "removed");
+                break;
+            }
+            ServerMsg::Message(_) => continue,
+            other => panic!("expected the removal, got {other:?}"),
+        }
+    }
+    assert!(cys.closed().await.is_some(), "the removed person's socket closes");
+    // Not back in: the upgrade is refused.
+    let request = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws/chat/plaza", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("cookie", cy.cookie.parse().unwrap());
+        request
+    };
+    match tokio_tungstenite::connect_async(request.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a removed person's socket should be refused, got {:?}", other.map(|_| ())),
+    }
+    // Elsewhere, nothing changed.
+    elsewhere.say("still here").await;
+    assert_eq!(elsewhere.recv_body().await, "still here");
+
+    // Let back: in again, and posting.
+    assert_eq!(moderate(&server, &ada, "plaza", "restore", &cy.username).await, Ok(()));
+    let mut cys = joined(&server, &cy, "plaza").await;
+    cys.send(&ClientMsg::Send { id: ClientMsgId("c1".into()), body: "sorry".into(), reply_to: None }).await;
+    assert_eq!(answer(&mut cys, "c1").await, Ok(Seq(2)));
+    let actions: Vec<String> = log(&server, &ada, "plaza").await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["restore", "remove"]);
+    // A direct conversation has no moderators.
+    assert_eq!(moderate(&server, &ada, "@1.2", "remove", &cy.username).await, Err("bad_room_name".into()));
+    server.shut_down().await;
+}
