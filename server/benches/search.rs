@@ -105,6 +105,7 @@ async fn main() {
     let stored = started.elapsed().as_secs_f64();
     let sentinel = SearchRequest {
         expression: match_expression("sentinelword").unwrap(),
+        terms: server::search::text::terms("sentinelword"),
         viewer: None,
         room: None,
         author: None,
@@ -119,9 +120,8 @@ async fn main() {
         MESSAGES as f64 / stored,
         MESSAGES as f64 / indexed
     );
-    let size = std::fs::metadata(&path).map_or(0, |m| m.len())
-        + std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
-    println!("database and log: {:.0} MB", size as f64 / 1e6);
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1e6;
+    println!("database file {:.0} MB, its log {:.0} MB", size(&path), size(&path.with_extension("db-wal")));
 
     // 100 queries: 20 of each kind.
     let mut queries: Vec<(&str, String, Option<&str>, Option<String>)> = Vec::new();
@@ -139,6 +139,7 @@ async fn main() {
     for (kind, q, room, author) in &queries {
         let request = SearchRequest {
             expression: match_expression(q).unwrap(),
+            terms: server::search::text::terms(q),
             viewer: Some(AccountId(1)),
             room: room.map(|r| RoomName::parse(r).unwrap()),
             author: author.clone(),

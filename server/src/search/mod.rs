@@ -63,7 +63,8 @@ impl Search {
             "" => None,
             name => Some(name.to_lowercase()),
         };
-        let request = SearchRequest { expression, viewer, room, author, limit: MAX_RESULTS as u32 };
+        let terms = text::terms(&q);
+        let request = SearchRequest { expression, terms, viewer, room, author, limit: MAX_RESULTS as u32 };
         let found = self.store.search(&request).await.map_err(|error| {
             tracing::error!(%error, "searching failed");
             SearchError::Unavailable

@@ -116,6 +116,39 @@ pub fn match_expression(query: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// `expression` (a [`match_expression`]) for the message text only, within
+/// `room` and by `author` when given: they are the index's other columns,
+/// matched as the phrases of their words (the store then checks them
+/// exactly: a phrase matches a longer name too).
+pub fn narrowed(expression: &str, room: Option<&str>, author: Option<&str>) -> String {
+    let mut out = format!("body : ({expression})");
+    for (column, name) in [("room", room), ("author", author)] {
+        let Some(name) = name else { continue };
+        let words: Vec<&str> = name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        if !words.is_empty() {
+            out.push_str(&format!(" AND {column} : \"{}\"", words.join(" ")));
+        }
+    }
+    out
+}
+
+/// The query's words as the index holds them, where that is sure: words of
+/// ASCII lowercased, runs as their bigrams (a word with accents is folded by
+/// the tokenizer in ways not copied here, and a lone character is a prefix:
+/// neither is counted).
+pub fn terms(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in pieces(query).into_iter().take(MAX_TERMS) {
+        match piece {
+            Piece::Word(word) if word.is_ascii() => out.push(word.to_ascii_lowercase()),
+            Piece::Word(_) => {}
+            Piece::Run(run) if run.chars().count() > 1 => out.extend(bigrams(run).into_iter().map(str::to_owned)),
+            Piece::Run(_) => {}
+        }
+    }
+    out
+}
+
 /// About how many characters a result shows of a long message.
 pub const SNIPPET_CHARS: usize = 200;
 
@@ -216,6 +249,21 @@ mod tests {
         assert_eq!(match_expression("  ?! "), None);
         let many = "w ".repeat(50);
         assert_eq!(match_expression(&many).unwrap().matches('"').count(), MAX_TERMS * 2);
+    }
+
+    #[test]
+    fn a_search_is_narrowed_by_the_index_s_columns() {
+        assert_eq!(narrowed(r#""deploy""#, None, None), r#"body : ("deploy")"#);
+        assert_eq!(
+            narrowed(r#""deploy""#, Some("ops-team"), Some("ada-12")),
+            r#"body : ("deploy") AND room : "ops team" AND author : "ada 12""#
+        );
+        assert_eq!(narrowed(r#""x""#, Some("@3.17"), None), r#"body : ("x") AND room : "3 17""#);
+    }
+
+    #[test]
+    fn the_words_counted_are_the_index_s() {
+        assert_eq!(terms("Deploy FAILED café 東京会議 猫"), ["deploy", "failed", "東京", "京会", "会議"]);
     }
 
     #[test]

@@ -134,6 +134,9 @@ impl Changed {
 pub struct SearchRequest {
     /// An FTS5 expression made by `crate::search::text::match_expression`.
     pub expression: String,
+    /// Its words as the index holds them (`crate::search::text::terms`), to
+    /// count the messages holding each.
+    pub terms: Vec<String>,
     /// Whose search it is (signed out: none): a direct conversation is
     /// searched only for its two people.
     pub viewer: Option<AccountId>,

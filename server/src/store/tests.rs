@@ -269,6 +269,7 @@ async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
     // Indexed for search first: its words must leave the index too.
     let request = super::SearchRequest {
         expression: crate::search::text::match_expression("qwxzyplonk0451").unwrap(),
+        terms: crate::search::text::terms("qwxzyplonk0451"),
         viewer: None,
         room: None,
         author: None,
@@ -350,6 +351,7 @@ async fn the_search_index_follows_the_messages_in_the_background() {
     writer.append_batch(vec![new_message("r", "ada", "c1", "find the needle here")]).await.unwrap();
     let request = SearchRequest {
         expression: crate::search::text::match_expression("needle").unwrap(),
+        terms: crate::search::text::terms("needle"),
         viewer: None,
         room: None,
         author: None,
@@ -365,5 +367,49 @@ async fn the_search_index_follows_the_messages_in_the_background() {
         assert!(tokio::time::Instant::now() < deadline, "never indexed: {found:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    writer.close().await;
+}
+
+#[tokio::test]
+async fn a_word_in_too_many_messages_to_rank_comes_newest_first() {
+    use super::SearchRequest;
+    use crate::search::text::{match_expression, terms};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    let many = super::sqlite::RANK_UP_TO as u64 + 100;
+    for chunk in (1..=many).collect::<Vec<_>>().chunks(2_000) {
+        let batch = chunk
+            .iter()
+            .map(|i| {
+                let room = if i % 2 == 0 { "even" } else { "odd" };
+                let message = new_message(room, "ada", &format!("c{i}"), &format!("common words, number {i}"));
+                NewMessage { sent_at: Timestamp(1_795_000_000_000 + *i as i64), ..message }
+            })
+            .collect();
+        writer.append_batch(batch).await.unwrap();
+    }
+    writer.append_batch(vec![new_message("odd", "ada", "last", "the final marker")]).await.unwrap();
+    let request = |q: &str, room: Option<&str>| SearchRequest {
+        expression: match_expression(q).unwrap(),
+        terms: terms(q),
+        viewer: None,
+        room: room.map(self::room),
+        author: None,
+        limit: 5,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while store.search(&request("marker", None)).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never indexed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let bodies = |found: Vec<super::Found>| found.into_iter().map(|f| f.body).collect::<Vec<_>>();
+    let newest: Vec<String> = (many - 4..=many).rev().map(|i| format!("common words, number {i}")).collect();
+    assert_eq!(bodies(store.search(&request("common", None)).await.unwrap()), newest);
+    let odd: Vec<String> =
+        (1..=many).rev().filter(|i| i % 2 == 1).take(5).map(|i| format!("common words, number {i}")).collect();
+    assert_eq!(bodies(store.search(&request("COMMON words", Some("odd"))).await.unwrap()), odd);
+    // A rarer word is ranked as before.
+    assert_eq!(bodies(store.search(&request("number 777", None)).await.unwrap()), ["common words, number 777"]);
+    assert!(store.search(&request("absent", None)).await.unwrap().is_empty());
     writer.close().await;
 }

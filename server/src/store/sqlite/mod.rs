@@ -11,6 +11,8 @@ mod moderation;
 mod push;
 mod search;
 mod search_index;
+#[cfg(test)]
+pub(crate) use search::RANK_UP_TO;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -157,7 +159,10 @@ impl SqliteStore {
             // What is deleted is overwritten, not left in free space: a deleted
             // message's body is gone from the file once the log is checkpointed.
             // (Inserts, the hot path, free nothing: this costs them nothing.)
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // The log's file is cut back to this once a checkpoint has emptied
+            // it (a burst of writes, as a bulk import, had left it at 1.6 GB).
+            .pragma("journal_size_limit", "67108864");
         // The writer never checkpoints: a checkpoint in the commit path holds every
         // message behind it for as long as the disk takes to sync the database
         // file (stalls of ~300 ms seen under load). A connection of its own does it.

@@ -1,5 +1,6 @@
 //! The search index: an FTS5 table of the rooms' messages (contentless: the
-//! text stays in `messages`; the index holds tokens, see `crate::search`),
+//! text stays in `messages`; the index holds tokens, see `crate::search`;
+//! `search_rows` names each row's message, rows numbered in indexing order),
 //! kept by a task of its own so that storing a message never waits for
 //! tokenizing it. After each commit the writer marks its rooms; the task
 //! indexes what is new, a bounded batch per transaction on the one write
@@ -25,11 +26,6 @@ use crate::store::Result;
 /// Most messages indexed per transaction (the write connection is shared
 /// with the messages' writer: each batch holds it for a few milliseconds).
 const BATCH: i64 = 2_000;
-
-/// A message's row in the index: its room's id in the high half, its seq in the low.
-pub(super) fn rowid(room_id: i64, seq: i64) -> i64 {
-    room_id << 32 | seq
-}
 
 /// Rooms with messages to index, by id: the newest seq committed.
 #[derive(Default)]
@@ -166,15 +162,28 @@ async fn index(pool: &SqlitePool, marked: HashMap<i64, i64>) -> Result<Vec<(i64,
         return Ok(behind);
     }
     let ranges_json = serde_json::to_string(&ranges).expect("numbers always serialise");
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-        "SELECT m.room_id, m.seq, m.body FROM json_each(?1) AS k
+    let rows: Vec<Indexed> = sqlx::query_as(
+        "SELECT m.room_id, m.seq, m.body, r.name AS room, coalesce(m.username, '') AS author FROM json_each(?1) AS k
            CROSS JOIN messages m ON m.room_id = k.value ->> 0 AND m.seq > k.value ->> 1 AND m.seq <= k.value ->> 2
-          WHERE m.deleted_at IS NULL",
+           CROSS JOIN rooms r ON r.id = m.room_id
+          WHERE m.deleted_at IS NULL
+          ORDER BY m.created_at, m.room_id, m.seq",
     )
     .bind(&ranges_json)
     .fetch_all(&mut *tx)
     .await?;
-    insert(&mut tx, rows.iter().map(|(room, seq, body)| (rowid(*room, *seq), indexed(body)))).await?;
+    // Index rows are numbered in the order they are made (about the order
+    // the messages were sent): the newest first is the index read backwards.
+    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM search_rows").fetch_one(&mut *tx).await?;
+    let numbered: Vec<(i64, &Indexed)> = (last + 1..).zip(rows.iter()).collect();
+    for chunk in numbered.chunks(INSERT_CHUNK) {
+        let mut insert = sqlx::QueryBuilder::new("INSERT INTO search_rows (id, room_id, seq) ");
+        insert.push_values(chunk, |mut row, (id, m)| {
+            row.push_bind(*id).push_bind(m.room_id).push_bind(m.seq);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    insert(&mut tx, numbered.iter().map(|(id, m)| (*id, indexed(&m.body), m.room.clone(), m.author.clone()))).await?;
     sqlx::query(
         // (`WHERE true`: SQLite's parser needs it before an upsert's ON.)
         "INSERT INTO search_progress (room_id, seq)
@@ -188,16 +197,31 @@ async fn index(pool: &SqlitePool, marked: HashMap<i64, i64>) -> Result<Vec<(i64,
     Ok(behind)
 }
 
+/// A message to index: where it is, its text, its room's name and author's
+/// username (indexed in columns of their own, so a search within a room or
+/// by an author is narrowed by the index itself).
+#[derive(sqlx::FromRow)]
+struct Indexed {
+    room_id: i64,
+    seq: i64,
+    body: String,
+    room: String,
+    author: String,
+}
+
 /// Rows per insert statement.
 const INSERT_CHUNK: usize = 500;
 
-/// Adds `(rowid, indexed text)` rows to the index.
-pub(super) async fn insert(conn: &mut SqliteConnection, rows: impl Iterator<Item = (i64, String)>) -> Result<()> {
-    let rows: Vec<(i64, String)> = rows.collect();
+/// Adds `(rowid, indexed text, room, author)` rows to the index.
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    rows: impl Iterator<Item = (i64, String, String, String)>,
+) -> Result<()> {
+    let rows: Vec<(i64, String, String, String)> = rows.collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut insert = sqlx::QueryBuilder::new("INSERT INTO search (rowid, body) ");
-        insert.push_values(chunk, |mut row, (id, text)| {
-            row.push_bind(*id).push_bind(text.as_str());
+        let mut insert = sqlx::QueryBuilder::new("INSERT INTO search (rowid, body, room, author) ");
+        insert.push_values(chunk, |mut row, (id, text, room, author)| {
+            row.push_bind(*id).push_bind(text.as_str()).push_bind(room.as_str()).push_bind(author.as_str());
         });
         insert.build().execute(&mut *conn).await?;
     }
@@ -212,20 +236,29 @@ pub(super) async fn changed(
     old: &str,
     new: Option<&str>,
 ) -> Result<()> {
-    let done: Option<i64> = sqlx::query_scalar("SELECT seq FROM search_progress WHERE room_id = ?1")
-        .bind(room_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if done.is_none_or(|done| seq > done) {
-        return Ok(());
-    }
-    sqlx::query("INSERT INTO search (search, rowid, body) VALUES ('delete', ?1, ?2)")
-        .bind(rowid(room_id, seq))
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT sr.id, r.name, coalesce(m.username, '') FROM search_rows sr
+           JOIN rooms r ON r.id = sr.room_id JOIN messages m ON m.room_id = sr.room_id AND m.seq = sr.seq
+          WHERE sr.room_id = ?1 AND sr.seq = ?2",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((id, room, author)) = row else { return Ok(()) };
+    // The delete command is given what the row was indexed with.
+    sqlx::query("INSERT INTO search (search, rowid, body, room, author) VALUES ('delete', ?1, ?2, ?3, ?4)")
+        .bind(id)
         .bind(indexed(old))
+        .bind(&room)
+        .bind(&author)
         .execute(&mut *conn)
         .await?;
-    if let Some(new) = new {
-        insert(conn, std::iter::once((rowid(room_id, seq), indexed(new)))).await?;
+    match new {
+        Some(new) => insert(conn, std::iter::once((id, indexed(new), room, author))).await?,
+        None => {
+            sqlx::query("DELETE FROM search_rows WHERE id = ?1").bind(id).execute(&mut *conn).await?;
+        }
     }
     Ok(())
 }
