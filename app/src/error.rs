@@ -4,10 +4,11 @@
 //! words a person reads come from [`std::fmt::Display`] here, on whichever side
 //! shows them; the wire carries no English, and tests match variants.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A refusal of a frame or a post. Clients match on it; people read its `Display`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+// Read by hand (`crate::error_wire`): serde's derive would buffer each one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ChatError {
     /// The frame was not a JSON client message of this protocol; `detail` is
@@ -77,6 +78,10 @@ pub enum ChatError {
     /// A moderator removed this person from the room; the connection closes.
     #[error("A moderator removed you from this room.")]
     Removed,
+    /// The room is in slow mode: one message every `seconds` per person;
+    /// nothing was stored. Retry after `retry_after_ms`.
+    #[error("Slow mode: one message every {seconds} s here. Wait a moment.")]
+    SlowMode { seconds: u32, retry_after_ms: u64 },
 }
 
 /// Milliseconds as tenths of a second, rounded up, at least one.
@@ -109,6 +114,7 @@ impl ChatError {
             ChatError::BadReaction => "bad_reaction",
             ChatError::TooManyReactions { .. } => "too_many_reactions",
             ChatError::Removed => "removed",
+            ChatError::SlowMode { .. } => "slow_mode",
         }
     }
 
@@ -181,10 +187,19 @@ mod tests {
             ChatError::BadReaction,
             ChatError::TooManyReactions { max: 20 },
             ChatError::Removed,
+            ChatError::SlowMode { seconds: 30, retry_after_ms: 1 },
         ];
         for error in all {
             let json: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();
             assert_eq!(json["code"], error.code());
+            // And read back as it was written (by `crate::error_wire`), in a frame too.
+            assert_eq!(ChatError::from_json(&error.to_json()), Some(error.clone()));
+            let id = Some(crate::protocol::ClientMsgId("m1".into()));
+            let frame = crate::protocol::ServerMsg::Error { error: error.clone(), id };
+            assert_eq!(serde_json::from_str::<crate::protocol::ServerMsg>(&frame.to_json()).unwrap(), frame);
         }
+        // A refusal missing its data, or of a code nobody knows, is no refusal.
+        assert_eq!(ChatError::from_json(r#"{"code":"too_long","len":3}"#), None);
+        assert_eq!(ChatError::from_json(r#"{"code":"no_such_code"}"#), None);
     }
 }

@@ -3,10 +3,12 @@
 //! [`room_name`] rule.
 
 pub mod account;
+pub mod admin;
 pub mod codec;
 pub mod directory;
 pub mod display_name;
 pub mod error;
+mod error_wire;
 pub mod history;
 pub mod late;
 pub mod markdown;
@@ -100,6 +102,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/sign-up") view={Lazy::<pages::SignUpRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/account/sign-in") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/search") view={Lazy::<pages::SearchRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin") view={Lazy::<pages::AdminRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/moderation") view={Lazy::<pages::ModerationRoute>::new()} ssr=SsrMode::Async/>
             </Routes>

@@ -23,6 +23,8 @@ pub struct LogEntry {
     pub seq: Option<u64>,
     /// A removal's end; `None` with `remove`: for good.
     pub until: Option<Timestamp>,
+    /// Slow mode's seconds (0: off).
+    pub seconds: Option<u32>,
 }
 
 /// What a moderator asks.
@@ -37,7 +39,12 @@ pub enum ModAction {
     Remove,
     /// Let a removed person back.
     Restore,
+    /// One message every `seconds` per person in the room (0: off); no person.
+    SlowMode,
 }
+
+/// Slow mode's longest pause, in seconds (an hour).
+pub const MAX_SLOW_MODE_SECONDS: u32 = 3_600;
 
 /// Why a moderation request was refused: a code the page renders in words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -86,7 +93,7 @@ mod service {
             room: RoomName,
             action: ModAction,
             username: String,
-            minutes: Option<u32>,
+            amount: Option<u32>,
         ) -> Answer<Result<(), ModerationError>>;
         /// The room's moderation log, newest first (its moderators only).
         fn log(&self, request: &Parts, room: RoomName) -> Answer<Result<Vec<LogEntry>, ModerationError>>;
@@ -96,19 +103,23 @@ mod service {
 }
 
 /// Acts on `username` in `room` (see [`ModAction`]); `minutes` (a number, or
-/// empty for good) bounds a removal. From a plain form, answered with the
-/// room's moderation page again.
+/// empty for good) bounds a removal; `seconds` sets slow mode. From a plain
+/// form, answered with the room's moderation page again.
 #[server(endpoint = "moderate")]
 pub async fn moderate(
     room: String,
     action: ModAction,
-    username: String,
+    #[server(default)] username: String,
     #[server(default)] minutes: String,
+    #[server(default)] seconds: String,
 ) -> Result<(), ModerationError> {
     let (service, parts) = crate::server_fns::context::<SharedModeration, _>(ModerationError::Unavailable)?;
     let room = crate::room_name::RoomName::parse(&room).map_err(|_| ModerationError::BadRoomName)?;
-    let minutes = minutes.trim().parse::<u32>().ok();
-    let done = service.moderate(&parts, room.clone(), action, username, minutes).await;
+    let amount = match action {
+        ModAction::SlowMode => Some(seconds.trim().parse::<u32>().unwrap_or(0)),
+        _ => minutes.trim().parse::<u32>().ok(),
+    };
+    let done = service.moderate(&parts, room.clone(), action, username, amount).await;
     if crate::server_fns::is_plain_form(&parts) {
         let page = format!("{}moderation", room.path());
         match &done {

@@ -203,12 +203,11 @@ pub enum ServerMsg {
     /// The request was refused; the connection stays usable unless the error
     /// says otherwise ([`ChatError::is_fatal`]). `id` names the refused message,
     /// when it was a `send`. On the wire: `{"error":{"code":…, its data…, "id":…}}`.
-    Error {
-        #[serde(flatten)]
-        error: ChatError,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<ClientMsgId>,
-    },
+    #[serde(
+        serialize_with = "crate::error_wire::serialize_refusal",
+        deserialize_with = "crate::error_wire::deserialize_refusal"
+    )]
+    Error { error: ChatError, id: Option<ClientMsgId> },
     /// The server is going away (restart or shutdown); reconnect after a moment.
     ShuttingDown,
     /// A signed-in person's whole room list, sent after the welcome on every

@@ -33,6 +33,8 @@ batch at once).
 about this server's Web Push (default mailto:postmaster@localhost; set a real
 one: some services refuse pushes without); --push-allow-http lets browsers
 subscribe with plain http:// push endpoints (a local push service in tests only).
+--admin USERNAME makes that account a site administrator (repeatable; the first
+account made is one too): /admin deactivates accounts.
 --trust-proxy takes each client's address from the last X-Forwarded-For entry:
 use it only behind a reverse proxy that sets that header, or clients could pick
 their own address for the per-address limits.
@@ -45,6 +47,7 @@ Environment:
   CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
   CHAT_PUSH_CONTACT  same as --push-contact
   CHAT_PUSH_ALLOW_HTTP 1 or true: same as --push-allow-http
+  CHAT_ADMINS        comma-separated usernames, same as --admin
   LEPTOS_SITE_ROOT   where the built site (pkg/, assets) is (default target/site)
   RUST_LOG           log filter (default: info for the chat, warn for the rest)";
 
@@ -66,6 +69,8 @@ pub struct Settings {
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
     pub trust_proxy: bool,
     pub push: PushSettings,
+    /// Usernames that are site administrators besides the first account.
+    pub admins: Vec<String>,
 }
 
 /// Web Push: whom push services may contact, and whether plain `http://`
@@ -109,6 +114,9 @@ impl Config {
         let mut flag_addr = None;
         let mut flag_db = None;
         let mut flag_origins = Vec::new();
+        let mut admins: Vec<String> = env("CHAT_ADMINS")
+            .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase).collect())
+            .unwrap_or_default();
         let mut flag_attempts = None;
         let mut limits: Vec<(&'static str, String)> = Vec::new();
         let mut trust_proxy = matches!(env("CHAT_TRUST_PROXY").as_deref().map(str::trim), Some("1" | "true"));
@@ -133,6 +141,7 @@ impl Config {
                     continue;
                 }
                 "--push-contact" => "--push-contact",
+                "--admin" => "--admin",
                 "--addr" => "--addr",
                 "--db" => "--db",
                 "--allow-origin" => "--allow-origin",
@@ -152,6 +161,7 @@ impl Config {
                 "--account-attempts" => flag_attempts = Some(value),
                 "--allow-origin" => flag_origins.push(value),
                 "--push-contact" => push.contact = value,
+                "--admin" => admins.push(value.trim().to_lowercase()),
                 limit => limits.push((limit, value)),
             }
         }
@@ -197,7 +207,11 @@ impl Config {
                 push.contact
             )));
         }
-        Ok(Config { addr, db: PathBuf::from(db), settings: Settings { policy, allowed_origins, trust_proxy, push } })
+        Ok(Config {
+            addr,
+            db: PathBuf::from(db),
+            settings: Settings { policy, allowed_origins, trust_proxy, push, admins },
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! WebSocket route.
 
 pub mod accounts;
+pub mod admin;
 mod clock;
 pub mod config;
 pub mod http;

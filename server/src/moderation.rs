@@ -5,7 +5,9 @@
 use http::request::Parts;
 
 use app::account::Answer;
-use app::moderation::{LogEntry, ModAction, ModerationError, ModerationService, MAX_REMOVAL_MINUTES};
+use app::moderation::{
+    LogEntry, ModAction, ModerationError, ModerationService, MAX_REMOVAL_MINUTES, MAX_SLOW_MODE_SECONDS,
+};
 use app::protocol::Timestamp;
 use app::room_name::RoomName;
 
@@ -44,29 +46,37 @@ impl Moderation {
         room: RoomName,
         action: ModAction,
         username: String,
-        minutes: Option<u32>,
+        amount: Option<u32>,
     ) -> Result<(), ModerationError> {
         let actor = self.actor(request).await?;
         // A direct conversation has nobody to moderate it.
         if room.is_direct() {
             return Err(ModerationError::NotModerator);
         }
-        let until = match (action, minutes) {
+        let until = match (action, amount) {
             (ModAction::Remove, Some(minutes)) => {
                 let minutes = i64::from(minutes.clamp(1, MAX_REMOVAL_MINUTES));
                 Some(Timestamp(crate::clock::now().0 + minutes * 60_000))
             }
             _ => None,
         };
+        let seconds = match action {
+            ModAction::SlowMode => amount.unwrap_or(0).min(MAX_SLOW_MODE_SECONDS),
+            _ => 0,
+        };
         let store = self.hub.store();
-        let target = store.moderate(&room, actor, action, &username, until).await.map_err(|error| {
+        let target = store.moderate(&room, actor, action, &username, (until, seconds)).await.map_err(|error| {
             tracing::error!(%error, "moderation failed");
             ModerationError::Unavailable
         })??;
-        if action == ModAction::Remove {
-            if let Some(live) = self.hub.room(&room) {
-                live.expel(target);
+        match (action, target) {
+            (ModAction::Remove, Some(target)) => {
+                if let Some(live) = self.hub.room(&room) {
+                    live.expel(target);
+                }
             }
+            (ModAction::SlowMode, _) => self.hub.set_slow_mode(&room, seconds),
+            _ => {}
         }
         Ok(())
     }
@@ -93,10 +103,10 @@ impl ModerationService for Moderation {
         room: RoomName,
         action: ModAction,
         username: String,
-        minutes: Option<u32>,
+        amount: Option<u32>,
     ) -> Answer<Result<(), ModerationError>> {
         let (this, request) = (self.clone(), request.clone());
-        Box::pin(async move { this.act(&request, room, action, username, minutes).await })
+        Box::pin(async move { this.act(&request, room, action, username, amount).await })
     }
 
     fn log(&self, request: &Parts, room: RoomName) -> Answer<Result<Vec<LogEntry>, ModerationError>> {

@@ -30,6 +30,9 @@ pub struct AppState {
     pub sessions: TaskTracker,
     /// Origins besides the site's own whose pages may open the WebSocket.
     pub allowed_origins: Arc<[String]>,
+    /// Usernames named site administrators (besides the first account).
+    #[from_ref(skip)]
+    pub admins: Arc<[String]>,
     /// Behind a reverse proxy: the client's address is the last `X-Forwarded-For` entry.
     pub trust_proxy: bool,
     /// Web Push's task (ended at shutdown).
@@ -59,6 +62,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             allowed_origins: settings.allowed_origins.clone().into(),
+            admins: settings.admins.clone().into(),
             trust_proxy: settings.trust_proxy,
         }
     }

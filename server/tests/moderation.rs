@@ -162,3 +162,44 @@ async fn a_removed_person_is_disconnected_kept_out_and_let_back() {
     assert_eq!(moderate(&server, &ada, "@1.2", "remove", &cy.username).await, Err("bad_room_name".into()));
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() {
+    let server = TestServer::start().await;
+    let (ada, bob) = (person(&server, "Ada").await, person(&server, "Bob").await);
+    let mut adas = joined(&server, &ada, "slow").await;
+    adas.say("first").await;
+    assert_eq!(adas.recv_body().await, "first");
+    let reply =
+        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")], &bob).await;
+    assert!(reply.body.contains("not_moderator"), "{reply:?}");
+    let reply =
+        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")], &ada).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    let mut bobs = joined(&server, &bob, "slow").await;
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b1".into()), body: "one".into(), reply_to: None }).await;
+    assert_eq!(answer(&mut bobs, "b1").await, Ok(Seq(2)));
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b2".into()), body: "two".into(), reply_to: None }).await;
+    match bobs.recv_delivery().await {
+        ServerMsg::Error { error: app::error::ChatError::SlowMode { seconds, retry_after_ms }, id: Some(id) } => {
+            assert_eq!((seconds, id.0.as_str()), (60, "b2"));
+            assert!(retry_after_ms > 55_000 && retry_after_ms <= 60_000, "{retry_after_ms}");
+        }
+        other => panic!("expected slow mode, got {other:?}"),
+    }
+    // The owner is not slowed; the log says who slowed the room.
+    for i in 0..3 {
+        adas.send(&ClientMsg::Send { id: ClientMsgId(format!("a{i}")), body: "go".into(), reply_to: None }).await;
+        assert!(answer(&mut adas, &format!("a{i}")).await.is_ok());
+    }
+    let entries = log(&server, &ada, "slow").await.unwrap();
+    assert_eq!((entries[0].action.as_str(), entries[0].seconds), ("slow_mode", Some(60)));
+    // Off again: Bob posts at once.
+    let reply =
+        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "0")], &ada).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b3".into()), body: "three".into(), reply_to: None }).await;
+    assert!(answer(&mut bobs, "b3").await.is_ok());
+    server.shut_down().await;
+}

@@ -1,6 +1,7 @@
 //! One component per route.
 
 mod account;
+mod admin;
 mod lazy;
 mod lobby;
 mod moderation;
@@ -9,7 +10,8 @@ mod room_page;
 mod search;
 
 pub use account::{AccountNav, SignInPage, SignUpPage};
-pub use lazy::{LobbyRoute, ModerationRoute, SearchRoute, SignInRoute, SignUpRoute};
+pub use admin::AdminPage;
+pub use lazy::{AdminRoute, LobbyRoute, ModerationRoute, SearchRoute, SignInRoute, SignUpRoute};
 pub use lobby::LobbyPage;
 pub use moderation::ModerationPage;
 pub use not_found::NotFound;

@@ -29,6 +29,7 @@ pub fn ModerationPage() -> impl IntoView {
         failed.map(|e| view! { <p class="error" role="alert" data-code=e.code()>{e.to_string()}</p> })
     };
     let name = room.to_string();
+    let slow_room = name.clone();
     let form = move |action: &'static str, label: &'static str, with_time: bool| {
         let name = name.clone();
         view! {
@@ -62,6 +63,22 @@ pub fn ModerationPage() -> impl IntoView {
                 <p class="hint">"A removed person's open pages of the room close; they cannot come back or post until the time is up or you let them back. Moderators delete anyone's message from its actions in the room."</p>
                 {form("remove", "Remove", true)}
                 {form("restore", "Let back", false)}
+                <h3>"Slow mode"</h3>
+                <ActionForm action=act attr:class="moderation-form">
+                    <input type="hidden" name="room" value=slow_room/>
+                    <input type="hidden" name="action" value="slow_mode"/>
+                    <label>"One message per person every "
+                        <select name="seconds">
+                            <option value="0">"(off)"</option>
+                            <option value="10">"10 seconds"</option>
+                            <option value="30">"30 seconds"</option>
+                            <option value="60">"minute"</option>
+                            <option value="300">"5 minutes"</option>
+                            <option value="900">"15 minutes"</option>
+                        </select>
+                    </label>
+                    <button type="submit" disabled=move || act.pending().get()>"Set slow mode"</button>
+                </ActionForm>
                 <h3>"Moderators (the owner names them)"</h3>
                 {form("moderator", "Make moderator", false)}
                 {form("unmoderator", "Stop moderating", false)}
@@ -99,6 +116,10 @@ fn Entry(entry: LogEntry) -> impl IntoView {
         "restore" => format!("let {target} back"),
         "moderator" => format!("made {target} a moderator"),
         "unmoderator" => format!("stopped {target} moderating"),
+        "slow_mode" => match entry.seconds.unwrap_or(0) {
+            0 => "turned slow mode off".to_owned(),
+            seconds => format!("set slow mode to one message every {seconds} s"),
+        },
         other => format!("{other} {target}"),
     };
     view! {

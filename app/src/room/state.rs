@@ -314,6 +314,12 @@ impl RoomState {
                 self.set_pending_state(&id, PendingState::Sending { sent_at: None });
                 Applied::Throttled { retry_after_ms }
             }
+            ServerMsg::Error { error: error @ ChatError::SlowMode { retry_after_ms, .. }, id: Some(id) } => {
+                // The same, and said: it is the room's rule, not a fault.
+                self.set_pending_state(&id, PendingState::Sending { sent_at: None });
+                self.error.set(Some(error.to_string()));
+                Applied::Throttled { retry_after_ms }
+            }
             // A refused message says so on it; a refused edit or delete (no
             // pending message has its id) says so above the composer.
             ServerMsg::Error { error, id: Some(id) }

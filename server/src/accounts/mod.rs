@@ -175,6 +175,23 @@ impl Accounts {
         Ok(())
     }
 
+    /// Deactivates the account: it cannot sign in again, and every session of
+    /// it ends, its sockets closed (each page reloads as a signed-out reader).
+    pub async fn deactivate(&self, account: AccountId) -> Result<(), AccountError> {
+        let ended = self.inner.store.deactivate(account, now_ms()).await.map_err(unavailable)?;
+        for hash in ended {
+            self.inner.cache.forget(&hash);
+            self.inner.sockets.end(&SessionKey(hash));
+        }
+        tracing::info!(account = account.0, "account deactivated");
+        Ok(())
+    }
+
+    /// The store the accounts are kept in.
+    pub fn store(&self) -> &SharedAccountStore {
+        &self.inner.store
+    }
+
     /// The live session the token belongs to, if any.
     /// A store that cannot be read is an error, never "signed out".
     pub async fn session(&self, token: &SessionToken) -> Result<Option<SignedIn>, AccountError> {

@@ -65,6 +65,20 @@ pub async fn post_message(
         tracing::debug!(code = error.code(), %room, "a form post was refused");
         back_with_refusal(&back, &error, &form.body)
     };
+    // A moderator's rules hold here as on the socket: removed, not at all;
+    // in slow mode, once per pause.
+    if let Some(me) = &author {
+        match state.hub.store().standing(&room, me.id, crate::clock::now()).await {
+            Ok(standing) if standing.removed.is_some() => return refused(ChatError::Removed),
+            Ok(standing) => {
+                state.hub.set_slow_mode(&room, standing.slow_mode_s);
+                if let Err(slowed) = state.hub.slow_check(&room, author.as_ref(), standing.moderator) {
+                    return refused(slowed);
+                }
+            }
+            Err(error) => return unavailable(&error.to_string()),
+        }
+    }
     let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), ClientMsgId(form.id.clone())).await {
         Ok(pending) => pending,
         Err(PostError::Refused(error)) => return refused(error),

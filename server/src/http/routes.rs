@@ -4,6 +4,7 @@
 use std::sync::{Arc, LazyLock, Mutex};
 
 use app::account::SharedAccounts;
+use app::admin::SharedAdmin;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
 use app::moderation::SharedModeration;
@@ -39,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         Arc::new(crate::search::Search::new(state.accounts.clone(), state.hub.store().clone(), &state.policy));
     let moderation: SharedModeration =
         Arc::new(crate::moderation::Moderation::new(state.accounts.clone(), state.hub.clone()));
+    let admin: SharedAdmin =
+        Arc::new(crate::admin::Admin::new(state.accounts.clone(), state.hub.clone(), state.admins.clone()));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -59,6 +62,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(push.clone());
                 provide_context(search.clone());
                 provide_context(moderation.clone());
+                provide_context(admin.clone());
             },
             move || shell(options.clone()),
         )

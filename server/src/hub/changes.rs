@@ -88,6 +88,12 @@ impl Hub {
         self.change(author, room, target, kind).await
     }
 
+    /// Deletes `author`'s message `target` in `room` as its author would,
+    /// without the sending allowance (a site administrator's clean-up).
+    pub async fn erase(&self, author: &Author, room: &RoomName, target: Seq) -> Result<(), PostError> {
+        self.change(author, room, target, ChangeKind::Delete).await.map(|_| ())
+    }
+
     async fn change(
         &self,
         author: &Author,

@@ -12,6 +12,7 @@ mod notices;
 mod post;
 mod presence;
 mod room;
+mod slow;
 mod topics;
 
 use std::collections::HashMap;
@@ -65,6 +66,7 @@ struct Inner {
     lists: lists::Lists,
     reads: lists::ReadMarks,
     notices: notices::Notices,
+    slow: slow::SlowRooms,
 }
 
 impl Hub {
@@ -110,6 +112,7 @@ impl Hub {
                 lists,
                 reads,
                 notices: notices::Notices::start(),
+                slow: slow::SlowRooms::default(),
             }),
         }
     }
@@ -190,6 +193,21 @@ impl Hub {
             sent.await.map_err(|_| PostError::Closed)?;
             Ok(PendingPost::new(answer))
         }
+    }
+
+    /// The room's slow mode is `seconds` (0: off), as the store has it.
+    pub fn set_slow_mode(&self, room: &RoomName, seconds: u32) {
+        self.inner.slow.set(room, seconds);
+    }
+
+    /// Slow mode's check of a post by `author` in `room` (a moderator's is
+    /// never slowed); takes the author's turn when it passes.
+    pub fn slow_check(&self, room: &RoomName, author: Option<&Author>, moderator: bool) -> Result<(), ChatError> {
+        let Some(author) = author.filter(|_| !moderator) else { return Ok(()) };
+        self.inner
+            .slow
+            .take(room, author.id, std::time::Instant::now())
+            .map_err(|(seconds, wait)| ChatError::SlowMode { seconds, retry_after_ms: wait.as_millis().max(1) as u64 })
     }
 
     pub fn store(&self) -> &SharedStore {

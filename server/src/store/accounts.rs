@@ -3,6 +3,9 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+use app::protocol::Seq;
+use app::room_name::RoomName;
+
 use super::{Result, SqliteStore};
 
 /// An account's row id; what a message's author is.
@@ -91,6 +94,16 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Removes every session expired at `now`; returns how many.
     fn delete_expired_sessions(&self, now: i64) -> BoxFuture<'_, Result<u64>>;
+
+    /// Deactivates the account at `now`: it can no longer sign in, and its
+    /// sessions are deleted; returns their token hashes (to end their sockets).
+    fn deactivate(&self, account: AccountId, now: i64) -> BoxFuture<'_, Result<Vec<String>>>;
+
+    /// The first account made (a site administrator).
+    fn first_account(&self) -> BoxFuture<'_, Result<Option<AccountId>>>;
+
+    /// The account's messages not deleted, by room and seq.
+    fn messages_by(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<(RoomName, Seq)>>>;
 }
 
 impl AccountStore for SqliteStore {
@@ -150,7 +163,11 @@ impl AccountStore for SqliteStore {
     fn credentials<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<Credentials>>> {
         async move {
             let row: Option<CredentialsRow> =
-                sqlx::query_as("SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1")
+                // A deactivated account has no credentials: it cannot sign in.
+                sqlx::query_as(
+                    "SELECT id, username, display_name, password_hash FROM accounts
+                      WHERE username = ?1 AND deactivated_at IS NULL",
+                )
                     .bind(username)
                     .fetch_optional(self.readers())
                     .await?;
@@ -201,6 +218,50 @@ impl AccountStore for SqliteStore {
         async move {
             sqlx::query("DELETE FROM sessions WHERE token_hash = ?1").bind(token_hash).execute(self.writer()).await?;
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn deactivate(&self, account: AccountId, now: i64) -> BoxFuture<'_, Result<Vec<String>>> {
+        async move {
+            let mut tx = self.writer().begin().await?;
+            sqlx::query("UPDATE accounts SET deactivated_at = coalesce(deactivated_at, ?1) WHERE id = ?2")
+                .bind(now)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+            let ended: Vec<String> =
+                sqlx::query_scalar("DELETE FROM sessions WHERE account_id = ?1 RETURNING token_hash")
+                    .bind(account.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(ended)
+        }
+        .boxed()
+    }
+
+    fn first_account(&self) -> BoxFuture<'_, Result<Option<AccountId>>> {
+        async move {
+            let id: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM accounts").fetch_one(self.readers()).await?;
+            Ok(id.map(AccountId))
+        }
+        .boxed()
+    }
+
+    fn messages_by(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<(RoomName, Seq)>>> {
+        async move {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT r.name, m.seq FROM messages m JOIN rooms r ON r.id = m.room_id
+                  WHERE m.author_id = ?1 AND m.deleted_at IS NULL ORDER BY m.room_id, m.seq",
+            )
+            .bind(account.0)
+            .fetch_all(self.readers())
+            .await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(room, seq)| Some((RoomName::parse_key(&room).ok()?, Seq(seq as u64))))
+                .collect())
         }
         .boxed()
     }

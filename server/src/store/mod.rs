@@ -166,6 +166,8 @@ pub struct Standing {
     pub moderator: bool,
     /// Removed from the room: until when (`None` inside: for good).
     pub removed: Option<Option<Timestamp>>,
+    /// The room's slow mode: seconds between one person's messages (0: off).
+    pub slow_mode_s: u32,
 }
 
 /// Reading the rooms' messages, in seq order per room: shared by the pages,
@@ -198,16 +200,17 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<Standing>>;
 
-    /// Does what a moderator (`actor`) asked of `username` in `room`, and logs
-    /// it; returns the account acted on, or the refusal.
+    /// Does what a moderator (`actor`) asked of `username` in `room` (a
+    /// removal until `until`; slow mode of `seconds`), and logs it; returns
+    /// the account acted on (none for slow mode), or the refusal.
     fn moderate<'a>(
         &'a self,
         room: &'a RoomName,
         actor: AccountId,
         action: app::moderation::ModAction,
         username: &'a str,
-        until: Option<Timestamp>,
-    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>>;
+        amount: (Option<Timestamp>, u32),
+    ) -> BoxFuture<'a, Result<std::result::Result<Option<AccountId>, app::moderation::ModerationError>>>;
 
     /// The room's moderation log, newest first.
     fn moderation_log<'a>(

@@ -129,9 +129,9 @@ impl Store for TestStore {
         actor: AccountId,
         action: app::moderation::ModAction,
         username: &'a str,
-        until: Option<app::protocol::Timestamp>,
-    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>> {
-        self.inner.moderate(room, actor, action, username, until)
+        amount: (Option<app::protocol::Timestamp>, u32),
+    ) -> BoxFuture<'a, Result<std::result::Result<Option<AccountId>, app::moderation::ModerationError>>> {
+        self.inner.moderate(room, actor, action, username, amount)
     }
 
     fn moderation_log<'a>(

@@ -90,7 +90,10 @@ pub async fn upgrade(
                 tracing::info!(%ip, %room, "websocket upgrade refused: removed from the room");
                 return (StatusCode::FORBIDDEN, ChatError::Removed.to_string()).into_response();
             }
-            Ok(standing) => moderator = standing.moderator,
+            Ok(standing) => {
+                moderator = standing.moderator;
+                state.hub.set_slow_mode(&room, standing.slow_mode_s);
+            }
             Err(error) => {
                 tracing::warn!(%error, %ip, "websocket upgrade refused: the store is not answering");
                 return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], error.to_string()).into_response();

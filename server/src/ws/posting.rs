@@ -39,6 +39,14 @@ where
         body: String,
         reply: Option<Box<Quote>>,
     ) -> Result<Option<InFlight>, Gone> {
+        let (hub, author) = (&self.context.hub, self.context.author.as_ref());
+        if let Err(slowed) = hub.slow_check(&self.context.room, author, self.context.moderator) {
+            // Slowed: unless a moderator since the connection opened (the
+            // owner, when it opened before the room was made).
+            if !Box::pin(self.moderates_now()).await {
+                return Box::pin(self.writer.refuse_message(id, slowed)).await.map(|()| None);
+            }
+        }
         match membership.submit(self.context.author.as_ref(), body, id.clone(), reply).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
             // An id that is not one cannot name the refusal.
@@ -127,6 +135,15 @@ where
             Err(PostError::Closed) => return Err(Gone),
         };
         self.answer_after_queued(membership, seen, vec![answer]).await
+    }
+
+    /// Whether the connection's person moderates the room now, as the store says.
+    async fn moderates_now(&mut self) -> bool {
+        let Some(author) = &self.context.author else { return false };
+        let standing = self.context.hub.store().standing(&self.context.room, author.id, crate::clock::now()).await;
+        let moderator = standing.is_ok_and(|s| s.moderator);
+        self.context.moderator |= moderator;
+        moderator
     }
 
     /// A reply: the message it answers is looked up first (a reply to a

@@ -50,9 +50,15 @@ impl SqliteWriter {
                 return Ok(Err(ChatError::NotYourMessage));
             }
             Self::change_body(&mut tx, at, &change, &old_body).await?;
-            let seq = Some(change.target.0 as i64);
-            super::moderation::log(&mut tx, room_id, change.author_id.0, "delete", author_id, seq, None, change.at)
-                .await?;
+            let entry = super::moderation::Entry {
+                room_id,
+                actor: change.author_id.0,
+                action: "delete",
+                target: author_id,
+                seq: Some(change.target.0 as i64),
+                ..Default::default()
+            };
+            super::moderation::log(&mut tx, entry, change.at).await?;
         } else {
             Self::change_body(&mut tx, at, &change, &old_body).await?;
         }

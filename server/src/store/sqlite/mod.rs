@@ -311,9 +311,9 @@ impl Store for SqliteStore {
         actor: AccountId,
         action: app::moderation::ModAction,
         username: &'a str,
-        until: Option<Timestamp>,
-    ) -> BoxFuture<'a, Result<std::result::Result<AccountId, app::moderation::ModerationError>>> {
-        self.apply_moderation(room, actor, action, username, until, crate::clock::now()).boxed()
+        amount: (Option<Timestamp>, u32),
+    ) -> BoxFuture<'a, Result<std::result::Result<Option<AccountId>, app::moderation::ModerationError>>> {
+        self.apply_moderation(room, actor, action, username, amount, crate::clock::now()).boxed()
     }
 
     fn moderation_log<'a>(

@@ -17,15 +17,16 @@ impl SqliteStore {
         account: AccountId,
         now: Timestamp,
     ) -> Result<Standing> {
-        let row: Option<(Option<i64>, bool)> = sqlx::query_as(
-            "SELECT r.owner_id, EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?2)
+        let row: Option<(Option<i64>, bool, i64)> = sqlx::query_as(
+            "SELECT r.owner_id, EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?2),
+                    r.slow_mode_s
                FROM rooms r WHERE r.name = ?1",
         )
         .bind(room.as_str())
         .bind(account.0)
         .fetch_optional(self.readers())
         .await?;
-        let Some((owner, moderator)) = row else { return Ok(Standing::default()) };
+        let Some((owner, moderator, slow_mode_s)) = row else { return Ok(Standing::default()) };
         // A removal in force: its end, NULL for good.
         let removed: Option<(Option<i64>,)> = sqlx::query_as(
             "SELECT x.until FROM removals x JOIN rooms r ON r.id = x.room_id
@@ -37,19 +38,25 @@ impl SqliteStore {
         .fetch_optional(self.readers())
         .await?;
         let owner = owner == Some(account.0);
-        Ok(Standing { owner, moderator: owner || moderator, removed: removed.map(|(until,)| until.map(Timestamp)) })
+        Ok(Standing {
+            owner,
+            moderator: owner || moderator,
+            removed: removed.map(|(until,)| until.map(Timestamp)),
+            slow_mode_s: u32::try_from(slow_mode_s).unwrap_or(0),
+        })
     }
 
-    /// Does what a moderator asked; returns the account acted on.
+    /// Does what a moderator asked; returns the account acted on (none for
+    /// slow mode). `until` ends a removal; `seconds` is slow mode's.
     pub(super) async fn apply_moderation(
         &self,
         room: &RoomName,
         actor: AccountId,
         action: ModAction,
         username: &str,
-        until: Option<Timestamp>,
+        (until, seconds): (Option<Timestamp>, u32),
         now: Timestamp,
-    ) -> Result<std::result::Result<AccountId, ModerationError>> {
+    ) -> Result<std::result::Result<Option<AccountId>, ModerationError>> {
         let mut tx = self.writer().begin().await?;
         let row: Option<(i64, Option<i64>, bool)> = sqlx::query_as(
             "SELECT r.id, r.owner_id,
@@ -66,6 +73,18 @@ impl SqliteStore {
             ModAction::Moderator | ModAction::Unmoderator if !is_owner => return Ok(Err(ModerationError::NotOwner)),
             _ if !(is_owner || moderator) => return Ok(Err(ModerationError::NotModerator)),
             _ => {}
+        }
+        if action == ModAction::SlowMode {
+            sqlx::query("UPDATE rooms SET slow_mode_s = ?1 WHERE id = ?2")
+                .bind(seconds)
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+            let entry =
+                Entry { room_id, actor: actor.0, action: "slow_mode", seconds: Some(seconds), ..Entry::default() };
+            log(&mut tx, entry, now).await?;
+            tx.commit().await?;
+            return Ok(Ok(None));
         }
         let target: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE username = ?1")
             .bind(username.trim().trim_start_matches('@').to_lowercase())
@@ -116,16 +135,18 @@ impl SqliteStore {
                     .await?;
                 ("restore", None)
             }
+            ModAction::SlowMode => unreachable!("handled above"),
         };
-        log(&mut tx, room_id, actor.0, name, Some(target), None, until, now).await?;
+        let entry = Entry { room_id, actor: actor.0, action: name, target: Some(target), until, ..Entry::default() };
+        log(&mut tx, entry, now).await?;
         tx.commit().await?;
-        Ok(Ok(AccountId(target)))
+        Ok(Ok(Some(AccountId(target))))
     }
 
     /// The room's log, newest first.
     pub(super) async fn select_moderation_log(&self, room: &RoomName, limit: u32) -> Result<Vec<LogEntry>> {
         let rows: Vec<LogRow> = sqlx::query_as(
-            "SELECT l.at, a.username, l.action, t.username, l.target_seq, l.until
+            "SELECT l.at, a.username, l.action, t.username, l.target_seq, l.until, l.seconds
                FROM rooms r JOIN moderation_log l ON l.room_id = r.id
                LEFT JOIN accounts a ON a.id = l.actor_id
                LEFT JOIN accounts t ON t.id = l.target_id
@@ -138,20 +159,22 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(at, actor, action, target, seq, until)| LogEntry {
+            .map(|(at, actor, action, target, seq, until, seconds)| LogEntry {
                 at: Timestamp(at),
                 actor: actor.unwrap_or_default(),
                 action,
                 target,
                 seq: seq.map(|s| s as u64),
                 until: until.map(Timestamp),
+                seconds: seconds.and_then(|s| u32::try_from(s).ok()),
             })
             .collect())
     }
 }
 
-/// A log entry as read: when, who, what, whom, which message, until when.
-type LogRow = (i64, Option<String>, String, Option<String>, Option<i64>, Option<i64>);
+/// A log entry as read: when, who, what, whom, which message, until when,
+/// how many seconds.
+type LogRow = (i64, Option<String>, String, Option<String>, Option<i64>, Option<i64>, Option<i64>);
 
 /// Whether `account` moderates the room `room_id` (its owner, or named).
 pub(super) async fn moderates(conn: &mut SqliteConnection, room_id: i64, account: i64) -> Result<bool> {
@@ -165,28 +188,31 @@ pub(super) async fn moderates(conn: &mut SqliteConnection, room_id: i64, account
     .await?)
 }
 
+/// A moderation action to record.
+#[derive(Default)]
+pub(super) struct Entry {
+    pub room_id: i64,
+    pub actor: i64,
+    pub action: &'static str,
+    pub target: Option<i64>,
+    pub seq: Option<i64>,
+    pub until: Option<Timestamp>,
+    pub seconds: Option<u32>,
+}
+
 /// Records a moderation action.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn log(
-    conn: &mut SqliteConnection,
-    room_id: i64,
-    actor: i64,
-    action: &str,
-    target: Option<i64>,
-    seq: Option<i64>,
-    until: Option<Timestamp>,
-    at: Timestamp,
-) -> Result<()> {
+pub(super) async fn log(conn: &mut SqliteConnection, entry: Entry, at: Timestamp) -> Result<()> {
     sqlx::query(
-        "INSERT INTO moderation_log (room_id, actor_id, action, target_id, target_seq, until, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO moderation_log (room_id, actor_id, action, target_id, target_seq, until, seconds, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
-    .bind(room_id)
-    .bind(actor)
-    .bind(action)
-    .bind(target)
-    .bind(seq)
-    .bind(until.map(|t| t.0))
+    .bind(entry.room_id)
+    .bind(entry.actor)
+    .bind(entry.action)
+    .bind(entry.target)
+    .bind(entry.seq)
+    .bind(entry.until.map(|t| t.0))
+    .bind(entry.seconds)
     .bind(at.0)
     .execute(&mut *conn)
     .await?;
