@@ -56,3 +56,23 @@ test("editing and deleting one's own message: the other person sees both live", 
   await bob.page.reload();
   await expect(log(bob.page).locator("li.message[data-seq] .body")).toHaveText(["the plan is ready", "Message deleted"]);
 });
+
+test("an edit saved while offline is sent once the page is back online, and shows as saving until then", async ({
+  browser,
+  baseURL,
+}) => {
+  const ada = await accountInRoom(browser, baseURL!, "edits-offline", "Ada");
+  await send(ada.page, "draft one");
+  const mine = log(ada.page).getByRole("listitem").filter({ hasText: "draft one" });
+  await mine.hover();
+  await mine.getByRole("button", { name: "Edit" }).click();
+  const box = ada.page.getByRole("textbox", { name: "Edit message" });
+  await box.fill("draft two");
+  await ada.context.setOffline(true);
+  await expect(ada.page.locator(".connection")).not.toHaveAttribute("data-state", "live");
+  await box.press("Enter");
+  await expect(ada.page.locator("form.editor")).toContainText("Saving…");
+  await ada.context.setOffline(false);
+  await expect(log(ada.page).getByRole("listitem").filter({ hasText: "draft two" })).toContainText("(edited)");
+  await expect(ada.page.locator("form.editor")).toHaveCount(0);
+});

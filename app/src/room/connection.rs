@@ -151,6 +151,7 @@ pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
         last_read: None,
         away: false,
         notify: None,
+        changes: Vec::new(),
     };
     leptos::task::spawn_local(Abortable::new(browser::run(room, state, list, channels), registration).map(|_| ()));
     Connection { nudge, outgoing, task, network }
@@ -208,6 +209,9 @@ mod browser {
         pub away: bool,
         /// A notification level chosen while not connected: sent on joining.
         pub notify: Option<NotifyLevel>,
+        /// Edits, deletes and reactions made while not connected: sent on
+        /// joining, in order (each names its message, so each is still right).
+        pub changes: Vec<ClientMsg>,
     }
 
     pub async fn run(room: RoomName, state: RoomState, list: RoomList, mut channels: Channels) {
@@ -357,6 +361,13 @@ mod browser {
                                 break;
                             }
                         }
+                        let mut sent = true;
+                        for change in std::mem::take(&mut channels.changes) {
+                            sent = sent && send(&mut sink, &change).await.is_ok();
+                        }
+                        if !sent {
+                            break;
+                        }
                     } else if acked && throttled && pause.is_terminated() {
                         match send_next(&mut sink, state).await {
                             Ok(more) => throttled = more,
@@ -409,8 +420,8 @@ mod browser {
                             continue;
                         }
                         Outgoing::Notify(level) => ClientMsg::Notify { level },
-                        Outgoing::Change(..) if !live => {
-                            state.error.set(Some("You are offline: that change was not sent. Try again when connected.".into()));
+                        Outgoing::Change(change) if !live => {
+                            channels.changes.push(change);
                             continue;
                         }
                         Outgoing::Change(msg) => msg,

@@ -16,17 +16,23 @@ mod lazy {
     use crate::protocol::{validate_body, Seq};
 
     /// Opens the editor on message `seq` (showing `body`), or with `None`
-    /// asks, then deletes it; `save` sends the change. (One entry to the chunk:
+    /// asks, then deletes it; `save` sends the change; `refused` is where the
+    /// room says a change was refused (or not sent). (One entry to the chunk:
     /// each costs the first chunk a loader.)
     #[lazy]
-    pub async fn act(seq: Seq, body: Option<String>, save: Callback<(Seq, Option<String>)>) {
+    pub async fn act(
+        seq: Seq,
+        body: Option<String>,
+        save: Callback<(Seq, Option<String>)>,
+        refused: RwSignal<Option<String>>,
+    ) {
         match body {
-            Some(body) => edit(seq, body, save),
+            Some(body) => edit(seq, body, save, refused),
             None => delete(seq, save),
         }
     }
 
-    fn edit(seq: Seq, body: String, save: Callback<(Seq, Option<String>)>) {
+    fn edit(seq: Seq, body: String, save: Callback<(Seq, Option<String>)>, refused: RwSignal<Option<String>>) {
         let Some(item) = document().get_element_by_id(&format!("m{}", seq.0)) else { return };
         let Some(slot) = item.query_selector(".edit-slot").ok().flatten() else { return };
         let slot: web_sys::HtmlElement = slot.unchecked_into();
@@ -40,6 +46,17 @@ mod lazy {
         let draft = RwSignal::new(body.clone());
         let saving = RwSignal::new(false);
         let problem = RwSignal::new(None::<String>);
+        // Refused (or not sent, offline) while saving: said here, and the
+        // text stays to try again. (Saved, the message comes back as a change
+        // and replaces the whole item, editor and all.)
+        Effect::new(move |_| {
+            if let Some(reason) = refused.get() {
+                if saving.get_untracked() {
+                    saving.set(false);
+                    problem.set(Some(reason));
+                }
+            }
+        });
         let close = {
             let (item, slot) = (item.clone(), slot.clone());
             move || {
@@ -60,6 +77,7 @@ mod lazy {
                 match validate_body(&text) {
                     Ok(_) => {
                         problem.set(None);
+                        refused.set(None);
                         saving.set(true);
                         save.run((seq, Some(text)));
                     }

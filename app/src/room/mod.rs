@@ -132,22 +132,26 @@ pub fn Room(
         });
         with_connection(&|c| c.react(seq, emoji.clone(), !given));
     });
+    // The editor's signals and effects live as long as the room's page.
+    let owner = Owner::current();
     let act = Callback::new(move |(seq, what): (Seq, &'static str)| {
         #[cfg(feature = "hydrate")]
         match what {
             "edit" => {
                 let body =
                     state.messages.with_untracked(|m| m.get(&seq).filter(|m| !m.deleted).map(|m| m.body.clone()));
-                if let Some(body) = body {
-                    leptos::task::spawn_local(editing::act(seq, Some(body), change));
+                if let (Some(body), Some(owner)) = (body, &owner) {
+                    owner.with(|| {
+                        leptos::reactive::spawn_local_scoped(editing::act(seq, Some(body), change, state.error))
+                    });
                 }
             }
-            "delete" => leptos::task::spawn_local(editing::act(seq, None, change)),
+            "delete" => leptos::task::spawn_local(editing::act(seq, None, change, state.error)),
             "react" => leptos::task::spawn_local(reacting::pick(seq, react)),
             _ => state.replying.set(Some(seq)),
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (seq, what, change, react);
+        let _ = (seq, what, change, react, &owner);
     });
     // Text an action puts in the composer (a mention of a message's author).
     let insert = RwSignal::new(None::<String>);
