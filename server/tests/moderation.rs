@@ -136,17 +136,13 @@ async fn a_removed_person_is_disconnected_kept_out_and_let_back() {
         }
     }
     assert!(cys.closed().await.is_some(), "the removed person's socket closes");
-    // Not back in: the upgrade is refused.
-    let request = {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = format!("ws://{}/ws/chat/plaza", server.addr).into_client_request().unwrap();
-        request.headers_mut().insert("cookie", cy.cookie.parse().unwrap());
-        request
-    };
-    match tokio_tungstenite::connect_async(request.clone()).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!("a removed person's socket should be refused, got {:?}", other.map(|_| ())),
+    // Not back in: a new socket is told why, and closed.
+    let mut again = Client::open(server.addr, "plaza", Some(&cy.cookie), "Cy").await;
+    match again.recv().await {
+        ServerMsg::Error { error, .. } => assert_eq!(error.code(), "removed"),
+        other => panic!("a removed person's socket should be refused, got {other:?}"),
     }
+    assert!(again.closed().await.is_some());
     // Elsewhere, nothing changed.
     elsewhere.say("still here").await;
     assert_eq!(elsewhere.recv_body().await, "still here");

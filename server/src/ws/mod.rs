@@ -87,8 +87,8 @@ pub async fn upgrade(
         // Removed from the room by a moderator: not back until the time is up.
         match state.hub.store().standing(&room, signed_in.account.id, crate::clock::now()).await {
             Ok(standing) if standing.removed.is_some() => {
-                tracing::info!(%ip, %room, "websocket upgrade refused: removed from the room");
-                return (StatusCode::FORBIDDEN, ChatError::Removed.to_string()).into_response();
+                tracing::info!(%ip, %room, "websocket refused: removed from the room");
+                return told_and_closed(ws, &state, ChatError::Removed);
             }
             Ok(standing) => {
                 moderator = standing.moderator;
@@ -132,6 +132,24 @@ pub async fn upgrade(
             sessions.track_future(run_session(sink, stream, context).map(move |()| drop(held)))
         },
     )
+}
+
+/// Opens the socket only to say why it closes: a page reads the reason from a
+/// frame (a refused upgrade shows it nothing but a failure, and it retries).
+fn told_and_closed(ws: WebSocketUpgrade, state: &AppState, refusal: ChatError) -> Response {
+    use axum::extract::ws::{close_code, CloseFrame, Message};
+    use futures::SinkExt;
+    let sessions = state.sessions.clone();
+    limits::apply(ws).on_upgrade(move |socket| {
+        sessions.track_future(async move {
+            let (mut sink, _) = socket.split();
+            let told = Message::Text(app::protocol::ServerMsg::error(refusal).to_json().into());
+            let close = Message::Close(Some(CloseFrame { code: close_code::POLICY, reason: "refused".into() }));
+            if let Err(error) = sink.send(told).await.and(sink.send(close).await) {
+                tracing::debug!(%error, "the refused socket went first");
+            }
+        })
+    })
 }
 
 fn over_cap(refusal: CapError, ip: IpAddr) -> Response {
