@@ -12,6 +12,9 @@ use crate::room_name::RoomName;
 
 /// Messages per page.
 pub const HISTORY_PAGE: u32 = 50;
+/// Most messages one request reads (a jump to a message far back asks for
+/// everything down to it in pages this long, not fifty at a time).
+pub const MAX_HISTORY_PAGE: u32 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
@@ -36,16 +39,22 @@ pub trait HistorySource: Send + Sync + 'static {
 #[cfg(feature = "ssr")]
 pub type SharedHistory = std::sync::Arc<dyn HistorySource>;
 
-/// The page of `room`'s messages before seq `before` (the newest page without it).
+/// The page of `room`'s messages before seq `before` (the newest page without
+/// it): [`HISTORY_PAGE`] of them, or `limit` (at most [`MAX_HISTORY_PAGE`]).
 #[server(endpoint = "history")]
-pub async fn history(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
+pub async fn history(
+    room: String,
+    before: Option<u64>,
+    #[server(default)] limit: Option<u32>,
+) -> Result<HistoryPage, ServerFnError> {
+    let limit = limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_PAGE);
     let room = RoomName::parse_key(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
     // A direct conversation's history is its two people's only.
     crate::rooms::check_readable(&room).await.map_err(|e| ServerFnError::new(e.code()))?;
     let source =
         use_context::<SharedHistory>().ok_or_else(|| ServerFnError::new("the message history is not available"))?;
-    let mut messages = source.page(room, before.map(Seq), HISTORY_PAGE + 1).await.map_err(ServerFnError::new)?;
-    let at_start = messages.len() <= HISTORY_PAGE as usize;
+    let mut messages = source.page(room, before.map(Seq), limit + 1).await.map_err(ServerFnError::new)?;
+    let at_start = messages.len() <= limit as usize;
     if !at_start {
         messages.remove(0);
     }

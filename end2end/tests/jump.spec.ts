@@ -1,6 +1,6 @@
 import { test, expect, accountInRoom, log, postOverSocket, signUpViaApi, uniqueUsername, PASSWORD } from "./fixtures";
 
-test("a link to a message further back than the first page opens the room there, older pages loaded", async ({
+test("a link to a message further back than the first page opens the room there, what is between loaded at once", async ({
   browser,
   baseURL,
 }) => {
@@ -13,6 +13,10 @@ test("a link to a message further back than the first page opens the room there,
     await postOverSocket(baseURL!, cookie, room, messages);
   }
   const ada = await accountInRoom(browser, baseURL!, "jump-lobby", "Ada");
+  const pages: string[] = [];
+  ada.page.on("request", (request) => {
+    if (request.url().includes("/api/history")) pages.push(request.url());
+  });
   await ada.page.goto(`/chat/${room}/#m3`);
   const target = log(ada.page).locator("#m3");
   await expect(target).toContainText("note number 3");
@@ -21,4 +25,6 @@ test("a link to a message further back than the first page opens the room there,
   const bodies = await log(ada.page).locator("li.message[data-seq] .body").allTextContents();
   expect(bodies.slice(0, 3)).toEqual(["note number 1", "note number 2", "note number 3"]);
   expect(bodies).toHaveLength(120);
+  // Everything down to it in one request, not a page of fifty at a time.
+  expect(pages).toHaveLength(1);
 });

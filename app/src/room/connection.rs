@@ -326,7 +326,7 @@ mod browser {
                             let wait = u32::try_from(retry_after_ms).unwrap_or(u32::MAX);
                             pause = gloo_timers::future::sleep(std::time::Duration::from_millis(wait.into())).fuse();
                         }
-                        Applied::ReloadHistory => match history(room.to_string(), None).await {
+                        Applied::ReloadHistory => match history(room.to_string(), None, None).await {
                             Ok(page) => state.reset_to(page),
                             Err(error) => state.error.set(Some(format!("Could not reload the messages: {error}"))),
                         },

@@ -95,8 +95,15 @@ pub fn MessageList(
         }
         loading.set(true);
         let room = room_key.get_value();
+        // Going to a message further back: everything down to it (and a few
+        // before), in as few requests as the server allows.
+        #[cfg(feature = "hydrate")]
+        let limit =
+            browser::target().filter(|t| *t < first).map(|t| (first.0 - t.0 + 10).min(u64::from(u32::MAX)) as u32);
+        #[cfg(not(feature = "hydrate"))]
+        let limit = None;
         leptos::task::spawn_local(async move {
-            match history(room, Some(first.0)).await {
+            match history(room, Some(first.0), limit).await {
                 Ok(page) => state.prepend(page),
                 Err(error) => {
                     keep_place.set_value(None);

@@ -56,7 +56,7 @@ pub fn Room(
     // JavaScript) and handed to the browser with the page.
     let first_page = {
         let room = room.to_string();
-        crate::codec::load(move || room.clone(), |room| history(room, None))
+        crate::codec::load(move || room.clone(), |room| history(room, None, None))
     };
     // Set once the first page is in the state (or failed): the join resumes after it.
     let history_ready = RwSignal::new(false);

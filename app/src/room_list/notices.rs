@@ -258,7 +258,7 @@ mod browser {
             let (author, body) = match due.message.clone() {
                 Some(message) => message,
                 // Another room: its newest message for me, from its history.
-                None => match history(due.room.to_string(), Some(due.seq.0 + 1)).await {
+                None => match history(due.room.to_string(), Some(due.seq.0 + 1), None).await {
                     Ok(page) => page
                         .messages
                         .into_iter()
