@@ -9,18 +9,11 @@ use app::admin::Deactivated;
 use app::protocol::ServerMsg;
 use app::room_name::RoomName;
 use server::config::Settings;
-use support::{person, post_form, raw_http, Client, Person, Reply, TestServer, PASSWORD};
+use support::{call, person, post_form, Client, Person, Reply, TestServer, PASSWORD};
 
 async fn deactivate(server: &TestServer, who: &Person, username: &str, erase: bool) -> Reply {
-    let body = format!("username={username}{}", if erase { "&erase=on" } else { "" });
-    let request = format!(
-        "POST /api/deactivate-account HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len(),
-        who.cookie,
-        addr = server.addr,
-    );
-    raw_http(server.addr, &request).await
+    let erase = if erase { "on" } else { "" };
+    call(server.addr, "/api/deactivate-account", &[("username", username), ("erase", erase)], Some(&who.cookie)).await
 }
 
 #[tokio::test]

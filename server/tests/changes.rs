@@ -5,31 +5,10 @@
 mod support;
 
 use app::protocol::{ChatError, ClientMsg, ClientMsgId, Seq, ServerMsg};
-use support::TestServer;
+use support::{answer, next_change, TestServer};
 
 fn id(s: &str) -> ClientMsgId {
     ClientMsgId(s.into())
-}
-
-/// The next change a client is told; panics on any other message.
-async fn next_change(client: &mut support::Client) -> (Seq, app::protocol::ChatMessage) {
-    match client.recv_chat().await {
-        ServerMsg::Changed { seq, message } => (seq, message),
-        other => panic!("{} expected a change, got {other:?}", client.name),
-    }
-}
-
-/// The answer to the request `expected`: its ack's seq, or the refusal's code.
-async fn answer(client: &mut support::Client, expected: &ClientMsgId) -> Result<Seq, String> {
-    loop {
-        match client.recv_delivery().await {
-            ServerMsg::Ack { id, seq } if &id == expected => return Ok(seq),
-            ServerMsg::Error { error, id: Some(id) } if &id == expected => return Err(error.code().to_owned()),
-            ServerMsg::Error { error, id: None } => return Err(error.code().to_owned()),
-            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
-            other => panic!("{} expected an answer, got {other:?}", client.name),
-        }
-    }
 }
 
 #[tokio::test]
@@ -49,13 +28,13 @@ async fn an_edit_and_a_delete_are_told_live_and_replayed_once_after_a_reconnect(
 
     ada.send(&ClientMsg::Edit { id: id("e1"), seq: Seq(1), body: "the plan".into() }).await;
     let (seq, edited) = next_change(&mut ada).await;
-    assert_eq!(answer(&mut ada, &id("e1")).await, Ok(seq), "the ack follows the change and names its seq");
+    assert_eq!(answer(&mut ada, "e1").await, Ok(seq), "the ack follows the change and names its seq");
     assert_eq!((seq, edited.seq, edited.body.as_str()), (Seq(3), Seq(1), "the plan"));
     assert!(edited.edited_at.is_some() && !edited.deleted);
     assert_eq!(next_change(&mut bob).await, (seq, edited.clone()));
 
     ada.send(&ClientMsg::Delete { id: id("d1"), seq: Seq(2) }).await;
-    assert_eq!(answer(&mut ada, &id("d1")).await, Ok(Seq(4)));
+    assert_eq!(answer(&mut ada, "d1").await, Ok(Seq(4)));
     let (seq, deleted) = next_change(&mut bob).await;
     assert_eq!((seq, deleted.seq, deleted.deleted, deleted.body.as_str()), (Seq(4), Seq(2), true, ""));
 
@@ -82,19 +61,19 @@ async fn only_the_author_changes_a_message_and_a_refusal_changes_nothing() {
     assert_eq!(reader.recv_body().await, "mine");
 
     bob.send(&ClientMsg::Edit { id: id("b1"), seq: Seq(1), body: "ours".into() }).await;
-    assert_eq!(answer(&mut bob, &id("b1")).await, Err("not_your_message".into()));
+    assert_eq!(answer(&mut bob, "b1").await, Err("not_your_message".into()));
     bob.send(&ClientMsg::Delete { id: id("b2"), seq: Seq(1) }).await;
-    assert_eq!(answer(&mut bob, &id("b2")).await, Err("not_your_message".into()));
+    assert_eq!(answer(&mut bob, "b2").await, Err("not_your_message".into()));
     reader.send(&ClientMsg::Delete { id: id("r1"), seq: Seq(1) }).await;
-    assert_eq!(answer(&mut reader, &id("r1")).await, Err("sign_in_required".into()));
+    assert_eq!(answer(&mut reader, "r1").await, Err("sign_in_required".into()));
     ada.send(&ClientMsg::Edit { id: id("a1"), seq: Seq(7), body: "x".into() }).await;
-    assert_eq!(answer(&mut ada, &id("a1")).await, Err("no_such_message".into()));
+    assert_eq!(answer(&mut ada, "a1").await, Err("no_such_message".into()));
     ada.send(&ClientMsg::Edit { id: id("a2"), seq: Seq(1), body: " ".into() }).await;
-    assert_eq!(answer(&mut ada, &id("a2")).await, Err(ChatError::EmptyMessage.code().into()));
+    assert_eq!(answer(&mut ada, "a2").await, Err(ChatError::EmptyMessage.code().into()));
     ada.send(&ClientMsg::Delete { id: id("a3"), seq: Seq(1) }).await;
-    assert_eq!(answer(&mut ada, &id("a3")).await, Ok(Seq(2)), "the refusals took no seq");
+    assert_eq!(answer(&mut ada, "a3").await, Ok(Seq(2)), "the refusals took no seq");
     ada.send(&ClientMsg::Edit { id: id("a4"), seq: Seq(1), body: "undo".into() }).await;
-    assert_eq!(answer(&mut ada, &id("a4")).await, Err("message_deleted".into()));
+    assert_eq!(answer(&mut ada, "a4").await, Err("message_deleted".into()));
 
     // The room still works, and its sequence has no hole.
     bob.say("still here").await;

@@ -6,22 +6,10 @@ mod support;
 
 use app::protocol::ServerMsg;
 use app::rooms::DirectRoom;
-use support::{get, person, post_form, raw_http, Client, Person, Reply, TestServer};
-
-/// Calls a server function as the hydrated page does (JSON back).
-async fn call(server: &TestServer, path: &str, body: &str, cookie: Option<&str>) -> Reply {
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{cookie}Connection: close\r\n\r\n{body}",
-        body.len(),
-        addr = server.addr,
-    );
-    raw_http(server.addr, &request).await
-}
+use support::{call, get, person, post_form, Client, Person, TestServer};
 
 async fn open_direct(server: &TestServer, who: &Person, with: &str) -> DirectRoom {
-    let reply = call(server, "/api/open-direct", &format!("username={with}"), Some(&who.cookie)).await;
+    let reply = call(server.addr, "/api/open-direct", &[("username", with)], Some(&who.cookie)).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     serde_json::from_str(&reply.body).expect("a direct room")
 }
@@ -69,13 +57,13 @@ async fn a_conversation_is_one_per_pair_in_both_lists_and_private_on_every_path(
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         other => panic!("a reader's socket should be refused, got {:?}", other.map(|_| ())),
     }
-    let room_field = format!("room={}", app::url::encode(room.as_str()));
+    let room_field = [("room", room.as_str())];
     for cookie in [Some(cy.cookie.as_str()), None] {
-        let history = call(&server, "/api/history", &room_field, cookie).await;
+        let history = call(server.addr, "/api/history", &room_field, cookie).await;
         assert!(history.status >= 400, "history of others' conversation: {history:?}");
         assert!(!history.body.contains("just between us"), "{history:?}");
     }
-    let mine = call(&server, "/api/history", &room_field, Some(&bob.cookie)).await;
+    let mine = call(server.addr, "/api/history", &room_field, Some(&bob.cookie)).await;
     assert_eq!(mine.status, 200, "{mine:?}");
     assert!(mine.body.contains("just between us"));
     // The page under the key is not an address; under a name it is Cy's own
@@ -102,7 +90,7 @@ async fn a_conversation_is_one_per_pair_in_both_lists_and_private_on_every_path(
     )
     .await;
     assert_eq!(posted.status, 303, "{posted:?}");
-    let history = call(&server, "/api/history", &room_field, Some(&ada.cookie)).await;
+    let history = call(server.addr, "/api/history", &room_field, Some(&ada.cookie)).await;
     assert!(!history.body.contains("it is Cy"), "Cy's message went to another conversation");
     // Signed out, the post goes back to the page with the refusal and the draft.
     let path = format!("/chat/@{}/", ada.username);

@@ -7,25 +7,17 @@ mod support;
 
 use app::moderation::LogEntry;
 use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg};
-use support::{person, raw_http, Client, Person, Reply, TestServer};
-
-/// Calls a server function as the hydrated page does (JSON back).
-async fn call(server: &TestServer, path: &str, fields: &[(&str, &str)], who: &Person) -> Reply {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", app::url::encode(v))).collect();
-    let body = body.join("&");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len(),
-        who.cookie,
-        addr = server.addr,
-    );
-    raw_http(server.addr, &request).await
-}
+use support::{answer, call, person, Client, Person, TestServer};
 
 /// Asks for `action` on `username` in `room`; the refusal's code, if refused.
 async fn moderate(server: &TestServer, who: &Person, room: &str, action: &str, username: &str) -> Result<(), String> {
-    let reply = call(server, "/api/moderate", &[("room", room), ("action", action), ("username", username)], who).await;
+    let reply = call(
+        server.addr,
+        "/api/moderate",
+        &[("room", room), ("action", action), ("username", username)],
+        Some(&who.cookie),
+    )
+    .await;
     match reply.status {
         200 => Ok(()),
         _ => Err(serde_json::from_str::<String>(&reply.body).unwrap_or(reply.body)),
@@ -33,7 +25,7 @@ async fn moderate(server: &TestServer, who: &Person, room: &str, action: &str, u
 }
 
 async fn log(server: &TestServer, who: &Person, room: &str) -> Result<Vec<LogEntry>, String> {
-    let reply = call(server, "/api/moderation-log", &[("room", room)], who).await;
+    let reply = call(server.addr, "/api/moderation-log", &[("room", room)], Some(&who.cookie)).await;
     match reply.status {
         200 => Ok(serde_json::from_str(&reply.body).expect("a log")),
         _ => Err(serde_json::from_str::<String>(&reply.body).unwrap_or(reply.body)),
@@ -44,18 +36,6 @@ async fn joined(server: &TestServer, who: &Person, room: &str) -> Client {
     let mut client = Client::open(server.addr, room, Some(&who.cookie), &who.username).await;
     client.join(None).await;
     client
-}
-
-/// The answer to request `id`: its ack's seq, or the refusal's code.
-async fn answer(client: &mut Client, expected: &str) -> Result<Seq, String> {
-    loop {
-        match client.recv_delivery().await {
-            ServerMsg::Ack { id, seq } if id.0 == expected => return Ok(seq),
-            ServerMsg::Error { error, id: Some(id) } if id.0 == expected => return Err(error.code().to_owned()),
-            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
-            other => panic!("expected an answer, got {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]
@@ -166,11 +146,21 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     let mut adas = joined(&server, &ada, "slow").await;
     adas.say("first").await;
     assert_eq!(adas.recv_body().await, "first");
-    let reply =
-        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")], &bob).await;
+    let reply = call(
+        server.addr,
+        "/api/moderate",
+        &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")],
+        Some(&bob.cookie),
+    )
+    .await;
     assert!(reply.body.contains("not_moderator"), "{reply:?}");
-    let reply =
-        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")], &ada).await;
+    let reply = call(
+        server.addr,
+        "/api/moderate",
+        &[("room", "slow"), ("action", "slow_mode"), ("seconds", "60")],
+        Some(&ada.cookie),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{reply:?}");
 
     let mut bobs = joined(&server, &bob, "slow").await;
@@ -192,8 +182,13 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     let entries = log(&server, &ada, "slow").await.unwrap();
     assert_eq!((entries[0].action.as_str(), entries[0].seconds), ("slow_mode", Some(60)));
     // Off again: Bob posts at once.
-    let reply =
-        call(&server, "/api/moderate", &[("room", "slow"), ("action", "slow_mode"), ("seconds", "0")], &ada).await;
+    let reply = call(
+        server.addr,
+        "/api/moderate",
+        &[("room", "slow"), ("action", "slow_mode"), ("seconds", "0")],
+        Some(&ada.cookie),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     bobs.send(&ClientMsg::Send { id: ClientMsgId("b3".into()), body: "three".into(), reply_to: None }).await;
     assert!(answer(&mut bobs, "b3").await.is_ok());

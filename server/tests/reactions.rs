@@ -6,7 +6,7 @@
 mod support;
 
 use app::protocol::{ChatMessage, ClientMsg, ClientMsgId, Reaction, Seq, ServerMsg};
-use support::TestServer;
+use support::{answer, next_change, TestServer};
 
 fn id(s: &str) -> ClientMsgId {
     ClientMsgId(s.into())
@@ -16,31 +16,10 @@ fn react(request: &str, seq: u64, emoji: &str, on: bool) -> ClientMsg {
     ClientMsg::React { id: id(request), seq: Seq(seq), emoji: emoji.into(), on }
 }
 
-/// The next change a client is told; panics on any other message.
-async fn next_change(client: &mut support::Client) -> (Seq, ChatMessage) {
-    match client.recv_chat().await {
-        ServerMsg::Changed { seq, message } => (seq, message),
-        other => panic!("{} expected a change, got {other:?}", client.name),
-    }
-}
-
 async fn next_message(client: &mut support::Client) -> ChatMessage {
     match client.recv_chat().await {
         ServerMsg::Message(message) => message,
         other => panic!("{} expected a message, got {other:?}", client.name),
-    }
-}
-
-/// The answer to the request `expected`: its ack's seq, or the refusal's code.
-async fn answer(client: &mut support::Client, expected: &ClientMsgId) -> Result<Seq, String> {
-    loop {
-        match client.recv_delivery().await {
-            ServerMsg::Ack { id, seq } if &id == expected => return Ok(seq),
-            ServerMsg::Error { error, id: Some(id) } if &id == expected => return Err(error.code().to_owned()),
-            ServerMsg::Error { error, id: None } => return Err(error.code().to_owned()),
-            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
-            other => panic!("{} expected an answer, got {other:?}", client.name),
-        }
     }
 }
 
@@ -66,7 +45,7 @@ async fn reactions_are_counted_once_per_person_told_live_and_replayed_once() {
     drop(cy);
 
     bob.send(&react("b1", 1, "🎉", true)).await;
-    assert_eq!(answer(&mut bob, &id("b1")).await, Ok(Seq(2)));
+    assert_eq!(answer(&mut bob, "b1").await, Ok(Seq(2)));
     let (seq, cheered) = next_change(&mut ada).await;
     assert_eq!(seq, Seq(2));
     let bob_name = cheered.reactions[0].users[0].clone();
@@ -75,18 +54,18 @@ async fn reactions_are_counted_once_per_person_told_live_and_replayed_once() {
 
     // The same person, the same emoji: nothing changes, nothing is told.
     bob.send(&react("b2", 1, "🎉", true)).await;
-    assert_eq!(answer(&mut bob, &id("b2")).await, Ok(Seq(1)), "acknowledged with the message's own seq");
+    assert_eq!(answer(&mut bob, "b2").await, Ok(Seq(1)), "acknowledged with the message's own seq");
     ada.send(&react("a1", 1, "🎉", true)).await;
-    assert_eq!(answer(&mut ada, &id("a1")).await, Ok(Seq(3)));
+    assert_eq!(answer(&mut ada, "a1").await, Ok(Seq(3)));
     let (_, both) = next_change(&mut bob).await;
     assert_eq!(summary(&both), [("🎉", 2, vec![bob_name.as_str(), ada_name.as_str()])]);
     ada.send(&react("a2", 1, "👀", true)).await;
-    assert_eq!(answer(&mut ada, &id("a2")).await, Ok(Seq(4)));
+    assert_eq!(answer(&mut ada, "a2").await, Ok(Seq(4)));
     // Taking one back; taking back one not given changes nothing.
     bob.send(&react("b3", 1, "🎉", false)).await;
-    assert_eq!(answer(&mut bob, &id("b3")).await, Ok(Seq(5)));
+    assert_eq!(answer(&mut bob, "b3").await, Ok(Seq(5)));
     bob.send(&react("b4", 1, "👀", false)).await;
-    assert_eq!(answer(&mut bob, &id("b4")).await, Ok(Seq(1)));
+    assert_eq!(answer(&mut bob, "b4").await, Ok(Seq(1)));
     // (Ada's own changes went by while she waited for her answers.)
     let (seq, now) = next_change(&mut ada).await;
     assert_eq!(seq, Seq(5));
@@ -125,30 +104,30 @@ async fn a_reaction_that_makes_no_sense_is_refused_and_takes_no_seq() {
     next_message(&mut reader).await;
 
     reader.send(&react("r1", 1, "👍", true)).await;
-    assert_eq!(answer(&mut reader, &id("r1")).await, Err("sign_in_required".into()));
+    assert_eq!(answer(&mut reader, "r1").await, Err("sign_in_required".into()));
     for (n, emoji) in ["+1", "", "<b>", "👍 👍", "\u{202e}👍", "日本"].into_iter().enumerate() {
         let request = format!("x{n}");
         ada.send(&react(&request, 1, emoji, true)).await;
-        assert_eq!(answer(&mut ada, &id(&request)).await, Err("bad_reaction".into()), "{emoji:?}");
+        assert_eq!(answer(&mut ada, &request).await, Err("bad_reaction".into()), "{emoji:?}");
     }
     ada.send(&react("a1", 9, "👍", true)).await;
-    assert_eq!(answer(&mut ada, &id("a1")).await, Err("no_such_message".into()));
+    assert_eq!(answer(&mut ada, "a1").await, Err("no_such_message".into()));
     // Twenty different reactions fit; a twenty-first is refused.
     let emoji: Vec<String> = (0..21).map(|i| char::from_u32(0x1F600 + i).unwrap().to_string()).collect();
     for (i, e) in emoji.iter().enumerate().take(20) {
         let request = format!("k{i}");
         ada.send(&react(&request, 1, e, true)).await;
-        assert!(answer(&mut ada, &id(&request)).await.is_ok());
+        assert!(answer(&mut ada, &request).await.is_ok());
     }
     ada.send(&react("k20", 1, &emoji[20], true)).await;
-    assert_eq!(answer(&mut ada, &id("k20")).await, Err("too_many_reactions".into()));
+    assert_eq!(answer(&mut ada, "k20").await, Err("too_many_reactions".into()));
     // A deleted message takes no reaction, and loses those it had.
     ada.send(&ClientMsg::Delete { id: id("d1"), seq: Seq(2) }).await;
-    assert_eq!(answer(&mut ada, &id("d1")).await, Ok(Seq(23)), "the refusals took no seq");
+    assert_eq!(answer(&mut ada, "d1").await, Ok(Seq(23)), "the refusals took no seq");
     ada.send(&ClientMsg::Delete { id: id("d2"), seq: Seq(1) }).await;
-    assert_eq!(answer(&mut ada, &id("d2")).await, Ok(Seq(24)));
+    assert_eq!(answer(&mut ada, "d2").await, Ok(Seq(24)));
     ada.send(&react("a2", 1, "👍", true)).await;
-    assert_eq!(answer(&mut ada, &id("a2")).await, Err("message_deleted".into()));
+    assert_eq!(answer(&mut ada, "a2").await, Err("message_deleted".into()));
     let page = server.state.hub.store().page(&app::room_name::RoomName::parse("odd").unwrap(), None, 10).await.unwrap();
     assert!(page[0].deleted && page[0].reactions.is_empty(), "{:?}", page[0]);
     server.shut_down().await;
@@ -170,18 +149,18 @@ async fn a_reply_quotes_what_it_answers_as_that_message_is_now() {
         (quote.seq, quote.author.as_str(), quote.excerpt.as_str(), quote.deleted),
         (Seq(1), "Ada", "lunch at noon?", false)
     );
-    assert_eq!(answer(&mut bob, &id("r1")).await, Ok(Seq(2)));
+    assert_eq!(answer(&mut bob, "r1").await, Ok(Seq(2)));
 
     // Replying to what is not a message of the room is refused, and takes no seq.
     ada.send(&ClientMsg::Edit { id: id("e1"), seq: Seq(1), body: "lunch at one?".into() }).await;
-    assert_eq!(answer(&mut ada, &id("e1")).await, Ok(Seq(3)));
+    assert_eq!(answer(&mut ada, "e1").await, Ok(Seq(3)));
     for (request, parent) in [("r2", 3), ("r3", 99)] {
         bob.send(&ClientMsg::Send { id: id(request), body: "hm".into(), reply_to: Some(Seq(parent)) }).await;
-        assert_eq!(answer(&mut bob, &id(request)).await, Err("no_such_message".into()), "reply to {parent}");
+        assert_eq!(answer(&mut bob, request).await, Err("no_such_message".into()), "reply to {parent}");
     }
     // Once the parent is deleted, the reply says so wherever it is read.
     ada.send(&ClientMsg::Delete { id: id("d1"), seq: Seq(1) }).await;
-    assert_eq!(answer(&mut ada, &id("d1")).await, Ok(Seq(4)));
+    assert_eq!(answer(&mut ada, "d1").await, Ok(Seq(4)));
     let room = app::room_name::RoomName::parse("threads").unwrap();
     let page = server.state.hub.store().page(&room, None, 10).await.unwrap();
     let quote = page[1].reply.as_deref().unwrap();
@@ -192,6 +171,6 @@ async fn a_reply_quotes_what_it_answers_as_that_message_is_now() {
     let replayed = next_message(&mut cy).await;
     assert!(replayed.reply.unwrap().deleted);
     bob.send(&ClientMsg::Send { id: id("r4"), body: "too late".into(), reply_to: Some(Seq(1)) }).await;
-    assert_eq!(answer(&mut bob, &id("r4")).await, Ok(Seq(5)), "a reply to a tombstone is allowed");
+    assert_eq!(answer(&mut bob, "r4").await, Ok(Seq(5)), "a reply to a tombstone is allowed");
     server.shut_down().await;
 }

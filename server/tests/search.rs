@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use app::protocol::{ClientMsg, ClientMsgId, Seq, ServerMsg};
+use app::protocol::{ClientMsg, ClientMsgId, Seq};
 use app::rooms::DirectRoom;
 use app::search::SearchHit;
-use support::{person, raw_http, Client, Person, Reply, TestServer, PATIENCE};
+use support::{answer, call, person, raw_http, Client, Person, Reply, TestServer, PATIENCE};
 
 /// Searches as a script would: `GET /api/search?q=…`, accepting anything.
 async fn search(server: &TestServer, q: &str, room: &str, author: &str, who: Option<&Person>) -> Reply {
@@ -66,16 +66,6 @@ fn marked(hit: &SearchHit) -> Vec<&str> {
     hit.snippet.iter().filter(|(_, m)| *m).map(|(t, _)| t.as_str()).collect()
 }
 
-async fn answered(client: &mut Client, id: &str) {
-    loop {
-        match client.recv_delivery().await {
-            ServerMsg::Ack { id: acked, .. } if acked.0 == id => return,
-            ServerMsg::Error { error, .. } => panic!("refused: {error:?}"),
-            _ => {}
-        }
-    }
-}
-
 #[tokio::test]
 async fn words_in_english_and_japanese_are_found_ranked_marked_and_kept_in_step() {
     let server = TestServer::start_with_policy(patient()).await;
@@ -116,11 +106,11 @@ async fn words_in_english_and_japanese_are_found_ranked_marked_and_kept_in_step(
     // An edit and a delete show in the results at once.
     adas.send(&ClientMsg::Edit { id: ClientMsgId("e1".into()), seq: Seq(1), body: "The rollout failed again".into() })
         .await;
-    answered(&mut adas, "e1").await;
+    assert!(answer(&mut adas, "e1").await.is_ok());
     until_found(&server, "rollout", None, &["The rollout failed again"]).await;
     until_found(&server, "failed", None, &["The rollout failed again"]).await;
     adas.send(&ClientMsg::Delete { id: ClientMsgId("d1".into()), seq: Seq(2) }).await;
-    answered(&mut adas, "d1").await;
+    assert!(answer(&mut adas, "d1").await.is_ok());
     until_found(&server, "会議", None, &[]).await;
     server.shut_down().await;
 }
@@ -129,16 +119,7 @@ async fn words_in_english_and_japanese_are_found_ranked_marked_and_kept_in_step(
 async fn a_direct_conversation_is_found_only_by_its_two_people() {
     let server = TestServer::start_with_policy(patient()).await;
     let (ada, bob, cy) = (person(&server, "Ada").await, person(&server, "Bob").await, person(&server, "Cy").await);
-    let request = format!(
-        "POST /api/open-direct HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n\
-         username={}",
-        "username=".len() + bob.username.len(),
-        ada.cookie,
-        bob.username,
-        addr = server.addr,
-    );
-    let reply = raw_http(server.addr, &request).await;
+    let reply = call(server.addr, "/api/open-direct", &[("username", &bob.username)], Some(&ada.cookie)).await;
     let direct: DirectRoom = serde_json::from_str(&reply.body).expect("a direct room");
     let mut adas = Client::open(server.addr, direct.room.as_str(), Some(&ada.cookie), "Ada").await;
     adas.join(None).await;

@@ -365,6 +365,44 @@ pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
     loadgen::http::get(addr, path, cookie).await.expect("an HTTP reply")
 }
 
+/// Calls a server function as the hydrated page does: a form-encoded POST
+/// asking for JSON (a plain form's `Accept: text/html` is answered with a
+/// redirect instead).
+pub async fn call(addr: SocketAddr, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", app::url::encode(v))).collect();
+    let body = body.join("&");
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nOrigin: http://{addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{cookie}Connection: close\r\n\r\n{body}",
+        body.len(),
+    );
+    raw_http(addr, &request).await
+}
+
+/// The next change (edit, delete, reaction) a client is told; panics on
+/// any other message.
+pub async fn next_change(client: &mut Client) -> (Seq, app::protocol::ChatMessage) {
+    match client.recv_chat().await {
+        ServerMsg::Changed { seq, message } => (seq, message),
+        other => panic!("{} expected a change, got {other:?}", client.name),
+    }
+}
+
+/// The answer to the request whose id is `expected` (messages, changes and
+/// other answers on the way are skipped): its ack's seq, or the refusal's code.
+pub async fn answer(client: &mut Client, expected: &str) -> Result<Seq, String> {
+    loop {
+        match client.recv_delivery().await {
+            ServerMsg::Ack { id, seq } if id.0 == expected => return Ok(seq),
+            ServerMsg::Error { error, id: Some(id) } if id.0 == expected => return Err(error.code().to_owned()),
+            ServerMsg::Error { error, id: None } => return Err(error.code().to_owned()),
+            ServerMsg::Message(_) | ServerMsg::Changed { .. } | ServerMsg::Ack { .. } => continue,
+            other => panic!("{} expected an answer, got {other:?}", client.name),
+        }
+    }
+}
+
 /// Sends `request` as written and reads the whole reply.
 pub async fn raw_http(addr: SocketAddr, request: &str) -> Reply {
     loadgen::http::exchange(addr, request).await.expect("an HTTP reply")
