@@ -34,7 +34,7 @@ impl<T: DeserializeOwned> Decoder<T> for Json {
 /// A resource whose value the server's render hands to the page as [`Json`].
 pub type Loaded<T> = Resource<T, Json>;
 
-/// [`Resource::new`], with [`Json`].
+/// [`Resource::new`], with [`Json`] (a blocking one: `Resource::new_with_options`).
 #[track_caller]
 pub fn load<T, S, Fut>(
     source: impl Fn() -> S + Send + Sync + 'static,
@@ -46,18 +46,4 @@ where
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     Resource::new_with_options(source, fetcher, false)
-}
-
-/// [`Resource::new_blocking`], with [`Json`].
-#[track_caller]
-pub fn load_blocking<T, S, Fut>(
-    source: impl Fn() -> S + Send + Sync + 'static,
-    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
-) -> Loaded<T>
-where
-    T: Serialize + DeserializeOwned + Send + Sync + 'static,
-    S: Send + Sync + Clone + PartialEq + 'static,
-    Fut: std::future::Future<Output = T> + Send + 'static,
-{
-    Resource::new_with_options(source, fetcher, true)
 }

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::account::{AccountError, Viewer};
-use crate::codec::{load_blocking, Loaded};
+use crate::codec::Loaded;
 
 /// Who is signed in on this browser, loaded once per page (on the server for the
 /// first render) and shared as context.
@@ -17,7 +17,7 @@ impl ViewerResource {
     pub fn provide() {
         // Blocking: the account bar is part of every page's first HTML, even on a
         // page that streams the rest.
-        provide_context(ViewerResource(load_blocking(|| (), |_| crate::account::current_viewer())));
+        provide_context(ViewerResource(Resource::new_with_options(|| (), |_| crate::account::current_viewer(), true)));
     }
 
     pub fn expect() -> Loaded<Result<Option<Viewer>, AccountError>> {

@@ -194,3 +194,18 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     assert!(answer(&mut bobs, "b3").await.is_ok());
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_moderator_cannot_remove_another_moderator() {
+    let server = TestServer::start().await;
+    let (ada, bob, cy) = (person(&server, "Ada").await, person(&server, "Bob").await, person(&server, "Cy").await);
+    let mut adas = joined(&server, &ada, "guild").await;
+    adas.say("mine").await;
+    assert_eq!(adas.recv_body().await, "mine");
+    for name in [&bob.username, &cy.username] {
+        assert_eq!(moderate(&server, &ada, "guild", "moderator", name).await, Ok(()));
+    }
+    assert_eq!(moderate(&server, &bob, "guild", "remove", &cy.username).await, Err("not_owner".into()));
+    assert_eq!(moderate(&server, &ada, "guild", "remove", &cy.username).await, Ok(()), "the owner may");
+    server.shut_down().await;
+}

@@ -181,9 +181,11 @@ pub fn Composer(
             }}
             <div class="mention-slot" node_ref=slot></div>
             {move || state.replying.get().map(|seq| {
-                let quoted = state.messages.with_untracked(|m| m.get(&seq).map(|m| (m.author.clone(), m.body.clone())));
-                let (author, body) = quoted.unwrap_or_default();
-                let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().to_owned();
+                // What the reply will quote, as the server will.
+                let quote = state.messages.with_untracked(|m| {
+                    m.get(&seq).map(|m| crate::protocol::Quote::of(seq, m.author.clone(), &m.body, m.deleted))
+                });
+                let (author, line) = quote.map(|q| (q.author, q.excerpt)).unwrap_or_default();
                 view! {
                     <div class="replying">
                         <span>"Replying to "<b>{author}</b>": "{line}</span>

@@ -12,9 +12,10 @@ use app::room_name::RoomName;
 
 use crate::store::AccountId;
 
-/// A slowed room's posters are forgotten past this many (the oldest first
-/// goes: they may post again at once, which is the mildest error).
-const MAX_POSTERS: usize = 10_000;
+/// A slowed room's map of posters is pruned of those whose pause is over
+/// once it holds this many, then again each time it has doubled since (so a
+/// room where everyone posted within the pause is not scanned at every post).
+const PRUNE_FROM: usize = 10_000;
 
 #[derive(Default)]
 pub struct SlowRooms {
@@ -24,6 +25,8 @@ pub struct SlowRooms {
 struct SlowRoom {
     every: Duration,
     last: HashMap<AccountId, Instant>,
+    /// The size at which the map is pruned next.
+    prune_at: usize,
 }
 
 impl SlowRooms {
@@ -35,7 +38,10 @@ impl SlowRooms {
             return;
         }
         let every = Duration::from_secs(u64::from(seconds));
-        rooms.entry(room.clone()).or_insert_with(|| SlowRoom { every, last: HashMap::new() }).every = every;
+        rooms
+            .entry(room.clone())
+            .or_insert_with(|| SlowRoom { every, last: HashMap::new(), prune_at: PRUNE_FROM })
+            .every = every;
     }
 
     /// Takes `account`'s turn to post in `room` at `now`; `Err` with the
@@ -49,9 +55,10 @@ impl SlowRooms {
                 return Err((slow.every.as_secs() as u32, next - now));
             }
         }
-        if slow.last.len() >= MAX_POSTERS {
+        if slow.last.len() >= slow.prune_at {
             let every = slow.every;
             slow.last.retain(|_, last| now.duration_since(*last) < every);
+            slow.prune_at = (slow.last.len() * 2).max(PRUNE_FROM);
         }
         slow.last.insert(account, now);
         Ok(())

@@ -141,8 +141,15 @@ where
     async fn moderates_now(&mut self) -> bool {
         let Some(author) = &self.context.author else { return false };
         let standing = self.context.hub.store().standing(&self.context.room, author.id, crate::clock::now()).await;
-        let moderator = standing.is_ok_and(|s| s.moderator);
-        self.context.moderator |= moderator;
+        let moderator = match standing {
+            Ok(standing) => standing.moderator,
+            Err(error) => {
+                tracing::warn!(%error, "reading whether a slowed poster moderates failed; slowed");
+                false
+            }
+        };
+        // What the store says now, either way (a moderator may have been unnamed).
+        self.context.moderator = moderator;
         moderator
     }
 

@@ -91,6 +91,10 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(target) = target else { return Ok(Err(ModerationError::NoSuchPerson)) };
+        // Removing a moderator unnames them: the owner's to do.
+        if action == ModAction::Remove && !is_owner && moderates(&mut tx, room_id, target).await? {
+            return Ok(Err(ModerationError::NotOwner));
+        }
         let (name, until) = match action {
             ModAction::Moderator => {
                 sqlx::query("INSERT OR IGNORE INTO moderators (room_id, account_id) VALUES (?1, ?2)")

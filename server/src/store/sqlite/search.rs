@@ -66,8 +66,7 @@ const RANKED: &str = concat!(
 );
 
 /// Newest first: the index read from its newest row, as far as it takes.
-const NEWEST: &str = concat!(
-    "SELECT r.name AS room, m.seq, m.author, m.body, m.created_at,
+const NEWEST: &str = "SELECT r.name AS room, m.seq, m.author, m.body, m.created_at,
             o.username AS other_username, o.display_name AS other_name
        FROM search s
        CROSS JOIN search_rows sr ON sr.id = s.rowid
@@ -83,9 +82,7 @@ const NEWEST: &str = concat!(
         AND (?4 IS NULL OR m.username = ?4)
         AND (r.name NOT LIKE '@%' OR r.name LIKE '@' || ?2 || '.%' OR r.name LIKE '@%.' || ?2)
       ORDER BY s.rowid DESC
-      LIMIT ?5",
-    ""
-);
+      LIMIT ?5";
 
 impl SqliteStore {
     pub(super) async fn select_found(&self, request: &SearchRequest) -> Result<Vec<Found>> {

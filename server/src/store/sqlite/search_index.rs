@@ -62,14 +62,8 @@ impl Indexer {
     /// Starts the task, with every room whose messages are not all indexed
     /// (after a crash, or the first start with search) marked.
     pub(super) async fn start(pool: SqlitePool) -> Result<Self> {
-        let behind: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT r.id, r.last_seq FROM rooms r LEFT JOIN search_progress p ON p.room_id = r.id
-              WHERE r.last_seq > coalesce(p.seq, 0)",
-        )
-        .fetch_all(&pool)
-        .await?;
         let marks = Arc::new(Marks::default());
-        marks.mark(behind);
+        marks.mark(Self::behind(&pool).await?);
         let stop = CancellationToken::new();
         let task = tokio::spawn(run(pool, marks.clone(), stop.clone()));
         Ok(Indexer { marks, stop, task })
