@@ -82,6 +82,26 @@ pub enum ChatError {
     /// nothing was stored. Retry after `retry_after_ms`.
     #[error("Slow mode: one message every {seconds} s here. Wait a moment.")]
     SlowMode { seconds: u32, retry_after_ms: u64 },
+    /// An upload is larger than the server takes.
+    #[error("That file is larger than {} MB, the most this server takes.", mib(*max_bytes))]
+    FileTooLarge { max_bytes: u64 },
+    /// The uploader's files already take up their whole allowance.
+    #[error("Your files take up your allowance of {} MB. Delete messages with files to make room.", mib(*quota_bytes))]
+    QuotaExceeded { quota_bytes: u64 },
+    /// An image too large to make a preview of (a decompression bomb looks so).
+    #[error("That image is {width} × {height} pixels; images up to {} megapixels can be posted.", crate::protocol::MAX_IMAGE_PIXELS / 1_000_000)]
+    ImageTooLarge { width: u32, height: u32 },
+    /// An upload that says it is an image and is none that can be read.
+    #[error("That image cannot be read: it is damaged, or not the kind of image it says.")]
+    BadImage,
+    /// A message named a file that is not its sender's upload to this room.
+    #[error("That file is not one you uploaded here. Upload it again.")]
+    NoSuchFile,
+}
+
+/// Bytes as whole mebibytes.
+fn mib(bytes: u64) -> u64 {
+    bytes / (1024 * 1024)
 }
 
 /// Milliseconds as tenths of a second, rounded up, at least one.
@@ -115,6 +135,11 @@ impl ChatError {
             ChatError::TooManyReactions { .. } => "too_many_reactions",
             ChatError::Removed => "removed",
             ChatError::SlowMode { .. } => "slow_mode",
+            ChatError::FileTooLarge { .. } => "file_too_large",
+            ChatError::QuotaExceeded { .. } => "quota_exceeded",
+            ChatError::ImageTooLarge { .. } => "image_too_large",
+            ChatError::BadImage => "bad_image",
+            ChatError::NoSuchFile => "no_such_file",
         }
     }
 
@@ -188,6 +213,11 @@ mod tests {
             ChatError::TooManyReactions { max: 20 },
             ChatError::Removed,
             ChatError::SlowMode { seconds: 30, retry_after_ms: 1 },
+            ChatError::FileTooLarge { max_bytes: 10 << 20 },
+            ChatError::QuotaExceeded { quota_bytes: 1 << 30 },
+            ChatError::ImageTooLarge { width: 50_000, height: 50_000 },
+            ChatError::BadImage,
+            ChatError::NoSuchFile,
         ];
         for error in all {
             let json: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();

@@ -25,6 +25,10 @@ struct Wire {
     retry_after_ms: Option<u64>,
     seq: Option<u64>,
     seconds: Option<u32>,
+    max_bytes: Option<u64>,
+    quota_bytes: Option<u64>,
+    width: Option<u32>,
+    height: Option<u32>,
     id: Option<ClientMsgId>,
 }
 
@@ -54,6 +58,11 @@ impl Wire {
             "too_many_reactions" => ChatError::TooManyReactions { max: self.max? },
             "removed" => ChatError::Removed,
             "slow_mode" => ChatError::SlowMode { seconds: self.seconds?, retry_after_ms: self.retry_after_ms? },
+            "file_too_large" => ChatError::FileTooLarge { max_bytes: self.max_bytes? },
+            "quota_exceeded" => ChatError::QuotaExceeded { quota_bytes: self.quota_bytes? },
+            "image_too_large" => ChatError::ImageTooLarge { width: self.width?, height: self.height? },
+            "bad_image" => ChatError::BadImage,
+            "no_such_file" => ChatError::NoSuchFile,
             _ => return None,
         })
     }

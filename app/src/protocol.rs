@@ -38,7 +38,8 @@ pub use crate::error::ChatError;
 /// 10: a server frame is `{"<kind>":{…}}` (or `"<kind>"`), not `{"type":"<kind>",…}`.
 /// 11: `react` from the client; a message carries its reactions, and the
 /// quote of the message it replies to (`send` names it as `reply_to`).
-pub const PROTOCOL_VERSION: u32 = 11;
+/// 12: `send` may name an uploaded `file`; a message carries it (`file`).
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// How many people the welcome lists, and each [`ClientMsg::People`] page.
 pub const PEOPLE_PAGE: usize = 50;
@@ -102,12 +103,15 @@ pub enum ClientMsg {
         since: Option<Seq>,
     },
     /// A message for everyone in the room; `reply_to` names the message it
-    /// answers.
+    /// answers, `file` a file its sender uploaded to the room (then the body
+    /// may be empty).
     Send {
         id: ClientMsgId,
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<Seq>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// This person has read `room` up to `seq` (on screen, page visible). The
     /// server keeps the furthest position per account, never past the room's end,
@@ -286,7 +290,49 @@ pub struct ChatMessage {
     /// The message it answers, as that message is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Box<Quote>>,
+    /// The file or image posted with it (gone once it is deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Box<Attachment>>,
 }
+
+/// A file posted in a message. Its bytes are at [`Attachment::url`]; an
+/// image's thumbnail at [`Attachment::thumb_url`], `thumb` its size in
+/// pixels, known before it loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The upload's id (random: an address nobody can guess).
+    pub id: String,
+    /// The name it was uploaded under (shown, and offered when saved; never
+    /// where it is kept).
+    pub name: String,
+    /// In bytes.
+    pub size: u64,
+    /// Its type, as read from its content (not from its name).
+    pub mime: String,
+    /// An image's thumbnail: its width and height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb: Option<(u32, u32)>,
+}
+
+impl Attachment {
+    /// Where its bytes are served.
+    pub fn url(&self) -> String {
+        format!("/files/{}/{}", self.id, crate::url::encode(&self.name))
+    }
+
+    /// Where an image's thumbnail is served.
+    pub fn thumb_url(&self) -> String {
+        format!("/files/{}/thumb", self.id)
+    }
+}
+
+/// Largest image (in pixels) the server makes a thumbnail of; a larger one
+/// is refused: decoding it would take gigabytes.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+
+/// Largest upload accepted by default, in bytes (the server's
+/// `--max-upload-mb` changes it).
+pub const DEFAULT_MAX_UPLOAD: u64 = 10 * 1024 * 1024;
 
 /// One emoji on a message: how many gave it, and the usernames of the first
 /// [`REACTION_NAMES`] of them.
@@ -406,7 +452,7 @@ mod tests {
     #[test]
     fn client_messages_are_tagged_snake_case() {
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: Some(Seq(41)) };
-        assert_eq!(join.to_json(), r#"{"type":"join","version":11,"since":41}"#);
+        assert_eq!(join.to_json(), r#"{"type":"join","version":12,"since":41}"#);
         let fresh: ClientMsg = serde_json::from_str(r#"{"type":"join","version":7}"#).unwrap();
         assert!(matches!(fresh, ClientMsg::Join { since: None, .. }));
         assert_eq!(ClientMsg::Typing.to_json(), r#"{"type":"typing"}"#);
@@ -416,7 +462,10 @@ mod tests {
         let page: ClientMsg = serde_json::from_str(r#"{"type":"people","after":"ada"}"#).unwrap();
         assert_eq!(page, ClientMsg::People { after: Some("ada".into()) });
         let send: ClientMsg = serde_json::from_str(r#"{"type":"send","id":"m-1","body":"hi"}"#).unwrap();
-        assert_eq!(send, ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into(), reply_to: None });
+        assert_eq!(
+            send,
+            ClientMsg::Send { id: ClientMsgId("m-1".into()), body: "hi".into(), reply_to: None, file: None }
+        );
         let react: ClientMsg =
             serde_json::from_str(r#"{"type":"react","id":"r-1","seq":4,"emoji":"👍","on":true}"#).unwrap();
         assert_eq!(
@@ -443,6 +492,7 @@ mod tests {
                 deleted: false,
                 reactions: vec![Reaction { emoji: "🎉".into(), count: 2, users: vec!["bob".into(), "cy".into()] }],
                 reply: Some(Box::new(Quote::of(Seq(3), "Bob".into(), "first line\nsecond", false))),
+                file: None,
             }),
             ServerMsg::Ack { id: ClientMsgId("c1".into()), seq: Seq(7) },
             ServerMsg::HistoryGap { latest: Seq(9000) },

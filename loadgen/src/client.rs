@@ -58,7 +58,9 @@ impl Stack {
 
     fn send_frame(self, tag: &str, n: u64, body: String) -> String {
         match self {
-            Stack::Chat => ClientMsg::Send { id: ClientMsgId(format!("{tag}-{n}")), body, reply_to: None }.to_json(),
+            Stack::Chat => {
+                ClientMsg::Send { id: ClientMsgId(format!("{tag}-{n}")), body, reply_to: None, file: None }.to_json()
+            }
             Stack::SocketIo => format!(r#"42["chat message","{body}"]"#),
             Stack::Channels => format!(r#"{{"message":"{body}"}}"#),
             Stack::Bare => body,

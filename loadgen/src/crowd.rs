@@ -95,7 +95,12 @@ pub async fn crowd(
     // One message, from a second tab of the first member.
     let (mut sender, _) = client::join(Stack::Chat, addr, &room, Some(&cookies[0]), None).await?;
     let sent_at = Instant::now();
-    let send = ClientMsg::Send { id: ClientMsgId(format!("{tag}-crowd")), body: "hello, crowd".into(), reply_to: None };
+    let send = ClientMsg::Send {
+        id: ClientMsgId(format!("{tag}-crowd")),
+        body: "hello, crowd".into(),
+        reply_to: None,
+        file: None,
+    };
     sender.send(Message::text(send.to_json())).await?;
     let mut latencies = crate::Latencies::default();
     let deadline = tokio::time::sleep(Duration::from_secs(30));

@@ -356,6 +356,7 @@ async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Re
             id: app::protocol::ClientMsgId(format!("storm-{tag}-{n}")),
             body: format!("missed {n}"),
             reply_to: None,
+            file: None,
         };
         socket.feed(Message::text(msg.to_json())).await?;
     }

@@ -39,6 +39,7 @@ fn message(room: &RoomName, i: u64) -> NewMessage {
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000 + i as i64),
         reply: None,
+        file: None,
     }
 }
 

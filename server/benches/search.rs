@@ -80,6 +80,7 @@ fn message(rng: &mut Rng, i: u64) -> NewMessage {
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000 + i as i64),
         reply: None,
+        file: None,
     }
 }
 

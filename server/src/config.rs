@@ -29,6 +29,9 @@ for --http-idle-timeout-s N seconds (default 60) is closed. --commit-pace-ms N: 
 members or more is busy, its messages are stored (and broadcast) at most once per
 N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
 batch at once).
+--max-upload-mb N is the largest file one may post (default 10) and
+--upload-quota-mb N what one account's files may add up to (default 1024);
+files are kept beside the database (data/chat-files/).
 --push-contact URI is the mailto: or https: contact push services may use
 about this server's Web Push (default mailto:postmaster@localhost; set a real
 one: some services refuse pushes without); --push-allow-http lets browsers

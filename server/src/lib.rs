@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 mod clock;
 pub mod config;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod limits;

@@ -41,6 +41,14 @@ pub struct Policy {
     pub search_burst: u32,
     /// …then this many per second.
     pub searches_per_second: f64,
+    /// The largest file one may upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// What one account's files may add up to, in bytes.
+    pub upload_quota_bytes: u64,
+    /// Uploads one account may make: a burst…
+    pub upload_burst: u32,
+    /// …then this many per second.
+    pub uploads_per_second: f64,
 }
 
 impl Default for Policy {
@@ -65,13 +73,19 @@ impl Default for Policy {
             commit_pace: crate::hub::DEFAULT_COMMIT_PACE,
             search_burst: 20,
             searches_per_second: 2.0,
+            max_upload_bytes: app::protocol::DEFAULT_MAX_UPLOAD,
+            upload_quota_bytes: 1024 * 1024 * 1024,
+            upload_burst: 10,
+            uploads_per_second: 0.5,
         }
     }
 }
 
 impl Policy {
     /// The command-line flags that set a limit, with what each sets.
-    pub const FLAGS: [&'static str; 8] = [
+    pub const FLAGS: [&'static str; 10] = [
+        "--max-upload-mb",
+        "--upload-quota-mb",
         "--send-rate",
         "--send-burst",
         "--connections-per-ip",
@@ -90,6 +104,8 @@ impl Policy {
         match flag {
             "--send-rate" => self.sends_per_second = number().ok_or_else(bad)?,
             "--send-burst" => self.send_burst = whole().ok_or_else(bad)?,
+            "--max-upload-mb" => self.max_upload_bytes = u64::from(whole().ok_or_else(bad)?) << 20,
+            "--upload-quota-mb" => self.upload_quota_bytes = u64::from(whole().ok_or_else(bad)?) << 20,
             "--connections-per-ip" => self.connections_per_ip = whole().ok_or_else(bad)? as usize,
             "--connections-per-account" => self.connections_per_account = whole().ok_or_else(bad)? as usize,
             "--tcp-connections-per-ip" => {

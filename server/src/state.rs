@@ -37,6 +37,8 @@ pub struct AppState {
     pub trust_proxy: bool,
     /// Web Push's task (ended at shutdown).
     pub pusher: Pusher,
+    /// Uploads and their contents.
+    pub files: crate::files::Files,
 }
 
 impl AppState {
@@ -48,14 +50,18 @@ impl AppState {
         settings: &Settings,
     ) -> Self {
         let policy = settings.policy.clone();
+        let blobs = store.blobs().clone();
         let store = Arc::new(store);
         let hub = Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy);
         let pusher = Pusher::start(&hub, store.clone(), settings.push.clone());
+        let accounts = Accounts::new(store.clone(), policy.clone());
+        let files = crate::files::Files::new(blobs, store.clone(), accounts.clone(), &policy);
         AppState {
             leptos_options,
+            files,
             hub,
             pusher,
-            accounts: Accounts::new(store, policy.clone()),
+            accounts,
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
             policy: Arc::new(policy),

@@ -130,7 +130,7 @@ async fn a_removed_person_is_disconnected_kept_out_and_let_back() {
     // Let back: in again, and posting.
     assert_eq!(moderate(&server, &ada, "plaza", "restore", &cy.username).await, Ok(()));
     let mut cys = joined(&server, &cy, "plaza").await;
-    cys.send(&ClientMsg::Send { id: ClientMsgId("c1".into()), body: "sorry".into(), reply_to: None }).await;
+    cys.send(&ClientMsg::Send { id: ClientMsgId("c1".into()), body: "sorry".into(), reply_to: None, file: None }).await;
     assert_eq!(answer(&mut cys, "c1").await, Ok(Seq(2)));
     let actions: Vec<String> = log(&server, &ada, "plaza").await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["restore", "remove"]);
@@ -164,9 +164,9 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     assert_eq!(reply.status, 200, "{reply:?}");
 
     let mut bobs = joined(&server, &bob, "slow").await;
-    bobs.send(&ClientMsg::Send { id: ClientMsgId("b1".into()), body: "one".into(), reply_to: None }).await;
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b1".into()), body: "one".into(), reply_to: None, file: None }).await;
     assert_eq!(answer(&mut bobs, "b1").await, Ok(Seq(2)));
-    bobs.send(&ClientMsg::Send { id: ClientMsgId("b2".into()), body: "two".into(), reply_to: None }).await;
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b2".into()), body: "two".into(), reply_to: None, file: None }).await;
     match bobs.recv_delivery().await {
         ServerMsg::Error { error: app::error::ChatError::SlowMode { seconds, retry_after_ms }, id: Some(id) } => {
             assert_eq!((seconds, id.0.as_str()), (60, "b2"));
@@ -176,7 +176,8 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     }
     // The owner is not slowed; the log says who slowed the room.
     for i in 0..3 {
-        adas.send(&ClientMsg::Send { id: ClientMsgId(format!("a{i}")), body: "go".into(), reply_to: None }).await;
+        adas.send(&ClientMsg::Send { id: ClientMsgId(format!("a{i}")), body: "go".into(), reply_to: None, file: None })
+            .await;
         assert!(answer(&mut adas, &format!("a{i}")).await.is_ok());
     }
     let entries = log(&server, &ada, "slow").await.unwrap();
@@ -190,7 +191,8 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     )
     .await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    bobs.send(&ClientMsg::Send { id: ClientMsgId("b3".into()), body: "three".into(), reply_to: None }).await;
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b3".into()), body: "three".into(), reply_to: None, file: None })
+        .await;
     assert!(answer(&mut bobs, "b3").await.is_ok());
     server.shut_down().await;
 }

@@ -142,7 +142,7 @@ async fn a_reply_quotes_what_it_answers_as_that_message_is_now() {
     next_message(&mut bob).await;
     next_message(&mut ada).await;
 
-    bob.send(&ClientMsg::Send { id: id("r1"), body: "yes!".into(), reply_to: Some(Seq(1)) }).await;
+    bob.send(&ClientMsg::Send { id: id("r1"), body: "yes!".into(), reply_to: Some(Seq(1)), file: None }).await;
     let reply = next_message(&mut ada).await;
     let quote = reply.reply.as_deref().expect("the reply quotes");
     assert_eq!(
@@ -155,7 +155,8 @@ async fn a_reply_quotes_what_it_answers_as_that_message_is_now() {
     ada.send(&ClientMsg::Edit { id: id("e1"), seq: Seq(1), body: "lunch at one?".into() }).await;
     assert_eq!(answer(&mut ada, "e1").await, Ok(Seq(3)));
     for (request, parent) in [("r2", 3), ("r3", 99)] {
-        bob.send(&ClientMsg::Send { id: id(request), body: "hm".into(), reply_to: Some(Seq(parent)) }).await;
+        bob.send(&ClientMsg::Send { id: id(request), body: "hm".into(), reply_to: Some(Seq(parent)), file: None })
+            .await;
         assert_eq!(answer(&mut bob, request).await, Err("no_such_message".into()), "reply to {parent}");
     }
     // Once the parent is deleted, the reply says so wherever it is read.
@@ -170,7 +171,7 @@ async fn a_reply_quotes_what_it_answers_as_that_message_is_now() {
     assert_eq!(replayed.seq, Seq(1));
     let replayed = next_message(&mut cy).await;
     assert!(replayed.reply.unwrap().deleted);
-    bob.send(&ClientMsg::Send { id: id("r4"), body: "too late".into(), reply_to: Some(Seq(1)) }).await;
+    bob.send(&ClientMsg::Send { id: id("r4"), body: "too late".into(), reply_to: Some(Seq(1)), file: None }).await;
     assert_eq!(answer(&mut bob, "r4").await, Ok(Seq(5)), "a reply to a tombstone is allowed");
     server.shut_down().await;
 }

@@ -450,7 +450,12 @@ mod browser {
         for pending in state.unconfirmed() {
             let unsent = matches!(pending.state, PendingState::Sending { sent_at: None });
             if all || unsent {
-                let msg = ClientMsg::Send { id: pending.id.clone(), body: pending.body, reply_to: pending.reply_to };
+                let msg = ClientMsg::Send {
+                    id: pending.id.clone(),
+                    body: pending.body,
+                    reply_to: pending.reply_to,
+                    file: None,
+                };
                 send(sink, &msg).await?;
                 state.mark_sent(&pending.id, js_sys::Date::now());
             }
@@ -468,7 +473,8 @@ mod browser {
         let Some(first) = unsent.first() else {
             return Ok(false);
         };
-        let msg = ClientMsg::Send { id: first.id.clone(), body: first.body.clone(), reply_to: first.reply_to };
+        let msg =
+            ClientMsg::Send { id: first.id.clone(), body: first.body.clone(), reply_to: first.reply_to, file: None };
         send(sink, &msg).await?;
         state.mark_sent(&first.id, js_sys::Date::now());
         Ok(unsent.len() > 1)

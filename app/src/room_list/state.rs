@@ -349,6 +349,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             reply: None,
+            file: None,
         };
         saw_message(&mut list, "ada", &room("lounge"), &message);
         assert_eq!((list[0].unread(), list[0].mentions), (1, 1));
@@ -373,6 +374,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             reply: None,
+            file: None,
         })
     }
 

@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         // The room page's form, for browsers without scripts; the page itself
         // (GET) is the Leptos route of the same address.
         .route("/chat/{room}/", post(super::message_form::post_message))
+        .route("/files", post(crate::files::upload))
+        .route("/files/{id}/{name}", get(crate::files::download))
         .leptos_routes_with_context(
             &state,
             routes,

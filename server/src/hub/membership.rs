@@ -3,13 +3,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use app::protocol::{ClientMsgId, MemberId, Person, Quote, ServerMsg};
+use app::protocol::{ClientMsgId, MemberId, Person, ServerMsg};
 use futures::future::Either;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 
 use super::post::PostError;
-use super::{Hub, Room, RoomEvent};
+use super::{Extras, Hub, Room, RoomEvent};
 use crate::store::{AccountId, Appended};
 
 /// One connection's place in a room. Receives the room's events; leaves the room
@@ -120,7 +120,7 @@ impl Membership {
 
     /// Stores a message and broadcasts it to the room; returns once it is durable.
     pub async fn post(&self, author: &Author, body: &str, client_id: ClientMsgId) -> Result<Appended, PostError> {
-        self.submit(Some(author), body.to_owned(), client_id, None).await?.await
+        self.submit(Some(author), body.to_owned(), client_id, Extras::default()).await?.await
     }
 
     /// Checks a message ([`Hub::check`]) and hands it to the room's writer;
@@ -136,14 +136,14 @@ impl Membership {
         author: Option<&Author>,
         body: String,
         client_id: ClientMsgId,
-        reply: Option<Box<Quote>>,
+        extras: Extras,
     ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
-        match self.hub.check(author, &client_id, &body) {
+        match self.hub.check_post(author, &client_id, &body, &extras) {
             Ok(author) => Either::Left(self.hub.enqueue(
                 Some(self.room.clone()),
                 self.room.name().clone(),
                 author,
-                (body, reply),
+                (body, extras),
                 client_id,
             )),
             Err(refusal) => Either::Right(std::future::ready(Err(PostError::Refused(refusal)))),

@@ -41,6 +41,15 @@ pub use room::{Frame, Room, RoomEvent};
 /// How many events a room buffers for its slowest member before that member lags.
 pub const DEFAULT_ROOM_BUFFER: usize = 1024;
 
+/// What a post may carry besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The message it answers, quoted.
+    pub reply: Option<Box<Quote>>,
+    /// Its sender's upload to the room, checked.
+    pub file: Option<Box<app::protocol::Attachment>>,
+}
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
@@ -124,6 +133,19 @@ impl Hub {
         self.check_with(author, id, Some(body))
     }
 
+    /// [`Hub::check`] for a post with these extras: with a file, the body
+    /// may be empty.
+    pub fn check_post<'a>(
+        &self,
+        author: Option<&'a Author>,
+        id: &ClientMsgId,
+        body: &str,
+        extras: &Extras,
+    ) -> Result<&'a Author, ChatError> {
+        let captionless = extras.file.is_some() && body.trim().is_empty();
+        self.check_with(author, id, (!captionless).then_some(body))
+    }
+
     /// [`Hub::check`], for a request with a body or (a delete) without one.
     fn check_with<'a>(
         &self,
@@ -157,7 +179,7 @@ impl Hub {
         client_id: ClientMsgId,
     ) -> Result<PendingPost, PostError> {
         let author = self.check(author, &client_id, &body).map_err(PostError::Refused)?;
-        self.enqueue(self.room(room), room.clone(), author, (body, None), client_id).await
+        self.enqueue(self.room(room), room.clone(), author, (body, Extras::default()), client_id).await
     }
 
     /// Hands a checked post to the writer. The request is made before the
@@ -168,7 +190,7 @@ impl Hub {
         live: Option<Arc<Room>>,
         room: RoomName,
         author: &Author,
-        (body, quote): (String, Option<Box<Quote>>),
+        (body, extras): (String, Extras),
         client_id: ClientMsgId,
     ) -> impl Future<Output = Result<PendingPost, PostError>> + '_ {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -184,7 +206,8 @@ impl Hub {
                 body,
                 client_id,
                 sent_at: crate::clock::now(),
-                reply: quote,
+                reply: extras.reply,
+                file: extras.file,
             },
             reply,
         });

@@ -284,7 +284,8 @@ async fn a_message_stored_while_its_room_is_recreated_reaches_the_new_room() {
     store.hold_commits();
 
     let ada = hub.join(&room("r"), Some(&by("Ada")));
-    let pending = ada.submit(Some(&by("Ada")), "still here?".into(), ClientMsgId("a1".into()), None).await.unwrap();
+    let pending =
+        ada.submit(Some(&by("Ada")), "still here?".into(), ClientMsgId("a1".into()), Default::default()).await.unwrap();
     store.commit_begun().await;
     // Ada leaves while her message is being stored: the room goes away…
     drop(ada);

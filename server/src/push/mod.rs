@@ -339,6 +339,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             reply: None,
+            file: None,
         };
         Job {
             room: RoomName::parse(room).unwrap(),

@@ -29,6 +29,7 @@ fn post(room_name: &str, (id, username): (AccountId, &str), client_id: &str, bod
         client_id: ClientMsgId(client_id.into()),
         sent_at: Timestamp(1_795_000_000_000),
         reply: None,
+        file: None,
     }
 }
 

@@ -10,7 +10,7 @@ pub mod testing;
 use futures::future::BoxFuture;
 
 use app::error::ChatError;
-use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
+use app::protocol::{Attachment, ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
@@ -35,6 +35,24 @@ pub struct NewMessage {
     pub sent_at: Timestamp,
     /// The message it answers, quoted as it was when the reply was checked.
     pub reply: Option<Box<Quote>>,
+    /// The file it posts: an upload of its author's to its room.
+    pub file: Option<Box<Attachment>>,
+}
+
+/// One person's upload of one file to one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub account: AccountId,
+    /// The room's name as the store keeps it (`RoomName::as_str`).
+    pub room: String,
+    /// The message that posted it; none until that is sent.
+    pub seq: Option<Seq>,
+    /// Its content's SHA-256 (hex), and its thumbnail's, for an image.
+    pub hash: String,
+    pub thumb_hash: Option<String>,
+    /// What a message shows of it (its id is the upload's).
+    pub file: Attachment,
+    pub created_at: Timestamp,
 }
 
 /// What storing a message did.
@@ -267,6 +285,17 @@ pub trait Store: Send + Sync + 'static {
     /// seq; rooms not in the account's list are ignored), all in one
     /// transaction; returns those that moved.
     fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>>;
+
+    /// Records an upload whose content is kept.
+    fn add_upload<'a>(&'a self, upload: &'a Upload) -> BoxFuture<'a, Result<()>>;
+
+    /// An upload, by its id.
+    fn upload<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Upload>>>;
+
+    /// The bytes the account's uploads take, once those it made before
+    /// `unsent_before` and never sent are forgotten (and their contents
+    /// removed, unless another upload holds them).
+    fn uploads_used(&self, account: AccountId, unsent_before: Timestamp) -> BoxFuture<'_, Result<u64>>;
 }
 
 /// Writing them: there is one, it is not `Clone`, and the hub's poster task owns

@@ -202,4 +202,16 @@ impl Store for TestStore {
     fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {
         self.inner.mark_read(marks)
     }
+
+    fn add_upload<'a>(&'a self, upload: &'a crate::store::Upload) -> BoxFuture<'a, Result<()>> {
+        self.inner.add_upload(upload)
+    }
+
+    fn upload<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<crate::store::Upload>>> {
+        self.inner.upload(id)
+    }
+
+    fn uploads_used(&self, account: AccountId, unsent_before: Timestamp) -> BoxFuture<'_, Result<u64>> {
+        self.inner.uploads_used(account, unsent_before)
+    }
 }

@@ -22,6 +22,7 @@ fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> Ne
         client_id: ClientMsgId(client_id.into()),
         sent_at: Timestamp(1_795_000_000_000),
         reply: None,
+        file: None,
     }
 }
 

@@ -12,11 +12,11 @@ use axum::extract::ws::{close_code, Message};
 use futures::stream::FuturesOrdered;
 use futures::{Sink, Stream, StreamExt};
 
-use app::protocol::{ChatError, ClientMsg, ClientMsgId, Quote, Seq, ServerMsg};
+use app::protocol::{Attachment, ChatError, ClientMsg, ClientMsgId, Quote, Seq, ServerMsg};
 
 use super::session::{replay, Ending, Session};
 use super::writer::{text, Gone};
-use crate::hub::{Membership, PendingPost, PostError};
+use crate::hub::{Extras, Membership, PendingPost, PostError};
 use crate::store::Appended;
 
 /// How long a closing connection waits for its posts on their way to be stored.
@@ -37,7 +37,7 @@ where
         membership: &Membership,
         id: ClientMsgId,
         body: String,
-        reply: Option<Box<Quote>>,
+        extras: Extras,
     ) -> Result<Option<InFlight>, Gone> {
         let (hub, author) = (&self.context.hub, self.context.author.as_ref());
         if let Err(slowed) = hub.slow_check(&self.context.room, author, self.context.moderator) {
@@ -47,7 +47,7 @@ where
                 return Box::pin(self.writer.refuse_message(id, slowed)).await.map(|()| None);
             }
         }
-        match membership.submit(self.context.author.as_ref(), body, id.clone(), reply).await {
+        match membership.submit(self.context.author.as_ref(), body, id.clone(), extras).await {
             Ok(post) => Ok(Some(InFlight { id: Some(id), post })),
             // An id that is not one cannot name the refusal.
             // Refusals are boxed (see `run_session`).
@@ -153,19 +153,52 @@ where
         moderator
     }
 
-    /// A reply: the message it answers is looked up first (a reply to a
-    /// message the room does not have is refused); then it is posted.
-    pub(super) async fn reply(
+    /// A reply, or a message with a file: the message it answers is looked
+    /// up first (a reply to a message the room does not have is refused), and
+    /// the file (it must be the sender's upload to this room); then it is
+    /// posted.
+    pub(super) async fn post_with(
         &mut self,
         membership: &Membership,
         id: ClientMsgId,
         body: String,
-        parent: Seq,
+        (reply_to, file): (Option<Seq>, Option<String>),
     ) -> Result<Option<InFlight>, Gone> {
-        match self.quote(&id, parent).await? {
-            Ok(quote) => self.post(membership, id, body, Some(quote)).await,
-            Err(()) => Ok(None),
+        let mut extras = Extras::default();
+        if let Some(parent) = reply_to {
+            match self.quote(&id, parent).await? {
+                Ok(quote) => extras.reply = Some(quote),
+                Err(()) => return Ok(None),
+            }
         }
+        if let Some(file) = file {
+            match self.attachment(&id, &file).await? {
+                Ok(file) => extras.file = Some(file),
+                Err(()) => return Ok(None),
+            }
+        }
+        self.post(membership, id, body, extras).await
+    }
+
+    /// The upload `file` as a message shows it, or the refusal of a message
+    /// naming a file that is not its sender's upload to this room.
+    async fn attachment(&mut self, id: &ClientMsgId, file: &str) -> Result<Result<Box<Attachment>, ()>, Gone> {
+        let me = self.context.author.as_ref().map(|a| a.id);
+        let refusal = match me {
+            None => ChatError::SignInRequired,
+            Some(_) if file.len() > crate::files::MAX_ID_LEN => ChatError::NoSuchFile,
+            Some(me) => match self.context.hub.store().upload(file).await {
+                Ok(Some(upload)) if upload.account == me && upload.room == self.context.room.as_str() => {
+                    return Ok(Ok(Box::new(upload.file)))
+                }
+                Ok(_) => ChatError::NoSuchFile,
+                Err(error) => {
+                    tracing::warn!(%error, "reading the file a message posts failed");
+                    ChatError::StoreUnavailable
+                }
+            },
+        };
+        self.writer.refuse_message(id.clone(), refusal).await.map(|()| Err(()))
     }
 
     /// The quote of the message a reply answers, or the refusal of a reply

@@ -20,7 +20,7 @@ use super::minor::Minor;
 use super::posting::InFlight;
 use super::replay::Replay;
 use super::writer::{Gone, Writer, WRITE_BATCH};
-use crate::hub::{Author, Event, Hub, Membership};
+use crate::hub::{Author, Event, Extras, Hub, Membership};
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -315,11 +315,13 @@ where
                 frame = self.stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
-                        Incoming::Msg(ClientMsg::Send { id, body, reply_to: None }) => {
-                            self.post(membership, id, body, None).await.map(|post| in_flight.extend(post))
+                        Incoming::Msg(ClientMsg::Send { id, body, reply_to: None, file: None }) => {
+                            self.post(membership, id, body, Extras::default()).await.map(|post| in_flight.extend(post))
                         }
-                        Incoming::Msg(ClientMsg::Send { id, body, reply_to: Some(parent) }) => {
-                            Box::pin(self.reply(membership, id, body, parent)).await.map(|post| in_flight.extend(post))
+                        Incoming::Msg(ClientMsg::Send { id, body, reply_to, file }) => {
+                            Box::pin(self.post_with(membership, id, body, (reply_to, file)))
+                                .await
+                                .map(|post| in_flight.extend(post))
                         }
                         // The rest are rarer than messages: boxed while they run.
                         Incoming::Msg(ClientMsg::Read { room, seq }) => Box::pin(self.read(&mut minor, room, seq)).await,

@@ -180,7 +180,7 @@ impl Client {
 
     /// Sends `body` under the given message id (a retry, when it was used before).
     pub async fn say_as(&mut self, id: ClientMsgId, body: &str) {
-        self.send(&ClientMsg::Send { id, body: body.to_owned(), reply_to: None }).await;
+        self.send(&ClientMsg::Send { id, body: body.to_owned(), reply_to: None, file: None }).await;
     }
 
     pub async fn send_raw(&mut self, frame: Message) {
@@ -307,6 +307,7 @@ pub fn bulk_message(room: &RoomName, i: u64) -> NewMessage {
         client_id: ClientMsgId(format!("c{i}")),
         sent_at: Timestamp(1_795_000_000_000),
         reply: None,
+        file: None,
     }
 }
 

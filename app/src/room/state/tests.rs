@@ -34,6 +34,7 @@ fn chat(seq: u64, client_id: &str) -> ChatMessage {
         deleted: false,
         reactions: Vec::new(),
         reply: None,
+        file: None,
     }
 }
 

@@ -32,6 +32,7 @@ impl SqliteWriter {
             return Ok(Err(ChatError::MessageDeleted));
         }
         let at = (room_id, change.target.0 as i64);
+        let mut dropped = Vec::new();
         if let ChangeKind::React { emoji, on, username } = &change.kind {
             let summary = reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
             match react(&mut tx, at, change.author_id, change.at.0, summary, emoji, *on, username).await? {
@@ -49,7 +50,7 @@ impl SqliteWriter {
             if !moderator {
                 return Ok(Err(ChatError::NotYourMessage));
             }
-            Self::change_body(&mut tx, at, &change, &old_body).await?;
+            dropped = Self::change_body(&mut tx, at, &change, &old_body).await?;
             let entry = super::moderation::Entry {
                 room_id,
                 actor: change.author_id.0,
@@ -60,7 +61,7 @@ impl SqliteWriter {
             };
             super::moderation::log(&mut tx, entry, change.at).await?;
         } else {
-            Self::change_body(&mut tx, at, &change, &old_body).await?;
+            dropped = Self::change_body(&mut tx, at, &change, &old_body).await?;
         }
         let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")
             .bind(room_id)
@@ -74,18 +75,25 @@ impl SqliteWriter {
             .await?;
         let message = select_message(&mut tx, at).await?;
         tx.commit().await?;
+        for hash in dropped {
+            if !super::files::content_named(&self.pool, &hash).await? {
+                self.blobs.remove(&hash).await;
+            }
+        }
         // The batches of messages take their seqs from this figure.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner).insert(change.room, (room_id, seq));
         Ok(Ok(Changed { seq: Seq(seq as u64), message }))
     }
 
-    /// An edit or a delete: the message changed in place, its mentions with it.
+    /// An edit or a delete: the message changed in place, its mentions with
+    /// it; returns the contents a deleted message's file held (to remove once
+    /// committed, if no other upload holds them).
     async fn change_body(
         tx: &mut SqliteConnection,
         (room_id, seq): (i64, i64),
         change: &NewChange,
         old_body: &str,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         // The mentions it made count no more; an edit counts its own below.
         sqlx::query("DELETE FROM mentions WHERE room_id = ?1 AND seq = ?2")
             .bind(room_id)
@@ -133,7 +141,7 @@ impl SqliteWriter {
                 // The body is gone from the database, not only hidden; its
                 // reactions go with it.
                 sqlx::query(
-                    "UPDATE messages SET body = '', mentions = NULL, reactions = NULL, deleted_at = ?1
+                    "UPDATE messages SET body = '', mentions = NULL, reactions = NULL, file = NULL, deleted_at = ?1
                       WHERE room_id = ?2 AND seq = ?3",
                 )
                 .bind(change.at.0)
@@ -147,11 +155,24 @@ impl SqliteWriter {
                     .execute(&mut *tx)
                     .await?;
                 super::search_index::changed(tx, (room_id, seq), old_body, None).await?;
+                // Its file too: the upload's record now, its content after
+                // the commit (unless another upload holds the same).
+                let room: String = sqlx::query_scalar("SELECT name FROM rooms WHERE id = ?1")
+                    .bind(room_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let dropped: Vec<(String, Option<String>)> =
+                    sqlx::query_as("DELETE FROM uploads WHERE room = ?1 AND seq = ?2 RETURNING hash, thumb_hash")
+                        .bind(room)
+                        .bind(seq)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                return Ok(dropped.into_iter().flat_map(|(hash, thumb)| std::iter::once(hash).chain(thumb)).collect());
             }
             // Stored by `react`.
             ChangeKind::React { .. } => {}
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod changes;
 mod checkpoints;
+mod files;
 mod lists;
 mod moderation;
 mod push;
@@ -32,7 +33,8 @@ use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
-use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError};
+use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError, Upload};
+use crate::files::Blobs;
 use checkpoints::Checkpoints;
 
 const READERS: u32 = 4;
@@ -50,6 +52,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     rooms: RoomSeqs,
+    blobs: Blobs,
 }
 
 /// A stored message, read by column name.
@@ -74,6 +77,8 @@ struct MessageRow {
     reply_author: Option<String>,
     reply_body: Option<String>,
     reply_deleted: Option<i64>,
+    /// JSON: an `app::protocol::Attachment`, or NULL.
+    file: Option<String>,
 }
 
 /// The columns a [`MessageRow`] is read from, for `FROM messages m` and
@@ -82,7 +87,7 @@ macro_rules! message_columns {
     () => {
         "m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at, \
          m.reactions, m.reply_to, p.author AS reply_author, substr(p.body, 1, 2000) AS reply_body, \
-         p.deleted_at AS reply_deleted"
+         p.deleted_at AS reply_deleted, m.file"
     };
 }
 
@@ -128,6 +133,7 @@ impl From<MessageRow> for ChatMessage {
             edited_at: row.edited_at.map(Timestamp),
             deleted: row.deleted_at.is_some(),
             reactions: row.reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+            file: row.file.and_then(|json| serde_json::from_str(&json).ok()),
             reply: row.reply_to.map(|seq| {
                 Box::new(Quote::of(
                     Seq(seq as u64),
@@ -178,8 +184,14 @@ impl SqliteStore {
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         let rooms = RoomSeqs::default();
         let indexer = search_index::Indexer::start(writer.clone()).await?;
-        let store = SqliteStore { writer: writer.clone(), readers: readers.clone(), rooms: rooms.clone() };
-        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints, indexer: Some(indexer) }))
+        let blobs = Blobs::beside(path);
+        let store = SqliteStore {
+            writer: writer.clone(),
+            readers: readers.clone(),
+            rooms: rooms.clone(),
+            blobs: blobs.clone(),
+        };
+        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints, indexer: Some(indexer), blobs }))
     }
 
     /// Closes this half's connections (the write connection the accounts share
@@ -188,6 +200,11 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+
+    /// Where the files' contents are kept.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     pub(super) fn writer(&self) -> &SqlitePool {
@@ -378,5 +395,17 @@ impl Store for SqliteStore {
 
     fn mark_read(&self, marks: Vec<ReadMark>) -> BoxFuture<'_, Result<Vec<ReadMoved>>> {
         self.update_read_marks(marks).boxed()
+    }
+
+    fn add_upload<'a>(&'a self, upload: &'a Upload) -> BoxFuture<'a, Result<()>> {
+        self.insert_upload(upload).boxed()
+    }
+
+    fn upload<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Upload>>> {
+        self.select_upload(id).boxed()
+    }
+
+    fn uploads_used(&self, account: AccountId, unsent_before: Timestamp) -> BoxFuture<'_, Result<u64>> {
+        self.select_uploads_used(account, unsent_before).boxed()
     }
 }

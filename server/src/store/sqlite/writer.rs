@@ -27,6 +27,8 @@ pub struct SqliteWriter {
     pub(super) checkpoints: Arc<Checkpoints>,
     /// Indexes what is stored for search (taken by `close`).
     pub(super) indexer: Option<super::search_index::Indexer>,
+    /// Where files' contents are (a deleted message's go).
+    pub(super) blobs: crate::files::Blobs,
 }
 
 impl SqliteWriter {
@@ -103,6 +105,7 @@ impl SqliteWriter {
                 deleted: false,
                 reactions: Vec::new(),
                 reply: message.reply,
+                file: message.file,
             };
             // A retry within the same batch is a duplicate of this one.
             stored.insert(key.clone(), message.clone());
@@ -116,7 +119,7 @@ impl SqliteWriter {
         for chunk in fresh.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO messages (room_id, seq, author_id, author, username, body, created_at, client_id, mentions, \
-                 reply_to) ",
+                 reply_to, file) ",
             );
             insert.push_values(chunk, |mut row, (room_id, author_id, m)| {
                 let mentions = (!m.mentions.is_empty())
@@ -130,9 +133,24 @@ impl SqliteWriter {
                     .push_bind(m.sent_at.0)
                     .push_bind(&m.client_id.0)
                     .push_bind(mentions)
-                    .push_bind(m.reply.as_ref().map(|quote| quote.seq.0 as i64));
+                    .push_bind(m.reply.as_ref().map(|quote| quote.seq.0 as i64))
+                    .push_bind(m.file.as_ref().map(|f| serde_json::to_string(f).expect("files always serialise")));
             });
             insert.build().execute(&mut *tx).await?;
+        }
+        // The uploads these messages posted are theirs now (one statement, only
+        // for a batch with files).
+        let attached: Vec<(&str, i64)> =
+            fresh.iter().filter_map(|(_, _, m)| m.file.as_ref().map(|f| (f.id.as_str(), m.seq.0 as i64))).collect();
+        if !attached.is_empty() {
+            let attached = serde_json::to_string(&attached).expect("ids always serialise");
+            sqlx::query(
+                "UPDATE uploads SET seq = u.value ->> 1 FROM json_each(?1) AS u
+                  WHERE uploads.id = u.value ->> 0 AND uploads.seq IS NULL",
+            )
+            .bind(attached)
+            .execute(&mut *tx)
+            .await?;
         }
         for chunk in mention_rows.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO mentions (account_id, room_id, seq) ");
@@ -205,7 +223,7 @@ struct RoomRow {
     last_at: i64,
 }
 
-/// Rows per insert statement (10 parameters each, well under SQLite's limit).
+/// Rows per insert statement (11 parameters each, well under SQLite's limit).
 const INSERT_CHUNK: usize = 512;
 
 /// A stored message with the keys a retry is recognised by.
