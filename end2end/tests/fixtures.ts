@@ -38,7 +38,7 @@ export { expect };
 export const PASSWORD = "correct-horse-battery-staple";
 
 /** The WebSocket protocol version the server speaks. */
-export const PROTOCOL_VERSION = 11;
+export const PROTOCOL_VERSION = 12;
 
 /** The codes of the account errors the pages show (`data-code` on the alert). */
 export const ERRORS = {

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use super::mentions::{AssistEvent, MentionAssist, LIST_ID};
 use super::state::{ConnectionStatus, RoomState};
+use super::uploading::{PickedFile, Upload};
 use crate::protocol::{validate_body, ChatError, ClientMsgId, Seq, MAX_BODY_CHARS};
 
 /// Within this many characters of the limit, the composer shows how many are left.
@@ -14,6 +15,11 @@ pub struct FormReturn {
     pub refusal: Option<ChatError>,
     pub draft: String,
 }
+
+/// The clip button: picks a file (offered once the page is live: a form post
+/// without scripts carries no file).
+const ATTACH: &str = "<label class=\"attach\" title=\"Attach a file or an image\"><input type=\"file\" \
+    class=\"visually-hidden\" aria-label=\"Attach a file\"><span aria-hidden=\"true\">📎</span></label>";
 
 /// While someone types, the room is told at most this often.
 pub const TYPING_EVERY_MS: f64 = 3_000.0;
@@ -36,6 +42,8 @@ pub fn Composer(
     insert: RwSignal<Option<String>>,
     /// Opens the editor on one's own message (Up in an empty box: the last).
     act: Callback<(Seq, &'static str)>,
+    /// The room's key, where its files are uploaded.
+    room_key: String,
 ) -> impl IntoView {
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let slot = NodeRef::<leptos::html::Div>::new();
@@ -93,6 +101,30 @@ pub fn Composer(
             }
         }
     });
+    // A file picked, pasted or dropped: uploaded at once, posted with the
+    // next message.
+    let composer = Owner::current();
+    let take_file = Callback::new(move |file: Option<PickedFile>| {
+        #[cfg(feature = "hydrate")]
+        if let (Some(file), Some(owner)) = (file, &composer) {
+            let room = room_key.clone();
+            owner.with(|| {
+                leptos::reactive::spawn_local_scoped(super::uploading::send_file(file, room, state.upload, state.error))
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (file, &room_key, &composer);
+    });
+    // Dropped on the composer or pasted in it, a file is taken too.
+    let form = NodeRef::<leptos::html::Form>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(form) = form.get() {
+            super::uploading::listen(&form, take_file);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = take_file;
     let length = move || draft.read().chars().count();
     // When the room was last told this person is typing.
     let told_typing = StoredValue::new(f64::NEG_INFINITY);
@@ -117,11 +149,18 @@ pub fn Composer(
             return;
         }
         let body = draft.get_untracked();
+        let file = state.upload.get_untracked();
+        if matches!(file, Some(Upload::Sending { .. })) {
+            // Sent once it is uploaded: the button says so meanwhile.
+            return;
+        }
         if let Err(refused) = validate_body(&body) {
             if !body.trim().is_empty() {
                 refusal.set(Some(refused));
             }
-            return;
+            if file.is_none() || !body.trim().is_empty() {
+                return;
+            }
         }
         send.run(body);
         told_typing.set_value(f64::NEG_INFINITY);
@@ -170,7 +209,7 @@ pub fn Composer(
     };
 
     view! {
-        <form class="composer" method="post" action=action on:submit=on_submit>
+        <form class="composer" method="post" action=action on:submit=on_submit node_ref=form>
             <input type="hidden" name="id" value=form_id.0/>
             {move || match (state.error.get(), refusal.get()) {
                 (Some(error), _) => Some(view! { <p class="error" role="alert">{error}</p> }.into_any()),
@@ -193,7 +232,10 @@ pub fn Composer(
                     </div>
                 }
             })}
+            <div class="upload-slot"></div>
             <div class="row">
+                // Plain HTML: its change is heard by the form (`uploading::listen`).
+                <span class="attach-slot needs-script" inner_html=ATTACH></span>
                 <textarea
                     node_ref=textarea
                     aria-autocomplete="list"
@@ -215,7 +257,9 @@ pub fn Composer(
                     on:keydown=on_keydown
                     on:input=on_input
                 ></textarea>
-                <button type="submit" disabled=move || !can_send()>"Send"</button>
+                <button type="submit" disabled=move || !can_send() || matches!(*state.upload.read(), Some(Upload::Sending { .. }))>
+                    {move || if matches!(*state.upload.read(), Some(Upload::Sending { .. })) { "Uploading…" } else { "Send" }}
+                </button>
             </div>
             <p class="counter hint" aria-live="polite">
                 {move || counter_text(length())}
@@ -225,7 +269,7 @@ pub fn Composer(
 }
 
 /// Text as HTML that shows it as it is.
-fn escape_html(text: &str) -> String {
+pub(super) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

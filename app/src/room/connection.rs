@@ -454,7 +454,7 @@ mod browser {
                     id: pending.id.clone(),
                     body: pending.body,
                     reply_to: pending.reply_to,
-                    file: None,
+                    file: pending.file.map(|f| f.id),
                 };
                 send(sink, &msg).await?;
                 state.mark_sent(&pending.id, js_sys::Date::now());
@@ -473,8 +473,12 @@ mod browser {
         let Some(first) = unsent.first() else {
             return Ok(false);
         };
-        let msg =
-            ClientMsg::Send { id: first.id.clone(), body: first.body.clone(), reply_to: first.reply_to, file: None };
+        let msg = ClientMsg::Send {
+            id: first.id.clone(),
+            body: first.body.clone(),
+            reply_to: first.reply_to,
+            file: first.file.as_ref().map(|f| f.id.clone()),
+        };
         send(sink, &msg).await?;
         state.mark_sent(&first.id, js_sys::Date::now());
         Ok(unsent.len() > 1)

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 
 use super::actions::MessageActions;
 use super::message_body::MessageBody;
-use super::message_parts::{QuoteLink, Reactions};
+use super::message_parts::{FileView, QuoteLink, Reactions};
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
 use crate::history::history;
@@ -323,6 +323,7 @@ fn MessageItem(
             </div>
             {message.reply.map(|quote| view! { <QuoteLink quote=*quote/> })}
             <MessageBody body=body mentions=message.mentions.clone()/>
+            {message.file.map(|file| view! { <FileView file=*file/> })}
             <div class="edit-slot"></div>
             {(!message.reactions.is_empty()).then(|| view! { <Reactions seq reactions=message.reactions me react/> })}
             <MessageActions seq username=message.username me mention deleted=message.deleted act moderator=state.moderator/>
@@ -345,6 +346,10 @@ fn PendingItem(
     let body = {
         let find = find.clone();
         move || find().map(|p: Pending| p.body).unwrap_or_default()
+    };
+    let file = {
+        let find = find.clone();
+        move || find().and_then(|p| p.file).map(|file| view! { <FileView file/> })
     };
     let status = move || match find().map(|p| p.state) {
         Some(PendingState::Failed(reason)) => {
@@ -370,6 +375,7 @@ fn PendingItem(
                 {status}
             </div>
             <MessageBody body=body()/>
+            {file}
         </li>
     }
     .into_any()

@@ -18,6 +18,7 @@ pub mod presence;
 mod reacting;
 pub mod state;
 pub mod time;
+mod uploading;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -159,7 +160,15 @@ pub fn Room(
     let send = Callback::new(move |body: String| {
         let reply_to = state.replying.get_untracked();
         state.replying.set(None);
-        state.add_pending(new_client_id(), body, reply_to);
+        // The file the composer holds, once uploaded, goes with it.
+        let file = match state.upload.get_untracked() {
+            Some(uploading::Upload::Ready(file)) => {
+                state.upload.set(None);
+                Some(file)
+            }
+            _ => None,
+        };
+        state.add_pending_file(new_client_id(), body, reply_to, file);
         connection.with_value(|c| {
             if let Some(c) = c {
                 c.nudge();
@@ -231,7 +240,7 @@ pub fn Room(
                                         let form_id = form_id.clone();
                                         let action = here.clone();
                                         let mentions = mentions::MentionAssist::new(room_key.clone());
-                                        view! { <Composer state send typing action form_id returned mentions insert act/> }
+                                        view! { <Composer state send typing action form_id returned mentions insert act room_key/> }
                                             .into_any()
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),

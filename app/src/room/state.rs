@@ -58,6 +58,8 @@ pub struct Pending {
     pub body: String,
     /// The message it answers.
     pub reply_to: Option<Seq>,
+    /// The file it posts (uploaded already).
+    pub file: Option<crate::protocol::Attachment>,
     pub state: PendingState,
 }
 
@@ -98,6 +100,8 @@ pub struct RoomState {
     pub replying: RwSignal<Option<Seq>>,
     /// This person moderates the room: anyone's message can be deleted.
     pub moderator: RwSignal<bool>,
+    /// The file the composer's next message posts.
+    pub upload: RwSignal<Option<super::uploading::Upload>>,
     /// The newest seq of the room's sequence the page has applied (a message
     /// or a change): what a reconnect resumes after.
     seen: StoredValue<Seq>,
@@ -118,6 +122,7 @@ impl RoomState {
             unread_from: RwSignal::new(None),
             replying: RwSignal::new(None),
             moderator: RwSignal::new(false),
+            upload: RwSignal::new(None),
             seen: StoredValue::new(Seq(0)),
         }
     }
@@ -167,7 +172,18 @@ impl RoomState {
 
     /// A message the person just wrote (answering `reply_to`); returns it for sending.
     pub fn add_pending(&self, id: ClientMsgId, body: String, reply_to: Option<Seq>) -> Pending {
-        let pending = Pending { id, body, reply_to, state: PendingState::Sending { sent_at: None } };
+        self.add_pending_file(id, body, reply_to, None)
+    }
+
+    /// [`RoomState::add_pending`], posting `file`.
+    pub fn add_pending_file(
+        &self,
+        id: ClientMsgId,
+        body: String,
+        reply_to: Option<Seq>,
+        file: Option<crate::protocol::Attachment>,
+    ) -> Pending {
+        let pending = Pending { id, body, reply_to, file, state: PendingState::Sending { sent_at: None } };
         self.pending.update(|p| p.push(pending.clone()));
         pending
     }
