@@ -140,6 +140,12 @@ async fn an_image_is_posted_with_its_thumbnail_and_read_by_the_room() {
     assert_eq!(got.header("x-content-type-options"), "nosniff");
     assert!(got.header("content-disposition").starts_with("inline"), "{got:?}");
     assert!(got.header("content-security-policy").contains("sandbox"), "{got:?}");
+    // Kept by the browser, asked again each time: a 304 while it is there.
+    let etag = got.header("etag").to_owned();
+    assert!(etag.len() > 60 && got.header("cache-control").contains("no-cache"), "{got:?}");
+    let head = format!("GET {} HTTP/1.1\r\nHost: {}\r\nIf-None-Match: {etag}", file.url(), server.addr);
+    let again = exchange(server.addr, &head, b"").await;
+    assert_eq!((again.status, again.body.len()), (304, 0));
     let thumb = fetch(&server, &file.thumb_url(), None).await;
     assert_eq!((thumb.status, thumb.header("content-type")), (200, "image/jpeg"));
     let decoded = image::load_from_memory(&thumb.body).unwrap();
@@ -353,9 +359,19 @@ async fn deleting_the_message_deletes_its_file_but_not_another_upload_of_the_sam
     let kept = dir.path().join("chat-files").join(&hash[..2]).join(&hash);
     assert_eq!(std::fs::read(&kept).unwrap(), bytes, "kept once, under its hash");
 
+    let before = fetch(&server, &first.url(), Some(&ada)).await;
     adas.send(&ClientMsg::Delete { id: ClientMsgId("d1".into()), seq }).await;
     answer(&mut adas, "d1").await.expect("deleted");
     assert_eq!(fetch(&server, &first.url(), Some(&ada)).await.status, 404);
+    // A browser that kept it asks again, and hears it is gone.
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nIf-None-Match: {}",
+        first.url(),
+        server.addr,
+        ada.cookie,
+        before.header("etag")
+    );
+    assert_eq!(exchange(server.addr, &head, b"").await.status, 404);
     assert_eq!(fetch(&server, &first.thumb_url(), Some(&ada)).await.status, 404);
     assert!(kept.exists(), "the other message's upload of the same content stays");
     assert_eq!(fetch(&server, &second.url(), Some(&ada)).await.status, 200);

@@ -55,6 +55,10 @@ const THUMBNAILERS: usize = 2;
 /// Served files: what a file's page may do (nothing).
 const FILE_CSP: &str = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox";
 
+/// Kept by the reader's browser, and asked again on every use: a deleted
+/// file is gone at the next look (and one still there costs a 304).
+const CACHING: &str = "private, no-cache";
+
 /// The uploads' limits and their contents' place.
 #[derive(Clone)]
 pub struct Files {
@@ -205,8 +209,18 @@ impl Files {
         Ok(upload)
     }
 
-    /// The response carrying the content `hash`, of type `mime`.
-    async fn send(&self, hash: &str, mime: &str, name: Option<&str>) -> Result<Response, Refusal> {
+    /// The response carrying the content `hash`, of type `mime` (or 304 when
+    /// the asker has it: its ETag is the hash).
+    async fn send(&self, hash: &str, mime: &str, name: Option<&str>, asked: &HeaderMap) -> Result<Response, Refusal> {
+        let etag = format!("\"{hash}\"");
+        if asked.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHING));
+            if let Ok(value) = HeaderValue::from_str(&etag) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            return Ok(response);
+        }
         let file = tokio::fs::File::open(self.blobs.path(hash)).await.map_err(|error| {
             tracing::error!(%error, hash, "a file's content is missing");
             Refusal(StatusCode::NOT_FOUND, ChatError::NoSuchFile)
@@ -230,8 +244,10 @@ impl Files {
         }
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FILE_CSP));
-        // An id's content never changes; a deleted one is gone at the next look.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHING));
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, value);
+        }
         Ok(response)
     }
 }
@@ -295,9 +311,9 @@ pub async fn download(
         if name == "thumb" {
             let hash = upload.thumb_hash.ok_or(Refusal(StatusCode::NOT_FOUND, ChatError::NoSuchFile))?;
             let mime = if upload.file.thumb.is_some() { thumb_type(&files.blobs, &hash).await } else { "" };
-            files.send(&hash, mime, None).await
+            files.send(&hash, mime, None, &headers).await
         } else {
-            files.send(&upload.hash, &upload.file.mime, Some(&upload.file.name)).await
+            files.send(&upload.hash, &upload.file.mime, Some(&upload.file.name), &headers).await
         }
     };
     served.await.unwrap_or_else(IntoResponse::into_response)
