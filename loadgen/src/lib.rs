@@ -380,6 +380,23 @@ async fn post_and_wait(socket: &mut client::Socket, count: u64, tag: &str) -> Re
 }
 
 /// A process's resident memory, from `/proc/<pid>/status`.
+/// The server's RSS once it has let go of what closed connections held:
+/// read every 250 ms until it stops falling (two readings within 0.5%), for
+/// at most `patience`.
+pub async fn settled_rss(pid: u32, patience: Duration) -> Option<u64> {
+    let deadline = Instant::now() + patience;
+    let mut last = rss_bytes(pid)?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = rss_bytes(pid)?;
+        let steady = now >= last || (last - now) * 200 < last;
+        if (steady && now <= last) || Instant::now() >= deadline {
+            return Some(now);
+        }
+        last = now;
+    }
+}
+
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

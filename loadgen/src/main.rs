@@ -180,6 +180,28 @@ async fn idle(flags: &Flags) -> Result<(), String> {
     let hold: f64 = flags.get("hold", 0.0)?;
     tokio::time::sleep(Duration::from_secs_f64(hold)).await;
     drop(sockets);
+    // Everyone leaves: does the server give the memory back?
+    if pid != 0 && report.rss_before > 0 {
+        // The server sees the closes a moment after: wait for its RSS to stop falling.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(left) = loadgen::settled_rss(pid, Duration::from_secs(15)).await {
+            let over = (left as f64 / report.rss_before as f64 - 1.0) * 100.0;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "scenario": "idle_left", "stack": format!("{stack:?}").to_lowercase(),
+                    "connections": report.connections, "rss_before_bytes": report.rss_before,
+                    "rss_peak_bytes": report.rss_after, "rss_left_bytes": left, "left_over_start_pct": over.round(),
+                })
+            );
+            eprintln!(
+                "idle: after all {} left, server RSS {:.1} MiB ({over:+.0}% of the {:.1} MiB before they came)",
+                report.connections,
+                left as f64 / 1048576.0,
+                report.rss_before as f64 / 1048576.0,
+            );
+        }
+    }
     Ok(())
 }
 

@@ -21,14 +21,18 @@ pub fn return_large_blocks_to_the_system() {
 ///
 /// Thousands of sockets closing free their buffers into glibc's arenas, which
 /// keep them: measured on the release build, 2,000 signed-in members who left
-/// took the server from 15 MiB to 60 MiB for good. So the last socket of a
-/// large departure (at least [`TRIM_AFTER`] fewer than the peak, and at most
-/// half of it) asks glibc to return what it holds free (`malloc_trim`, a few
-/// milliseconds). No task: the socket that ends does it.
+/// took the server from 15 MiB to 60 MiB for good. So each time the sockets
+/// open fall to half of their peak since the last trim, and when the last one
+/// closes, the socket that makes it so asks glibc to return what it holds
+/// free (`malloc_trim`, a few milliseconds): 10,000 leaving make 9 trims.
+/// Measured with `loadgen idle` (10,000 readers in 100 rooms, then all gone),
+/// the server's RSS over what it was before they came: one trim at the first
+/// halving, +62-65%; at each halving, +28-30%; and at the last, +10-11%.
+/// No task: the socket that ends does it.
 pub struct SocketMemory(());
 
-/// Departures smaller than this are not worth a trim.
-const TRIM_AFTER: usize = 1_000;
+/// A peak smaller than this is not worth a trim.
+const TRIM_FROM: usize = 64;
 
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -48,8 +52,10 @@ impl Drop for SocketMemory {
         use std::sync::atomic::Ordering::Relaxed;
         let live = LIVE.fetch_sub(1, Relaxed) - 1;
         let peak = PEAK.load(Relaxed);
-        if peak >= live + TRIM_AFTER && live <= peak / 2 && PEAK.compare_exchange(peak, live, Relaxed, Relaxed).is_ok()
-        {
+        // At each halving of a crowd; and when the last one leaves.
+        let halved = peak >= TRIM_FROM && live <= peak / 2;
+        let emptied = live == 0 && peak > 0;
+        if (halved || emptied) && PEAK.compare_exchange(peak, live, Relaxed, Relaxed).is_ok() {
             let started = std::time::Instant::now();
             trim();
             tracing::debug!(peak, live, took = ?started.elapsed(), "freed memory given back");
