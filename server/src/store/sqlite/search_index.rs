@@ -23,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 use crate::search::text::indexed;
 use crate::store::Result;
 
-/// Most messages indexed per transaction (the write connection is shared
-/// with the messages' writer: each batch holds it for a few milliseconds).
-const BATCH: i64 = 2_000;
+/// Most messages indexed per transaction. The write connection is shared
+/// with the messages' writer, and a commit of messages waits for the batch
+/// in progress: small batches keep that wait short (see [`index`] for why
+/// their number costs no disk syncs).
+const BATCH: i64 = 250;
 
 /// Rooms with messages to index, by id: the newest seq committed.
 #[derive(Default)]
@@ -124,10 +126,33 @@ impl Indexer {
     }
 }
 
-/// Indexes up to [`BATCH`] messages of the `marked` rooms in one transaction;
-/// returns the rooms it did not get to the end of.
+/// Indexes up to [`BATCH`] messages of the `marked` rooms in one
+/// transaction; returns the rooms it did not get to the end of.
+///
+/// The transaction commits without syncing the disk (`synchronous=NORMAL`,
+/// then `FULL` again for the messages): in WAL mode commits reach the disk
+/// in order, so the next commit of messages, which syncs, makes this one
+/// durable too, and a crash before it loses only index rows with their
+/// progress, which the next start redoes. The connection goes back to the
+/// messages' writer only once it is `FULL` again, or is closed.
 async fn index(pool: &SqlitePool, marked: HashMap<i64, i64>) -> Result<Vec<(i64, i64)>> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+    let indexed = index_batch(&mut conn, marked).await;
+    if let Err(error) = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
+        // Never hand the writer a connection that does not sync: a new one,
+        // opened with the store's options, takes its place.
+        tracing::error!(%error, "restoring synchronous=FULL failed; closing the connection");
+        if let Err(error) = sqlx::Connection::close(conn.detach()).await {
+            tracing::warn!(%error, "closing the connection failed");
+        }
+        return Err(error.into());
+    }
+    indexed
+}
+
+async fn index_batch(conn: &mut SqliteConnection, marked: HashMap<i64, i64>) -> Result<Vec<(i64, i64)>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let wanted: Vec<(i64, i64)> = marked.into_iter().collect();
     let wanted_json = serde_json::to_string(&wanted).expect("numbers always serialise");
     // Where each room's index is, in one query.
