@@ -295,6 +295,17 @@ pub struct ChatMessage {
     pub file: Option<Box<Attachment>>,
 }
 
+impl ChatMessage {
+    /// Its words as a notification or a quote shows them: the body, or for
+    /// a file posted with none, the file's name.
+    pub fn text(&self) -> String {
+        match &self.file {
+            Some(file) if self.body.trim().is_empty() => format!("📎 {}", file.name),
+            _ => self.body.clone(),
+        }
+    }
+}
+
 /// A file posted in a message. Its bytes are at [`Attachment::url`]; an
 /// image's thumbnail at [`Attachment::thumb_url`], `thumb` its size in
 /// pixels, known before it loads.
@@ -582,6 +593,33 @@ mod tests {
         for bad in ["", "a", "+1", ":)", "👍 ", "ok👍", "<b>👍</b>", "\u{202e}👍", "日", &"👍".repeat(9)] {
             assert_eq!(validate_reaction(bad), Err(ChatError::BadReaction), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_file_with_no_words_is_told_by_its_name() {
+        let file = Attachment {
+            id: "x".into(),
+            name: "plan.pdf".into(),
+            size: 1,
+            mime: "application/pdf".into(),
+            thumb: None,
+        };
+        let message = ChatMessage {
+            seq: Seq(1),
+            author: "Ada".into(),
+            username: "ada".into(),
+            body: String::new(),
+            sent_at: Timestamp(0),
+            client_id: ClientMsgId("c".into()),
+            mentions: Vec::new(),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+            reply: None,
+            file: Some(Box::new(file)),
+        };
+        assert_eq!(message.text(), "📎 plan.pdf");
+        assert_eq!(ChatMessage { body: "see this".into(), ..message }.text(), "see this");
     }
 
     #[test]

@@ -151,6 +151,16 @@ async fn an_image_is_posted_with_its_thumbnail_and_read_by_the_room() {
     let decoded = image::load_from_memory(&thumb.body).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (480, 240));
 
+    // A reply quotes it by its name (it has no words).
+    let reply = ClientMsg::Send { id: ClientMsgId("r1".into()), body: "nice".into(), reply_to: Some(seq), file: None };
+    bobs.send(&reply).await;
+    let replied = answer(&mut bobs, "r1").await.expect("replied");
+    let mut late = Client::open(server.addr, "lounge", None, "late").await;
+    late.join(Some(seq)).await;
+    let ServerMsg::Message(answered) = late.recv_chat().await else { panic!("expected the reply") };
+    assert_eq!(answered.seq, replied);
+    assert_eq!(answered.reply.expect("a quote").excerpt, "📎 holiday photo.png");
+
     // A client that resumes gets it once, file and all; so do history pages.
     let mut late = Client::open(server.addr, "lounge", None, "late").await;
     late.join(Some(Seq(0))).await;

@@ -284,7 +284,7 @@ impl RoomState {
                     let target = message.seq;
                     for reply in messages.range_mut(target..).filter_map(|(_, m)| m.reply.as_mut()) {
                         if reply.seq == target {
-                            **reply = Quote::of(target, message.author.clone(), &message.body, message.deleted);
+                            **reply = Quote::of(target, message.author.clone(), &message.text(), message.deleted);
                         }
                     }
                     if let Some(loaded) = messages.get_mut(&target) {

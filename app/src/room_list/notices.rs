@@ -42,7 +42,7 @@ pub fn due(entries: &[RoomEntry], me: &str, my_name: &str, open: &RoomName, msg:
                 return None;
             }
             let mention = message.mentions.iter().any(|m| m == me);
-            (open, message.seq, mention, Some((message.author.clone(), message.body.clone())))
+            (open, message.seq, mention, Some((message.author.clone(), message.text())))
         }
         // An edit or a delete is nothing new to be told of.
         ServerMsg::Activity { change: true, .. } => return None,
@@ -271,7 +271,7 @@ mod browser {
                                 &m.username != me
                             }
                         })
-                        .map(|m| (m.author, m.body))
+                        .map(|m| (m.author.clone(), m.text()))
                         .unwrap_or_default(),
                     Err(error) => {
                         leptos::logging::warn!("could not read the message to notify: {error}");

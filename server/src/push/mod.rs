@@ -304,7 +304,7 @@ fn payload(room: &RoomName, author_username: &str, message: &ChatMessage, mentio
         false if mention => (format!("{} mentioned you in #{room}", message.author), room.path()),
         false => (format!("{} in #{room}", message.author), room.path()),
     };
-    let body: String = message.body.chars().take(EXCERPT_CHARS).collect();
+    let body: String = message.text().chars().take(EXCERPT_CHARS).collect();
     let payload = serde_json::json!({
         "title": title,
         "body": body,

@@ -86,7 +86,9 @@ struct MessageRow {
 macro_rules! message_columns {
     () => {
         "m.seq, m.author, m.username, m.body, m.created_at, m.client_id, m.mentions, m.edited_at, m.deleted_at, \
-         m.reactions, m.reply_to, p.author AS reply_author, substr(p.body, 1, 2000) AS reply_body, \
+         m.reactions, m.reply_to, p.author AS reply_author, \
+         CASE WHEN p.body = '' AND p.file IS NOT NULL THEN '📎 ' || (p.file ->> '$.name') \
+              ELSE substr(p.body, 1, 2000) END AS reply_body, \
          p.deleted_at AS reply_deleted, m.file"
     };
 }
@@ -265,7 +267,11 @@ impl SqliteStore {
     /// The quote of message `seq` of `room`, if there is such a message.
     async fn select_quote(&self, room: &RoomName, seq: Seq) -> Result<Option<Quote>> {
         let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT m.author, substr(m.body, 1, 2000), m.deleted_at
+            // A file posted with no words is quoted by its name (`ChatMessage::text`).
+            "SELECT m.author,
+                    CASE WHEN m.body = '' AND m.file IS NOT NULL THEN '📎 ' || (m.file ->> '$.name')
+                         ELSE substr(m.body, 1, 2000) END,
+                    m.deleted_at
                FROM rooms r JOIN messages m ON m.room_id = r.id
               WHERE r.name = ?1 AND m.seq = ?2",
         )
