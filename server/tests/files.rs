@@ -182,6 +182,12 @@ async fn an_image_thumbnail_carries_none_of_its_metadata() {
     let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
     assert!(has(&bytes, b"secret place"));
     assert!(!has(&thumb.body, b"Exif") && !has(&thumb.body, b"secret place"), "the thumbnail is made afresh");
+    // The original too: the same picture, without where it was taken.
+    let original = fetch(&server, &file.url(), Some(&ada)).await;
+    assert_eq!(original.status, 200);
+    assert!(!has(&original.body, b"secret place"), "the original keeps no metadata");
+    assert_eq!(image::load_from_memory(&original.body).unwrap().width(), 64);
+    assert_eq!(file.size, original.body.len() as u64, "its size is what is kept");
 }
 
 #[tokio::test]

@@ -89,6 +89,14 @@ impl Blobs {
         Ok(staged)
     }
 
+    /// Replaces a staged upload's bytes with `bytes` (its metadata removed).
+    pub async fn restage(&self, staged: &mut Staged, bytes: Vec<u8>) -> std::io::Result<()> {
+        tokio::fs::write(&staged.temp, &bytes).await?;
+        staged.hash = hex(&Sha256::digest(&bytes));
+        staged.size = bytes.len() as u64;
+        Ok(())
+    }
+
     /// Puts a staged upload in its place (the same content there already is
     /// the same bytes: replaced all the same, atomically).
     pub async fn keep(&self, mut staged: Staged) -> std::io::Result<()> {

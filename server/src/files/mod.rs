@@ -7,7 +7,8 @@
 //! declared length says so, or once the bytes pass it), in number (per
 //! account) and in what one account's files add up to. Its type is read
 //! from its content; an image gets a thumbnail made here (see
-//! [`thumbnail`]), and one too large to decode is refused. A message then
+//! [`thumbnail`]), and one too large to decode is refused; a JPEG's or PNG's
+//! metadata is removed from the original too ([`strip`]). A message then
 //! names it (`send` with `file`).
 //!
 //! Serving: only to whoever may read the room (a direct conversation's files
@@ -17,6 +18,7 @@
 
 mod blobs;
 mod kind;
+mod strip;
 mod thumbnail;
 
 pub use blobs::Blobs;
@@ -128,7 +130,7 @@ impl Files {
         if used + declared.unwrap_or(0) > self.quota_bytes {
             return Err(over_quota);
         }
-        let staged = match self.blobs.stage(body.into_data_stream(), self.max_bytes).await {
+        let mut staged = match self.blobs.stage(body.into_data_stream(), self.max_bytes).await {
             Ok(staged) => staged,
             Err(StageError::TooLarge(_)) => return Err(too_large),
             Err(StageError::Body(reason)) => {
@@ -147,14 +149,24 @@ impl Files {
         let mut thumb = None;
         if let Some(format) = kind::image_format(&mime) {
             let _permit = self.thumbnailers.acquire().await.map_err(|_| Refusal::closing())?;
-            let path = staged.temp.clone();
-            let made = tokio::task::spawn_blocking(move || thumbnail::make(&path, format))
-                .await
-                .map_err(|error| {
-                    tracing::error!(%error, "making a thumbnail failed");
-                    Refusal(StatusCode::UNPROCESSABLE_ENTITY, ChatError::BadImage)
-                })?
-                .map_err(|refusal| Refusal(StatusCode::UNPROCESSABLE_ENTITY, refusal))?;
+            let (path, kind) = (staged.temp.clone(), mime.clone());
+            // The thumbnail, and the original without its metadata (kept
+            // upright): both on a blocking thread.
+            let made = tokio::task::spawn_blocking(move || {
+                let thumb = thumbnail::make(&path, format)?;
+                let bytes = std::fs::read(&path).map_err(|_| ChatError::BadImage)?;
+                Ok::<_, ChatError>((strip::strip(&bytes, &kind, thumb.orientation), thumb))
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "making a thumbnail failed");
+                Refusal(StatusCode::UNPROCESSABLE_ENTITY, ChatError::BadImage)
+            })?
+            .map_err(|refusal| Refusal(StatusCode::UNPROCESSABLE_ENTITY, refusal))?;
+            let (stripped, made) = made;
+            if let Some(bytes) = stripped {
+                self.blobs.restage(&mut staged, bytes).await.map_err(Refusal::io)?;
+            }
             thumb = Some(made);
         }
         let thumb_hash = match &thumb {

@@ -26,6 +26,8 @@ pub struct Thumbnail {
     pub bytes: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// How the original is to be turned (EXIF orientation, 1 to 8).
+    pub orientation: u8,
 }
 
 /// The thumbnail of the image in the file at `path`, read as `format`.
@@ -61,7 +63,8 @@ pub fn make(path: &Path, format: ImageFormat) -> Result<Thumbnail, ChatError> {
         let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 82);
         image.to_rgb8().write_with_encoder(encoder).map_err(bad)?;
     }
-    Ok(Thumbnail { bytes: bytes.into_inner(), width: image.width(), height: image.height() })
+    let orientation = orientation.to_exif();
+    Ok(Thumbnail { bytes: bytes.into_inner(), width: image.width(), height: image.height(), orientation })
 }
 
 #[cfg(test)]

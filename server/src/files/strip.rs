@@ -1,0 +1,184 @@
+//! An uploaded image's metadata removed from the original too, not only from
+//! its thumbnail: a phone's photo carries where it was taken (EXIF GPS), the
+//! camera's serial number, an editor's history (XMP, IPTC). A JPEG keeps its
+//! segments but these (APP1 EXIF and XMP, APP13, comments), and when it was to
+//! be turned (EXIF orientation) it gets a minimal EXIF block saying only
+//! that, so it still shows upright; a PNG loses its text and EXIF chunks.
+//! Other formats are kept as they are. Hand-written: the formats' segment
+//! and chunk framing is a few lines each, and the crates that edit them
+//! (img-parts) would add a dependency for exactly this.
+
+/// The image without its metadata, or `None` when there is nothing to
+/// remove (or it is not a JPEG or PNG that parses).
+pub fn strip(bytes: &[u8], mime: &str, orientation: u8) -> Option<Vec<u8>> {
+    match mime {
+        "image/jpeg" => strip_jpeg(bytes, orientation),
+        "image/png" => strip_png(bytes),
+        _ => None,
+    }
+}
+
+fn strip_jpeg(bytes: &[u8], orientation: u8) -> Option<Vec<u8>> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    if (2..=8).contains(&orientation) {
+        out.extend_from_slice(&orientation_segment(orientation));
+    }
+    let mut at = 2;
+    let mut removed = false;
+    loop {
+        // Markers may be padded with 0xFF bytes.
+        while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let marker = *bytes.get(at + 1)?;
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        // Start of scan: the compressed data follows, to the end.
+        if marker == 0xDA {
+            out.extend_from_slice(&bytes[at..]);
+            break;
+        }
+        // Markers without a length.
+        if (0xD0..=0xD9).contains(&marker) || marker == 0x01 {
+            out.extend_from_slice(&bytes[at..at + 2]);
+            at += 2;
+            continue;
+        }
+        let len = u16::from_be_bytes([*bytes.get(at + 2)?, *bytes.get(at + 3)?]) as usize;
+        let end = at + 2 + len;
+        if len < 2 || end > bytes.len() {
+            return None;
+        }
+        // APP1 (EXIF, XMP), APP13 (Photoshop, IPTC), COM.
+        if matches!(marker, 0xE1 | 0xED | 0xFE) {
+            removed = true;
+        } else {
+            out.extend_from_slice(&bytes[at..end]);
+        }
+        at = end;
+    }
+    (removed || (2..=8).contains(&orientation)).then_some(out)
+}
+
+/// An APP1 segment of EXIF holding one tag: the orientation.
+fn orientation_segment(orientation: u8) -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    exif.extend_from_slice(&[0, 1]); // one entry
+    exif.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0]); // Orientation, SHORT, 1
+    exif.extend_from_slice(&[0, 0, 0, 0]); // no next directory
+    let mut segment = vec![0xFF, 0xE1];
+    segment.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    segment.extend_from_slice(&exif);
+    segment
+}
+
+fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !bytes.starts_with(SIGNATURE) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(SIGNATURE);
+    let mut at = SIGNATURE.len();
+    let mut removed = false;
+    while at < bytes.len() {
+        let len = u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+        let end = at.checked_add(12)?.checked_add(len)?;
+        let kind = bytes.get(at + 4..at + 8)?;
+        if end > bytes.len() {
+            return None;
+        }
+        if matches!(kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
+            removed = true;
+        } else {
+            out.extend_from_slice(&bytes[at..end]);
+        }
+        at = end;
+        if kind == b"IEND" {
+            break;
+        }
+    }
+    removed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use image::ImageDecoder;
+
+    use super::*;
+
+    fn jpeg() -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(8, 4, image::Rgb([9, 99, 199]))
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    }
+
+    /// `jpeg` with an APP1 segment after its start: EXIF saying `secret`.
+    fn with_app1(jpeg: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    fn orientation_of(bytes: &[u8]) -> u8 {
+        let mut decoder = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).unwrap();
+        decoder.orientation().unwrap().to_exif()
+    }
+
+    #[test]
+    fn a_jpeg_loses_its_metadata_and_keeps_its_turn() {
+        let tagged = with_app1(&jpeg(), b"Exif\0\0MM\0*\0\0\0\x08\0\0GPS 48.8584N secret");
+        let plain = strip(&tagged, "image/jpeg", 1).expect("something to remove");
+        assert!(!plain.windows(6).any(|w| w == b"secret"));
+        assert_eq!(image::load_from_memory(&plain).unwrap().width(), 8);
+        // Turned: it says only that.
+        let turned = strip(&tagged, "image/jpeg", 6).unwrap();
+        assert!(!turned.windows(6).any(|w| w == b"secret"));
+        assert_eq!(orientation_of(&turned), 6);
+        assert_eq!(image::load_from_memory(&turned).unwrap().width(), 8);
+        // Nothing to remove: kept as it is.
+        assert_eq!(strip(&jpeg(), "image/jpeg", 1), None);
+        assert_eq!(strip(b"not a jpeg", "image/jpeg", 1), None);
+    }
+
+    #[test]
+    fn a_png_loses_its_text() {
+        let mut out = Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3])).write_to(&mut out, image::ImageFormat::Png).unwrap();
+        let png = out.into_inner();
+        // A tEXt chunk after the header (its CRC is not checked by decoders we use; kept valid anyway).
+        let text = b"tEXtComment\0taken at home";
+        let mut chunk = ((text.len() - 4) as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(text);
+        chunk.extend_from_slice(&crc(text).to_be_bytes());
+        let mut tagged = png[..33].to_vec();
+        tagged.extend_from_slice(&chunk);
+        tagged.extend_from_slice(&png[33..]);
+        let plain = strip(&tagged, "image/png", 1).expect("something to remove");
+        assert_eq!(plain, png);
+        assert_eq!(strip(&png, "image/png", 1), None);
+    }
+
+    fn crc(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}
