@@ -39,6 +39,8 @@ pub struct AppState {
     pub pusher: Pusher,
     /// Uploads and their contents.
     pub files: crate::files::Files,
+    /// The site's files, gzipped once each.
+    pub gzipped: crate::http::assets::Gzipped,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
         AppState {
             leptos_options,
             files,
+            gzipped: Default::default(),
             hub,
             pusher,
             accounts,

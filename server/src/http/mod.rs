@@ -2,6 +2,7 @@
 //! who a request comes from, which origins may write, and the security headers
 //! on every response.
 
+pub mod assets;
 mod client;
 mod headers;
 mod message_form;

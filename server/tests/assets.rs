@@ -1,0 +1,105 @@
+//! The site's WASM, JavaScript and CSS are sent gzipped to browsers that take
+//! it (and plain to those that do not), revalidated by ETag, compressed again
+//! when the file is rebuilt.
+
+mod support;
+
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+use server::config::Settings;
+use server::AppState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// A reply, its body as bytes.
+struct Got {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str, extra: &str) -> Got {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut raw)).await.unwrap().unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Got { status, headers, body: raw[split + 4..].to_vec() }
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body).read_to_end(&mut out).expect("gzip");
+    out
+}
+
+#[tokio::test]
+async fn the_sites_files_go_gzipped_to_browsers_that_take_it() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    let script: String = (0..2_000).map(|i| format!("export const a{i} = {i};\n")).collect();
+    let file = site.path().join("pkg/chat.js");
+    std::fs::write(&file, &script).unwrap();
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("chat")
+        .site_root(site.path().to_string_lossy().into_owned())
+        .build();
+    let (store, _data) = support::temp_store().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::build(options, store, &Settings::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(server::serve(listener, state, stop.clone().cancelled_owned()));
+
+    let zipped = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate, br\r\n").await;
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("content-type"), Some("text/javascript"));
+    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
+    let length: usize = zipped.header("content-length").unwrap().parse().unwrap();
+    assert!(length * 5 < script.len(), "{length} bytes for {}", script.len());
+    assert_eq!(gunzip(&zipped.body), script.as_bytes());
+
+    // Asked again with its ETag: not sent again.
+    let etag = zipped.header("etag").unwrap().to_owned();
+    let again = get(addr, "/pkg/chat.js", &format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")).await;
+    assert_eq!(again.status, 304);
+
+    // A browser that takes no gzip (or refuses it) gets the file as it is.
+    for extra in ["", "Accept-Encoding: gzip;q=0, br\r\n"] {
+        let plain = get(addr, "/pkg/chat.js", extra).await;
+        assert_eq!((plain.status, plain.header("content-encoding")), (200, None), "{extra:?}");
+        assert_eq!(plain.body, script.as_bytes());
+    }
+    // Nothing outside the site.
+    let out = get(addr, "/pkg/../../etc/passwd", "Accept-Encoding: gzip\r\n").await;
+    assert!(!out.body.windows(5).any(|w| w == b"root:"));
+
+    // Rebuilt: compressed anew, under another ETag.
+    let rebuilt = script.replace("const", "let");
+    std::fs::write(&file, &rebuilt).unwrap();
+    let later = SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(later).unwrap();
+    let fresh = get(addr, "/pkg/chat.js", &format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")).await;
+    assert_eq!(fresh.status, 200);
+    assert_ne!(fresh.header("etag"), Some(etag.as_str()));
+    assert_eq!(gunzip(&fresh.body), rebuilt.as_bytes());
+
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
