@@ -37,7 +37,12 @@ for (let i = 0; i < runs; i++) {
   const fetched = new Map();
   cdp.on("Network.loadingFinished", (e) => fetched.set(e.requestId, e.encodedDataLength));
   const names = new Map();
-  cdp.on("Network.responseReceived", (e) => names.set(e.requestId, new URL(e.response.url).pathname));
+  const codings = new Map();
+  cdp.on("Network.responseReceived", (e) => {
+    names.set(e.requestId, new URL(e.response.url).pathname);
+    const headers = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    codings.set(e.requestId, headers["content-encoding"] || "identity");
+  });
   const started = Date.now();
   await page.goto(url, { waitUntil: "commit" });
   await page.waitForSelector("body[data-hydrated]", { timeout: 120_000 });
@@ -52,7 +57,7 @@ for (let i = 0; i < runs; i++) {
   for (const [id, size] of fetched) {
     bytes += size;
     const name = names.get(id) || "";
-    if (name.endsWith(".wasm")) wasm.push([name.split("/").pop(), size]);
+    if (name.endsWith(".wasm")) wasm.push([name.split("/").pop(), size, codings.get(id)]);
   }
   results.push({ hydrated_ms: hydrated, live_ms: live, first_paint_ms: firstPaint && Math.round(firstPaint), bytes, wasm });
   console.log(`run ${i + 1}: first paint ${Math.round(firstPaint)} ms, hydrated ${hydrated} ms, live ${live} ms, ${bytes} bytes fetched`);

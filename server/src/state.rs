@@ -39,8 +39,8 @@ pub struct AppState {
     pub pusher: Pusher,
     /// Uploads and their contents.
     pub files: crate::files::Files,
-    /// The site's files, gzipped once each.
-    pub gzipped: crate::http::assets::Gzipped,
+    /// The site's files, compressed once each.
+    pub compressed: crate::http::assets::Compressed,
 }
 
 impl AppState {
@@ -61,7 +61,7 @@ impl AppState {
         AppState {
             leptos_options,
             files,
-            gzipped: Default::default(),
+            compressed: Default::default(),
             hub,
             pusher,
             accounts,

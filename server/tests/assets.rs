@@ -1,6 +1,6 @@
-//! The site's WASM, JavaScript and CSS are sent gzipped to browsers that take
-//! it (and plain to those that do not), revalidated by ETag, compressed again
-//! when the file is rebuilt.
+//! The site's WASM, JavaScript and CSS are sent in brotli or gzip to browsers
+//! that take it (and plain to those that do not), revalidated by ETag,
+//! compressed again when the file is rebuilt.
 
 mod support;
 
@@ -49,7 +49,7 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn the_sites_files_go_gzipped_to_browsers_that_take_it() {
+async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
     let script: String = (0..2_000).map(|i| format!("export const a{i} = {i};\n")).collect();
@@ -66,7 +66,7 @@ async fn the_sites_files_go_gzipped_to_browsers_that_take_it() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(server::serve(listener, state, stop.clone().cancelled_owned()));
 
-    let zipped = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate, br\r\n").await;
+    let zipped = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate\r\n").await;
     assert_eq!(zipped.status, 200);
     assert_eq!(zipped.header("content-encoding"), Some("gzip"));
     assert_eq!(zipped.header("content-type"), Some("text/javascript"));
@@ -75,13 +75,22 @@ async fn the_sites_files_go_gzipped_to_browsers_that_take_it() {
     assert!(length * 5 < script.len(), "{length} bytes for {}", script.len());
     assert_eq!(gunzip(&zipped.body), script.as_bytes());
 
+    // In brotli, where the browser takes it.
+    let brotli = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate, br, zstd\r\n").await;
+    assert_eq!((brotli.status, brotli.header("content-encoding")), (200, Some("br")));
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(brotli.body.as_slice(), 4096).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, script.as_bytes());
+    assert!(brotli.body.len() < zipped.body.len());
+    assert_ne!(brotli.header("etag"), zipped.header("etag"));
+
     // Asked again with its ETag: not sent again.
     let etag = zipped.header("etag").unwrap().to_owned();
     let again = get(addr, "/pkg/chat.js", &format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")).await;
     assert_eq!(again.status, 304);
 
     // A browser that takes no gzip (or refuses it) gets the file as it is.
-    for extra in ["", "Accept-Encoding: gzip;q=0, br\r\n"] {
+    for extra in ["", "Accept-Encoding: gzip;q=0, br;q=0, identity\r\n"] {
         let plain = get(addr, "/pkg/chat.js", extra).await;
         assert_eq!((plain.status, plain.header("content-encoding")), (200, None), "{extra:?}");
         assert_eq!(plain.body, script.as_bytes());

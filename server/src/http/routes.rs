@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), super::assets::gzip_assets))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::assets::compressed_assets))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::origin::same_origin_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::client::forwarded_client))
         .layer(axum::middleware::map_response(super::headers::add))
