@@ -164,6 +164,12 @@ async fn slow_mode_lets_each_person_post_once_per_pause_and_spares_moderators() 
     assert_eq!(reply.status, 200, "{reply:?}");
 
     let mut bobs = joined(&server, &bob, "slow").await;
+    // A post refused for what it is (empty, too long) takes no turn: the next one goes.
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b0".into()), body: " ".into(), reply_to: None, file: None }).await;
+    assert_eq!(answer(&mut bobs, "b0").await, Err("empty_message".into()));
+    let long = "x".repeat(app::protocol::MAX_BODY_CHARS + 1);
+    bobs.send(&ClientMsg::Send { id: ClientMsgId("b00".into()), body: long, reply_to: None, file: None }).await;
+    assert_eq!(answer(&mut bobs, "b00").await, Err("too_long".into()));
     bobs.send(&ClientMsg::Send { id: ClientMsgId("b1".into()), body: "one".into(), reply_to: None, file: None }).await;
     assert_eq!(answer(&mut bobs, "b1").await, Ok(Seq(2)));
     bobs.send(&ClientMsg::Send { id: ClientMsgId("b2".into()), body: "two".into(), reply_to: None, file: None }).await;

@@ -65,6 +65,12 @@ pub async fn post_message(
         tracing::debug!(code = error.code(), %room, "a form post was refused");
         back_with_refusal(&back, &error, &form.body)
     };
+    // What the post is refused for by itself comes first: it takes no turn
+    // of slow mode.
+    let id = ClientMsgId(form.id.clone());
+    if let Err(refusal) = state.hub.validate_post(author.as_ref(), &id, &form.body, &Default::default()) {
+        return refused(refusal);
+    }
     // A moderator's rules hold here as on the socket: removed, not at all;
     // in slow mode, once per pause.
     if let Some(me) = &author {
@@ -79,7 +85,7 @@ pub async fn post_message(
             Err(error) => return unavailable(&error.to_string()),
         }
     }
-    let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), ClientMsgId(form.id.clone())).await {
+    let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), id).await {
         Ok(pending) => pending,
         Err(PostError::Refused(error)) => return refused(error),
         Err(PostError::Store(_) | PostError::Closed) => {

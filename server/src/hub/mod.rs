@@ -146,13 +146,21 @@ impl Hub {
         self.check_with(author, id, (!captionless).then_some(body))
     }
 
-    /// [`Hub::check`], for a request with a body or (a delete) without one.
-    fn check_with<'a>(
+    /// What [`Hub::check_post`] refuses a post for by itself (its id, its
+    /// author, its body), taking nothing: asked before slow mode takes the
+    /// poster's turn, so that a post refused for what it is costs no wait.
+    pub fn validate_post(
         &self,
-        author: Option<&'a Author>,
+        author: Option<&Author>,
         id: &ClientMsgId,
-        body: Option<&str>,
-    ) -> Result<&'a Author, ChatError> {
+        body: &str,
+        extras: &Extras,
+    ) -> Result<(), ChatError> {
+        let captionless = extras.file.is_some() && body.trim().is_empty();
+        Self::validate(author, id, (!captionless).then_some(body)).map(|_| ())
+    }
+
+    fn validate<'a>(author: Option<&'a Author>, id: &ClientMsgId, body: Option<&str>) -> Result<&'a Author, ChatError> {
         if !id.is_valid() {
             return Err(ChatError::InvalidMessageId { max_len: ClientMsgId::MAX_LEN });
         }
@@ -160,6 +168,17 @@ impl Hub {
         if let Some(body) = body {
             validate_body(body)?;
         }
+        Ok(author)
+    }
+
+    /// [`Hub::check`], for a request with a body or (a delete) without one.
+    fn check_with<'a>(
+        &self,
+        author: Option<&'a Author>,
+        id: &ClientMsgId,
+        body: Option<&str>,
+    ) -> Result<&'a Author, ChatError> {
+        let author = Self::validate(author, id, body)?;
         if let Some(sends) = &self.inner.sends {
             if let Err(wait) = sends.take(&author.id, std::time::Instant::now()) {
                 tracing::debug!(?wait, author = author.id.0, "sender rate-limited");

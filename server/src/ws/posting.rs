@@ -40,6 +40,14 @@ where
         extras: Extras,
     ) -> Result<Option<InFlight>, Gone> {
         let (hub, author) = (&self.context.hub, self.context.author.as_ref());
+        // A post refused for what it is takes no turn of slow mode.
+        match hub.validate_post(author, &id, &body, &extras) {
+            Err(refusal @ ChatError::InvalidMessageId { .. }) => {
+                return Box::pin(self.writer.refuse(refusal)).await.map(|()| None)
+            }
+            Err(refusal) => return Box::pin(self.writer.refuse_message(id, refusal)).await.map(|()| None),
+            Ok(()) => {}
+        }
         if let Err(slowed) = hub.slow_check(&self.context.room, author, self.context.moderator) {
             // Slowed: unless a moderator since the connection opened (the
             // owner, when it opened before the room was made).
