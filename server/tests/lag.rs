@@ -74,3 +74,59 @@ async fn a_member_that_lags_behind_the_broadcast_is_caught_up_from_the_store() {
     drop(ada_writes);
     tokio::time::timeout(Duration::from_secs(5), session).await.unwrap().unwrap();
 }
+
+/// A removal is told live only: a member that lagged past it learns it from
+/// the store when it catches up, and is closed.
+#[tokio::test]
+async fn a_member_that_lagged_past_its_removal_is_still_removed() {
+    use server::store::{AccountStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer) = SqliteStore::open(&dir.path().join("chat.db")).await.unwrap();
+    let ada = store.create_account("ada", "Ada", "x", 1).await.unwrap().unwrap();
+    let bob = store.create_account("bob", "Bob", "x", 1).await.unwrap().unwrap();
+    let store = Arc::new(store);
+    let hub = Hub::with_room_buffer(store.clone(), writer, 4);
+    let room = RoomName::parse("modded").unwrap();
+    let ada_author = Author { id: ada.id, username: "ada".into(), display_name: "Ada".into() };
+    let adas = hub.join(&room, Some(&ada_author));
+    // Ada makes the room: she owns it.
+    adas.post(&ada_author, "welcome", ClientMsgId("a0".into())).await.unwrap();
+
+    // Bob's socket: what the server writes waits until the test reads it.
+    let (to_bob, mut bob_reads) = mpsc::channel::<Message>(0);
+    let (mut bob_writes, from_bob) = mpsc::unbounded::<Result<Message, String>>();
+    let mut context = SessionContext::reader(room.clone(), hub.clone(), CancellationToken::new());
+    context.author = Some(Author { id: bob.id, username: "bob".into(), display_name: "Bob".into() });
+    let session = tokio::spawn(run_session(to_bob, from_bob, context));
+    let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: None };
+    bob_writes.send(Ok(Message::text(join.to_json()))).await.unwrap();
+    assert!(matches!(next(&mut bob_reads).await, ServerMsg::Welcome { .. }));
+
+    // Far more than Bob's buffer, and his removal stored (its live notice is
+    // what a lagging member misses).
+    for i in 1..=20 {
+        adas.post(&ada_author, &format!("m{i}"), ClientMsgId(format!("a{i}"))).await.unwrap();
+    }
+    let removal = (None, 0);
+    let done = store.moderate(&room, ada.id, app::moderation::ModAction::Remove, "bob", removal).await.unwrap();
+    assert_eq!(done, Ok(Some(bob.id)));
+
+    let mut told = false;
+    for _ in 0..60 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), bob_reads.next()).await.expect("a frame in time");
+        match frame {
+            Some(Message::Text(text)) => {
+                if let ServerMsg::Error { error: app::error::ChatError::Removed, .. } =
+                    serde_json::from_str(text.as_str()).unwrap()
+                {
+                    told = true;
+                }
+            }
+            Some(Message::Close(_)) | None => break,
+            Some(_) => {}
+        }
+    }
+    assert!(told, "the lagging member is told it was removed, and closed");
+    tokio::time::timeout(Duration::from_secs(5), session).await.unwrap().unwrap();
+}

@@ -76,6 +76,15 @@ impl Replay<'_> {
         S::Error: Display,
     {
         tracing::debug!(missed, "member lagged behind the room; catching up from the store");
+        // What it missed may have been its own removal (told only live): the
+        // store says.
+        if let Some(account) = self.account {
+            match self.store.standing(self.room, account, crate::clock::now()).await {
+                Ok(standing) if standing.removed.is_some() => return removed(writer, frames).await,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "reading whether a lagging member was removed failed"),
+            }
+        }
         // Whatever was gathered goes first, to keep the order.
         writer.write(std::mem::take(frames)).await?;
         *seen = self.catch_up(writer, *seen).await?;
