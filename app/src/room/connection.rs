@@ -68,9 +68,10 @@ impl Connection {
         }));
     }
 
-    /// Adds (`on`) or takes back this person's reaction `emoji` to message `seq`.
-    pub fn react(&self, seq: Seq, emoji: String, on: bool) {
-        self.tell(Outgoing::Change(ClientMsg::React { id: new_client_id(), seq, emoji, on }));
+    /// Adds (`on`) or takes back this person's reaction `emoji` to message
+    /// `seq`, as the request `id`.
+    pub fn react(&self, id: ClientMsgId, seq: Seq, emoji: String, on: bool) {
+        self.tell(Outgoing::Change(ClientMsg::React { id, seq, emoji, on }));
     }
 
     fn tell(&self, what: Outgoing) {

@@ -131,7 +131,11 @@ pub fn Room(
                 m.reactions.iter().any(|r| r.emoji == emoji && me.as_ref().is_some_and(|me| r.users.contains(me)))
             })
         });
-        with_connection(&|c| c.react(seq, emoji.clone(), !given));
+        let id = new_client_id();
+        if !given {
+            state.adding_reaction(id.clone(), seq, emoji.clone());
+        }
+        with_connection(&|c| c.react(id.clone(), seq, emoji.clone(), !given));
     });
     // The editor's signals and effects live as long as the room's page.
     let owner = Owner::current();

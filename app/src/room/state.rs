@@ -105,6 +105,8 @@ pub struct RoomState {
     /// The newest seq of the room's sequence the page has applied (a message
     /// or a change): what a reconnect resumes after.
     seen: StoredValue<Seq>,
+    /// Reactions this person is adding, by request id: the message and the emoji.
+    adding: StoredValue<Vec<(ClientMsgId, Seq, String)>>,
 }
 
 impl RoomState {
@@ -124,6 +126,7 @@ impl RoomState {
             moderator: RwSignal::new(false),
             upload: RwSignal::new(None),
             seen: StoredValue::new(Seq(0)),
+            adding: StoredValue::new(Vec::new()),
         }
     }
 
@@ -168,6 +171,24 @@ impl RoomState {
             }
         });
         self.at_start.set(page.at_start);
+    }
+
+    /// This person asked to add the reaction `emoji` to message `seq` as the request `id`.
+    pub fn adding_reaction(&self, id: ClientMsgId, seq: Seq, emoji: String) {
+        self.adding.update_value(|adding| adding.push((id, seq, emoji)));
+    }
+
+    /// The message and the reaction the request `id` was adding, if it was
+    /// one (forgotten now).
+    fn added_reaction(&self, id: &ClientMsgId) -> Option<(Seq, String)> {
+        let mut found = None;
+        self.adding.update_value(|adding| {
+            if let Some(at) = adding.iter().position(|(i, _, _)| i == id) {
+                let (_, seq, emoji) = adding.swap_remove(at);
+                found = Some((seq, emoji));
+            }
+        });
+        found
     }
 
     /// A message the person just wrote (answering `reply_to`); returns it for sending.
@@ -294,6 +315,29 @@ impl RoomState {
                 Applied::Continue
             }
             ServerMsg::Ack { id, seq } => {
+                if let Some((target, emoji)) = self.added_reaction(&id) {
+                    // The reaction is this person's now (or was already: then
+                    // the ack is the message's own seq). A message names only
+                    // its first reactors: past them, it would not show as
+                    // theirs, nor could they take it back. It shows as theirs
+                    // until the server's next word on the message.
+                    let me = self.me.get_untracked().unwrap_or_default();
+                    let unnamed = self.messages.with_untracked(|m| {
+                        m.get(&target)
+                            .is_some_and(|m| m.reactions.iter().any(|r| r.emoji == emoji && !r.users.contains(&me)))
+                    });
+                    // (Only then: an update re-renders what shows the messages.)
+                    if unnamed && !me.is_empty() {
+                        self.messages.update(|m| {
+                            let reaction =
+                                m.get_mut(&target).and_then(|m| m.reactions.iter_mut().find(|r| r.emoji == emoji));
+                            if let Some(reaction) = reaction {
+                                reaction.users.push(me);
+                            }
+                        });
+                    }
+                    return Applied::Continue;
+                }
                 if self.messages.with_untracked(|m| m.contains_key(&seq)) {
                     self.pending.update(|p| p.retain(|p| p.id != id));
                 } else {

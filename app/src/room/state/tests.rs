@@ -281,3 +281,33 @@ fn a_change_of_a_message_shows_in_the_replies_quoting_it() {
         assert_eq!(quoted(&room), quote("", true));
     });
 }
+
+#[test]
+fn a_reaction_given_already_past_the_names_shows_as_mine() {
+    in_owner(|| {
+        let room = RoomState::new();
+        room.apply(welcome(1));
+        let users: Vec<String> = (0..crate::protocol::REACTION_NAMES).map(|i| format!("p{i}")).collect();
+        let reaction = crate::protocol::Reaction { emoji: "👍".into(), count: 25, users };
+        room.reset_to(HistoryPage {
+            messages: vec![ChatMessage { reactions: vec![reaction], ..chat(1, "a") }],
+            at_start: true,
+        });
+        let mine = |room: &RoomState| {
+            room.messages.with_untracked(|m| m[&Seq(1)].reactions[0].users.iter().any(|u| u == "ada1"))
+        };
+        assert!(!mine(&room));
+        // The click adds it; the server says that changed nothing (the message's own seq).
+        room.adding_reaction(ClientMsgId("r1".into()), Seq(1), "👍".into());
+        assert_eq!(room.apply(ServerMsg::Ack { id: ClientMsgId("r1".into()), seq: Seq(1) }), Applied::Continue);
+        assert!(mine(&room), "it was mine: it shows pressed, and a click takes it back");
+        assert_eq!(room.messages.with_untracked(|m| m[&Seq(1)].reactions[0].count), 25, "the count is the server's");
+        // Added for real past the names (the change told everyone; its ack is a new seq): mine too.
+        let users: Vec<String> = (0..crate::protocol::REACTION_NAMES).map(|i| format!("q{i}")).collect();
+        let crowded = crate::protocol::Reaction { emoji: "🎉".into(), count: 30, users };
+        room.messages.update(|m| m.get_mut(&Seq(1)).unwrap().reactions.push(crowded));
+        room.adding_reaction(ClientMsgId("r2".into()), Seq(1), "🎉".into());
+        assert_eq!(room.apply(ServerMsg::Ack { id: ClientMsgId("r2".into()), seq: Seq(2) }), Applied::Continue);
+        assert!(room.messages.with_untracked(|m| m[&Seq(1)].reactions[1].users.iter().any(|u| u == "ada1")));
+    });
+}
