@@ -9,37 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use server::config::Settings;
 use server::AppState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{exchange, Got};
 use tokio_util::sync::CancellationToken;
 
-/// A reply, its body as bytes.
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
 async fn get(addr: std::net::SocketAddr, path: &str, extra: &str) -> Got {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut raw)).await.unwrap().unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Got { status, headers, body: raw[split + 4..].to_vec() }
+    exchange(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}"), b"").await
 }
 
 fn gunzip(body: &[u8]) -> Vec<u8> {
@@ -68,16 +42,16 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
 
     let zipped = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate\r\n").await;
     assert_eq!(zipped.status, 200);
-    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
-    assert_eq!(zipped.header("content-type"), Some("text/javascript"));
-    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
-    let length: usize = zipped.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(zipped.header("content-encoding"), "gzip");
+    assert_eq!(zipped.header("content-type"), "text/javascript");
+    assert_eq!(zipped.header("vary"), "accept-encoding");
+    let length: usize = zipped.header("content-length").parse().unwrap();
     assert!(length * 5 < script.len(), "{length} bytes for {}", script.len());
     assert_eq!(gunzip(&zipped.body), script.as_bytes());
 
     // In brotli, where the browser takes it.
     let brotli = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate, br, zstd\r\n").await;
-    assert_eq!((brotli.status, brotli.header("content-encoding")), (200, Some("br")));
+    assert_eq!((brotli.status, brotli.header("content-encoding")), (200, "br"));
     let mut unpacked = Vec::new();
     brotli::Decompressor::new(brotli.body.as_slice(), 4096).read_to_end(&mut unpacked).unwrap();
     assert_eq!(unpacked, script.as_bytes());
@@ -85,14 +59,14 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
     assert_ne!(brotli.header("etag"), zipped.header("etag"));
 
     // Asked again with its ETag: not sent again.
-    let etag = zipped.header("etag").unwrap().to_owned();
+    let etag = zipped.header("etag").to_owned();
     let again = get(addr, "/pkg/chat.js", &format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")).await;
     assert_eq!(again.status, 304);
 
     // A browser that takes no gzip (or refuses it) gets the file as it is.
     for extra in ["", "Accept-Encoding: gzip;q=0, br;q=0, identity\r\n"] {
         let plain = get(addr, "/pkg/chat.js", extra).await;
-        assert_eq!((plain.status, plain.header("content-encoding")), (200, None), "{extra:?}");
+        assert_eq!((plain.status, plain.header("content-encoding")), (200, ""), "{extra:?}");
         assert_eq!(plain.body, script.as_bytes());
     }
     // Nothing outside the site.
@@ -106,7 +80,7 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
     std::fs::File::options().write(true).open(&file).unwrap().set_modified(later).unwrap();
     let fresh = get(addr, "/pkg/chat.js", &format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n")).await;
     assert_eq!(fresh.status, 200);
-    assert_ne!(fresh.header("etag"), Some(etag.as_str()));
+    assert_ne!(fresh.header("etag"), etag);
     assert_eq!(gunzip(&fresh.body), rebuilt.as_bytes());
 
     stop.cancel();

@@ -7,28 +7,20 @@
 mod support;
 
 use std::io::Cursor;
-use std::net::SocketAddr;
 
 use app::error::ChatError;
 use app::protocol::{Attachment, ClientMsg, ClientMsgId, Seq, ServerMsg};
 use app::rooms::DirectRoom;
 use sha2::Digest;
-use support::{answer, call, person, Client, Person, TestServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{answer, call, exchange, person, Client, Got, Person, TestServer};
 
-/// A reply with its body as bytes (files are not text).
-#[derive(Debug)]
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// What a files test reads from a reply.
+trait Answers {
+    fn refusal(&self) -> ChatError;
+    fn attachment(&self) -> Attachment;
 }
 
-impl Got {
-    fn header(&self, name: &str) -> &str {
-        self.headers.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
-    }
-
+impl Answers for Got {
     fn refusal(&self) -> ChatError {
         ChatError::from_json(std::str::from_utf8(&self.body).unwrap()).unwrap_or_else(|| panic!("{self:?}"))
     }
@@ -37,25 +29,6 @@ impl Got {
         assert_eq!(self.status, 200, "{:?}", String::from_utf8_lossy(&self.body));
         serde_json::from_slice(&self.body).unwrap()
     }
-}
-
-/// One HTTP/1.1 exchange: `head` (without its blank line), then `body`.
-async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> Got {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
-    // A refusal may come before the whole body is sent; the rest is then not read.
-    let _ = stream.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = tokio::time::timeout(support::PATIENCE * 2, stream.read_to_end(&mut raw)).await.expect("a reply in time");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Got { status, headers, body: raw[split + 4..].to_vec() }
 }
 
 /// Uploads `bytes` to `room` as `name`, as the page does.
@@ -247,14 +220,9 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 fn resident_bytes() -> u64 {

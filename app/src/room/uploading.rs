@@ -120,7 +120,10 @@ mod lazy {
             let (xhr, name) = (xhr.clone(), name.clone());
             Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
                 if !current() {
-                    let _ = xhr.abort();
+                    // Taken back (or replaced): stop sending it.
+                    if xhr.abort().is_err() {
+                        leptos::logging::warn!("could not stop an upload taken back");
+                    }
                 } else if ev.length_computable() && ev.total() > 0.0 {
                     let permille = (ev.loaded() * 1000.0 / ev.total()) as u32;
                     upload.set(Some(Upload::Sending { name: name.clone(), permille, number }));
@@ -132,7 +135,10 @@ mod lazy {
         }
         let (done, ended) = futures::channel::oneshot::channel::<()>();
         let end = Closure::once(move || {
-            let _ = done.send(());
+            if done.send(()).is_err() {
+                // Nobody waits any more: the page that started it is gone.
+                leptos::logging::log!("an upload ended after its page");
+            }
         });
         xhr.set_onloadend(Some(end.as_ref().unchecked_ref()));
         if xhr.send_with_opt_blob(Some(&file)).is_err() {
@@ -140,8 +146,14 @@ mod lazy {
             refusal.set(Some("That file could not be read.".into()));
             return;
         }
-        let _ = ended.await;
+        let ended = ended.await;
         drop((progress, end));
+        if ended.is_err() {
+            // Its end was never told (the request object went away).
+            upload.set(None);
+            refusal.set(Some("The upload failed. Try again.".into()));
+            return;
+        }
         if !current() {
             return;
         }

@@ -221,9 +221,16 @@ impl Files {
         Ok(upload)
     }
 
-    /// The response carrying the content `hash`, of type `mime` (or 304 when
-    /// the asker has it: its ETag is the hash).
-    async fn send(&self, hash: &str, mime: &str, name: Option<&str>, asked: &HeaderMap) -> Result<Response, Refusal> {
+    /// The response carrying the content `hash`, of type `mime` (a thumbnail,
+    /// `None`: a PNG or a JPEG, told by its first bytes), or 304 when the
+    /// asker has it (its ETag is the hash).
+    async fn send(
+        &self,
+        hash: &str,
+        mime: Option<&str>,
+        name: Option<&str>,
+        asked: &HeaderMap,
+    ) -> Result<Response, Refusal> {
         let etag = format!("\"{hash}\"");
         if asked.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
@@ -233,11 +240,15 @@ impl Files {
             }
             return Ok(response);
         }
-        let file = tokio::fs::File::open(self.blobs.path(hash)).await.map_err(|error| {
+        let mut file = tokio::fs::File::open(self.blobs.path(hash)).await.map_err(|error| {
             tracing::error!(%error, hash, "a file's content is missing");
             Refusal(StatusCode::NOT_FOUND, ChatError::NoSuchFile)
         })?;
         let len = file.metadata().await.map_err(Refusal::io)?.len();
+        let mime = match mime {
+            Some(mime) => mime,
+            None => thumb_type(&mut file).await.map_err(Refusal::io)?,
+        };
         let disposition = match name {
             Some(name) if !kind::is_inline(mime) => format!("attachment; filename*=UTF-8''{}", app::url::encode(name)),
             Some(name) => format!("inline; filename*=UTF-8''{}", app::url::encode(name)),
@@ -322,26 +333,20 @@ pub async fn download(
         let upload = files.readable(&headers, &id).await?;
         if name == "thumb" {
             let hash = upload.thumb_hash.ok_or(Refusal(StatusCode::NOT_FOUND, ChatError::NoSuchFile))?;
-            let mime = if upload.file.thumb.is_some() { thumb_type(&files.blobs, &hash).await } else { "" };
-            files.send(&hash, mime, None, &headers).await
+            files.send(&hash, None, None, &headers).await
         } else {
-            files.send(&upload.hash, &upload.file.mime, Some(&upload.file.name), &headers).await
+            files.send(&upload.hash, Some(&upload.file.mime), Some(&upload.file.name), &headers).await
         }
     };
     served.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// A thumbnail is a PNG or a JPEG: which, by its first bytes.
-async fn thumb_type(blobs: &Blobs, hash: &str) -> &'static str {
-    use tokio::io::AsyncReadExt;
-    let mut head = [0u8; 8];
-    let read = match tokio::fs::File::open(blobs.path(hash)).await {
-        Ok(mut file) => file.read(&mut head).await.unwrap_or(0),
-        Err(_) => 0,
-    };
-    if head[..read].starts_with(b"\x89PNG") {
-        "image/png"
-    } else {
-        "image/jpeg"
-    }
+/// A thumbnail is a PNG or a JPEG: which, by its first bytes (the file is
+/// left at its start, to be sent).
+async fn thumb_type(file: &mut tokio::fs::File) -> std::io::Result<&'static str> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut head = [0u8; 4];
+    let read = file.read(&mut head).await?;
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    Ok(if head[..read].starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" })
 }

@@ -61,6 +61,9 @@ const FROM_BYTES: u64 = 1024;
 
 pub async fn compressed_assets(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    // Every request passes here: the path first, the headers only for the site's files.
+    let wanted = matches!(*request.method(), Method::GET | Method::HEAD) && path.starts_with("/pkg/");
+    let Some(kind) = wanted.then(|| content_type(path)).flatten() else { return next.run(request).await };
     let coding = if accepts(&request, "br") {
         Coding::Brotli
     } else if accepts(&request, "gzip") {
@@ -68,8 +71,6 @@ pub async fn compressed_assets(State(state): State<AppState>, request: Request, 
     } else {
         return next.run(request).await;
     };
-    let wanted = matches!(*request.method(), Method::GET | Method::HEAD) && path.starts_with("/pkg/");
-    let Some(kind) = wanted.then(|| content_type(path)).flatten() else { return next.run(request).await };
     let Some(file) = within(Path::new(state.leptos_options.site_root.as_ref()), path) else {
         return next.run(request).await;
     };

@@ -434,3 +434,44 @@ impl Want {
         }
     }
 }
+
+/// A reply with its body as bytes (files and compressed bodies are not text).
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    /// Names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Got {
+    /// The header's value; empty when there is none.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 exchange: `head` (request line and headers, without the
+/// blank line), then `body`; the reply read to its end.
+pub async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> Got {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(format!("{}\r\nConnection: close\r\n\r\n", head.trim_end()).as_bytes()).await.unwrap();
+    // A refusal may come before the whole body is sent (413): the server then
+    // reads no more, and the rest of the body meets a closed socket.
+    let unsent = stream.write_all(body).await.err();
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(PATIENCE * 2, stream.read_to_end(&mut raw)).await.expect("a reply in time");
+    if let Err(error) = read {
+        assert!(!raw.is_empty(), "no reply ({error}; sending the body: {unsent:?})");
+    }
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Got { status, headers, body: raw[split + 4..].to_vec() }
+}
