@@ -51,29 +51,6 @@ impl ConnectionStatus {
     }
 }
 
-/// A message this person wrote that the server has not confirmed yet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    pub id: ClientMsgId,
-    pub body: String,
-    /// The message it answers.
-    pub reply_to: Option<Seq>,
-    /// The file it posts (uploaded already).
-    pub file: Option<crate::protocol::Attachment>,
-    pub state: PendingState,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PendingState {
-    /// Waiting to be sent or for its acknowledgement. `sent_at` is when it last
-    /// went out on a live connection (milliseconds, the page's clock).
-    Sending { sent_at: Option<f64> },
-    /// Stored as `seq`; its broadcast has not arrived yet.
-    Stored(Seq),
-    /// Not confirmed: the reason, and a retry for the person.
-    Failed(String),
-}
-
 /// The room's reactive state. `Copy`, so handlers and the connection can share it.
 #[derive(Clone, Copy)]
 pub struct RoomState {
@@ -171,85 +148,6 @@ impl RoomState {
             }
         });
         self.at_start.set(page.at_start);
-    }
-
-    /// This person asked to add the reaction `emoji` to message `seq` as the request `id`.
-    pub fn adding_reaction(&self, id: ClientMsgId, seq: Seq, emoji: String) {
-        self.adding.update_value(|adding| adding.push((id, seq, emoji)));
-    }
-
-    /// The message and the reaction the request `id` was adding, if it was
-    /// one (forgotten now).
-    fn added_reaction(&self, id: &ClientMsgId) -> Option<(Seq, String)> {
-        let mut found = None;
-        self.adding.update_value(|adding| {
-            if let Some(at) = adding.iter().position(|(i, _, _)| i == id) {
-                let (_, seq, emoji) = adding.swap_remove(at);
-                found = Some((seq, emoji));
-            }
-        });
-        found
-    }
-
-    /// A message the person just wrote (answering `reply_to`); returns it for sending.
-    pub fn add_pending(&self, id: ClientMsgId, body: String, reply_to: Option<Seq>) -> Pending {
-        self.add_pending_file(id, body, reply_to, None)
-    }
-
-    /// [`RoomState::add_pending`], posting `file`.
-    pub fn add_pending_file(
-        &self,
-        id: ClientMsgId,
-        body: String,
-        reply_to: Option<Seq>,
-        file: Option<crate::protocol::Attachment>,
-    ) -> Pending {
-        let pending = Pending { id, body, reply_to, file, state: PendingState::Sending { sent_at: None } };
-        self.pending.update(|p| p.push(pending.clone()));
-        pending
-    }
-
-    /// What still has to be sent (again) on a fresh connection.
-    pub fn unconfirmed(&self) -> Vec<Pending> {
-        self.pending.with_untracked(|pending| {
-            pending.iter().filter(|p| matches!(p.state, PendingState::Sending { .. })).cloned().collect()
-        })
-    }
-
-    pub fn mark_sent(&self, id: &ClientMsgId, now: f64) {
-        self.set_pending_state(id, PendingState::Sending { sent_at: Some(now) });
-    }
-
-    /// Marks as failed what went out before `deadline` without an answer.
-    pub fn fail_unanswered(&self, deadline: f64) {
-        self.pending.update(|pending| {
-            for p in pending.iter_mut() {
-                if matches!(p.state, PendingState::Sending { sent_at: Some(t) } if t < deadline) {
-                    p.state = PendingState::Failed("No answer from the server.".into());
-                }
-            }
-        });
-    }
-
-    pub fn retry(&self, id: &ClientMsgId) {
-        self.set_pending_state(id, PendingState::Sending { sent_at: None });
-    }
-
-    fn set_pending_state(&self, id: &ClientMsgId, state: PendingState) {
-        self.pending.update(|pending| {
-            if let Some(p) = pending.iter_mut().find(|p| &p.id == id) {
-                p.state = state;
-            }
-        });
-    }
-
-    /// Drops pending messages that have arrived as messages.
-    fn settle_pending(&self) {
-        let arrived: std::collections::HashSet<ClientMsgId> =
-            self.messages.with_untracked(|messages| messages.values().map(|m| m.client_id.clone()).collect());
-        if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived.contains(&p.id))) {
-            self.pending.update(|pending| pending.retain(|p| !arrived.contains(&p.id)));
-        }
     }
 
     /// Places the "new messages" divider for a reader who had read up to
@@ -436,8 +334,11 @@ pub enum Applied {
     SessionEnded,
 }
 
+mod pending;
 #[cfg(test)]
 mod tests;
+
+pub use pending::{Pending, PendingState};
 
 /// Milliseconds since the epoch, by the browser's clock (0 off the browser).
 pub fn now_ms() -> f64 {
