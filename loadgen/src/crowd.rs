@@ -2,8 +2,14 @@
 //! once, one message reaches every one of them, then they all leave. Measures
 //! how long the joins took, the server's memory per member, how long the
 //! message took to reach the last of them, and the memory after they left.
+//!
+//! Signing up 10,000 accounts takes minutes (each password is hashed on
+//! purpose slowly): with a cookie file, the sessions of an earlier run against
+//! the same data directory are used again. Several messages, one after the
+//! other (each once all had the one before), give the percentiles more samples.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -21,6 +27,7 @@ const JOIN_WAVE: usize = 500;
 #[derive(Debug, Clone, Default)]
 pub struct CrowdReport {
     pub members: usize,
+    pub messages: usize,
     pub sign_up: Duration,
     pub join: Duration,
     pub rss_start: u64,
@@ -38,17 +45,46 @@ impl CrowdReport {
     }
 }
 
-pub async fn crowd(
-    addr: SocketAddr,
-    members: usize,
-    server_pid: Option<u32>,
-    settle: Duration,
-    hold: Duration,
-    tag: &str,
-) -> Result<CrowdReport, LoadError> {
+/// How a crowd run goes.
+#[derive(Debug, Clone)]
+pub struct Crowd {
+    pub addr: SocketAddr,
+    pub members: usize,
+    pub server_pid: Option<u32>,
+    /// Wait after the sign-ups and after the leaving, before reading memory.
+    pub settle: Duration,
+    /// Everyone stays joined this long before the first message.
+    pub hold: Duration,
+    /// Messages sent, one after the other.
+    pub messages: usize,
+    /// Session cookies kept here (one per line) and used again by a later run.
+    pub cookies: Option<PathBuf>,
+    pub tag: String,
+}
+
+/// The members' session cookies: the file's, when it holds enough, else new
+/// accounts' (written to the file for the next run).
+async fn member_cookies(crowd: &Crowd) -> Result<Vec<String>, LoadError> {
+    if let Some(path) = &crowd.cookies {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let kept: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+            if kept.len() >= crowd.members {
+                return Ok(kept.into_iter().take(crowd.members).collect());
+            }
+        }
+    }
+    let cookies = sign_up_many(crowd.addr, &format!("lg{}c", crowd.tag), crowd.members).await?;
+    if let Some(path) = &crowd.cookies {
+        std::fs::write(path, cookies.join("\n"))?;
+    }
+    Ok(cookies)
+}
+
+pub async fn crowd(crowd: &Crowd) -> Result<CrowdReport, LoadError> {
+    let Crowd { addr, members, server_pid, settle, hold, messages, ref tag, .. } = *crowd;
     let rss = || server_pid.and_then(rss_bytes).unwrap_or(0);
     let started = Instant::now();
-    let cookies = sign_up_many(addr, &format!("lg{tag}c"), members).await?;
+    let cookies = member_cookies(crowd).await?;
     let sign_up = started.elapsed();
     let room = format!("crowd-{tag}");
     // Memory after the sign-ups settled: what the joins add is what is measured.
@@ -92,30 +128,38 @@ pub async fn crowd(
     // All there, for as long as asked (a heap profiler looks meanwhile).
     tokio::time::sleep(hold).await;
 
-    // One message, from a second tab of the first member.
+    // The messages, from a second tab of the first member, each once every
+    // member had the one before.
     let (mut sender, _) = client::join(Stack::Chat, addr, &room, Some(&cookies[0]), None).await?;
-    let sent_at = Instant::now();
-    let send = ClientMsg::Send {
-        id: ClientMsgId(format!("{tag}-crowd")),
-        body: "hello, crowd".into(),
-        reply_to: None,
-        file: None,
-    };
-    sender.send(Message::text(send.to_json())).await?;
     let mut latencies = crate::Latencies::default();
-    let deadline = tokio::time::sleep(Duration::from_secs(30));
-    tokio::pin!(deadline);
     let mut delivered = 0;
-    while delivered < members {
-        tokio::select! {
-            at = arrived.recv() => match at {
-                Some(at) => {
-                    latencies.record(at.duration_since(sent_at).as_micros() as u64);
-                    delivered += 1;
-                }
-                None => break,
-            },
-            () = &mut deadline => break,
+    for n in 0..messages {
+        let sent_at = Instant::now();
+        let send = ClientMsg::Send {
+            id: ClientMsgId(format!("{tag}-crowd-{n}")),
+            body: format!("hello, crowd ({n})"),
+            reply_to: None,
+            file: None,
+        };
+        sender.send(Message::text(send.to_json())).await?;
+        let deadline = tokio::time::sleep(Duration::from_secs(30));
+        tokio::pin!(deadline);
+        let mut reached = 0;
+        while reached < members {
+            tokio::select! {
+                at = arrived.recv() => match at {
+                    Some(at) => {
+                        latencies.record(at.duration_since(sent_at).as_micros() as u64);
+                        reached += 1;
+                    }
+                    None => break,
+                },
+                () = &mut deadline => break,
+            }
+        }
+        delivered += reached;
+        if reached < members {
+            break;
         }
     }
     let delivery = latencies.summary();
@@ -128,5 +172,16 @@ pub async fn crowd(
     }
     tokio::time::sleep(settle).await;
     let rss_left = rss();
-    Ok(CrowdReport { members, sign_up, join, rss_start, rss_joined, rss_left, delivered, delivery, unclean_closes })
+    Ok(CrowdReport {
+        members,
+        messages,
+        sign_up,
+        join,
+        rss_start,
+        rss_joined,
+        rss_left,
+        delivered,
+        delivery,
+        unclean_closes,
+    })
 }

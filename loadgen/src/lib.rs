@@ -15,7 +15,7 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 pub use client::Stack;
-pub use crowd::{crowd, CrowdReport};
+pub use crowd::{crowd, Crowd, CrowdReport};
 pub use stats::{Latencies, Percentiles, SeqCheck};
 
 /// The password of every account the generator makes.
@@ -31,6 +31,8 @@ pub enum LoadError {
     Protocol(String),
     #[error("a client task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("cookie file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 /// Rooms of people, some of whom post at a steady rate.

@@ -4,7 +4,7 @@
 //!   loadgen room  --addr A [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
-//!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3] [--hold 0]
+//!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3] [--hold 0] [--messages 1] [--cookies FILE]
 //!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5]
 //!
 //! `room` runs each rate in turn (messages per second per sender) and stops after
@@ -210,13 +210,23 @@ async fn crowd(flags: &Flags) -> Result<(), String> {
     let pid: u32 = flags.get("server-pid", 0)?;
     let settle = Duration::from_secs_f64(flags.get("settle", 3.0)?);
     let hold = Duration::from_secs_f64(flags.get("hold", 0.0)?);
-    let report = loadgen::crowd(flags.addr()?, members, (pid != 0).then_some(pid), settle, hold, &tag())
-        .await
-        .map_err(|e| e.to_string())?;
+    let messages: usize = flags.get("messages", 1)?;
+    let cookies: String = flags.get("cookies", String::new())?;
+    let crowd = loadgen::Crowd {
+        addr: flags.addr()?,
+        members,
+        server_pid: (pid != 0).then_some(pid),
+        settle,
+        hold,
+        messages: messages.max(1),
+        cookies: (!cookies.is_empty()).then(|| cookies.into()),
+        tag: tag(),
+    };
+    let report = loadgen::crowd(&crowd).await.map_err(|e| e.to_string())?;
     println!(
         "{}",
         serde_json::json!({
-            "scenario": "crowd", "members": report.members, "sign_up_s": report.sign_up.as_secs_f64(),
+            "scenario": "crowd", "members": report.members, "messages": report.messages, "sign_up_s": report.sign_up.as_secs_f64(),
             "join_s": report.join.as_secs_f64(), "rss_start_bytes": report.rss_start,
             "rss_joined_bytes": report.rss_joined, "rss_left_bytes": report.rss_left,
             "bytes_per_member": report.bytes_per_member().round(), "delivered": report.delivered,
@@ -226,9 +236,9 @@ async fn crowd(flags: &Flags) -> Result<(), String> {
     );
     let mib = |b: u64| b as f64 / 1048576.0;
     eprintln!(
-        "crowd: {} signed-in members joined one room in {:.2} s; server RSS {:.1} -> {:.1} MiB ({:.2} KiB each), {:.1} MiB after they left; one message reached {} of them, p50 {:.1} ms, p99 {:.1} ms, last {:.1} ms",
+        "crowd: {} signed-in members joined one room in {:.2} s; server RSS {:.1} -> {:.1} MiB ({:.2} KiB each), {:.1} MiB after they left; {} message(s), {} deliveries, p50 {:.1} ms, p99 {:.1} ms, last {:.1} ms",
         report.members, report.join.as_secs_f64(), mib(report.rss_start), mib(report.rss_joined),
-        report.bytes_per_member() / 1024.0, mib(report.rss_left), report.delivered,
+        report.bytes_per_member() / 1024.0, mib(report.rss_left), report.messages, report.delivered,
         ms(report.delivery.p50), ms(report.delivery.p99), ms(report.delivery.max),
     );
     Ok(())
