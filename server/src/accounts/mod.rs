@@ -202,7 +202,7 @@ impl Accounts {
         }
         let record = self.inner.store.session(&key.0, now).await.map_err(unavailable)?;
         Ok(record.map(|record| {
-            self.inner.cache.put(key.0.clone(), record.account.clone(), record.expires_at, now);
+            self.inner.cache.put(&key.0, &record.account, record.expires_at, now);
             SignedIn { key, account: record.account, expires_at: record.expires_at }
         }))
     }
@@ -249,7 +249,7 @@ impl Accounts {
         let expires_at = now.saturating_add(self.inner.policy.session_ttl.as_millis() as i64);
         self.inner.store.create_session(&token.key().0, account.id, now, expires_at).await.map_err(unavailable)?;
         // The page it signs in to, and its socket, use it next.
-        self.inner.cache.put(token.key().0, account.clone(), expires_at, now);
+        self.inner.cache.put(&token.key().0, account, expires_at, now);
         // Old sessions go as new ones come (now and then), so the table holds
         // live ones only; one sign-in among many does the sweep.
         let last = self.inner.last_sweep.load(Ordering::Relaxed);
