@@ -38,7 +38,7 @@ phase cargo leptos build --release --frontend-only --split
 cargo leptos build --release --frontend-only --split
 # What a room page loads first (the main chunk) stays within its budget
 # (issue 11: 500 KB gzip); the split-off pages load when their route is.
-wasm_budget=500000
+wasm_budget=490000
 wasm_gzip=$(gzip -9 -c target/site/pkg/chat.wasm | wc -c)
 echo "release WASM: $(stat -c %s target/site/pkg/chat.wasm) B, $wasm_gzip B gzip -9 (budget $wasm_budget)"
 if [ "$wasm_gzip" -gt "$wasm_budget" ]; then
