@@ -3,8 +3,10 @@
 
 mod controls;
 pub mod notices;
+mod source;
 pub mod state;
 mod view;
 
+pub use source::ListSource;
 pub use state::RoomList;
 pub use view::{RoomControls, RoomListNav};
