@@ -26,7 +26,7 @@ use leptos_meta::Title;
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::history::history;
 use crate::protocol::Seq;
-use crate::room_list::{ListSource, RoomList, RoomListNav};
+use crate::room_list::{RoomList, RoomListNav};
 use crate::room_name::RoomName;
 use crate::rooms::my_rooms;
 use crate::rooms::Correspondent;
@@ -50,8 +50,6 @@ pub fn Room(
     let list = RoomList::expect();
     // The list as the server has it, in the first HTML; the socket keeps it live.
     let listed = crate::codec::load(|| (), |_| my_rooms());
-    let source = ListSource { viewer, listed };
-    source.provide();
     // The room list drawer, on a narrow screen.
     let drawer = RwSignal::new(false);
     let connection = StoredValue::<Option<Connection>>::new(None);
@@ -216,7 +214,9 @@ pub fn Room(
                     move || {
                         let (room, name) = (room.clone(), name.clone());
                         Suspend::new(async move {
-                            source.fill(list).await;
+                            let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
+                            let listed = listed.await.unwrap_or_default();
+                            list.load(me, listed);
                             match first_page.await {
                                 Ok(page) => state.reset_to(page),
                                 Err(error) => state.error.set(Some(format!("Earlier messages are not available: {error}"))),

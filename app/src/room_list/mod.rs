@@ -3,10 +3,8 @@
 
 mod controls;
 pub mod notices;
-mod source;
 pub mod state;
 mod view;
 
-pub use source::ListSource;
 pub use state::RoomList;
 pub use view::{RoomControls, RoomListNav};

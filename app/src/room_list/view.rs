@@ -37,9 +37,7 @@ pub fn RoomListNav(current: Option<RoomName>, #[prop(into)] open: Signal<bool>) 
         });
     }
     #[cfg(feature = "ssr")]
-    let body = view! {
-        <div class="my-rooms-body" node_ref=slot>{super::source::when_filled(move || list_view(current.clone()))}</div>
-    };
+    let body = view! { <div class="my-rooms-body" node_ref=slot>{list_view(current)}</div> };
     #[cfg(not(feature = "ssr"))]
     let body = {
         let _ = current;
@@ -182,12 +180,15 @@ fn RoomLink(entry: RoomEntry, current: Option<RoomName>) -> impl IntoView {
 #[component]
 pub fn RoomControls(room: RoomName, choose: Callback<NotifyLevel>) -> impl IntoView {
     let slot = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "ssr")]
+    let html = controls::room_controls_view(room.clone(), choose).to_html();
+    #[cfg(not(feature = "ssr"))]
+    let html = String::new();
     #[cfg(feature = "hydrate")]
     {
         // The component's owner, not the Effect's: the controls live as long
         // as the header.
         let owner = Owner::current().expect("a component has an owner");
-        let room = room.clone();
         Effect::new(move |_| {
             let Some(slot) = slot.get() else { return };
             let room = room.clone();
@@ -199,16 +200,7 @@ pub fn RoomControls(room: RoomName, choose: Callback<NotifyLevel>) -> impl IntoV
             });
         });
     }
-    #[cfg(feature = "ssr")]
-    let view = view! {
-        <div class="room-controls" node_ref=slot>
-            {super::source::when_filled(move || controls::room_controls_view(room.clone(), choose))}
-        </div>
-    };
-    #[cfg(not(feature = "ssr"))]
-    let view = {
-        let _ = (&room, choose);
-        view! { <div class="room-controls" node_ref=slot inner_html=String::new()></div> }
-    };
-    view
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&room, choose);
+    view! { <div class="room-controls" node_ref=slot inner_html=html></div> }
 }
