@@ -3,17 +3,19 @@
 //! camera's serial number, an editor's history (XMP, IPTC). A JPEG keeps its
 //! segments but these (APP1 EXIF and XMP, APP13, comments), and when it was to
 //! be turned (EXIF orientation) it gets a minimal EXIF block saying only
-//! that, so it still shows upright; a PNG loses its text and EXIF chunks.
-//! Other formats are kept as they are. Hand-written: the formats' segment
+//! that, so it still shows upright; a PNG loses its text and EXIF chunks; a
+//! WebP its EXIF and XMP chunks (turned, an EXIF chunk with only that).
+//! Other formats (GIF) are kept as they are. Hand-written: the formats' segment
 //! and chunk framing is a few lines each, and the crates that edit them
 //! (img-parts) would add a dependency for exactly this.
 
 /// The image without its metadata, or `None` when there is nothing to
-/// remove (or it is not a JPEG or PNG that parses).
+/// remove (or it is not a JPEG, PNG or WebP that parses).
 pub fn strip(bytes: &[u8], mime: &str, orientation: u8) -> Option<Vec<u8>> {
     match mime {
         "image/jpeg" => strip_jpeg(bytes, orientation),
         "image/png" => strip_png(bytes),
+        "image/webp" => strip_webp(bytes, orientation),
         _ => None,
     }
 }
@@ -106,6 +108,67 @@ fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
     removed.then_some(out)
 }
 
+/// A WebP loses its EXIF and XMP chunks (and the extended header's flags
+/// for them); turned, it keeps an EXIF chunk with only its orientation.
+fn strip_webp(bytes: &[u8], orientation: u8) -> Option<Vec<u8>> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
+        return None;
+    }
+    let riff_end = (u32::from_le_bytes(bytes[4..8].try_into().ok()?) as usize).checked_add(8)?.min(bytes.len());
+    let turned = (2..=8).contains(&orientation);
+    let mut chunks: Vec<&[u8]> = Vec::new();
+    let mut at = 12;
+    let mut removed = false;
+    let mut extended = false;
+    while at + 8 <= riff_end {
+        let kind = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        // Chunks are padded to an even length.
+        let end = at.checked_add(8)?.checked_add(len)?.checked_add(len % 2)?;
+        if end > riff_end {
+            return None;
+        }
+        extended |= kind == b"VP8X";
+        if matches!(kind, b"EXIF" | b"XMP ") {
+            removed = true;
+        } else {
+            chunks.push(&bytes[at..end]);
+        }
+        at = end;
+    }
+    // Only the extended format can say how it is turned.
+    let turned = turned && extended;
+    if !removed && !turned {
+        return None;
+    }
+    let mut body = b"WEBP".to_vec();
+    for chunk in chunks {
+        if &chunk[..4] == b"VP8X" && chunk.len() >= 9 {
+            body.extend_from_slice(&chunk[..8]);
+            // Flags: EXIF (0x08) only when an orientation follows, no XMP (0x04).
+            let flags = (chunk[8] & !0x0C) | if turned { 0x08 } else { 0 };
+            body.push(flags);
+            body.extend_from_slice(&chunk[9..]);
+        } else {
+            body.extend_from_slice(chunk);
+        }
+    }
+    if turned {
+        // The EXIF chunk holds the TIFF data itself, without JPEG's "Exif\0\0".
+        let exif = &orientation_segment(orientation)[10..];
+        body.extend_from_slice(b"EXIF");
+        body.extend_from_slice(&(exif.len() as u32).to_le_bytes());
+        body.extend_from_slice(exif);
+        if exif.len() % 2 == 1 {
+            body.push(0);
+        }
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&u32::try_from(body.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&body);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
@@ -169,6 +232,47 @@ mod tests {
         let plain = strip(&tagged, "image/png", 1).expect("something to remove");
         assert_eq!(plain, png);
         assert_eq!(strip(&png, "image/png", 1), None);
+    }
+
+    #[test]
+    fn a_webp_loses_its_exif_and_xmp_and_keeps_its_turn() {
+        let mut out = Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(6, 3, image::Rgb([5, 50, 150]))
+            .write_to(&mut out, image::ImageFormat::WebP)
+            .unwrap();
+        let simple = out.into_inner();
+        let chunk = |kind: &[u8], payload: &[u8]| {
+            let mut chunk = kind.to_vec();
+            chunk.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            chunk.extend_from_slice(payload);
+            if payload.len() % 2 == 1 {
+                chunk.push(0);
+            }
+            chunk
+        };
+        // The extended format: flags for EXIF and XMP, a 6 x 3 canvas, the
+        // image, then an EXIF chunk with a place in it and XMP.
+        let mut body = b"WEBP".to_vec();
+        body.extend_from_slice(&chunk(b"VP8X", &[0x0C, 0, 0, 0, 5, 0, 0, 2, 0, 0]));
+        body.extend_from_slice(&simple[12..]);
+        body.extend_from_slice(&chunk(b"EXIF", b"MM\0*\0\0\0\x08\0\0GPS 48.8584N secret"));
+        body.extend_from_slice(&chunk(b"XMP ", b"<x:xmpmeta>secret</x:xmpmeta>"));
+        let mut tagged = b"RIFF".to_vec();
+        tagged.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        tagged.extend_from_slice(&body);
+        assert_eq!(image::load_from_memory(&tagged).unwrap().width(), 6, "the test's file is a WebP");
+
+        let plain = strip(&tagged, "image/webp", 1).expect("something to remove");
+        assert!(!plain.windows(6).any(|w| w == b"secret"));
+        assert_eq!(image::load_from_memory(&plain).unwrap().width(), 6);
+        let turned = strip(&tagged, "image/webp", 6).unwrap();
+        assert!(!turned.windows(6).any(|w| w == b"secret"));
+        let mut decoder = image::codecs::webp::WebPDecoder::new(Cursor::new(&turned)).unwrap();
+        assert_eq!(decoder.orientation().unwrap().to_exif(), 6);
+        assert_eq!(image::load_from_memory(&turned).unwrap().height(), 3);
+        // Nothing to remove: kept as it is.
+        assert_eq!(strip(&simple, "image/webp", 1), None);
+        assert_eq!(strip(b"RIFF\0\0\0\0WAVE", "image/webp", 1), None);
     }
 
     fn crc(bytes: &[u8]) -> u32 {
