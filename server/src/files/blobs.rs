@@ -4,8 +4,16 @@
 //! it is hashed and counted, and put in its place (an atomic rename) only
 //! once its record is stored; a content nobody's upload names any more is
 //! removed.
+//!
+//! Naming a content (storing the upload's record and putting its bytes in
+//! place) and removing one nobody names (asking the store, then unlinking)
+//! take turns ([`Blobs::naming`]): otherwise a new upload of the same bytes,
+//! recorded between a removal's question and its unlink, would lose them. An
+//! async mutex held across those awaits, on purpose: each turn is a few file
+//! and database operations, and only uploads and deletions of files take it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -15,6 +23,8 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Clone)]
 pub struct Blobs {
     dir: PathBuf,
+    /// Whose turn it is to name or remove contents (shared by clones).
+    naming: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An upload written to its temporary file; removed with it unless kept.
@@ -47,7 +57,13 @@ impl Blobs {
     /// The contents beside the database file `db` (`data/chat.db`: `data/chat-files/`).
     pub fn beside(db: &Path) -> Self {
         let stem = db.file_stem().map_or_else(|| "chat".into(), |s| s.to_string_lossy().into_owned());
-        Blobs { dir: db.with_file_name(format!("{stem}-files")) }
+        Blobs { dir: db.with_file_name(format!("{stem}-files")), naming: Arc::default() }
+    }
+
+    /// A turn to name contents (record an upload and put its bytes and
+    /// thumbnail in place) or to remove the ones nobody names; held until dropped.
+    pub async fn naming(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.naming.lock().await
     }
 
     /// Where the content of `hash` is (or would be).

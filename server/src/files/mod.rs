@@ -169,6 +169,9 @@ impl Files {
             }
             thumb = Some(made);
         }
+        // From the thumbnail's bytes to the original's: no removal of a
+        // content nobody named a moment ago takes them away meanwhile.
+        let _naming = self.blobs.naming().await;
         let thumb_hash = match &thumb {
             Some(made) => Some(self.blobs.put(&made.bytes).await.map_err(Refusal::io)?),
             None => None,

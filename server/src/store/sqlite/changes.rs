@@ -75,9 +75,12 @@ impl SqliteWriter {
             .await?;
         let message = select_message(&mut tx, at).await?;
         tx.commit().await?;
-        for hash in dropped {
-            if !super::files::content_named(&self.pool, &hash).await? {
-                self.blobs.remove(&hash).await;
+        if !dropped.is_empty() {
+            let _naming = self.blobs.naming().await;
+            for hash in dropped {
+                if !super::files::content_named(&self.pool, &hash).await? {
+                    self.blobs.remove(&hash).await;
+                }
             }
         }
         // The batches of messages take their seqs from this figure.

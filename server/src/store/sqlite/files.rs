@@ -92,9 +92,12 @@ impl SqliteStore {
         .bind(unsent_before.0)
         .fetch_all(self.writer())
         .await?;
-        for hash in forgotten.into_iter().flat_map(|(hash, thumb)| std::iter::once(hash).chain(thumb)) {
-            if !content_named(self.writer(), &hash).await? {
-                self.blobs().remove(&hash).await;
+        if !forgotten.is_empty() {
+            let _naming = self.blobs().naming().await;
+            for hash in forgotten.into_iter().flat_map(|(hash, thumb)| std::iter::once(hash).chain(thumb)) {
+                if !content_named(self.writer(), &hash).await? {
+                    self.blobs().remove(&hash).await;
+                }
             }
         }
         let used: i64 = sqlx::query_scalar("SELECT coalesce(sum(size), 0) FROM uploads WHERE account_id = ?1")
