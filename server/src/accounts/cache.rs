@@ -72,21 +72,14 @@ impl Entry {
     }
 }
 
-/// A session key (64 hex digits) as its bytes; `None` for anything else.
+/// A session key (64 lowercase hex digits, as this server makes them) as its
+/// bytes; `None` for anything else.
 fn slot(key: &str) -> Option<[u8; 32]> {
-    let digits = key.as_bytes();
-    if digits.len() != 64 {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
-    let nibble = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        _ => None,
-    };
     let mut bytes = [0; 32];
-    for (byte, [high, low]) in bytes.iter_mut().zip(digits.as_chunks::<2>().0) {
-        *byte = nibble(*high)? << 4 | nibble(*low)?;
-    }
+    hex::decode_to_slice(key, &mut bytes).ok()?;
     Some(bytes)
 }
 

@@ -19,11 +19,11 @@ impl SessionToken {
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
-        Ok(SessionToken(hex(&bytes)))
+        Ok(SessionToken(hex::encode(bytes)))
     }
 
     pub fn key(&self) -> SessionKey {
-        SessionKey(hex(&Sha256::digest(self.0.as_bytes())))
+        SessionKey(hex::encode(Sha256::digest(self.0.as_bytes())))
     }
 
     /// The token from a request's `Cookie` headers, if it has exactly one of the
@@ -72,16 +72,6 @@ pub fn is_https(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
     header("x-forwarded-proto").is_some_and(|p| p.split(',').next().map(str::trim) == Some("https"))
         || header("forwarded").is_some_and(|f| f.contains("proto=https"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }
 
 #[cfg(test)]

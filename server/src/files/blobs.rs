@@ -83,7 +83,7 @@ impl Blobs {
         tokio::fs::create_dir_all(&tmp).await?;
         let mut name = [0u8; 16];
         getrandom::fill(&mut name).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let temp = tmp.join(hex(&name));
+        let temp = tmp.join(hex::encode(name));
         let mut staged = Staged { temp, hash: String::new(), size: 0, head: Vec::new(), kept: false };
         let mut file = tokio::fs::File::create(&staged.temp).await?;
         let mut hasher = Sha256::new();
@@ -101,14 +101,14 @@ impl Blobs {
             file.write_all(&chunk).await?;
         }
         file.sync_all().await?;
-        staged.hash = hex(&hasher.finalize());
+        staged.hash = hex::encode(hasher.finalize());
         Ok(staged)
     }
 
     /// Replaces a staged upload's bytes with `bytes` (its metadata removed).
     pub async fn restage(&self, staged: &mut Staged, bytes: Vec<u8>) -> std::io::Result<()> {
         tokio::fs::write(&staged.temp, &bytes).await?;
-        staged.hash = hex(&Sha256::digest(&bytes));
+        staged.hash = hex::encode(Sha256::digest(&bytes));
         staged.size = bytes.len() as u64;
         Ok(())
     }
@@ -127,7 +127,7 @@ impl Blobs {
 
     /// Stores `bytes` (a thumbnail) under their hash; returns it.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let hash = hex(&Sha256::digest(bytes));
+        let hash = hex::encode(Sha256::digest(bytes));
         let path = self.path(&hash);
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
@@ -160,10 +160,6 @@ impl Drop for Staged {
             }
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
