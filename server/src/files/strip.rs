@@ -115,7 +115,6 @@ fn strip_webp(bytes: &[u8], orientation: u8) -> Option<Vec<u8>> {
         return None;
     }
     let riff_end = (u32::from_le_bytes(bytes[4..8].try_into().ok()?) as usize).checked_add(8)?.min(bytes.len());
-    let turned = (2..=8).contains(&orientation);
     let mut chunks: Vec<&[u8]> = Vec::new();
     let mut at = 12;
     let mut removed = false;
@@ -137,7 +136,7 @@ fn strip_webp(bytes: &[u8], orientation: u8) -> Option<Vec<u8>> {
         at = end;
     }
     // Only the extended format can say how it is turned.
-    let turned = turned && extended;
+    let turned = extended && (2..=8).contains(&orientation);
     if !removed && !turned {
         return None;
     }
