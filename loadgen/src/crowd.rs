@@ -66,11 +66,15 @@ pub struct Crowd {
 /// accounts' (written to the file for the next run).
 async fn member_cookies(crowd: &Crowd) -> Result<Vec<String>, LoadError> {
     if let Some(path) = &crowd.cookies {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let kept: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
-            if kept.len() >= crowd.members {
-                return Ok(kept.into_iter().take(crowd.members).collect());
-            }
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            // No file yet: this run makes it.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) => return Err(error.into()),
+        };
+        let kept: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        if kept.len() >= crowd.members {
+            return Ok(kept.into_iter().take(crowd.members).collect());
         }
     }
     let cookies = sign_up_many(crowd.addr, &format!("lg{}c", crowd.tag), crowd.members).await?;
