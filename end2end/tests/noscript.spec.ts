@@ -54,3 +54,36 @@ test("with JavaScript on, the same composer sends over the WebSocket, never as a
   await expect(ada).toHaveURL(roomURL(room));
   expect(formPosts).toEqual([]);
 });
+
+test("with JavaScript off, a signed-in person sees their room list, joins a room, chooses its notifications and leaves it", async ({
+  browser,
+  baseURL,
+}) => {
+  const room = "plain-join";
+  const context = await newContext(browser, { baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  const ada = { username: uniqueUsername("Ada"), displayName: "Ada", password: PASSWORD };
+  await signUpThroughPage(page, ada, { next: `/chat/${room}/`, js: false });
+  await expect(page).toHaveURL(roomURL(room));
+  const myRooms = page.getByRole("navigation", { name: "Your rooms" });
+  // The page's first HTML draws the list as it is: signed in, nothing in it yet.
+  await expect(myRooms.getByText("Rooms you join or post in show here.")).toBeVisible();
+  await expect(myRooms.getByText("Sign in to keep a list")).toHaveCount(0);
+
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(page).toHaveURL(roomURL(room));
+  await expect(myRooms.locator(`li[data-room="${room}"]`)).toHaveCount(1);
+  await expect(page.getByRole("button", { name: "Leave", exact: true })).toBeVisible();
+  // Its notification level, as a plain form: saved, and shown chosen after the reload.
+  await expect(page.locator(".notify-choice select")).toHaveValue("mentions");
+  await page.locator(".notify-choice select").selectOption("nothing");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page).toHaveURL(roomURL(room));
+  await expect(page.locator(".notify-choice select")).toHaveValue("nothing");
+  await expect(myRooms.locator(`li[data-room="${room}"]`)).toHaveClass(/muted/);
+
+  await page.getByRole("button", { name: "Leave", exact: true }).click();
+  await expect(page).toHaveURL(roomURL(room));
+  await expect(myRooms.locator(`li[data-room="${room}"]`)).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Join", exact: true })).toBeVisible();
+});

@@ -202,8 +202,13 @@ pub fn Room(
         }
     };
 
-    view! {
-        <Title text=title/>
+    // The layout waits for who is signed in and their list, on the server and
+    // in the browser alike: what shows the list (the list itself, the room's
+    // Join or Leave and its notification choice) is drawn from the list as it
+    // is, in the first HTML too (a page without a script has only that).
+    let layout = move || {
+        let (here, room_key, returned, form_id) = (here.clone(), room_key.clone(), returned.clone(), form_id.clone());
+        view! {
         <div class="room-layout">
         <RoomListNav current=Some(room.clone()) open=drawer/>
         <main class="room">
@@ -214,9 +219,6 @@ pub fn Room(
                     move || {
                         let (room, name) = (room.clone(), name.clone());
                         Suspend::new(async move {
-                            let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
-                            let listed = listed.await.unwrap_or_default();
-                            list.load(me, listed);
                             match first_page.await {
                                 Ok(page) => state.reset_to(page),
                                 Err(error) => state.error.set(Some(format!("Earlier messages are not available: {error}"))),
@@ -234,7 +236,6 @@ pub fn Room(
             <footer class="room-footer">
                 <Transition fallback=|| ()>
                     {
-                        let here = here.clone();
                         move || {
                             let (here, room_key) = (here.clone(), room_key.clone());
                             let (returned, form_id) = (returned.clone(), form_id.clone());
@@ -259,6 +260,22 @@ pub fn Room(
             </noscript>
         </main>
         </div>
+        }
+    };
+
+    view! {
+        <Title text=title/>
+        <Suspense fallback=|| ()>
+            {move || {
+                let layout = layout.clone();
+                Suspend::new(async move {
+                    let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
+                    let listed = listed.await.unwrap_or_default();
+                    list.load(me, listed);
+                    layout()
+                })
+            }}
+        </Suspense>
     }
 }
 
