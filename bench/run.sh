@@ -4,7 +4,7 @@
 # machine too: installs what it needs (Rust toolchain via scripts/setup.sh, a
 # throwaway virtualenv for Django Channels, socket.io from npm).
 #
-#   ./bench/run.sh            # everything (about 20 minutes on 2 cores)
+#   ./bench/run.sh            # everything (about 30 minutes on 2 cores, 5 of them signing up the crowd)
 #   ROUNDS=1 RATES=10,100 DURATION=3 ./bench/run.sh   # a quicker pass
 #
 # The peers under bench/ (channels/, socketio/, floor/) are comparison code.
@@ -97,14 +97,32 @@ for stack in chat socketio channels bare; do
   start "$stack"; loadgen idle --stack "$stack" --connections "$IDLE" --rooms 100 --server-pid "$SERVER_PID"; stop
 done
 
-log "chat: 1,000 rooms x 10 members, 1 sender each"
-start chat; loadgen room --rooms 1000 --members 10 --senders 1 --rates 1,2,5 --duration "$DURATION"; stop
+# Many small rooms: 1,000 of 10 (one sender each, up to 20/s per room: the issue's
+# 20,000 stored/s), and the most rooms of 3 that fit. 10,000 x 3 would be 30,000
+# sockets on each side; a process here may hold at most $(ulimit -Hn) files.
+SMALL_ROOMS=${SMALL_ROOMS:-$(( ($(ulimit -Hn) - 1000) / 3 / 1000 * 1000 ))}
+for stack in chat socketio bare; do
+  log "$stack: 1,000 rooms x 10 members, 1 sender each, ${MANY_RATES:-1,2,5,20}/s per room"
+  start "$stack"; loadgen room --stack "$stack" --rooms 1000 --members 10 --senders 1 --rates "${MANY_RATES:-1,2,5,20}" --duration "$DURATION"; stop
+  log "$stack: $SMALL_ROOMS rooms x 3 members, 1 sender each, 1/s per room"
+  start "$stack"; loadgen room --stack "$stack" --rooms "$SMALL_ROOMS" --members 3 --senders 1 --rates 1 --duration "$DURATION"; stop
+done
 log "chat: reconnect storm, $STORM clients"
 start chat; loadgen storm --clients "$STORM" --missed 100; stop
-log "chat: one room of ${CROWD:-10000} signed-in members (crowd)"
-start chat; loadgen crowd --members "${CROWD:-10000}" --server-pid "$SERVER_PID" --settle 5; stop
+log "chat: one room of ${CROWD:-10000} signed-in members (crowd), ${CROWD_MESSAGES:-20} messages"
+start chat; loadgen crowd --members "${CROWD:-10000}" --messages "${CROWD_MESSAGES:-20}" --server-pid "$SERVER_PID" --settle 5; stop
 log "chat: room page with 50 messages"
 start chat; loadgen pages --messages 50 --concurrency 16 --duration "$DURATION"; stop
+
+# The room page in Chromium, throttled (bench/tti/tti.mjs), and the WASM it loads.
+log "chat: the room page's release WASM and time to interactive (Fast 3G, CPU 4x slower)"
+cargo leptos build --release --frontend-only --split
+wasm=target/site/pkg/chat.wasm
+printf '{"scenario":"wasm","raw_bytes":%d,"gzip_bytes":%d,"brotli_bytes":%d}\n' \
+  "$(stat -c %s "$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" \
+  "$(node -e 'const z=require("zlib");const b=require("fs").readFileSync(process.argv[1]);process.stdout.write(String(z.brotliCompressSync(b,{params:{[z.constants.BROTLI_PARAM_QUALITY]:9}}).length))' "$wasm")" \
+  | tee -a "$RESULTS"
+start chat; node bench/tti/tti.mjs "http://127.0.0.1:$PORT/chat/lounge/" "${TTI_RUNS:-5}" | tail -n 1 | tee -a "$RESULTS"; stop
 
 log "writing BENCHMARKS.md from $RESULTS"
 python3 bench/table.py "$RESULTS" BENCHMARKS.md

@@ -127,7 +127,16 @@ def main(results_path, benchmarks_path):
         lines.append(f"- this chat vs {NAMES[peer]}: {ratio} the deliveries/s at p99 ≤ 25 ms")
     for r in runs:
         if r.get("scenario") == "room" and r.get("rooms", 1) > 1:
-            lines.append(f"- {r['rooms']:,} rooms x {r['members']} members, {r['rate_per_sender']}/s per room: {r['deliveries_per_sec']:,.0f} deliveries/s, p99 {r['p99_ms']} ms, lost {r['lost']}, duplicated {r['duplicated']}")
+            stored = r["deliveries_per_sec"] / max(r["members"], 1)
+            lines.append(f"- {NAMES.get(r.get('stack'), r.get('stack'))}: {r['rooms']:,} rooms x {r['members']} members, {r['rate_per_sender']}/s per room: {stored:,.0f} messages/s, {r['deliveries_per_sec']:,.0f} deliveries/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, lost {r['lost']}, duplicated {r['duplicated']}")
+        if r.get("scenario") == "idle_left":
+            lines.append(f"- {NAMES.get(r['stack'], r['stack'])}: after {r['connections']:,} idle connections left, server RSS {r['rss_left_bytes'] / 2**20:.1f} MiB ({r['left_over_start_pct']:+.0f}% of the {r['rss_before_bytes'] / 2**20:.1f} MiB before; {r['rss_peak_bytes'] / 2**20:.1f} MiB with them)")
+        if r.get("scenario") == "crowd":
+            lines.append(f"- one room of {r['members']:,} signed-in members (this chat): joined in {r['join_s']:.2f} s, {r['bytes_per_member'] / 1024:.2f} KiB each; {r['messages']} message(s) to all of them: p50 {r['delivery_p50_ms']} ms, p99 {r['delivery_p99_ms']} ms, last {r['delivery_max_ms']} ms; server RSS {r['rss_start_bytes'] / 2**20:.1f} -> {r['rss_joined_bytes'] / 2**20:.1f} MiB, {r['rss_left_bytes'] / 2**20:.1f} MiB after they left ({(r['rss_left_bytes'] / max(r['rss_start_bytes'], 1) - 1) * 100:+.0f}%)")
+        if r.get("scenario") == "wasm":
+            lines.append(f"- the room page's release WASM: {r['raw_bytes']:,} B, {r['gzip_bytes']:,} B gzip -9, {r['brotli_bytes']:,} B brotli 9")
+        if r.get("scenario") == "tti":
+            lines.append(f"- the room page in Chromium ({r['network']}, CPU {r['cpu_slowdown']}x slower, median of {r['runs']}): first paint {r['median_first_paint_ms']} ms, hydrated {r['median_hydrated_ms']} ms, live {r['median_live_ms']} ms, {r['median_bytes']:,} bytes fetched")
         if r.get("scenario") == "storm":
             lines.append(f"- reconnect storm: {r['clients']:,} clients missed {r['missed_each']} messages each and came back at once: all caught up in {r['caught_up_s']:.3f} s, lost {r['lost']}, duplicated {r['duplicated']}")
         if r.get("scenario") == "pages":
