@@ -223,3 +223,27 @@ async fn building_a_server_while_another_renders_stalls_no_page() {
     }
     builder.await.unwrap();
 }
+
+/// Many room pages at once, on several threads: every one is whole. (The
+/// room's title once read the room list while the page's head was written,
+/// outside the request's reactive arena, and about one page in a hundred
+/// failed under concurrent requests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn room_pages_rendered_at_once_are_all_whole() {
+    let (state, _dir) = state().await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    let page = get(&state, &format!("/chat/room-{}/", i % 4)).await;
+                    assert_eq!(page.status, StatusCode::OK);
+                    assert!(page.html.contains("<title>#room-"), "a title: {}", &page.html[..200.min(page.html.len())]);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no page failed");
+    }
+}

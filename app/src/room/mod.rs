@@ -194,6 +194,13 @@ pub fn Room(
     let here = with.as_ref().map_or_else(|| room.path(), Correspondent::path);
     let room_key = room.to_string();
     let name = with.as_ref().map_or_else(|| format!("#{room}"), |with| format!("@{}", with.display_name));
+    // The tab's title counts unread messages, live in the browser. The
+    // server's is the room's name alone: leptos_meta writes the page's head
+    // outside the request's reactive arena, where reading the list's signals
+    // failed about one page in a hundred under concurrent requests.
+    #[cfg(feature = "ssr")]
+    let title = name.clone();
+    #[cfg(not(feature = "ssr"))]
     let title = {
         let name = name.clone();
         move || match list.total_unread() {
