@@ -10,6 +10,10 @@ phase() { echo "== $* (at ${SECONDS} s)"; }
 
 phase setup
 . scripts/setup.sh all
+# PostgreSQL and Redis, for the PostgreSQL store's tests and the multi-node
+# ones: started when stopped, installed when missing; never skipped.
+phase services
+eval "$(./scripts/services.sh | sed 's/^/export /')"
 # A test run builds everything once: incremental compilation's caches would only
 # take disk (gigabytes) for nothing.
 export CARGO_INCREMENTAL=0
@@ -27,6 +31,10 @@ cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 phase cargo test
 cargo test --locked 2>&1 | tee "$results/cargo.log"
+# The server's integration tests again, each server on a fresh PostgreSQL
+# database instead of an SQLite file: one behaviour, both stores.
+phase cargo test, the server on PostgreSQL
+CHAT_TEST_STORE=postgres cargo test --locked -p server --test '*' 2>&1 | tee -a "$results/cargo.log"
 # The benchmarks are not run here, but they must keep compiling.
 cargo test --locked --benches --no-run
 

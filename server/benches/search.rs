@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use app::protocol::{ClientMsgId, Timestamp};
 use app::room_name::RoomName;
-use server::search::text::{match_expression, snippet};
+use server::search::text::snippet;
 use server::store::{AccountId, MessageWriter, NewMessage, SearchRequest, SqliteStore, Store};
 
 const MESSAGES: u64 = 1_000_000;
@@ -104,14 +104,7 @@ async fn main() {
         }
     }
     let stored = started.elapsed().as_secs_f64();
-    let sentinel = SearchRequest {
-        expression: match_expression("sentinelword").unwrap(),
-        terms: server::search::text::terms("sentinelword"),
-        viewer: None,
-        room: None,
-        author: None,
-        limit: 1,
-    };
+    let sentinel = SearchRequest::new("sentinelword", None, 1).unwrap();
     while store.search(&sentinel).await.unwrap().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -139,12 +132,9 @@ async fn main() {
     let mut results = 0;
     for (kind, q, room, author) in &queries {
         let request = SearchRequest {
-            expression: match_expression(q).unwrap(),
-            terms: server::search::text::terms(q),
-            viewer: Some(AccountId(1)),
             room: room.map(|r| RoomName::parse(r).unwrap()),
             author: author.clone(),
-            limit: 50,
+            ..SearchRequest::new(q, Some(AccountId(1)), 50).unwrap()
         };
         let started = Instant::now();
         let found = store.search(&request).await.unwrap();

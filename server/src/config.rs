@@ -1,22 +1,29 @@
 //! Where the server listens, from (in order) the `--addr` flag, the `CHAT_ADDR`
 //! environment variable, Leptos' `LEPTOS_SITE_ADDR` (set by cargo-leptos), or
-//! 127.0.0.1:3000; and where it keeps messages, from `--db` or `CHAT_DB`, or
-//! `data/chat.db`.
+//! 127.0.0.1:3000; and where it keeps messages: a PostgreSQL server from
+//! `--database` or `CHAT_DATABASE`, else the SQLite file from `--db` or
+//! `CHAT_DB`, or `data/chat.db`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::policy::Policy;
+use crate::store::Database;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DB: &str = "data/chat.db";
+/// Where files are kept with a PostgreSQL database (with SQLite: beside its file).
+pub const DEFAULT_FILES: &str = "data/files";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT] [--db FILE] [--allow-origin URL]... [--account-attempts N] [--trust-proxy]
+Usage: server [--addr HOST:PORT] [--db FILE | --database postgres://…] [--allow-origin URL]... [--trust-proxy]
 
 Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages and
 accounts in the SQLite database FILE (default data/chat.db; created on first
-start). Pages from the site itself may open its WebSocket; --allow-origin adds
+start), or with --database postgres://USER@HOST/DB in that PostgreSQL database
+(its schema made or brought up to date at start; several server processes may
+share it), files then in --files DIR (default data/files; a directory every
+process shares). Pages from the site itself may open its WebSocket; --allow-origin adds
 another origin (repeatable). --account-attempts sets how many sign-in and sign-up
 attempts one address may make per minute (default 6, after a burst of 10).
 --send-rate R, --send-burst N, --connections-per-ip N and
@@ -45,6 +52,8 @@ their own address for the per-address limits.
 Environment:
   CHAT_ADDR          same as --addr
   CHAT_DB            same as --db
+  CHAT_DATABASE      same as --database
+  CHAT_FILES         same as --files
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
   CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
@@ -57,7 +66,7 @@ Environment:
 #[derive(Debug, Clone)]
 pub struct Config {
     pub addr: SocketAddr,
-    pub db: PathBuf,
+    pub database: Database,
     pub settings: Settings,
 }
 
@@ -116,6 +125,8 @@ impl Config {
     {
         let mut flag_addr = None;
         let mut flag_db = None;
+        let mut flag_database = None;
+        let mut flag_files = None;
         let mut flag_origins = Vec::new();
         let mut admins: Vec<String> = env("CHAT_ADMINS")
             .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase).collect())
@@ -147,6 +158,8 @@ impl Config {
                 "--admin" => "--admin",
                 "--addr" => "--addr",
                 "--db" => "--db",
+                "--database" => "--database",
+                "--files" => "--files",
                 "--allow-origin" => "--allow-origin",
                 "--account-attempts" => "--account-attempts",
                 other => match Policy::FLAGS.iter().find(|f| **f == other) {
@@ -161,6 +174,8 @@ impl Config {
             match flag {
                 "--addr" => flag_addr = Some(value),
                 "--db" => flag_db = Some(value),
+                "--database" => flag_database = Some(value),
+                "--files" => flag_files = Some(value),
                 "--account-attempts" => flag_attempts = Some(value),
                 "--allow-origin" => flag_origins.push(value),
                 "--push-contact" => push.contact = value,
@@ -178,7 +193,23 @@ impl Config {
             (DEFAULT_ADDR.to_owned(), "the default")
         };
         let addr = value.parse().map_err(|_| ConfigError::BadAddr { value, source_name })?;
-        let db = flag_db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned());
+        let database = match (flag_database.or_else(|| env("CHAT_DATABASE")), flag_db) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::BadLimit("--db (an SQLite file) and --database: one or the other".into()))
+            }
+            (Some(url), None) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let files = flag_files.or_else(|| env("CHAT_FILES")).unwrap_or_else(|| DEFAULT_FILES.to_owned());
+                Database::Postgres { url, files: PathBuf::from(files) }
+            }
+            (Some(url), None) => {
+                return Err(ConfigError::BadLimit(format!(
+                    "`{url}` is not a postgres:// address for --database (an SQLite file is --db FILE)"
+                )))
+            }
+            (None, db) => {
+                Database::Sqlite(PathBuf::from(db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned())))
+            }
+        };
         let mut allowed_origins = flag_origins;
         if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
             allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
@@ -210,11 +241,7 @@ impl Config {
                 push.contact
             )));
         }
-        Ok(Config {
-            addr,
-            db: PathBuf::from(db),
-            settings: Settings { policy, allowed_origins, trust_proxy, push, admins },
-        })
+        Ok(Config { addr, database, settings: Settings { policy, allowed_origins, trust_proxy, push, admins } })
     }
 }
 
@@ -253,11 +280,27 @@ mod tests {
     #[test]
     fn the_database_file_defaults_under_data() {
         let config = Config::from_args(args(&[]), no_env).unwrap();
-        assert_eq!(config.db, PathBuf::from("data/chat.db"));
+        assert_eq!(config.database, Database::Sqlite(PathBuf::from("data/chat.db")));
         let env = |k: &str| (k == "CHAT_DB").then(|| "/srv/chat.db".to_string());
-        assert_eq!(Config::from_args(args(&[]), env).unwrap().db, PathBuf::from("/srv/chat.db"));
+        assert_eq!(Config::from_args(args(&[]), env).unwrap().database, Database::Sqlite("/srv/chat.db".into()));
         let flag = Config::from_args(args(&["--db", "x.db"]), env).unwrap();
-        assert_eq!(flag.db, PathBuf::from("x.db"));
+        assert_eq!(flag.database, Database::Sqlite("x.db".into()));
+    }
+
+    #[test]
+    fn a_postgres_database_is_asked_for_by_address() {
+        let url = "postgres://chat@db.internal/chat";
+        let config = Config::from_args(args(&["--database", url, "--files", "/srv/files"]), no_env).unwrap();
+        assert_eq!(config.database, Database::Postgres { url: url.into(), files: "/srv/files".into() });
+        let env = |k: &str| (k == "CHAT_DATABASE").then(|| url.to_string());
+        let from_env = Config::from_args(args(&[]), env).unwrap();
+        assert_eq!(from_env.database, Database::Postgres { url: url.into(), files: DEFAULT_FILES.into() });
+        let both = Config::from_args(args(&["--db", "x.db"]), env).unwrap_err();
+        assert!(both.to_string().contains("one or the other"), "{both}");
+        let file = Config::from_args(args(&["--database", "x.db"]), no_env).unwrap_err();
+        assert!(file.to_string().contains("not a postgres:// address"), "{file}");
+        let secret = Database::Postgres { url: "postgres://chat:hunter2@db/chat".into(), files: "f".into() };
+        assert!(!secret.describe().contains("hunter2"), "{}", secret.describe());
     }
 
     #[test]

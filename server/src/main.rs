@@ -4,7 +4,6 @@ use leptos::prelude::get_configuration;
 use tracing_subscriber::EnvFilter;
 
 use server::config::{Config, ConfigError};
-use server::store::SqliteStore;
 use server::{serve, shutdown, AppState};
 
 #[tokio::main]
@@ -32,14 +31,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let opened = match SqliteStore::open(&config.db).await {
+    let opened = match config.database.open().await {
         Ok(opened) => opened,
         Err(error) => {
-            eprintln!("error: cannot open the message store {}: {error}", config.db.display());
+            eprintln!("error: cannot open the message store ({}): {error}", config.database.describe());
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(db = %config.db.display(), "message store open");
+    tracing::info!(store = %config.database.describe(), "message store open");
     let listener = match server::bind(config.addr) {
         Ok(listener) => listener,
         Err(error) => {

@@ -11,7 +11,7 @@ use crate::hub::Hub;
 use crate::limits::{ConnectionCaps, PeerCaps};
 use crate::policy::Policy;
 use crate::push::Pusher;
-use crate::store::{SqliteStore, SqliteWriter};
+use crate::store::Opened;
 
 /// Everything the routes share. Handed to axum as `State` and to Leptos as context.
 #[derive(Clone, FromRef)]
@@ -46,18 +46,13 @@ pub struct AppState {
 impl AppState {
     /// The state of a server with these settings (checked when they were read).
     /// Must be called inside a Tokio runtime: the hub starts its poster task.
-    pub fn build(
-        leptos_options: LeptosOptions,
-        (store, writer): (SqliteStore, SqliteWriter),
-        settings: &Settings,
-    ) -> Self {
+    pub fn build(leptos_options: LeptosOptions, opened: impl Into<Opened>, settings: &Settings) -> Self {
         let policy = settings.policy.clone();
-        let blobs = store.blobs().clone();
-        let store = Arc::new(store);
+        let Opened { store, accounts, push, blobs, writer } = opened.into();
         let hub = Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy);
-        let pusher = Pusher::start(&hub, store.clone(), settings.push.clone());
-        let accounts = Accounts::new(store.clone(), policy.clone());
-        let files = crate::files::Files::new(blobs, store.clone(), accounts.clone(), &policy);
+        let pusher = Pusher::start(&hub, push, settings.push.clone());
+        let accounts = Accounts::new(accounts, policy.clone());
+        let files = crate::files::Files::new(blobs, store, accounts.clone(), &policy);
         AppState {
             leptos_options,
             files,
@@ -77,7 +72,7 @@ impl AppState {
     }
 
     /// The state of a server with the default settings.
-    pub fn new(leptos_options: LeptosOptions, opened: (SqliteStore, SqliteWriter)) -> Self {
+    pub fn new(leptos_options: LeptosOptions, opened: impl Into<Opened>) -> Self {
         Self::build(leptos_options, opened, &Settings::default())
     }
 }

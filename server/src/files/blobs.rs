@@ -60,6 +60,12 @@ impl Blobs {
         Blobs { dir: db.with_file_name(format!("{stem}-files")), naming: Arc::default() }
     }
 
+    /// The contents in `dir` (with a database server, a directory every
+    /// process of the deployment shares).
+    pub fn in_dir(dir: PathBuf) -> Self {
+        Blobs { dir, naming: Arc::default() }
+    }
+
     /// A turn to name contents (record an upload and put its bytes and
     /// thumbnail in place) or to remove the ones nobody names; held until dropped.
     pub async fn naming(&self) -> tokio::sync::MutexGuard<'_, ()> {

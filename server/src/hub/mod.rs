@@ -92,9 +92,9 @@ impl Hub {
 
     /// A server's hub: each account's posts limited to the policy's rate, and
     /// commits paced by it (see `post`).
-    pub fn with_policy(store: SharedStore, writer: impl MessageWriter, room_buffer: usize, policy: &Policy) -> Self {
+    pub fn with_policy(store: SharedStore, writer: Writer, room_buffer: usize, policy: &Policy) -> Self {
         let sends = KeyedBuckets::new(policy.send_burst, policy.sends_per_second);
-        Self::start(store, Box::new(writer), room_buffer, policy.commit_pace, Some(sends))
+        Self::start(store, writer, room_buffer, policy.commit_pace, Some(sends))
     }
 
     fn start(

@@ -54,7 +54,7 @@ impl Search {
             return Err(SearchError::RateLimited);
         }
         let q: String = query.q.chars().take(MAX_QUERY_CHARS).collect();
-        let Some(expression) = text::match_expression(&q) else { return Ok(Vec::new()) };
+        let Some(mut request) = SearchRequest::new(&q, viewer, MAX_RESULTS as u32) else { return Ok(Vec::new()) };
         let room = match query.room.trim().trim_start_matches('#') {
             "" => None,
             name => Some(RoomName::parse_key(name).map_err(|_| SearchError::BadRoomName)?),
@@ -63,8 +63,7 @@ impl Search {
             "" => None,
             name => Some(name.to_lowercase()),
         };
-        let terms = text::terms(&q);
-        let request = SearchRequest { expression, terms, viewer, room, author, limit: MAX_RESULTS as u32 };
+        (request.room, request.author) = (room, author);
         let found = self.store.search(&request).await.map_err(|error| {
             tracing::error!(%error, "searching failed");
             SearchError::Unavailable

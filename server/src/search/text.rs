@@ -116,6 +116,27 @@ pub fn match_expression(query: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// The PostgreSQL `tsquery` for what a person typed, matching what
+/// [`match_expression`] matches in FTS5 (every word; a run as its bigrams side
+/// by side; one character alone as any pair starting with it), for text
+/// indexed as [`indexed`] says. Each word is quoted and holds only letters and
+/// digits, so no query can make an error. `None` when it holds no word.
+pub fn ts_query(query: &str) -> Option<String> {
+    let terms: Vec<String> = pieces(query)
+        .into_iter()
+        .take(MAX_TERMS)
+        .map(|piece| match piece {
+            Piece::Word(word) => format!("'{word}'"),
+            Piece::Run(run) if run.chars().count() == 1 => format!("'{run}':*"),
+            Piece::Run(run) => {
+                let pairs: Vec<String> = bigrams(run).into_iter().map(|pair| format!("'{pair}'")).collect();
+                format!("({})", pairs.join(" <-> "))
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
+}
+
 /// `expression` (a [`match_expression`]) for the message text only, within
 /// `room` and by `author` when given: they are the index's other columns,
 /// matched as the phrases of their words (the store then checks them
@@ -249,6 +270,19 @@ mod tests {
         assert_eq!(match_expression("  ?! "), None);
         let many = "w ".repeat(50);
         assert_eq!(match_expression(&many).unwrap().matches('"').count(), MAX_TERMS * 2);
+    }
+
+    #[test]
+    fn a_postgres_query_is_only_quoted_words_whatever_is_typed() {
+        assert_eq!(ts_query("deploy failed").as_deref(), Some("'deploy' & 'failed'"));
+        assert_eq!(ts_query("東京会議").as_deref(), Some("('東京' <-> '京会' <-> '会議')"));
+        assert_eq!(ts_query("猫 café").as_deref(), Some("'猫':* & 'café'"));
+        for hostile in ["' | '", "a & !b", "x:*", "(((", "'''", "<->", "\\"] {
+            let query = ts_query(hostile).unwrap_or_default();
+            let bare: String = query.chars().filter(|c| !matches!(c, '\'' | ' ' | '&')).collect();
+            assert!(bare.chars().all(char::is_alphanumeric), "{hostile:?} -> {query:?}");
+        }
+        assert_eq!(ts_query("  ?! "), None);
     }
 
     #[test]

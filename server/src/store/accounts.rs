@@ -35,7 +35,7 @@ pub struct SessionRecord {
 
 /// An account's columns, read by name.
 #[derive(sqlx::FromRow)]
-struct AccountRow {
+pub(super) struct AccountRow {
     id: i64,
     username: String,
     display_name: String,
@@ -48,17 +48,17 @@ impl From<AccountRow> for Account {
 }
 
 #[derive(sqlx::FromRow)]
-struct CredentialsRow {
+pub(super) struct CredentialsRow {
     #[sqlx(flatten)]
-    account: AccountRow,
-    password_hash: String,
+    pub(super) account: AccountRow,
+    pub(super) password_hash: String,
 }
 
 #[derive(sqlx::FromRow)]
-struct SessionRow {
+pub(super) struct SessionRow {
     #[sqlx(flatten)]
-    account: AccountRow,
-    expires_at: i64,
+    pub(super) account: AccountRow,
+    pub(super) expires_at: i64,
 }
 
 pub trait AccountStore: Send + Sync + 'static {

@@ -1,8 +1,12 @@
 //! Where messages are kept: a small trait the hub and the pages use, so another
-//! database can stand behind it without touching either, and its SQLite
-//! implementation (the default: one file, created on first start).
+//! database can stand behind it without touching either, and its two
+//! implementations: SQLite (the default: one file, created on first start) and
+//! PostgreSQL (several server processes on one database).
 
 mod accounts;
+mod open;
+mod postgres;
+mod rows;
 mod sqlite;
 #[cfg(test)]
 pub mod testing;
@@ -15,6 +19,9 @@ use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
+pub use open::{Database, Opened};
+pub use postgres::testing::fresh_database as fresh_postgres_database;
+pub use postgres::{PgStore, PgWriter};
 pub use sqlite::{SqliteStore, SqliteWriter};
 
 /// A message accepted by the server, not yet stored.
@@ -150,6 +157,8 @@ impl Changed {
 /// A search of the messages, as the store runs it.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
+    /// What the person typed (each store makes its own query of it).
+    pub query: String,
     /// An FTS5 expression made by `crate::search::text::match_expression`.
     pub expression: String,
     /// Its words as the index holds them (`crate::search::text::terms`), to
@@ -162,6 +171,16 @@ pub struct SearchRequest {
     /// An author's username.
     pub author: Option<String>,
     pub limit: u32,
+}
+
+impl SearchRequest {
+    /// The search for what a person typed, everywhere they may read, at most
+    /// `limit` results; `None` when it holds no word to look for.
+    pub fn new(query: &str, viewer: Option<AccountId>, limit: u32) -> Option<Self> {
+        let expression = crate::search::text::match_expression(query)?;
+        let terms = crate::search::text::terms(query);
+        Some(SearchRequest { query: query.to_owned(), expression, terms, viewer, room: None, author: None, limit })
+    }
 }
 
 /// A message found.

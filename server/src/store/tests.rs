@@ -268,14 +268,7 @@ async fn a_deleted_body_is_gone_from_the_file_not_only_hidden() {
     let stored = writer.append_batch(batch).await.unwrap();
     let seq = stored.iter().find(|a| a.message.body == long).unwrap().message.seq;
     // Indexed for search first: its words must leave the index too.
-    let request = super::SearchRequest {
-        expression: crate::search::text::match_expression("qwxzyplonk0451").unwrap(),
-        terms: crate::search::text::terms("qwxzyplonk0451"),
-        viewer: None,
-        room: None,
-        author: None,
-        limit: 10,
-    };
+    let request = super::SearchRequest::new("qwxzyplonk0451", None, 10).unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while store.search(&request).await.unwrap().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "never indexed");
@@ -350,14 +343,7 @@ async fn the_search_index_follows_the_messages_in_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut writer) = open(&dir).await;
     writer.append_batch(vec![new_message("r", "ada", "c1", "find the needle here")]).await.unwrap();
-    let request = SearchRequest {
-        expression: crate::search::text::match_expression("needle").unwrap(),
-        terms: crate::search::text::terms("needle"),
-        viewer: None,
-        room: None,
-        author: None,
-        limit: 10,
-    };
+    let request = SearchRequest::new("needle", None, 10).unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let found = store.search(&request).await.unwrap();
@@ -374,7 +360,6 @@ async fn the_search_index_follows_the_messages_in_the_background() {
 #[tokio::test]
 async fn a_word_in_too_many_messages_to_rank_comes_newest_first() {
     use super::SearchRequest;
-    use crate::search::text::{match_expression, terms};
     let dir = tempfile::tempdir().unwrap();
     let (store, mut writer) = open(&dir).await;
     let many = super::sqlite::RANK_UP_TO as u64 + 100;
@@ -391,12 +376,8 @@ async fn a_word_in_too_many_messages_to_rank_comes_newest_first() {
     }
     writer.append_batch(vec![new_message("odd", "ada", "last", "the final marker")]).await.unwrap();
     let request = |q: &str, room: Option<&str>| SearchRequest {
-        expression: match_expression(q).unwrap(),
-        terms: terms(q),
-        viewer: None,
         room: room.map(self::room),
-        author: None,
-        limit: 5,
+        ..SearchRequest::new(q, None, 5).unwrap()
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while store.search(&request("marker", None)).await.unwrap().is_empty() {

@@ -45,21 +45,38 @@ pub async fn temp_store() -> (Opened, tempfile::TempDir) {
     (opened, dir)
 }
 
+/// A fresh store of the kind the run asks for: SQLite, or with
+/// `CHAT_TEST_STORE=postgres` a new database on the machine's PostgreSQL (the
+/// test command runs the server's tests both ways), files in a temporary
+/// directory (removed when dropped).
+pub async fn fresh_store() -> (server::store::Opened, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = match std::env::var("CHAT_TEST_STORE").as_deref() {
+        Ok("postgres") => server::store::Database::Postgres {
+            url: server::store::fresh_postgres_database().await,
+            files: dir.path().join("files"),
+        },
+        Ok("sqlite") | Err(_) => server::store::Database::Sqlite(dir.path().join("chat.db")),
+        Ok(other) => panic!("CHAT_TEST_STORE={other}: sqlite or postgres"),
+    };
+    (database.open().await.unwrap(), dir)
+}
+
 /// The password every test account has.
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestServer {
     /// A server with a fresh database of its own.
     pub async fn start() -> Self {
-        let (store, dir) = temp_store().await;
-        let mut server = Self::start_with(store).await;
+        let (store, dir) = fresh_store().await;
+        let mut server = Self::start_inner(store, Settings::default()).await;
         server._data = Some(dir);
         server
     }
 
     /// A server with a fresh database and these settings.
     pub async fn start_with_settings(settings: Settings) -> Self {
-        let (store, dir) = temp_store().await;
+        let (store, dir) = fresh_store().await;
         let mut server = Self::start_inner(store, settings).await;
         server._data = Some(dir);
         server
@@ -79,7 +96,7 @@ impl TestServer {
         Self::start_inner(store, settings).await
     }
 
-    async fn start_inner(store: Opened, settings: Settings) -> Self {
+    async fn start_inner(store: impl Into<server::store::Opened>, settings: Settings) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::build(leptos_options(), store, &settings);

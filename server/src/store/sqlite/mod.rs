@@ -29,10 +29,11 @@ use futures::FutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 
-use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
+use app::protocol::{ChatMessage, Quote, Seq, ServerMsg, Timestamp};
 use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
+use super::rows::{EventRow, MessageRow};
 use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError, Upload};
 use crate::files::Blobs;
 use checkpoints::Checkpoints;
@@ -55,32 +56,6 @@ pub struct SqliteStore {
     blobs: Blobs,
 }
 
-/// A stored message, read by column name.
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    seq: i64,
-    author: String,
-    /// NULL for a message from before accounts.
-    username: Option<String>,
-    body: String,
-    created_at: i64,
-    client_id: String,
-    /// A JSON array of usernames, or NULL.
-    mentions: Option<String>,
-    edited_at: Option<i64>,
-    deleted_at: Option<i64>,
-    /// JSON: `app::protocol::Reaction`s, or NULL.
-    reactions: Option<String>,
-    /// The message it answers, when it is a reply, and that message as it is
-    /// now (by `reply_join!`).
-    reply_to: Option<i64>,
-    reply_author: Option<String>,
-    reply_body: Option<String>,
-    reply_deleted: Option<i64>,
-    /// JSON: an `app::protocol::Attachment`, or NULL.
-    file: Option<String>,
-}
-
 /// The columns a [`MessageRow`] is read from, for `FROM messages m` and
 /// `reply_join!()` (macros, so that queries are whole literals).
 macro_rules! message_columns {
@@ -101,52 +76,6 @@ macro_rules! reply_join {
 }
 
 pub(super) use {message_columns, reply_join};
-
-/// An event of a room's sequence: a message (`event_seq` is its own seq) or a
-/// change of the message it names.
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    event_seq: i64,
-    #[sqlx(flatten)]
-    message: MessageRow,
-}
-
-impl EventRow {
-    fn into_msg(self) -> ServerMsg {
-        let message = ChatMessage::from(self.message);
-        if message.seq.0 as i64 == self.event_seq {
-            ServerMsg::Message(message)
-        } else {
-            ServerMsg::Changed { seq: Seq(self.event_seq as u64), message }
-        }
-    }
-}
-
-impl From<MessageRow> for ChatMessage {
-    fn from(row: MessageRow) -> Self {
-        ChatMessage {
-            seq: Seq(row.seq as u64),
-            author: row.author,
-            username: row.username.unwrap_or_default(),
-            body: row.body,
-            sent_at: Timestamp(row.created_at),
-            client_id: ClientMsgId(row.client_id),
-            mentions: row.mentions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
-            edited_at: row.edited_at.map(Timestamp),
-            deleted: row.deleted_at.is_some(),
-            reactions: row.reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
-            file: row.file.and_then(|json| serde_json::from_str(&json).ok()),
-            reply: row.reply_to.map(|seq| {
-                Box::new(Quote::of(
-                    Seq(seq as u64),
-                    row.reply_author.unwrap_or_default(),
-                    row.reply_body.as_deref().unwrap_or_default(),
-                    row.reply_deleted.is_some(),
-                ))
-            }),
-        }
-    }
-}
 
 impl SqliteStore {
     /// Opens (creating it, and its directory, if need be) and migrates the file;

@@ -1,0 +1,77 @@
+//! A stored message and an event of a room's sequence as both stores read
+//! them (by column name; times in milliseconds, JSON as text, in either
+//! dialect), and what they become.
+
+use app::protocol::{ChatMessage, ClientMsgId, Quote, Seq, ServerMsg, Timestamp};
+
+/// A stored message, read by column name.
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    pub(super) seq: i64,
+    pub(super) author: String,
+    /// NULL for a message from before accounts.
+    pub(super) username: Option<String>,
+    pub(super) body: String,
+    pub(super) created_at: i64,
+    pub(super) client_id: String,
+    /// A JSON array of usernames, or NULL.
+    pub(super) mentions: Option<String>,
+    pub(super) edited_at: Option<i64>,
+    pub(super) deleted_at: Option<i64>,
+    /// JSON: `app::protocol::Reaction`s, or NULL.
+    pub(super) reactions: Option<String>,
+    /// The message it answers, when it is a reply, and that message as it is
+    /// now (by `reply_join!`).
+    pub(super) reply_to: Option<i64>,
+    pub(super) reply_author: Option<String>,
+    pub(super) reply_body: Option<String>,
+    pub(super) reply_deleted: Option<i64>,
+    /// JSON: an `app::protocol::Attachment`, or NULL.
+    pub(super) file: Option<String>,
+}
+
+/// An event of a room's sequence: a message (`event_seq` is its own seq) or a
+/// change of the message it names.
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    pub(super) event_seq: i64,
+    #[sqlx(flatten)]
+    pub(super) message: MessageRow,
+}
+
+impl EventRow {
+    pub(super) fn into_msg(self) -> ServerMsg {
+        let message = ChatMessage::from(self.message);
+        if message.seq.0 as i64 == self.event_seq {
+            ServerMsg::Message(message)
+        } else {
+            ServerMsg::Changed { seq: Seq(self.event_seq as u64), message }
+        }
+    }
+}
+
+impl From<MessageRow> for ChatMessage {
+    fn from(row: MessageRow) -> Self {
+        ChatMessage {
+            seq: Seq(row.seq as u64),
+            author: row.author,
+            username: row.username.unwrap_or_default(),
+            body: row.body,
+            sent_at: Timestamp(row.created_at),
+            client_id: ClientMsgId(row.client_id),
+            mentions: row.mentions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+            edited_at: row.edited_at.map(Timestamp),
+            deleted: row.deleted_at.is_some(),
+            reactions: row.reactions.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+            file: row.file.and_then(|json| serde_json::from_str(&json).ok()),
+            reply: row.reply_to.map(|seq| {
+                Box::new(Quote::of(
+                    Seq(seq as u64),
+                    row.reply_author.unwrap_or_default(),
+                    row.reply_body.as_deref().unwrap_or_default(),
+                    row.reply_deleted.is_some(),
+                ))
+            }),
+        }
+    }
+}
