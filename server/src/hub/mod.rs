@@ -12,6 +12,7 @@ mod notices;
 mod post;
 mod presence;
 mod room;
+pub mod sequencer;
 mod slow;
 mod topics;
 
