@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod bus;
 mod clock;
 pub mod config;
 pub mod files;

@@ -20,7 +20,7 @@ use app::rooms::{NotifyLevel, RoomEntry};
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
 pub use open::{Database, Opened};
-pub use postgres::testing::fresh_database as fresh_postgres_database;
+pub use postgres::testing::{fresh_database as fresh_postgres_database, from_services_script};
 pub use postgres::{PgStore, PgWriter};
 pub use sqlite::{SqliteStore, SqliteWriter};
 

@@ -1,0 +1,243 @@
+//! The bus between server processes (`--bus redis://…`): Redis pub/sub, used
+//! as what it is, at most once. A process publishes what it committed on the
+//! room's channel and subscribes to the channels of the rooms it has members
+//! in; the receiving side puts events in order and fills what the bus lost
+//! from the database (`hub::sequencer`), so nothing here has to be reliable,
+//! only quick and never in the way:
+//!
+//! - publishing never waits: a message goes to a bounded queue that one task
+//!   empties into Redis; a full queue or an error drops it (counted, logged
+//!   once a burst), and the ack a sender got is never taken back;
+//! - subscribing is one task holding the pub/sub connection: when Redis goes
+//!   away it connects again (backing off), subscribes to every channel it had
+//!   again, and says [`BusEvent::Reconnected`], after which the hub compares
+//!   its rooms with the database (whatever was published meanwhile is lost).
+//!
+//! Both tasks are owned here and end with [`Bus::close`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Messages waiting to be published before more are dropped.
+const PUBLISH_QUEUE: usize = 8192;
+/// Longest wait between two attempts to reach Redis again.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What the subscriber hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    Message {
+        channel: String,
+        payload: Vec<u8>,
+    },
+    /// The subscription was lost and is back: anything published meanwhile
+    /// was not heard.
+    Reconnected,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// This process's end of the bus. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    publish: mpsc::Sender<(String, Vec<u8>)>,
+    /// Subscribe (true) or unsubscribe (false) requests for the subscriber task.
+    changes: mpsc::UnboundedSender<(String, bool)>,
+    dropped: AtomicU64,
+    stop: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Bus {
+    /// Connects to Redis at `url` (failing if it cannot now: a server started
+    /// with a bus it cannot reach says so at once) and starts the publisher
+    /// and the subscriber; returns what the subscriber hears.
+    pub async fn connect(url: &str) -> Result<(Bus, mpsc::Receiver<BusEvent>), BusError> {
+        let client = redis::Client::open(url)?;
+        let publisher = client.get_multiplexed_async_connection().await?;
+        let pubsub = client.get_async_pubsub().await?;
+        let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
+        let (changes, change_requests) = mpsc::unbounded_channel();
+        let (events, heard) = mpsc::channel(PUBLISH_QUEUE);
+        let stop = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(publish_all(client.clone(), publisher, queue, stop.clone())),
+            tokio::spawn(subscribe_all(client, pubsub, change_requests, events, stop.clone())),
+        ];
+        let inner = Inner { publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
+        Ok((Bus { inner: Arc::new(inner) }, heard))
+    }
+
+    /// Publishes `payload` on `channel`, without waiting: when the queue is
+    /// full (Redis slow or away) it is dropped, and the others catch up from
+    /// the database.
+    pub fn publish(&self, channel: String, payload: Vec<u8>) {
+        if self.inner.publish.try_send((channel, payload)).is_err() {
+            let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
+            }
+        }
+    }
+
+    /// How many messages were dropped before reaching Redis.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn subscribe(&self, channel: String) {
+        let _ = self.inner.changes.send((channel, true));
+    }
+
+    pub fn unsubscribe(&self, channel: String) {
+        let _ = self.inner.changes.send((channel, false));
+    }
+
+    /// Stops both tasks (what is queued for publishing is dropped) and waits for them.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a bus task failed");
+            }
+        }
+    }
+}
+
+/// Empties the queue into Redis, connecting again when a publish fails.
+async fn publish_all(
+    client: redis::Client,
+    mut connection: redis::aio::MultiplexedConnection,
+    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    stop: CancellationToken,
+) {
+    loop {
+        let (channel, payload) = tokio::select! {
+            () = stop.cancelled() => return,
+            next = queue.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+        };
+        let sent: redis::RedisResult<i64> =
+            redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut connection).await;
+        if let Err(error) = sent {
+            // This one is lost (the others fill it from the database); the
+            // next goes on a new connection.
+            tracing::warn!(%error, "publishing on the bus failed; connecting again");
+            match reconnect(&stop, || client.get_multiplexed_async_connection()).await {
+                Some(fresh) => connection = fresh,
+                None => return,
+            }
+        }
+    }
+}
+
+/// Holds the subscriptions: applies the hub's changes, forwards what is
+/// heard, and after a lost connection subscribes to everything again.
+async fn subscribe_all(
+    client: redis::Client,
+    pubsub: redis::aio::PubSub,
+    mut changes: mpsc::UnboundedReceiver<(String, bool)>,
+    events: mpsc::Sender<BusEvent>,
+    stop: CancellationToken,
+) {
+    let mut channels: HashSet<String> = HashSet::new();
+    let (mut sink, mut stream) = pubsub.split();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            change = changes.recv() => {
+                let Some((channel, on)) = change else { return };
+                let done = if on {
+                    let new = channels.insert(channel.clone());
+                    if new { sink.subscribe(&channel).await } else { Ok(()) }
+                } else if channels.remove(&channel) {
+                    sink.unsubscribe(&channel).await
+                } else {
+                    Ok(())
+                };
+                // A failed (un)subscribe means the connection is going: the
+                // stream ends next, and the reconnection applies the set.
+                if let Err(error) = done {
+                    tracing::warn!(%error, "changing the bus's subscriptions failed");
+                }
+            }
+            heard = stream.next() => match heard {
+                Some(message) => {
+                    let event = BusEvent::Message {
+                        channel: message.get_channel_name().to_owned(),
+                        payload: message.get_payload_bytes().to_vec(),
+                    };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    tracing::warn!("the bus's subscription was lost; connecting again");
+                    let Some(fresh) = resubscribe(&client, &channels, &stop).await else { return };
+                    (sink, stream) = fresh.split();
+                    if events.send(BusEvent::Reconnected).await.is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// A new pub/sub connection subscribed to `channels` (`None` once stopping).
+async fn resubscribe(
+    client: &redis::Client,
+    channels: &HashSet<String>,
+    stop: &CancellationToken,
+) -> Option<redis::aio::PubSub> {
+    reconnect(stop, || async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        for channel in channels {
+            pubsub.subscribe(channel).await?;
+        }
+        Ok(pubsub)
+    })
+    .await
+}
+
+/// Tries `attempt` until it succeeds, backing off up to [`MAX_BACKOFF`];
+/// `None` once stopping.
+async fn reconnect<T, F, Fut>(stop: &CancellationToken, mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Ok(done) => return Some(done),
+            Err(error) => tracing::debug!(%error, "Redis is not reachable yet"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return None,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests;
