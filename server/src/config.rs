@@ -23,7 +23,9 @@ accounts in the SQLite database FILE (default data/chat.db; created on first
 start), or with --database postgres://USER@HOST/DB in that PostgreSQL database
 (its schema made or brought up to date at start; several server processes may
 share it), files then in --files DIR (default data/files; a directory every
-process shares). Pages from the site itself may open its WebSocket; --allow-origin adds
+process shares). With --bus redis://HOST:PORT several such processes serve the
+same rooms behind one load balancer: each tells the others of what it stores
+through that Redis. Pages from the site itself may open its WebSocket; --allow-origin adds
 another origin (repeatable). --account-attempts sets how many sign-in and sign-up
 attempts one address may make per minute (default 6, after a burst of 10).
 --send-rate R, --send-burst N, --connections-per-ip N and
@@ -54,6 +56,7 @@ Environment:
   CHAT_DB            same as --db
   CHAT_DATABASE      same as --database
   CHAT_FILES         same as --files
+  CHAT_BUS           same as --bus
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
   CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
@@ -67,6 +70,8 @@ Environment:
 pub struct Config {
     pub addr: SocketAddr,
     pub database: Database,
+    /// Redis between several processes on one PostgreSQL database.
+    pub bus: Option<String>,
     pub settings: Settings,
 }
 
@@ -127,6 +132,7 @@ impl Config {
         let mut flag_db = None;
         let mut flag_database = None;
         let mut flag_files = None;
+        let mut flag_bus = None;
         let mut flag_origins = Vec::new();
         let mut admins: Vec<String> = env("CHAT_ADMINS")
             .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase).collect())
@@ -160,6 +166,7 @@ impl Config {
                 "--db" => "--db",
                 "--database" => "--database",
                 "--files" => "--files",
+                "--bus" => "--bus",
                 "--allow-origin" => "--allow-origin",
                 "--account-attempts" => "--account-attempts",
                 other => match Policy::FLAGS.iter().find(|f| **f == other) {
@@ -176,6 +183,7 @@ impl Config {
                 "--db" => flag_db = Some(value),
                 "--database" => flag_database = Some(value),
                 "--files" => flag_files = Some(value),
+                "--bus" => flag_bus = Some(value),
                 "--account-attempts" => flag_attempts = Some(value),
                 "--allow-origin" => flag_origins.push(value),
                 "--push-contact" => push.contact = value,
@@ -210,6 +218,17 @@ impl Config {
                 Database::Sqlite(PathBuf::from(db.or_else(|| env("CHAT_DB")).unwrap_or_else(|| DEFAULT_DB.to_owned())))
             }
         };
+        let bus = flag_bus.or_else(|| env("CHAT_BUS"));
+        if let Some(url) = &bus {
+            if !url.starts_with("redis://") {
+                return Err(ConfigError::BadLimit(format!("`{url}` is not a redis:// address for --bus")));
+            }
+            if !matches!(database, Database::Postgres { .. }) {
+                return Err(ConfigError::BadLimit(
+                    "--bus joins processes that share a PostgreSQL database: give --database too".into(),
+                ));
+            }
+        }
         let mut allowed_origins = flag_origins;
         if let Some(list) = env("CHAT_ALLOWED_ORIGINS") {
             allowed_origins.extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned));
@@ -241,7 +260,7 @@ impl Config {
                 push.contact
             )));
         }
-        Ok(Config { addr, database, settings: Settings { policy, allowed_origins, trust_proxy, push, admins } })
+        Ok(Config { addr, database, bus, settings: Settings { policy, allowed_origins, trust_proxy, push, admins } })
     }
 }
 
@@ -299,6 +318,10 @@ mod tests {
         assert!(both.to_string().contains("one or the other"), "{both}");
         let file = Config::from_args(args(&["--database", "x.db"]), no_env).unwrap_err();
         assert!(file.to_string().contains("not a postgres:// address"), "{file}");
+        let bus = Config::from_args(args(&["--database", url, "--bus", "redis://127.0.0.1:6379"]), no_env).unwrap();
+        assert_eq!(bus.bus.as_deref(), Some("redis://127.0.0.1:6379"));
+        let alone = Config::from_args(args(&["--bus", "redis://127.0.0.1:6379"]), no_env).unwrap_err();
+        assert!(alone.to_string().contains("give --database too"), "{alone}");
         let secret = Database::Postgres { url: "postgres://chat:hunter2@db/chat".into(), files: "f".into() };
         assert!(!secret.describe().contains("hunter2"), "{}", secret.describe());
     }

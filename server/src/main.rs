@@ -49,7 +49,20 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!("chat listening on http://{addr}/chat/");
 
-    let state = AppState::build(leptos_options, opened, &config.settings);
+    let bus = match &config.bus {
+        Some(url) => match server::bus::Bus::connect(url).await {
+            Ok(bus) => {
+                tracing::info!(bus = %url, "on the bus to the other processes");
+                Some(bus)
+            }
+            Err(error) => {
+                eprintln!("error: cannot reach the bus at {url}: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let state = AppState::build_on_bus(leptos_options, opened, &config.settings, bus);
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -47,9 +47,20 @@ impl AppState {
     /// The state of a server with these settings (checked when they were read).
     /// Must be called inside a Tokio runtime: the hub starts its poster task.
     pub fn build(leptos_options: LeptosOptions, opened: impl Into<Opened>, settings: &Settings) -> Self {
+        Self::build_on_bus(leptos_options, opened, settings, None)
+    }
+
+    /// [`AppState::build`] for one of several processes on one database, with
+    /// the bus between them (`None`: the only one).
+    pub fn build_on_bus(
+        leptos_options: LeptosOptions,
+        opened: impl Into<Opened>,
+        settings: &Settings,
+        bus: Option<(crate::bus::Bus, tokio::sync::mpsc::Receiver<crate::bus::BusEvent>)>,
+    ) -> Self {
         let policy = settings.policy.clone();
         let Opened { store, accounts, push, blobs, writer } = opened.into();
-        let hub = Hub::with_policy(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy);
+        let hub = Hub::on_bus(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy, bus);
         let pusher = Pusher::start(&hub, push, settings.push.clone());
         let accounts = Accounts::new(accounts, policy.clone());
         let files = crate::files::Files::new(blobs, store, accounts.clone(), &policy);

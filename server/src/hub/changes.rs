@@ -7,9 +7,9 @@ use tokio::sync::oneshot;
 use app::protocol::{ClientMsgId, Seq, ServerMsg};
 use app::room_name::RoomName;
 
-use super::lists::Lists;
-use super::post::{PostError, Writer};
-use super::{Author, Hub, Registry};
+use super::post::{Delivery, PostError, Writer};
+use super::room::Frame;
+use super::{Author, Hub};
 use crate::store::{ChangeKind, Changed, NewChange};
 
 pub(super) struct ChangeRequest {
@@ -18,18 +18,16 @@ pub(super) struct ChangeRequest {
 }
 
 /// Stores one change, tells the room, answers the asker.
-pub(super) async fn apply(writer: &mut Writer, registry: &Registry, lists: &Lists, request: ChangeRequest) {
+pub(super) async fn apply(writer: &mut Writer, delivery: &Delivery, request: ChangeRequest) {
     let ChangeRequest { change, reply } = request;
     let (room, at) = (change.room.clone(), change.at);
     let result = match writer.change(change).await {
         Ok(Ok(changed)) if changed.is_noop() => Ok(changed),
         Ok(Ok(changed)) => {
-            let live = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
-            if let Some(live) = live {
-                let msg = ServerMsg::Changed { seq: changed.seq, message: changed.message.clone() };
-                live.publish_events([(changed.seq, msg)]);
-            }
-            lists.announce_change(&room, changed.seq, at);
+            let live = delivery.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
+            let msg = ServerMsg::Changed { seq: changed.seq, message: changed.message.clone() };
+            delivery.deliver(live.as_ref(), &room, vec![(changed.seq, Frame::from(msg.to_json()))]);
+            delivery.lists.announce_change(&room, changed.seq, at);
             Ok(changed)
         }
         Ok(Err(refusal)) => Err(PostError::Refused(refusal)),

@@ -11,6 +11,7 @@ mod membership;
 mod notices;
 mod post;
 mod presence;
+mod relay;
 mod room;
 pub mod sequencer;
 mod slow;
@@ -77,6 +78,9 @@ struct Inner {
     reads: lists::ReadMarks,
     notices: notices::Notices,
     slow: slow::SlowRooms,
+    /// With a bus: other processes' commits to this one's members, and this
+    /// one's to theirs.
+    relay: Option<Arc<relay::Relay>>,
 }
 
 impl Hub {
@@ -88,14 +92,26 @@ impl Hub {
     }
 
     pub fn with_room_buffer(store: SharedStore, writer: impl MessageWriter, room_buffer: usize) -> Self {
-        Self::start(store, Box::new(writer), room_buffer, DEFAULT_COMMIT_PACE, None)
+        Self::start(store, Box::new(writer), room_buffer, DEFAULT_COMMIT_PACE, None, None)
     }
 
     /// A server's hub: each account's posts limited to the policy's rate, and
     /// commits paced by it (see `post`).
     pub fn with_policy(store: SharedStore, writer: Writer, room_buffer: usize, policy: &Policy) -> Self {
+        Self::on_bus(store, writer, room_buffer, policy, None)
+    }
+
+    /// [`Hub::with_policy`], one of several processes on one database, with
+    /// the bus between them (`None`: the only one).
+    pub fn on_bus(
+        store: SharedStore,
+        writer: Writer,
+        room_buffer: usize,
+        policy: &Policy,
+        bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
+    ) -> Self {
         let sends = KeyedBuckets::new(policy.send_burst, policy.sends_per_second);
-        Self::start(store, writer, room_buffer, policy.commit_pace, Some(sends))
+        Self::start(store, writer, room_buffer, policy.commit_pace, Some(sends), bus)
     }
 
     fn start(
@@ -104,10 +120,13 @@ impl Hub {
         room_buffer: usize,
         commit_pace: std::time::Duration,
         sends: Option<KeyedBuckets<AccountId>>,
+        bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let rooms = Registry::default();
         let lists = lists::Lists::default();
-        let (poster, posts, changes) = post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone());
+        let relay = bus.map(|(bus, heard)| Arc::new(relay::Relay::start(bus, heard, rooms.clone(), store.clone())));
+        let (poster, posts, changes) =
+            post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone(), relay.clone());
         let reads = lists::ReadMarks::start(store.clone(), lists.clone());
         Hub {
             inner: Arc::new(Inner {
@@ -123,6 +142,7 @@ impl Hub {
                 reads,
                 notices: notices::Notices::start(),
                 slow: slow::SlowRooms::default(),
+                relay,
             }),
         }
     }
@@ -265,6 +285,15 @@ impl Hub {
         self.inner.reads.close().await;
         self.inner.notices.close().await;
         self.inner.poster.close().await;
+        if let Some(relay) = &self.inner.relay {
+            relay.close().await;
+        }
+    }
+
+    /// Whether other processes write to the same rooms (a bus): a join then
+    /// needs its room's newest seq first ([`Hub::join_from`]).
+    pub fn is_relayed(&self) -> bool {
+        self.inner.relay.is_some()
     }
 
     /// Hands each commit's messages to Web Push from now on.
@@ -337,12 +366,25 @@ impl Hub {
     /// a signed-out reader, only counted. The returned membership receives
     /// every event that follows; dropping it leaves the room.
     pub fn join(&self, room: &RoomName, person: Option<&Author>) -> Membership {
+        self.join_from(room, person, Seq(0))
+    }
+
+    /// [`Hub::join`] with a bus: `anchor` is the room's newest seq as the store
+    /// had it before this join (read by the caller), where a room new to this
+    /// process starts delivering from. Without a bus it is not used.
+    pub fn join_from(&self, room: &RoomName, person: Option<&Author>, anchor: Seq) -> Membership {
         let id = MemberId(self.inner.next_member.fetch_add(1, Ordering::Relaxed));
         let (room, events, welcome) = {
             let mut rooms = self.rooms();
             let room = rooms
                 .entry(room.clone())
-                .or_insert_with(|| Arc::new(Room::new(room.clone(), self.inner.room_buffer)))
+                .or_insert_with(|| {
+                    let anchor = self.inner.relay.as_ref().map(|relay| {
+                        relay.subscribe(room);
+                        anchor
+                    });
+                    Arc::new(Room::new(room.clone(), self.inner.room_buffer, anchor))
+                })
                 .clone();
             // Subscribe before announcing, so the joiner misses nothing after its welcome.
             let events = room.subscribe();
@@ -365,6 +407,9 @@ impl Hub {
                 // the lock is held by joins, but be exact).
                 if rooms.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room)) {
                     rooms.remove(room.name());
+                    if let Some(relay) = &self.inner.relay {
+                        relay.unsubscribe(room.name());
+                    }
                 }
             }
             now_empty

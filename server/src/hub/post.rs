@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 
-use app::protocol::{ChatError, ChatMessage};
+use app::protocol::{ChatError, ChatMessage, Seq, ServerMsg};
 use app::room_name::RoomName;
 use std::time::Duration;
 
@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::changes::ChangeRequest;
 use super::lists::{Lists, Posted};
-use super::room::Room;
+use super::relay::Relay;
+use super::room::{Frame, Room};
 use super::Registry;
 use crate::store::{Appended, MessageWriter, NewMessage, Store};
 
@@ -97,12 +98,13 @@ impl Poster {
         pace: Duration,
         rooms: Registry,
         lists: Lists,
+        relay: Option<Arc<Relay>>,
     ) -> (Self, mpsc::Sender<Box<PostRequest>>, mpsc::Sender<ChangeRequest>) {
         let (posts, requests) = mpsc::channel(QUEUE);
         let (changes, change_requests) = mpsc::channel(CHANGE_QUEUE);
         let stop = CancellationToken::new();
         let queues = Queues { posts: requests, changes: change_requests };
-        let task = tokio::spawn(run(writer, pace, rooms, lists, queues, stop.clone()));
+        let task = tokio::spawn(run(writer, pace, Delivery { registry: rooms, lists, relay }, queues, stop.clone()));
         (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts, changes)
     }
 
@@ -117,14 +119,29 @@ impl Poster {
     }
 }
 
-async fn run(
-    mut writer: Writer,
-    pace: Duration,
-    registry: Registry,
-    lists: Lists,
-    queues: Queues,
-    stop: CancellationToken,
-) {
+/// Where a commit's events go: this process's rooms, the room lists, and
+/// with a bus the other processes.
+pub(super) struct Delivery {
+    pub registry: Registry,
+    pub lists: Lists,
+    pub relay: Option<Arc<Relay>>,
+}
+
+impl Delivery {
+    /// A commit's events of `room`, serialised once: to the room's members
+    /// here (if it has any) and, with a bus, to the other processes.
+    pub(super) fn deliver(&self, room: Option<&Arc<Room>>, name: &RoomName, frames: Vec<(Seq, Frame)>) {
+        if let Some(relay) = &self.relay {
+            relay.publish(name, &frames);
+        }
+        if let (Some(room), false) = (room, frames.is_empty()) {
+            room.deliver(frames);
+        }
+    }
+}
+
+async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Queues, stop: CancellationToken) {
+    let Delivery { registry, lists, .. } = &delivery;
     let Queues { posts: mut requests, mut changes } = queues;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // When the last commit started, if it was busy: several posts for one large
@@ -136,7 +153,7 @@ async fn run(
             received = requests.recv_many(&mut batch, MAX_BATCH) => received,
             // Between commits: an edit or delete, stored and told on its own.
             Some(change) = changes.recv() => {
-                super::changes::apply(&mut writer, &registry, &lists, change).await;
+                super::changes::apply(&mut writer, &delivery, change).await;
                 continue;
             }
             () = stop.cancelled(), if !requests.is_closed() => {
@@ -202,9 +219,11 @@ async fn run(
                 };
                 for (((room, messages), posted), name) in live.into_iter().zip(per_room).zip(posted).zip(&names) {
                     lists.announce(name, &messages, &posted);
-                    if let (Some(room), false) = (room, messages.is_empty()) {
-                        room.publish_messages(messages);
-                    }
+                    let frames = messages
+                        .into_iter()
+                        .map(|message| (message.seq, Frame::from(ServerMsg::Message(message).to_json())))
+                        .collect();
+                    delivery.deliver(room.as_ref(), name, frames);
                 }
                 for (reply, appended) in answers {
                     answer(reply, Ok(appended));

@@ -1,12 +1,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use app::protocol::{ChatMessage, Person, Seq, ServerMsg};
+use app::protocol::{Person, Seq, ServerMsg};
 use app::room_name::RoomName;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
 use super::presence::Presence;
+use super::sequencer::Sequencer;
 
 /// One serialised server event, shared by every member it goes to (serialised once).
 pub type Frame = Utf8Bytes;
@@ -42,12 +43,26 @@ pub struct Room {
     presence: Mutex<Presence>,
     /// Waiting for the hub's next round of presence notices.
     marked: AtomicBool,
+    /// With other processes writing to the room (a bus): its events in seq
+    /// order whatever order they come in, from the store when the bus lost
+    /// them. Held while an event is sent, so that two deliverers (the poster,
+    /// the bus) keep the broadcast in seq order.
+    sequence: Option<Mutex<Sequencer<Frame>>>,
 }
 
 impl Room {
-    pub(super) fn new(name: RoomName, buffer: usize) -> Self {
+    /// A room; `anchor`, with a bus: its newest seq as the store had it before
+    /// the room's first member here joined (what that member and later ones
+    /// need after it comes live, in order).
+    pub(super) fn new(name: RoomName, buffer: usize, anchor: Option<Seq>) -> Self {
         let (events, _) = broadcast::channel(buffer);
-        Room { name, events, presence: Mutex::new(Presence::default()), marked: AtomicBool::new(false) }
+        Room {
+            name,
+            events,
+            presence: Mutex::new(Presence::default()),
+            marked: AtomicBool::new(false),
+            sequence: anchor.map(|anchor| Mutex::new(Sequencer::new(anchor))),
+        }
     }
 
     pub fn name(&self) -> &RoomName {
@@ -64,16 +79,47 @@ impl Room {
         self.presence().connections()
     }
 
-    /// Sends stored messages to every member. Called only by the poster, in seq order.
-    pub(super) fn publish_messages(&self, messages: Vec<ChatMessage>) {
-        self.publish_events(messages.into_iter().map(|message| (message.seq, ServerMsg::Message(message))));
+    /// Serialised events of the room's sequence to its members: at once, or
+    /// with a bus through the room's sequencer (in order, each once). Returns
+    /// whether a gap is left waiting to be filled ([`Room::gap`]).
+    pub(super) fn deliver(&self, frames: Vec<(Seq, Frame)>) -> bool {
+        let Some(sequence) = &self.sequence else {
+            self.send(RoomEvent::Messages(frames.into()));
+            return false;
+        };
+        let mut sequence = sequence.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let ready: Vec<(Seq, Frame)> =
+            frames.into_iter().flat_map(|(seq, frame)| sequence.offer(seq, frame, now)).collect();
+        if !ready.is_empty() {
+            self.send(RoomEvent::Messages(ready.into()));
+        }
+        sequence.gap_due().is_some()
     }
 
-    /// Events of the room's sequence (messages, changes), in seq order.
-    pub(super) fn publish_events(&self, events: impl IntoIterator<Item = (Seq, ServerMsg)>) {
-        let frames: Arc<[(Seq, Frame)]> =
-            events.into_iter().map(|(seq, msg)| (seq, Frame::from(msg.to_json()))).collect();
-        self.send(RoomEvent::Messages(frames));
+    /// With a bus: the seqs missing before events held back, once they have
+    /// waited long enough to be read from the store.
+    pub(super) fn gap(&self, now: std::time::Instant) -> Option<(Seq, Seq)> {
+        let sequence = self.sequence.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner);
+        sequence.gap(now)
+    }
+
+    /// With a bus: the newest seq delivered to the members.
+    pub(super) fn delivered(&self) -> Option<Seq> {
+        Some(self.sequence.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner).delivered())
+    }
+
+    /// With a bus: the room's events read from the store after the newest
+    /// delivered; they and what waited behind them go to the members. Returns
+    /// whether a gap is still waiting.
+    pub(super) fn fill(&self, stored: Vec<(Seq, Frame)>) -> bool {
+        let Some(sequence) = &self.sequence else { return false };
+        let mut sequence = sequence.lock().unwrap_or_else(PoisonError::into_inner);
+        let ready = sequence.fill(stored, std::time::Instant::now());
+        if !ready.is_empty() {
+            self.send(RoomEvent::Messages(ready.into()));
+        }
+        sequence.gap_due().is_some()
     }
 
     /// Closes `account`'s connections to the room (each ends when it reads this).

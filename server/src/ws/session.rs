@@ -168,7 +168,25 @@ where
                         }
                         return None;
                     }
-                    let membership = self.context.hub.join(&self.context.room, self.context.author.as_ref());
+                    let hub = &self.context.hub;
+                    // With other processes writing (a bus), a room new here
+                    // starts delivering after the newest seq the store had
+                    // before this join: this member reads the rest itself.
+                    let anchor = if hub.is_relayed() {
+                        match hub.store().last_seq(&self.context.room).await {
+                            Ok(anchor) => anchor,
+                            Err(error) => {
+                                tracing::error!(%error, "reading the room's last seq failed");
+                                if self.writer.refuse(ChatError::StoreUnavailable).await.is_ok() {
+                                    self.writer.close(close_code::AGAIN, "store unavailable").await;
+                                }
+                                return None;
+                            }
+                        }
+                    } else {
+                        Seq(0)
+                    };
+                    let membership = hub.join_from(&self.context.room, self.context.author.as_ref(), anchor);
                     return Some(Joined { membership, since });
                 }
                 Incoming::Msg(

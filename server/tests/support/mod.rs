@@ -97,9 +97,19 @@ impl TestServer {
     }
 
     async fn start_inner(store: impl Into<server::store::Opened>, settings: Settings) -> Self {
+        Self::start_node(store.into(), settings, None).await
+    }
+
+    /// One of several servers on one database, with the bus between them
+    /// (`None`: the only one).
+    pub async fn start_node(
+        store: server::store::Opened,
+        settings: Settings,
+        bus: Option<(server::bus::Bus, tokio::sync::mpsc::Receiver<server::bus::BusEvent>)>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::build(leptos_options(), store, &settings);
+        let state = AppState::build_on_bus(leptos_options(), store, &settings, bus);
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let task = tokio::spawn(server::serve(listener, state.clone(), signal));

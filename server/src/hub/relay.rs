@@ -1,0 +1,217 @@
+//! With a bus (`--bus redis://…`, several processes on one database): what
+//! this process commits goes to the others, and what they commit comes to
+//! this process's members, in seq order and each once, whatever the bus drops,
+//! repeats or reorders.
+//!
+//! The poster publishes each commit's events on the room's channel after the
+//! commit (never failing a post: `crate::bus`). Each room with members here
+//! is subscribed to while it has them, and has a sequencer (`Room::deliver`):
+//! this task hands it what the bus brings, reads from the store what a gap
+//! lacks once it has waited, and every [`CHECK_EVERY`] (and after the bus
+//! comes back) compares each room's newest delivered seq with the store's,
+//! which also delivers what a process committed and died before publishing.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use app::protocol::{Seq, ServerMsg};
+use app::room_name::RoomName;
+
+use super::room::{Frame, Room};
+use super::{Registry, SharedStore};
+use crate::bus::{Bus, BusEvent};
+
+/// How often every room here is compared with the store. It bounds how late a
+/// message comes when its process died between its commit and its publish.
+pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+/// How often gaps that waited are looked at.
+const GAP_TICK: Duration = Duration::from_millis(25);
+/// Most events read from the store for one gap at a time.
+const FILL_LIMIT: u32 = 1000;
+
+/// The room's channel on the bus.
+pub fn channel(room: &RoomName) -> String {
+    format!("chat:room:{room}")
+}
+
+/// A commit's events of one room as one bus message: the room's name on the
+/// first line, then each event as its seq and its frame (JSON has no raw
+/// newline). Hand-written: three lines of format, and the frames are already
+/// serialised once for the members.
+pub fn encode(room: &RoomName, frames: &[(Seq, Frame)]) -> Vec<u8> {
+    let mut out = String::with_capacity(room.as_str().len() + frames.iter().map(|(_, f)| f.len() + 12).sum::<usize>());
+    out.push_str(room.as_str());
+    for (seq, frame) in frames {
+        let _ = write!(out, "\n{} {}", seq.0, frame.as_str());
+    }
+    out.into_bytes()
+}
+
+/// [`encode`]'s message read back; `None` for anything else.
+pub fn decode(payload: &[u8]) -> Option<(RoomName, Vec<(Seq, Frame)>)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut lines = text.split('\n');
+    let room = RoomName::parse_key(lines.next()?).ok()?;
+    let frames = lines
+        .map(|line| {
+            let (seq, frame) = line.split_once(' ')?;
+            Some((Seq(seq.parse().ok()?), Frame::from(frame.to_owned())))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((room, frames))
+}
+
+/// The relay's task and this process's end of the bus.
+pub(super) struct Relay {
+    bus: Bus,
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Relay {
+    pub(super) fn start(bus: Bus, heard: mpsc::Receiver<BusEvent>, registry: Registry, store: SharedStore) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(heard, registry, store, stop.clone()));
+        Relay { bus, stop, task: Mutex::new(Some(task)) }
+    }
+
+    /// Tells the other processes of a commit's events in `room` (this
+    /// process's members have them from the poster).
+    pub(super) fn publish(&self, room: &RoomName, frames: &[(Seq, Frame)]) {
+        if !frames.is_empty() {
+            self.bus.publish(channel(room), encode(room, frames));
+        }
+    }
+
+    pub(super) fn subscribe(&self, room: &RoomName) {
+        self.bus.subscribe(channel(room));
+    }
+
+    pub(super) fn unsubscribe(&self, room: &RoomName) {
+        self.bus.unsubscribe(channel(room));
+    }
+
+    pub(super) async fn close(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(task) = task {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the relay task failed");
+            }
+        }
+        self.bus.close().await;
+    }
+}
+
+async fn run(mut heard: mpsc::Receiver<BusEvent>, registry: Registry, store: SharedStore, stop: CancellationToken) {
+    // Rooms with events held behind a gap.
+    let mut gappy: HashSet<RoomName> = HashSet::new();
+    let mut tick = tokio::time::interval(GAP_TICK);
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    for timer in [&mut tick, &mut check] {
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            event = heard.recv() => match event {
+                None => return,
+                Some(BusEvent::Message { payload, channel }) => {
+                    let Some((name, frames)) = decode(&payload) else {
+                        tracing::warn!(channel, "a bus message that is not a room's events; ignored");
+                        continue;
+                    };
+                    if let Some(room) = live(&registry, &name) {
+                        if room.deliver(frames) {
+                            gappy.insert(name);
+                        }
+                    }
+                }
+                Some(BusEvent::Reconnected) => check_all(&registry, &store, &mut gappy).await,
+            },
+            _ = tick.tick(), if !gappy.is_empty() => {
+                let now = Instant::now();
+                for name in std::mem::take(&mut gappy) {
+                    let Some(room) = live(&registry, &name) else { continue };
+                    let pending = match room.gap(now) {
+                        Some(_) => fill(&room, &store).await,
+                        None => true,
+                    };
+                    if pending {
+                        gappy.insert(name);
+                    }
+                }
+            }
+            _ = check.tick() => check_all(&registry, &store, &mut gappy).await,
+        }
+    }
+}
+
+/// The room by that name, if it has members here.
+fn live(registry: &Registry, name: &RoomName) -> Option<Arc<Room>> {
+    registry.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
+}
+
+/// Reads the room's events after the newest delivered and hands them to its
+/// sequencer; returns whether a gap is still waiting.
+async fn fill(room: &Room, store: &SharedStore) -> bool {
+    let Some(delivered) = room.delivered() else { return false };
+    match store.after(room.name(), delivered, FILL_LIMIT).await {
+        Ok(events) => room.fill(frames_of(events)),
+        Err(error) => {
+            tracing::warn!(%error, room = %room.name(), "reading a gap's events failed; trying again");
+            true
+        }
+    }
+}
+
+/// Compares every room here with the store and fills what is behind. One
+/// look-up per room with members here, every [`CHECK_EVERY`].
+async fn check_all(registry: &Registry, store: &SharedStore, gappy: &mut HashSet<RoomName>) {
+    let rooms: Vec<Arc<Room>> = registry.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+    for room in rooms {
+        let Some(delivered) = room.delivered() else { continue };
+        match store.last_seq(room.name()).await {
+            Ok(last) if last > delivered => {
+                if fill(&room, store).await {
+                    gappy.insert(room.name().clone());
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, room = %room.name(), "comparing a room with the store failed"),
+        }
+    }
+}
+
+/// Stored events as the members' frames.
+fn frames_of(events: Vec<ServerMsg>) -> Vec<(Seq, Frame)> {
+    events.into_iter().filter_map(|event| Some((event.event_seq()?, Frame::from(event.to_json())))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_goes_on_the_bus_and_comes_back_the_same() {
+        let room = RoomName::parse("ops").unwrap();
+        let frames = vec![
+            (Seq(7), Frame::from(r#"{"message":{"body":"a\nb"}}"#.to_owned())),
+            (Seq(8), Frame::from("{}".to_owned())),
+        ];
+        let (back, events) = decode(&encode(&room, &frames)).unwrap();
+        assert_eq!(back, room);
+        assert_eq!(events, frames);
+        let direct = RoomName::direct(3, 12);
+        assert_eq!(decode(&encode(&direct, &frames)).unwrap().0, direct);
+        for garbage in [&b""[..], b"\xff", b"ops\nseven {}", b"Not A Room!\n1 {}", b"ops\n1"] {
+            assert!(decode(garbage).is_none(), "{garbage:?}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Several server processes on one PostgreSQL database with Redis between
+//! them (issue 14): here three servers in one test process, each with its
+//! own connections, writer, hub and bus, on the machine's real PostgreSQL and
+//! Redis (started by `scripts/services.sh` when they are not running; never
+//! skipped).
+
+mod support;
+
+use std::time::Duration;
+
+use app::protocol::{Seq, ServerMsg};
+use app::room_name::RoomName;
+use server::bus::Bus;
+use server::config::Settings;
+use server::policy::Policy;
+use server::store::Database;
+use support::{Client, TestServer, PATIENCE};
+
+fn redis_url() -> String {
+    std::env::var("CHAT_TEST_REDIS").unwrap_or_else(|_| server::store::from_services_script("CHAT_TEST_REDIS"))
+}
+
+/// `n` servers on one fresh database and one Redis, files in one directory.
+async fn nodes(n: usize) -> (Vec<TestServer>, tempfile::TempDir) {
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    // Room for a burst of posts from one person.
+    let settings = Settings { policy: Policy { send_burst: 1000, ..Policy::default() }, ..Settings::default() };
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
+        let bus = Bus::connect(&redis_url()).await.expect("Redis is reachable");
+        nodes.push(TestServer::start_node(database.open().await.unwrap(), settings.clone(), Some(bus)).await);
+    }
+    (nodes, files)
+}
+
+/// The seqs of the messages `client` receives until it has `count`, in the
+/// order they came (acks and presence skipped).
+async fn messages(client: &mut Client, count: usize) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        match client.recv_within(PATIENCE * 2).await {
+            ServerMsg::Message(message) => seqs.push(message.seq.0),
+            ServerMsg::Ack { .. } | ServerMsg::Presence { .. } | ServerMsg::Typing { .. } => {}
+            other => panic!("{} got {other:?}", client.name),
+        }
+    }
+    seqs
+}
+
+/// Three people on three servers post at once in one room: each of them sees
+/// every message once, in one order, and that order is the database's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn people_on_three_servers_see_every_message_once_in_the_databases_order() {
+    let (nodes, _files) = nodes(3).await;
+    let mut clients = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        clients.push(node.join("shared", &format!("Person {i}")).await);
+    }
+    let per_person = 15;
+    let total = per_person * clients.len();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                for i in 0..per_person {
+                    client.say(&format!("{} says {i}", client.name)).await;
+                }
+                messages(&mut client, total).await
+            })
+        })
+        .collect();
+    let expected: Vec<u64> = (1..=total as u64).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), expected, "every seq once, in order, with no hole");
+    }
+    // The order they saw is the database's.
+    let stored = nodes[0].state.hub.store().after(&RoomName::parse("shared").unwrap(), Seq(0), 1000).await.unwrap();
+    assert_eq!(stored.iter().filter_map(ServerMsg::event_seq).map(|s| s.0).collect::<Vec<_>>(), expected);
+}
+
+/// Redis drops every subscription (`CLIENT KILL TYPE pubsub`, as a restart
+/// does) just before messages are posted on one server: the person on the
+/// other still gets them all, in order, once its bus is back or its next
+/// check of the room finds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_posted_while_redis_drops_the_subscriptions_still_arrive_in_order() {
+    let (nodes, _files) = nodes(2).await;
+    let mut ada = nodes[0].join("outage", "Ada").await;
+    let mut bob = nodes[1].join("outage", "Bob").await;
+    ada.say("before").await;
+    assert_eq!(messages(&mut bob, 1).await, [1]);
+
+    let client = redis::Client::open(redis_url().as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.unwrap();
+    for i in 0..5 {
+        ada.say(&format!("during {i}")).await;
+    }
+    let seen = tokio::time::timeout(server_check() + PATIENCE, messages(&mut bob, 5)).await.expect("all of them came");
+    assert_eq!(seen, [2, 3, 4, 5, 6]);
+}
+
+/// How long a server takes at most to compare its rooms with the database.
+fn server_check() -> Duration {
+    Duration::from_secs(2)
+}
