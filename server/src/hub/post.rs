@@ -219,11 +219,14 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
                 };
                 for (((room, messages), posted), name) in live.into_iter().zip(per_room).zip(posted).zip(&names) {
                     lists.announce(name, &messages, &posted);
-                    let frames = messages
-                        .into_iter()
-                        .map(|message| (message.seq, Frame::from(ServerMsg::Message(message).to_json())))
-                        .collect();
-                    delivery.deliver(room.as_ref(), name, frames);
+                    // Serialised only when someone is to get them.
+                    if room.is_some() || delivery.relay.is_some() {
+                        let frames = messages
+                            .into_iter()
+                            .map(|message| (message.seq, Frame::from(ServerMsg::Message(message).to_json())))
+                            .collect();
+                        delivery.deliver(room.as_ref(), name, frames);
+                    }
                 }
                 for (reply, appended) in answers {
                     answer(reply, Ok(appended));
