@@ -40,6 +40,9 @@ pub enum LoadError {
 pub struct RoomLoad {
     pub stack: Stack,
     pub addr: SocketAddr,
+    /// Other servers of the same deployment (several processes on one
+    /// database): members are spread over `addr` and these, in turn.
+    pub also: Vec<SocketAddr>,
     pub rooms: usize,
     /// People per room, senders included.
     pub members: usize,
@@ -114,7 +117,12 @@ pub async fn room_load(load: &RoomLoad) -> Result<RoomReport, LoadError> {
         for member in 0..load.members {
             let cookie = cookies.get(room * load.senders + member).filter(|_| member < load.senders).cloned();
             let name = name.clone();
-            let (addr, stack) = (load.addr, load.stack);
+            let nodes = 1 + load.also.len();
+            let addr = match (room * load.members + member) % nodes {
+                0 => load.addr,
+                n => load.also[n - 1],
+            };
+            let stack = load.stack;
             joins.push(async move {
                 let (socket, latest) = client::join(stack, addr, &name, cookie.as_deref(), None).await?;
                 Ok::<_, LoadError>((room, member, socket, latest))

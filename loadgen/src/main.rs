@@ -1,7 +1,7 @@
 //! Load generator for the chat server. Speaks the chat protocol to a running
 //! server and prints one JSON line per run (for scripts) and a summary (for people).
 //!
-//!   loadgen room  --addr A [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
+//!   loadgen room  --addr A [--also B,C] [--stack chat|socketio|channels|bare] [--rooms 1] [--members 200] [--senders 10] [--rates 5,10,20] [--duration 5] [--p99-limit-ms 25]
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
 //!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3] [--hold 0] [--messages 1] [--cookies FILE]
@@ -95,6 +95,12 @@ async fn room(flags: &Flags) -> Result<(), String> {
     let base = RoomLoad {
         stack: flags.get("stack", loadgen::Stack::Chat)?,
         addr: flags.addr()?,
+        also: flags
+            .get("also", String::new())?
+            .split(',')
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| a.trim().parse().map_err(|_| format!("--also: `{a}` is not an address")))
+            .collect::<Result<_, _>>()?,
         rooms: flags.get("rooms", 1)?,
         members: flags.get("members", 200)?,
         senders: flags.get("senders", 10)?,

@@ -26,6 +26,7 @@ async fn rooms_of_people_get_every_message_once() {
     let load = RoomLoad {
         stack: loadgen::Stack::Chat,
         addr: server.addr,
+        also: Vec::new(),
         rooms: 2,
         members: 5,
         senders: 2,
