@@ -106,3 +106,43 @@ async fn messages_posted_while_redis_drops_the_subscriptions_still_arrive_in_ord
 fn server_check() -> Duration {
     Duration::from_secs(2)
 }
+
+/// A tab of `who` on `node` with `open` open, past its room list.
+async fn tab(node: &TestServer, who: &support::Person, open: &str) -> Client {
+    let mut client = Client::open(node.addr, open, Some(&who.cookie), &who.username).await;
+    client.join(None).await;
+    match client.recv_list().await {
+        ServerMsg::Rooms { .. } => client,
+        other => panic!("expected the room list first, got {other:?}"),
+    }
+}
+
+/// A person's room list follows what happens on other servers: a room put in
+/// it through one server shows in a tab on another, and a message posted
+/// through a third counts there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_room_list_follows_what_happens_on_other_servers() {
+    let (nodes, _files) = nodes(3).await;
+    let ada = support::person(&nodes[0], "Ada").await;
+    let bob = support::person(&nodes[2], "Bob").await;
+    let mut laptop = tab(&nodes[0], &ada, "office").await;
+
+    let reply = support::post_form(nodes[1].addr, "/api/join-room", &[("room", "lounge")], Some(&ada.cookie)).await;
+    assert!(matches!(reply.status, 302 | 303), "join: {reply:?}");
+    match laptop.recv_list().await {
+        ServerMsg::RoomJoined { entry } => assert_eq!(entry.room, RoomName::parse("lounge").unwrap()),
+        other => panic!("expected the joined room, got {other:?}"),
+    }
+
+    let mut bobs = Client::open(nodes[2].addr, "lounge", Some(&bob.cookie), "Bob").await;
+    bobs.join(None).await;
+    bobs.say(&format!("hi @{}", ada.username)).await;
+    let activity = laptop.list_until(|m| matches!(m, ServerMsg::Activity { seq: Seq(1), .. })).await;
+    let ServerMsg::Activity { room, mentioned, .. } = activity else { unreachable!() };
+    assert_eq!(room, RoomName::parse("lounge").unwrap());
+    assert_eq!(mentioned.get(&ada.username), Some(&1), "counted once, not once per server");
+    // Nothing told twice: the next thing the tab hears is Bob's next message.
+    bobs.say("again").await;
+    let next = laptop.recv_list().await;
+    assert!(matches!(next, ServerMsg::Activity { seq: Seq(2), .. }), "{next:?}");
+}

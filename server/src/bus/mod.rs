@@ -13,7 +13,8 @@
 //!   again, and says [`BusEvent::Reconnected`], after which the hub compares
 //!   its rooms with the database (whatever was published meanwhile is lost).
 //!
-//! Both tasks are owned here and end with [`Bus::close`].
+//! Each process's messages carry its bus's id, so that it does not hear its
+//! own back. Both tasks are owned here and end with [`Bus::close`].
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +49,14 @@ pub enum BusError {
     Redis(#[from] redis::RedisError),
 }
 
+/// What the subscriber task is asked.
+enum Request {
+    Subscribe(String),
+    Unsubscribe(String),
+    /// Answered once every request before it is done (Redis confirmed it).
+    Settled(tokio::sync::oneshot::Sender<()>),
+}
+
 /// This process's end of the bus. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -55,9 +64,11 @@ pub struct Bus {
 }
 
 struct Inner {
+    /// Put before every payload this bus publishes (random: one per process).
+    origin: u64,
     publish: mpsc::Sender<(String, Vec<u8>)>,
-    /// Subscribe (true) or unsubscribe (false) requests for the subscriber task.
-    changes: mpsc::UnboundedSender<(String, bool)>,
+    /// Requests for the subscriber task, served in order.
+    changes: mpsc::UnboundedSender<Request>,
     dropped: AtomicU64,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -75,11 +86,12 @@ impl Bus {
         let (changes, change_requests) = mpsc::unbounded_channel();
         let (events, heard) = mpsc::channel(PUBLISH_QUEUE);
         let stop = CancellationToken::new();
+        let origin = origin();
         let tasks = vec![
             tokio::spawn(publish_all(client.clone(), publisher, queue, stop.clone())),
-            tokio::spawn(subscribe_all(client, pubsub, change_requests, events, stop.clone())),
+            tokio::spawn(subscribe_all(client, pubsub, (change_requests, origin), events, stop.clone())),
         ];
-        let inner = Inner { publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
+        let inner = Inner { origin, publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
         Ok((Bus { inner: Arc::new(inner) }, heard))
     }
 
@@ -87,7 +99,10 @@ impl Bus {
     /// full (Redis slow or away) it is dropped, and the others catch up from
     /// the database.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
-        if self.inner.publish.try_send((channel, payload)).is_err() {
+        let mut framed = Vec::with_capacity(8 + payload.len());
+        framed.extend_from_slice(&self.inner.origin.to_le_bytes());
+        framed.extend_from_slice(&payload);
+        if self.inner.publish.try_send((channel, framed)).is_err() {
             let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
@@ -101,11 +116,20 @@ impl Bus {
     }
 
     pub fn subscribe(&self, channel: String) {
-        let _ = self.inner.changes.send((channel, true));
+        let _ = self.inner.changes.send(Request::Subscribe(channel));
     }
 
     pub fn unsubscribe(&self, channel: String) {
-        let _ = self.inner.changes.send((channel, false));
+        let _ = self.inner.changes.send(Request::Unsubscribe(channel));
+    }
+
+    /// Waits until every subscription asked for before this call is in
+    /// effect, or `patience` has passed (Redis away: the checks repair later).
+    pub async fn settled(&self, patience: Duration) {
+        let (done, settled) = tokio::sync::oneshot::channel();
+        if self.inner.changes.send(Request::Settled(done)).is_ok() {
+            let _ = tokio::time::timeout(patience, settled).await;
+        }
     }
 
     /// Stops both tasks (what is queued for publishing is dropped) and waits for them.
@@ -154,7 +178,7 @@ async fn publish_all(
 async fn subscribe_all(
     client: redis::Client,
     pubsub: redis::aio::PubSub,
-    mut changes: mpsc::UnboundedReceiver<(String, bool)>,
+    (mut changes, origin): (mpsc::UnboundedReceiver<Request>, u64),
     events: mpsc::Sender<BusEvent>,
     stop: CancellationToken,
 ) {
@@ -164,14 +188,18 @@ async fn subscribe_all(
         tokio::select! {
             () = stop.cancelled() => return,
             change = changes.recv() => {
-                let Some((channel, on)) = change else { return };
-                let done = if on {
-                    let new = channels.insert(channel.clone());
-                    if new { sink.subscribe(&channel).await } else { Ok(()) }
-                } else if channels.remove(&channel) {
-                    sink.unsubscribe(&channel).await
-                } else {
-                    Ok(())
+                let done = match change {
+                    None => return,
+                    Some(Request::Subscribe(channel)) => {
+                        let new = channels.insert(channel.clone());
+                        if new { sink.subscribe(&channel).await } else { Ok(()) }
+                    }
+                    Some(Request::Unsubscribe(channel)) if channels.remove(&channel) => sink.unsubscribe(&channel).await,
+                    Some(Request::Unsubscribe(_)) => Ok(()),
+                    Some(Request::Settled(done)) => {
+                        let _ = done.send(());
+                        Ok(())
+                    }
                 };
                 // A failed (un)subscribe means the connection is going: the
                 // stream ends next, and the reconnection applies the set.
@@ -181,9 +209,15 @@ async fn subscribe_all(
             }
             heard = stream.next() => match heard {
                 Some(message) => {
+                    let payload = message.get_payload_bytes();
+                    // Its own, heard back; or not one of a bus's (ignored).
+                    let Some((from, payload)) = payload.split_first_chunk::<8>() else { continue };
+                    if u64::from_le_bytes(*from) == origin {
+                        continue;
+                    }
                     let event = BusEvent::Message {
                         channel: message.get_channel_name().to_owned(),
-                        payload: message.get_payload_bytes().to_vec(),
+                        payload: payload.to_vec(),
                     };
                     if events.send(event).await.is_err() {
                         return;
@@ -200,6 +234,13 @@ async fn subscribe_all(
             },
         }
     }
+}
+
+/// A random id for this process's bus.
+fn origin() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the system has randomness");
+    u64::from_le_bytes(bytes)
 }
 
 /// A new pub/sub connection subscribed to `channels` (`None` once stopping).

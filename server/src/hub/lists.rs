@@ -70,6 +70,9 @@ pub(super) struct Lists {
     activity: Topics<RoomName, Frame>,
     /// Where commits are offered for Web Push, once the server attaches it.
     push: Arc<OnceLock<PushOffer>>,
+    /// With other processes: what is told here is told there too, and what
+    /// they tell comes here (`hub::relay`), for the keys listened to here.
+    bus: Option<crate::bus::Bus>,
 }
 
 /// An account's list changes seldom (read positions are coalesced): a few
@@ -81,15 +84,65 @@ const ACTIVITY_CAPACITY: usize = 64;
 
 impl Default for Lists {
     fn default() -> Self {
-        Lists {
-            inboxes: Topics::with_capacity(INBOX_CAPACITY),
-            activity: Topics::with_capacity(ACTIVITY_CAPACITY),
-            push: Arc::default(),
-        }
+        Lists::new(None)
     }
 }
 
+/// An account's channel on the bus.
+pub fn account_channel(account: AccountId) -> String {
+    format!("chat:account:{}", account.0)
+}
+
+/// A room's activity channel on the bus.
+pub fn activity_channel(room: &RoomName) -> String {
+    format!("chat:activity:{room}")
+}
+
 impl Lists {
+    pub(super) fn new(bus: Option<crate::bus::Bus>) -> Self {
+        let watch_inboxes = bus.clone().map(|bus| {
+            Arc::new(move |account: &AccountId, on: bool| match on {
+                true => bus.subscribe(account_channel(*account)),
+                false => bus.unsubscribe(account_channel(*account)),
+            }) as super::topics::Watch<AccountId>
+        });
+        let watch_activity = bus.clone().map(|bus| {
+            Arc::new(move |room: &RoomName, on: bool| match on {
+                true => bus.subscribe(activity_channel(room)),
+                false => bus.unsubscribe(activity_channel(room)),
+            }) as super::topics::Watch<RoomName>
+        });
+        Lists {
+            inboxes: Topics::watched(INBOX_CAPACITY, watch_inboxes),
+            activity: Topics::watched(ACTIVITY_CAPACITY, watch_activity),
+            push: Arc::default(),
+            bus,
+        }
+    }
+
+    /// An account's inbox event another process told (for the tabs here).
+    pub(super) fn heard_inbox(&self, account: AccountId, event: InboxEvent) {
+        self.inboxes.publish(&account, event);
+    }
+
+    /// A room's activity another process told (for the tabs here).
+    pub(super) fn heard_activity(&self, room: &RoomName, frame: Frame) {
+        self.activity.publish(room, frame);
+    }
+
+    /// Whether a room's activity is to be told: tabs here list it, or other
+    /// processes may have some.
+    fn activity_wanted(&self, room: &RoomName) -> bool {
+        self.bus.is_some() || self.activity.has_listeners(room)
+    }
+
+    fn tell_activity(&self, room: &RoomName, frame: Frame) {
+        if let Some(bus) = &self.bus {
+            bus.publish(activity_channel(room), encode_activity(room, &frame));
+        }
+        self.activity.publish(room, frame);
+    }
+
     pub(super) fn inbox(&self, account: AccountId) -> Inbox {
         self.inboxes.subscribe(account)
     }
@@ -111,9 +164,14 @@ impl Lists {
     }
 
     pub(super) fn tell(&self, account: AccountId, msg: &ServerMsg, change: ListChange) {
-        if self.inboxes.has_listeners(&account) {
-            self.inboxes.publish(&account, InboxEvent { frame: Frame::from(msg.to_json()), change });
+        if self.bus.is_none() && !self.inboxes.has_listeners(&account) {
+            return;
         }
+        let event = InboxEvent { frame: Frame::from(msg.to_json()), change };
+        if let Some(bus) = &self.bus {
+            bus.publish(account_channel(account), encode_inbox(account, &event));
+        }
+        self.inboxes.publish(&account, event);
     }
 
     /// After a commit: one activity frame per room for the tabs listing it (if
@@ -121,7 +179,7 @@ impl Lists {
     /// An edit or a delete stored as the room's event `seq`: the lists listening
     /// move the room's end without counting it unread.
     pub(super) fn announce_change(&self, room: &RoomName, seq: Seq, at: Timestamp) {
-        if self.activity.has_listeners(room) {
+        if self.activity_wanted(room) {
             let msg = ServerMsg::Activity {
                 room: room.clone(),
                 seq,
@@ -130,7 +188,7 @@ impl Lists {
                 read: BTreeMap::new(),
                 change: true,
             };
-            self.activity.publish(room, Frame::from(msg.to_json()));
+            self.tell_activity(room, Frame::from(msg.to_json()));
         }
     }
 
@@ -146,7 +204,7 @@ impl Lists {
                     .collect()
             });
         }
-        if self.activity.has_listeners(room) {
+        if self.activity_wanted(room) {
             let mut mentioned: BTreeMap<String, u32> = BTreeMap::new();
             for name in messages.iter().flat_map(|m| m.mentions.iter()) {
                 *mentioned.entry(name.clone()).or_default() += 1;
@@ -160,7 +218,7 @@ impl Lists {
                 read,
                 change: false,
             };
-            self.activity.publish(room, Frame::from(msg.to_json()));
+            self.tell_activity(room, Frame::from(msg.to_json()));
         }
         for post in posts.iter().filter(|post| post.joined) {
             let entry = RoomEntry {
@@ -176,6 +234,43 @@ impl Lists {
             self.tell(post.account, &ServerMsg::RoomJoined { entry }, ListChange::Joined(room.clone()));
         }
     }
+}
+
+/// A room's activity as a bus message: the room's name, a newline, the frame.
+fn encode_activity(room: &RoomName, frame: &Frame) -> Vec<u8> {
+    format!("{room}\n{}", frame.as_str()).into_bytes()
+}
+
+/// [`encode_activity`]'s message read back.
+pub(super) fn decode_activity(payload: &[u8]) -> Option<(RoomName, Frame)> {
+    let (room, frame) = std::str::from_utf8(payload).ok()?.split_once('\n')?;
+    Some((RoomName::parse_key(room).ok()?, Frame::from(frame.to_owned())))
+}
+
+/// An account's inbox event as a bus message: the account's id, what it
+/// changes in the list (`=`, `+room`, `-room`) and the frame, a line each.
+fn encode_inbox(account: AccountId, event: &InboxEvent) -> Vec<u8> {
+    let change = match &event.change {
+        ListChange::Nothing => "=".to_owned(),
+        ListChange::Joined(room) => format!("+{room}"),
+        ListChange::Left(room) => format!("-{room}"),
+    };
+    format!("{}\n{change}\n{}", account.0, event.frame.as_str()).into_bytes()
+}
+
+/// [`encode_inbox`]'s message read back.
+pub(super) fn decode_inbox(payload: &[u8]) -> Option<(AccountId, InboxEvent)> {
+    let mut parts = std::str::from_utf8(payload).ok()?.splitn(3, '\n');
+    let account = AccountId(parts.next()?.parse().ok()?);
+    let change = match parts.next()? {
+        "=" => ListChange::Nothing,
+        change => match change.split_at_checked(1)? {
+            ("+", room) => ListChange::Joined(RoomName::parse_key(room).ok()?),
+            ("-", room) => ListChange::Left(RoomName::parse_key(room).ok()?),
+            _ => return None,
+        },
+    };
+    Some((account, InboxEvent { frame: Frame::from(parts.next()?.to_owned()), change }))
 }
 
 /// The task that stores read marks, owned by the hub: [`ReadMarks::close`]

@@ -123,8 +123,10 @@ impl Hub {
         bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let rooms = Registry::default();
-        let lists = lists::Lists::default();
-        let relay = bus.map(|(bus, heard)| Arc::new(relay::Relay::start(bus, heard, rooms.clone(), store.clone())));
+        let lists = lists::Lists::new(bus.as_ref().map(|(bus, _)| bus.clone()));
+        let relay = bus.map(|(bus, heard)| {
+            Arc::new(relay::Relay::start(bus, heard, (rooms.clone(), lists.clone()), store.clone()))
+        });
         let (poster, posts, changes) =
             post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone(), relay.clone());
         let reads = lists::ReadMarks::start(store.clone(), lists.clone());
@@ -294,6 +296,15 @@ impl Hub {
     /// needs its room's newest seq first ([`Hub::join_from`]).
     pub fn is_relayed(&self) -> bool {
         self.inner.relay.is_some()
+    }
+
+    /// With a bus: waits (a moment at most) until what this process listens
+    /// to for its connections is listened to on the bus too, so that what
+    /// other processes tell from then on comes here. Nothing without one.
+    pub async fn settled(&self) {
+        if let Some(relay) = &self.inner.relay {
+            relay.settled().await;
+        }
     }
 
     /// Hands each commit's messages to Web Push from now on.

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use app::protocol::{Seq, ServerMsg};
 use app::room_name::RoomName;
 
+use super::lists::Lists;
 use super::room::{Frame, Room};
 use super::{Registry, SharedStore};
 use crate::bus::{Bus, BusEvent};
@@ -32,6 +33,8 @@ use crate::bus::{Bus, BusEvent};
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
 /// How often gaps that waited are looked at.
 const GAP_TICK: Duration = Duration::from_millis(25);
+/// Longest a join waits for its subscriptions to take effect on the bus.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(1);
 /// Most events read from the store for one gap at a time.
 const FILL_LIMIT: u32 = 1000;
 
@@ -75,9 +78,14 @@ pub(super) struct Relay {
 }
 
 impl Relay {
-    pub(super) fn start(bus: Bus, heard: mpsc::Receiver<BusEvent>, registry: Registry, store: SharedStore) -> Self {
+    pub(super) fn start(
+        bus: Bus,
+        heard: mpsc::Receiver<BusEvent>,
+        (registry, lists): (Registry, Lists),
+        store: SharedStore,
+    ) -> Self {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(heard, registry, store, stop.clone()));
+        let task = tokio::spawn(run(heard, (registry, lists), store, stop.clone()));
         Relay { bus, stop, task: Mutex::new(Some(task)) }
     }
 
@@ -97,6 +105,12 @@ impl Relay {
         self.bus.unsubscribe(channel(room));
     }
 
+    /// Waits until the subscriptions asked for so far are in effect (at most
+    /// [`SETTLE_PATIENCE`]: with Redis away, joins go on and the checks repair).
+    pub(super) async fn settled(&self) {
+        self.bus.settled(SETTLE_PATIENCE).await;
+    }
+
     pub(super) async fn close(&self) {
         self.stop.cancel();
         let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -109,7 +123,12 @@ impl Relay {
     }
 }
 
-async fn run(mut heard: mpsc::Receiver<BusEvent>, registry: Registry, store: SharedStore, stop: CancellationToken) {
+async fn run(
+    mut heard: mpsc::Receiver<BusEvent>,
+    (registry, lists): (Registry, Lists),
+    store: SharedStore,
+    stop: CancellationToken,
+) {
     // Rooms with events held behind a gap.
     let mut gappy: HashSet<RoomName> = HashSet::new();
     let mut tick = tokio::time::interval(GAP_TICK);
@@ -122,6 +141,18 @@ async fn run(mut heard: mpsc::Receiver<BusEvent>, registry: Registry, store: Sha
             () = stop.cancelled() => return,
             event = heard.recv() => match event {
                 None => return,
+                Some(BusEvent::Message { payload, channel }) if channel.starts_with("chat:account:") => {
+                    match super::lists::decode_inbox(&payload) {
+                        Some((account, event)) => lists.heard_inbox(account, event),
+                        None => tracing::warn!(channel, "a bus message that is not an inbox event; ignored"),
+                    }
+                }
+                Some(BusEvent::Message { payload, channel }) if channel.starts_with("chat:activity:") => {
+                    match super::lists::decode_activity(&payload) {
+                        Some((room, frame)) => lists.heard_activity(&room, frame),
+                        None => tracing::warn!(channel, "a bus message that is not a room's activity; ignored"),
+                    }
+                }
                 Some(BusEvent::Message { payload, channel }) => {
                     let Some((name, frames)) = decode(&payload) else {
                         tracing::warn!(channel, "a bus message that is not a room's events; ignored");

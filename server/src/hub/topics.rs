@@ -16,29 +16,53 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
+/// Told when a key gets its first listener (`true`) and loses its last
+/// (`false`), under the topics' lock (so in order): with a bus, a process
+/// listens there to the keys its own connections listen to.
+pub type Watch<K> = Arc<dyn Fn(&K, bool) + Send + Sync>;
+
 pub struct Topics<K, T> {
     channels: Arc<Mutex<HashMap<K, broadcast::Sender<T>>>>,
     /// Events a slow listener may fall behind by before it is told it lagged
     /// (and re-reads what it lists). Each channel allocates this many slots
     /// when it is created.
     capacity: usize,
+    watch: Option<Watch<K>>,
 }
 
 impl<K, T> Clone for Topics<K, T> {
     fn clone(&self) -> Self {
-        Topics { channels: self.channels.clone(), capacity: self.capacity }
+        Topics { channels: self.channels.clone(), capacity: self.capacity, watch: self.watch.clone() }
     }
 }
 
 impl<K: Eq + Hash + Clone, T: Clone + Send + 'static> Topics<K, T> {
+    #[cfg(test)]
     pub fn with_capacity(capacity: usize) -> Self {
-        Topics { channels: Arc::default(), capacity }
+        Topics { channels: Arc::default(), capacity, watch: None }
+    }
+
+    /// Topics whose keys' first and last listeners `watch` is told of.
+    pub fn watched(capacity: usize, watch: Option<Watch<K>>) -> Self {
+        Topics { channels: Arc::default(), capacity, watch }
     }
 
     /// Listens to `key` until the returned subscription is dropped.
     pub fn subscribe(&self, key: K) -> Subscription<K, T> {
         let capacity = self.capacity;
-        let receiver = self.channels().entry(key.clone()).or_insert_with(|| broadcast::channel(capacity).0).subscribe();
+        let mut channels = self.channels();
+        let receiver = match channels.get(&key) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(capacity);
+                channels.insert(key.clone(), sender);
+                if let Some(watch) = &self.watch {
+                    watch(&key, true);
+                }
+                receiver
+            }
+        };
+        drop(channels);
         Subscription { topics: self.clone(), key, events: Some(BroadcastStream::new(receiver)) }
     }
 
@@ -102,6 +126,9 @@ impl<K: Eq + Hash + Clone, T: Clone + Send + 'static> Drop for Subscription<K, T
         drop(self.events.take());
         if channels.get(&self.key).is_some_and(|sender| sender.receiver_count() == 0) {
             channels.remove(&self.key);
+            if let Some(watch) = &self.topics.watch {
+                watch(&self.key, false);
+            }
         }
     }
 }

@@ -215,6 +215,8 @@ where
         let room = self.context.room.clone();
         // Subscribed already (by the join): whatever is posted from here on is in
         // the membership's queue, so the store read below cannot miss anything.
+        // (With other processes: once the bus has the room's subscription too.)
+        self.context.hub.settled().await;
         let latest = match self.context.hub.store().last_seq(&room).await {
             Ok(latest) => latest,
             Err(error) => {
@@ -248,6 +250,8 @@ where
         let list = match &self.context.author {
             Some(author) => match ListFeed::start(&self.context.hub, author.id, self.context.room.clone()).await {
                 Ok((feed, rooms)) => {
+                    // The list's channels on the bus too, before the list is sent.
+                    self.context.hub.settled().await;
                     if self.writer.send(&rooms).await.is_err() {
                         return None;
                     }
