@@ -50,7 +50,7 @@ async fn main() -> ExitCode {
     tracing::info!("chat listening on http://{addr}/chat/");
 
     let bus = match &config.bus {
-        Some(url) => match server::bus::Bus::connect(url).await {
+        Some(url) => match server::bus::Bus::connect(url, &config.database.namespace()).await {
             Ok(bus) => {
                 tracing::info!(bus = %url, "on the bus to the other processes");
                 Some(bus)

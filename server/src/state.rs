@@ -63,6 +63,7 @@ impl AppState {
         let hub = Hub::on_bus(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy, bus);
         let pusher = Pusher::start(&hub, push, settings.push.clone());
         let accounts = Accounts::new(accounts, policy.clone());
+        hub.join_sign_outs(&accounts);
         let files = crate::files::Files::new(blobs, store, accounts.clone(), &policy);
         AppState {
             leptos_options,

@@ -29,7 +29,7 @@ async fn nodes(n: usize) -> (Vec<TestServer>, tempfile::TempDir) {
     let mut nodes = Vec::new();
     for _ in 0..n {
         let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
-        let bus = Bus::connect(&redis_url()).await.expect("Redis is reachable");
+        let bus = Bus::connect(&redis_url(), &database.namespace()).await.expect("Redis is reachable");
         nodes.push(TestServer::start_node(database.open().await.unwrap(), settings.clone(), Some(bus)).await);
     }
     (nodes, files)
@@ -145,4 +145,26 @@ async fn a_room_list_follows_what_happens_on_other_servers() {
     bobs.say("again").await;
     let next = laptop.recv_list().await;
     assert!(matches!(next, ServerMsg::Activity { seq: Seq(2), .. }), "{next:?}");
+}
+
+/// Signing out through one server closes that session's sockets on the
+/// others, and none of them takes its cookie any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_out_on_one_server_ends_the_session_on_the_others() {
+    let (nodes, _files) = nodes(2).await;
+    let ada = support::person(&nodes[0], "Ada").await;
+    // The session is read (and cached) by the second server first.
+    let mut socket = tab(&nodes[1], &ada, "tea").await;
+    let page = support::get(nodes[1].addr, "/chat/tea/", Some(&ada.cookie)).await;
+    assert!(page.body.contains("Signed in as"), "signed in on the second server first");
+
+    let reply = support::post_form(nodes[0].addr, "/api/sign-out", &[("next", "/chat/tea/")], Some(&ada.cookie)).await;
+    assert_eq!(reply.status, 302);
+    match socket.recv_chat().await {
+        ServerMsg::Error { error: app::protocol::ChatError::SignedOut, .. } => {}
+        other => panic!("expected signed_out, got {other:?}"),
+    }
+    assert_eq!(socket.closed().await, Some(1008));
+    let page = support::get(nodes[1].addr, "/chat/tea/", Some(&ada.cookie)).await;
+    assert!(!page.body.contains("Signed in as"), "the second server forgot the session");
 }

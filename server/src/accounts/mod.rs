@@ -58,7 +58,13 @@ struct Inner {
     last_sweep: AtomicI64,
     /// Sessions read lately, so each request does not read them again.
     cache: cache::SessionCache,
+    /// With other processes: tells them of a session that ended here (they
+    /// forget it and close its sockets: [`Accounts::ended_elsewhere`]).
+    tell_ended: std::sync::OnceLock<TellEnded>,
 }
+
+/// Told the hash of a session's token that ended here.
+pub type TellEnded = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Expired sessions are removed at most this often (each sweep is a write that
 /// waits in line with the messages' commits).
@@ -85,6 +91,7 @@ impl Accounts {
                 )),
                 last_sweep: AtomicI64::new(0),
                 cache: cache::SessionCache::default(),
+                tell_ended: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -172,7 +179,29 @@ impl Accounts {
         // the store and finds no session.
         self.inner.cache.forget(&key.0);
         self.inner.sockets.end(&key);
+        self.tell_ended(&key.0);
         Ok(())
+    }
+
+    /// Several processes: `tell` is how this one tells the others of a
+    /// session that ended here.
+    pub fn tell_ended_with(&self, tell: TellEnded) {
+        if self.inner.tell_ended.set(tell).is_err() {
+            tracing::warn!("sign-outs were given a second way to other processes; the first stays");
+        }
+    }
+
+    /// A session (by the hash of its token) ended in another process: forgotten
+    /// here, and its sockets here closed.
+    pub fn ended_elsewhere(&self, hash: &str) {
+        self.inner.cache.forget(hash);
+        self.inner.sockets.end(&SessionKey(hash.to_owned()));
+    }
+
+    fn tell_ended(&self, hash: &str) {
+        if let Some(tell) = self.inner.tell_ended.get() {
+            tell(hash);
+        }
     }
 
     /// Deactivates the account: it cannot sign in again, and every session of
@@ -181,6 +210,7 @@ impl Accounts {
         let ended = self.inner.store.deactivate(account, now_ms()).await.map_err(unavailable)?;
         for hash in ended {
             self.inner.cache.forget(&hash);
+            self.tell_ended(&hash);
             self.inner.sockets.end(&SessionKey(hash));
         }
         tracing::info!(account = account.0, "account deactivated");

@@ -14,7 +14,8 @@
 //!   its rooms with the database (whatever was published meanwhile is lost).
 //!
 //! Each process's messages carry its bus's id, so that it does not hear its
-//! own back. Both tasks are owned here and end with [`Bus::close`].
+//! own back; every channel is named within the deployment's namespace, so
+//! that deployments sharing one Redis never hear each other. Both tasks are owned here and end with [`Bus::close`].
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +67,8 @@ pub struct Bus {
 struct Inner {
     /// Put before every payload this bus publishes (random: one per process).
     origin: u64,
+    /// Put before every channel's name: `<namespace>:`.
+    prefix: String,
     publish: mpsc::Sender<(String, Vec<u8>)>,
     /// Requests for the subscriber task, served in order.
     changes: mpsc::UnboundedSender<Request>,
@@ -78,7 +81,8 @@ impl Bus {
     /// Connects to Redis at `url` (failing if it cannot now: a server started
     /// with a bus it cannot reach says so at once) and starts the publisher
     /// and the subscriber; returns what the subscriber hears.
-    pub async fn connect(url: &str) -> Result<(Bus, mpsc::Receiver<BusEvent>), BusError> {
+    pub async fn connect(url: &str, namespace: &str) -> Result<(Bus, mpsc::Receiver<BusEvent>), BusError> {
+        let prefix = format!("{namespace}:");
         let client = redis::Client::open(url)?;
         let publisher = client.get_multiplexed_async_connection().await?;
         let pubsub = client.get_async_pubsub().await?;
@@ -89,9 +93,16 @@ impl Bus {
         let origin = origin();
         let tasks = vec![
             tokio::spawn(publish_all(client.clone(), publisher, queue, stop.clone())),
-            tokio::spawn(subscribe_all(client, pubsub, (change_requests, origin), events, stop.clone())),
+            tokio::spawn(subscribe_all(
+                client,
+                pubsub,
+                (change_requests, origin, prefix.clone()),
+                events,
+                stop.clone(),
+            )),
         ];
-        let inner = Inner { origin, publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
+        let inner =
+            Inner { origin, prefix, publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
         Ok((Bus { inner: Arc::new(inner) }, heard))
     }
 
@@ -102,7 +113,7 @@ impl Bus {
         let mut framed = Vec::with_capacity(8 + payload.len());
         framed.extend_from_slice(&self.inner.origin.to_le_bytes());
         framed.extend_from_slice(&payload);
-        if self.inner.publish.try_send((channel, framed)).is_err() {
+        if self.inner.publish.try_send((format!("{}{channel}", self.inner.prefix), framed)).is_err() {
             let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
@@ -116,11 +127,11 @@ impl Bus {
     }
 
     pub fn subscribe(&self, channel: String) {
-        let _ = self.inner.changes.send(Request::Subscribe(channel));
+        let _ = self.inner.changes.send(Request::Subscribe(format!("{}{channel}", self.inner.prefix)));
     }
 
     pub fn unsubscribe(&self, channel: String) {
-        let _ = self.inner.changes.send(Request::Unsubscribe(channel));
+        let _ = self.inner.changes.send(Request::Unsubscribe(format!("{}{channel}", self.inner.prefix)));
     }
 
     /// Waits until every subscription asked for before this call is in
@@ -178,7 +189,7 @@ async fn publish_all(
 async fn subscribe_all(
     client: redis::Client,
     pubsub: redis::aio::PubSub,
-    (mut changes, origin): (mpsc::UnboundedReceiver<Request>, u64),
+    (mut changes, origin, prefix): (mpsc::UnboundedReceiver<Request>, u64, String),
     events: mpsc::Sender<BusEvent>,
     stop: CancellationToken,
 ) {
@@ -215,8 +226,9 @@ async fn subscribe_all(
                     if u64::from_le_bytes(*from) == origin {
                         continue;
                     }
+                    let channel = message.get_channel_name();
                     let event = BusEvent::Message {
-                        channel: message.get_channel_name().to_owned(),
+                        channel: channel.strip_prefix(prefix.as_str()).unwrap_or(channel).to_owned(),
                         payload: payload.to_vec(),
                     };
                     if events.send(event).await.is_err() {

@@ -48,8 +48,8 @@ async fn publish_until_heard(
 #[tokio::test]
 async fn what_one_process_publishes_another_subscribed_hears_until_it_unsubscribes() {
     let url = redis_url();
-    let (a, _) = Bus::connect(&url).await.unwrap();
-    let (b, mut heard) = Bus::connect(&url).await.unwrap();
+    let (a, _) = Bus::connect(&url, "test").await.unwrap();
+    let (b, mut heard) = Bus::connect(&url, "test").await.unwrap();
     let (room, marker) = (channel("room"), channel("marker"));
     b.subscribe(room.clone());
     b.subscribe(marker.clone());
@@ -80,8 +80,8 @@ async fn what_one_process_publishes_another_subscribed_hears_until_it_unsubscrib
 #[tokio::test]
 async fn a_killed_subscription_comes_back_subscribed_and_says_so() {
     let url = redis_url();
-    let (a, _) = Bus::connect(&url).await.unwrap();
-    let (b, mut heard) = Bus::connect(&url).await.unwrap();
+    let (a, _) = Bus::connect(&url, "test").await.unwrap();
+    let (b, mut heard) = Bus::connect(&url, "test").await.unwrap();
     let room = channel("room");
     b.subscribe(room.clone());
     publish_until_heard(&a, &room, b"before", &mut heard).await;

@@ -298,6 +298,23 @@ impl Hub {
         self.inner.relay.is_some()
     }
 
+    /// With other processes: ties sign-outs together both ways. `tell` is
+    /// set on the accounts to tell the others of one here, `then` is what one
+    /// there does here. Nothing without a bus.
+    pub fn join_sign_outs(&self, accounts: &crate::accounts::Accounts) {
+        let Some(relay) = &self.inner.relay else { return };
+        // Weak: the relay holds the accounts (below), and the two must not
+        // keep each other alive.
+        let to_others = Arc::downgrade(relay);
+        accounts.tell_ended_with(Arc::new(move |hash: &str| {
+            if let Some(relay) = to_others.upgrade() {
+                relay.session_ended(hash);
+            }
+        }));
+        let here = accounts.clone();
+        relay.when_session_ended(Arc::new(move |hash: &str| here.ended_elsewhere(hash)));
+    }
+
     /// With a bus: waits (a moment at most) until what this process listens
     /// to for its connections is listened to on the bus too, so that what
     /// other processes tell from then on comes here. Nothing without one.

@@ -38,6 +38,9 @@ const SETTLE_PATIENCE: Duration = Duration::from_secs(1);
 /// Most events read from the store for one gap at a time.
 const FILL_LIMIT: u32 = 1000;
 
+/// Where sign-outs go (every process listens: they are rare).
+pub const SESSIONS_CHANNEL: &str = "chat:sessions";
+
 /// The room's channel on the bus.
 pub fn channel(room: &RoomName) -> String {
     format!("chat:room:{room}")
@@ -75,7 +78,13 @@ pub(super) struct Relay {
     bus: Bus,
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// What a session that ended in another process does here (set once the
+    /// server's accounts exist).
+    sessions_ended: Arc<std::sync::OnceLock<SessionEnded>>,
 }
+
+/// Told the hash of a session's token that ended in another process.
+pub type SessionEnded = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Relay {
     pub(super) fn start(
@@ -85,8 +94,22 @@ impl Relay {
         store: SharedStore,
     ) -> Self {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(heard, (registry, lists), store, stop.clone()));
-        Relay { bus, stop, task: Mutex::new(Some(task)) }
+        let sessions_ended = Arc::new(std::sync::OnceLock::new());
+        bus.subscribe(SESSIONS_CHANNEL.to_owned());
+        let task = tokio::spawn(run(heard, (registry, lists, sessions_ended.clone()), store, stop.clone()));
+        Relay { bus, stop, task: Mutex::new(Some(task)), sessions_ended }
+    }
+
+    /// Tells the other processes that a session ended here.
+    pub(super) fn session_ended(&self, hash: &str) {
+        self.bus.publish(SESSIONS_CHANNEL.to_owned(), hash.as_bytes().to_vec());
+    }
+
+    /// What to do here when a session ended in another process.
+    pub(super) fn when_session_ended(&self, then: SessionEnded) {
+        if self.sessions_ended.set(then).is_err() {
+            tracing::warn!("sign-outs from other processes were given a second handler; the first stays");
+        }
     }
 
     /// Tells the other processes of a commit's events in `room` (this
@@ -125,7 +148,7 @@ impl Relay {
 
 async fn run(
     mut heard: mpsc::Receiver<BusEvent>,
-    (registry, lists): (Registry, Lists),
+    (registry, lists, sessions_ended): (Registry, Lists, Arc<std::sync::OnceLock<SessionEnded>>),
     store: SharedStore,
     stop: CancellationToken,
 ) {
@@ -141,6 +164,13 @@ async fn run(
             () = stop.cancelled() => return,
             event = heard.recv() => match event {
                 None => return,
+                Some(BusEvent::Message { payload, channel }) if channel == SESSIONS_CHANNEL => {
+                    match (std::str::from_utf8(&payload), sessions_ended.get()) {
+                        (Ok(hash), Some(then)) => then(hash),
+                        (Ok(_), None) => {}
+                        (Err(_), _) => tracing::warn!("a sign-out on the bus that is not text; ignored"),
+                    }
+                }
                 Some(BusEvent::Message { payload, channel }) if channel.starts_with("chat:account:") => {
                     match super::lists::decode_inbox(&payload) {
                         Some((account, event)) => lists.heard_inbox(account, event),
