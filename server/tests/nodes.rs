@@ -168,3 +168,23 @@ async fn signing_out_on_one_server_ends_the_session_on_the_others() {
     let page = support::get(nodes[1].addr, "/chat/tea/", Some(&ada.cookie)).await;
     assert!(!page.body.contains("Signed in as"), "the second server forgot the session");
 }
+
+/// Someone typing on one server shows to the room's people on another (never
+/// stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typing_on_one_server_shows_on_another() {
+    let (nodes, _files) = nodes(2).await;
+    let mut ada = nodes[0].join("typing", "Ada").await;
+    let mut bob = nodes[1].join("typing", "Bob").await;
+    ada.send(&app::protocol::ClientMsg::Typing).await;
+    loop {
+        match bob.recv().await {
+            ServerMsg::Typing { display_name, .. } => {
+                assert_eq!(display_name, "Ada");
+                break;
+            }
+            ServerMsg::Presence { .. } => continue,
+            other => panic!("Bob expected Ada typing, got {other:?}"),
+        }
+    }
+}

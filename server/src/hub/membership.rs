@@ -111,10 +111,16 @@ impl Membership {
     /// Tells the room this person is typing (a reader cannot be).
     pub fn typing(&self, author: &Author) {
         if self.username.is_some() {
-            self.room.publish(&ServerMsg::Typing {
-                username: author.username.clone(),
-                display_name: author.display_name.clone(),
-            });
+            let frame = super::Frame::from(
+                ServerMsg::Typing { username: author.username.clone(), display_name: author.display_name.clone() }
+                    .to_json(),
+            );
+            // The room's members on other processes too (never stored, and
+            // lost with nothing to repair if the bus drops it).
+            if let Some(relay) = &self.hub.inner.relay {
+                relay.publish_notice(self.room.name(), &frame);
+            }
+            self.room.publish_notice(frame);
         }
     }
 

@@ -59,6 +59,19 @@ pub fn encode(room: &RoomName, frames: &[(Seq, Frame)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A notice of a room (typing: never stored, no seq) as a bus message on the
+/// room's channel: `~`, the room's name, a newline, the frame. (A room's name
+/// never starts with `~`.)
+pub fn encode_notice(room: &RoomName, frame: &Frame) -> Vec<u8> {
+    format!("~{room}\n{}", frame.as_str()).into_bytes()
+}
+
+/// [`encode_notice`]'s message read back.
+pub fn decode_notice(payload: &[u8]) -> Option<(RoomName, Frame)> {
+    let (room, frame) = std::str::from_utf8(payload.strip_prefix(b"~")?).ok()?.split_once('\n')?;
+    Some((RoomName::parse_key(room).ok()?, Frame::from(frame.to_owned())))
+}
+
 /// [`encode`]'s message read back; `None` for anything else.
 pub fn decode(payload: &[u8]) -> Option<(RoomName, Vec<(Seq, Frame)>)> {
     let text = std::str::from_utf8(payload).ok()?;
@@ -118,6 +131,11 @@ impl Relay {
         if !frames.is_empty() {
             self.bus.publish(channel(room), encode(room, frames));
         }
+    }
+
+    /// Tells the room's members on the other processes a notice (typing).
+    pub(super) fn publish_notice(&self, room: &RoomName, frame: &Frame) {
+        self.bus.publish(channel(room), encode_notice(room, frame));
     }
 
     pub(super) fn subscribe(&self, room: &RoomName) {
@@ -181,6 +199,13 @@ async fn run(
                     match super::lists::decode_activity(&payload) {
                         Some((room, frame)) => lists.heard_activity(&room, frame),
                         None => tracing::warn!(channel, "a bus message that is not a room's activity; ignored"),
+                    }
+                }
+                Some(BusEvent::Message { payload, .. }) if payload.starts_with(b"~") => {
+                    if let Some((name, frame)) = decode_notice(&payload) {
+                        if let Some(room) = live(&registry, &name) {
+                            room.publish_notice(frame);
+                        }
                     }
                 }
                 Some(BusEvent::Message { payload, channel }) => {
@@ -274,5 +299,9 @@ mod tests {
         for garbage in [&b""[..], b"\xff", b"ops\nseven {}", b"Not A Room!\n1 {}", b"ops\n1"] {
             assert!(decode(garbage).is_none(), "{garbage:?}");
         }
+        let typing = Frame::from(r#"{"typing":{"username":"ada"}}"#.to_owned());
+        let notice = encode_notice(&room, &typing);
+        assert_eq!(decode_notice(&notice), Some((room.clone(), typing)));
+        assert!(decode(&notice).is_none(), "a notice is not taken for events");
     }
 }

@@ -128,7 +128,12 @@ impl Room {
     }
 
     pub(super) fn publish(&self, msg: &ServerMsg) {
-        self.send(RoomEvent::Notice(Frame::from(msg.to_json())));
+        self.publish_notice(Frame::from(msg.to_json()));
+    }
+
+    /// A notice (not an event of the sequence) to every member here.
+    pub(super) fn publish_notice(&self, frame: Frame) {
+        self.send(RoomEvent::Notice(frame));
     }
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<RoomEvent> {
