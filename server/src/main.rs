@@ -9,6 +9,9 @@ use server::{serve, shutdown, AppState};
 #[tokio::main]
 async fn main() -> ExitCode {
     server::memory::return_large_blocks_to_the_system();
+    if std::env::args().nth(1).as_deref() == Some("copy-to-postgres") {
+        return copy_to_postgres(std::env::args().skip(2).collect()).await;
+    }
     let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(ConfigError::Help(usage)) => {
@@ -73,4 +76,62 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+const COPY_USAGE: &str = "\
+Usage: server copy-to-postgres --db FILE --database postgres://… [--files DIR]
+
+Copies everything in the SQLite database FILE (messages, accounts, sessions,
+room lists, reactions, moderation, uploads) and its files into the PostgreSQL
+database, which must be empty (its schema is made first), and the files into
+DIR (default data/files). Stop the server first. In one transaction: a copy
+that fails leaves the PostgreSQL database as it was.";
+
+/// `server copy-to-postgres`: moves an SQLite deployment's data to PostgreSQL.
+async fn copy_to_postgres(args: Vec<String>) -> ExitCode {
+    let (mut db, mut database, mut files) = (None, None, "data/files".to_owned());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            "--db" => &mut db,
+            "--database" => &mut database,
+            "--files" => {
+                match args.next() {
+                    Some(value) => files = value,
+                    None => return usage_error("--files needs a value"),
+                }
+                continue;
+            }
+            "-h" | "--help" => {
+                println!("{COPY_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage_error(&format!("unknown argument `{other}`")),
+        };
+        match args.next() {
+            Some(value) => *slot = Some(value),
+            None => return usage_error(&format!("{arg} needs a value")),
+        }
+    }
+    let (Some(db), Some(database)) = (db, database) else {
+        return usage_error("--db and --database are both needed");
+    };
+    match server::store::copy::sqlite_to_postgres(db.as_ref(), &database, files.as_ref()).await {
+        Ok(copied) => {
+            for (table, rows) in &copied.rows {
+                println!("{table}: {rows} rows");
+            }
+            println!("files: {}", copied.files);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage_error(what: &str) -> ExitCode {
+    eprintln!("error: {what}\n\n{COPY_USAGE}");
+    ExitCode::from(2)
 }

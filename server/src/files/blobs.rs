@@ -72,6 +72,11 @@ impl Blobs {
         self.naming.lock().await
     }
 
+    /// The directory the contents are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the content of `hash` is (or would be).
     pub fn path(&self, hash: &str) -> PathBuf {
         let shard = hash.get(..2).unwrap_or("00");
