@@ -22,6 +22,11 @@ fn redis_url() -> String {
 
 /// `n` servers on one fresh database and one Redis, files in one directory.
 async fn nodes(n: usize) -> (Vec<TestServer>, tempfile::TempDir) {
+    nodes_with(n, None).await
+}
+
+/// [`nodes`], their buses misbehaving as `faults` say.
+async fn nodes_with(n: usize, faults: Option<server::bus::Faults>) -> (Vec<TestServer>, tempfile::TempDir) {
     let url = server::store::fresh_postgres_database().await;
     let files = tempfile::tempdir().unwrap();
     // Room for a burst of posts from one person.
@@ -29,7 +34,8 @@ async fn nodes(n: usize) -> (Vec<TestServer>, tempfile::TempDir) {
     let mut nodes = Vec::new();
     for _ in 0..n {
         let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
-        let bus = Bus::connect(&redis_url(), &database.namespace()).await.expect("Redis is reachable");
+        let bus =
+            Bus::connect_with_faults(&redis_url(), &database.namespace(), faults).await.expect("Redis is reachable");
         nodes.push(TestServer::start_node(database.open().await.unwrap(), settings.clone(), Some(bus)).await);
     }
     (nodes, files)
@@ -186,5 +192,35 @@ async fn typing_on_one_server_shows_on_another() {
             ServerMsg::Presence { .. } => continue,
             other => panic!("Bob expected Ada typing, got {other:?}"),
         }
+    }
+}
+
+/// The bus drops a tenth of what is published, repeats a tenth and swaps a
+/// fifth with the message after it: three people on three servers posting at
+/// once still each see every message once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bus_that_drops_repeats_and_reorders_loses_nothing_and_repeats_nothing() {
+    let faults = server::bus::Faults { drop: 0.1, duplicate: 0.1, reorder: 0.2 };
+    let (nodes, _files) = nodes_with(3, Some(faults)).await;
+    let mut clients = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        clients.push(node.join("chaos", &format!("Person {i}")).await);
+    }
+    let per_person = 30;
+    let total = per_person * clients.len();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                for i in 0..per_person {
+                    client.say(&format!("{} says {i}", client.name)).await;
+                }
+                messages(&mut client, total).await
+            })
+        })
+        .collect();
+    let expected: Vec<u64> = (1..=total as u64).collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), expected, "every seq once, in order, with no hole");
     }
 }

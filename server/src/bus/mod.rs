@@ -24,6 +24,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+
+mod faults;
+pub use faults::Faults;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -82,6 +85,15 @@ impl Bus {
     /// with a bus it cannot reach says so at once) and starts the publisher
     /// and the subscriber; returns what the subscriber hears.
     pub async fn connect(url: &str, namespace: &str) -> Result<(Bus, mpsc::Receiver<BusEvent>), BusError> {
+        Self::connect_with_faults(url, namespace, None).await
+    }
+
+    /// [`Bus::connect`], misbehaving on purpose as `faults` say (tests).
+    pub async fn connect_with_faults(
+        url: &str,
+        namespace: &str,
+        faults: Option<Faults>,
+    ) -> Result<(Bus, mpsc::Receiver<BusEvent>), BusError> {
         let prefix = format!("{namespace}:");
         let client = redis::Client::open(url)?;
         let publisher = client.get_multiplexed_async_connection().await?;
@@ -92,7 +104,7 @@ impl Bus {
         let stop = CancellationToken::new();
         let origin = origin();
         let tasks = vec![
-            tokio::spawn(publish_all(client.clone(), publisher, queue, stop.clone())),
+            tokio::spawn(publish_all(client.clone(), publisher, (queue, faults), stop.clone())),
             tokio::spawn(subscribe_all(
                 client,
                 pubsub,
@@ -159,26 +171,33 @@ impl Bus {
 async fn publish_all(
     client: redis::Client,
     mut connection: redis::aio::MultiplexedConnection,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    (mut queue, faults): (mpsc::Receiver<(String, Vec<u8>)>, Option<Faults>),
     stop: CancellationToken,
 ) {
+    let mut mischief = faults.map(faults::Mischief::new);
     loop {
-        let (channel, payload) = tokio::select! {
+        let next = tokio::select! {
             () = stop.cancelled() => return,
             next = queue.recv() => match next {
                 Some(next) => next,
                 None => return,
             },
         };
-        let sent: redis::RedisResult<i64> =
-            redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut connection).await;
-        if let Err(error) = sent {
-            // This one is lost (the others fill it from the database); the
-            // next goes on a new connection.
-            tracing::warn!(%error, "publishing on the bus failed; connecting again");
-            match reconnect(&stop, || client.get_multiplexed_async_connection()).await {
-                Some(fresh) => connection = fresh,
-                None => return,
+        let out = match &mut mischief {
+            Some(mischief) => mischief.apply(next),
+            None => vec![next],
+        };
+        for (channel, payload) in out {
+            let sent: redis::RedisResult<i64> =
+                redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut connection).await;
+            if let Err(error) = sent {
+                // This one is lost (the others fill it from the database); the
+                // next goes on a new connection.
+                tracing::warn!(%error, "publishing on the bus failed; connecting again");
+                match reconnect(&stop, || client.get_multiplexed_async_connection()).await {
+                    Some(fresh) => connection = fresh,
+                    None => return,
+                }
             }
         }
     }
