@@ -224,3 +224,25 @@ async fn a_bus_that_drops_repeats_and_reorders_loses_nothing_and_repeats_nothing
         assert_eq!(task.await.unwrap(), expected, "every seq once, in order, with no hole");
     }
 }
+
+/// A server that stores a message and never publishes it (as one killed between
+/// its commit and its publish): the other server's check of its rooms delivers
+/// it within its interval, with no later message to show the gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_never_published_arrives_by_the_check_of_the_room() {
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    // The first server's bus drops everything it publishes.
+    for drop in [1.0, 0.0] {
+        let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
+        let faults = server::bus::Faults { drop, ..Default::default() };
+        let bus = Bus::connect_with_faults(&redis_url(), &database.namespace(), Some(faults)).await.unwrap();
+        nodes.push(TestServer::start_node(database.open().await.unwrap(), Settings::default(), Some(bus)).await);
+    }
+    let mut ada = nodes[0].join("silent", "Ada").await;
+    let mut bob = nodes[1].join("silent", "Bob").await;
+    ada.say("stored, never told").await;
+    let seen = tokio::time::timeout(server_check() + PATIENCE, messages(&mut bob, 1)).await.expect("it came");
+    assert_eq!(seen, [1]);
+}
