@@ -30,14 +30,21 @@ export class ChatServer {
   /** A database of its own, kept across restarts of this server. */
   readonly db = join(mkdtempSync(join(tmpdir(), "chat-e2e-")), "chat.db");
 
-  private constructor(readonly port: number) {}
+  /**
+   * `store`: the flags that say where it keeps its data instead of its own
+   * SQLite file (several servers on one PostgreSQL database with a bus).
+   */
+  private constructor(
+    readonly port: number,
+    private readonly store: string[] | null = null,
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<ChatServer> {
-    const server = new ChatServer(await freePort());
+  static async start(store: string[] | null = null): Promise<ChatServer> {
+    const server = new ChatServer(await freePort(), store);
     await server.launch();
     return server;
   }
@@ -46,7 +53,7 @@ export class ChatServer {
     const bin = process.env.CHAT_SERVER_BIN;
     if (!bin) throw new Error("CHAT_SERVER_BIN is not set: run the tests through scripts/test.sh");
     this.output = "";
-    const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`, "--db", this.db], {
+    const child = spawn(bin, ["--addr", `127.0.0.1:${this.port}`, ...(this.store ?? ["--db", this.db])], {
       env: {
         ...process.env,
         RUST_LOG: process.env.RUST_LOG ?? "warn,server=info",
