@@ -298,13 +298,13 @@ async fn a_rolling_restart_of_three_processes_loses_no_acknowledged_message() {
             })
         })
         .collect();
-    for i in 0..3 {
-        let process = processes[i].take().unwrap();
+    for slot in processes.iter_mut() {
+        let process = slot.take().unwrap();
         live.lock().unwrap().retain(|a| *a != process.addr);
         process.stop().await;
         let fresh = Process::start(&url, files.path()).await;
         live.lock().unwrap().push(fresh.addr);
-        processes[i] = Some(fresh);
+        *slot = Some(fresh);
     }
     let total = 3 * per_person as u64;
     let mut all_acked = BTreeMap::new();
