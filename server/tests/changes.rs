@@ -89,3 +89,32 @@ async fn only_the_author_changes_a_message_and_a_refusal_changes_nothing() {
     }
     server.shut_down().await;
 }
+
+/// A NUL character in a body (which PostgreSQL's text cannot hold) is stored
+/// as U+FFFD, in a post and in an edit, and the others' posts around it are
+/// stored as sent: on either store (the test command runs this on both).
+#[tokio::test]
+async fn a_nul_in_a_body_is_stored_as_a_replacement_character_and_harms_no_other_post() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("nul", "Ada").await;
+    let mut bob = server.join("nul", "Bob").await;
+    ada.say_as(id("n1"), "a\u{0}b").await;
+    bob.say_as(id("b1"), "plain").await;
+    assert!(answer(&mut bob, "b1").await.is_ok());
+    // Ada's ack and both messages, in whatever order they come.
+    let (mut acked, mut seen) = (false, 0);
+    while !acked || seen < 2 {
+        match ada.recv_delivery().await {
+            ServerMsg::Ack { id, .. } if id.0 == "n1" => acked = true,
+            ServerMsg::Message(message) => seen = message.seq.0,
+            other => panic!("Ada got {other:?}"),
+        }
+    }
+    ada.send(&ClientMsg::Edit { id: id("e1"), seq: Seq(1), body: "c\u{0}d".into() }).await;
+    let (_, edited) = next_change(&mut ada).await;
+    assert_eq!(edited.body, "c\u{FFFD}d");
+    let stored =
+        server.state.hub.store().page(&app::room_name::RoomName::parse("nul").unwrap(), None, 10).await.unwrap();
+    let bodies: Vec<&str> = stored.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["c\u{FFFD}d", "plain"]);
+}

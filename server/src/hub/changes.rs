@@ -54,7 +54,7 @@ impl Hub {
     ) -> Result<Changed, PostError> {
         let author = self.check_with(author, id, Some(&body)).map_err(PostError::Refused)?;
         let mentioned = app::markdown::mentions::mentions(&body);
-        self.change(author, room, target, ChangeKind::Edit { body, mentioned }).await
+        self.change(author, room, target, ChangeKind::Edit { body: super::storable(body), mentioned }).await
     }
 
     /// Deletes `author`'s message `target` in `room` (a tombstone stays).

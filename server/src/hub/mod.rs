@@ -40,6 +40,16 @@ pub use notices::NOTICE_PACE;
 pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
 pub use room::{Frame, Room, RoomEvent};
 
+/// A body as it is stored: a NUL character (which PostgreSQL's text cannot
+/// hold, and no one types) becomes U+FFFD, as an unreadable byte would.
+pub(crate) fn storable(body: String) -> String {
+    if body.contains('\0') {
+        body.replace('\0', "\u{FFFD}")
+    } else {
+        body
+    }
+}
+
 /// How many events a room buffers for its slowest member before that member lags.
 pub const DEFAULT_ROOM_BUFFER: usize = 1024;
 
@@ -245,7 +255,7 @@ impl Hub {
                 author_username: author.username.clone(),
                 // Found here, on the sender's task, not in the writer's commit.
                 mentioned: app::markdown::mentions::mentions(&body),
-                body,
+                body: storable(body),
                 client_id,
                 sent_at: crate::clock::now(),
                 reply: extras.reply,

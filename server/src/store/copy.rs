@@ -121,7 +121,8 @@ pub async fn sqlite_to_postgres(from: &Path, to: &str, files: &Path) -> Result<C
             for (i, (_, kind)) in columns.iter().filter(|(_, k)| *k != Kind::Search).enumerate() {
                 values.push(match kind {
                     Kind::Integer => Value::Integer(row.try_get(i)?),
-                    _ => Value::Text(row.try_get(i)?),
+                    // PostgreSQL's text holds no NUL (SQLite's may).
+                    _ => Value::Text(row.try_get::<Option<String>, _>(i)?.map(crate::hub::storable)),
                 });
             }
             batch.push(values);
