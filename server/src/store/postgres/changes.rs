@@ -18,7 +18,7 @@ use crate::store::{AccountId, ChangeKind, Changed, NewChange, Result};
 impl PgWriter {
     pub(super) async fn apply_change(&mut self, change: NewChange) -> Result<std::result::Result<Changed, ChatError>> {
         let mut tx = self.store.pool().begin().await?;
-        let room_id: Option<i64> = sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1 FOR UPDATE")
+        let room_id: Option<i64> = sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1 FOR NO KEY UPDATE")
             .bind(change.room.as_str())
             .fetch_optional(&mut *tx)
             .await?;

@@ -63,7 +63,7 @@ impl PgStore {
         let row: Option<(i64, Option<i64>, bool)> = sqlx::query_as(
             "SELECT r.id, r.owner_id,
                     EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $2)
-               FROM rooms r WHERE r.name = $1 FOR UPDATE",
+               FROM rooms r WHERE r.name = $1 FOR NO KEY UPDATE",
         )
         .bind(room.as_str())
         .bind(actor.0)

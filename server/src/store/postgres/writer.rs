@@ -203,7 +203,7 @@ async fn lock_rooms(
         ids.extend(made.iter().map(|(id, _)| *id));
     }
     let locked: Vec<(i64, String, i64)> =
-        sqlx::query_as("SELECT id, name, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        sqlx::query_as("SELECT id, name, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await?;
