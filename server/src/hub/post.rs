@@ -135,7 +135,11 @@ impl Delivery {
             relay.publish(name, &frames);
         }
         if let (Some(room), false) = (room, frames.is_empty()) {
-            room.deliver(frames);
+            if room.deliver(frames) {
+                if let Some(relay) = &self.relay {
+                    relay.gap_in(name);
+                }
+            }
         }
     }
 }

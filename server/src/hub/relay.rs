@@ -89,6 +89,8 @@ pub fn decode(payload: &[u8]) -> Option<(RoomName, Vec<(Seq, Frame)>)> {
 /// The relay's task and this process's end of the bus.
 pub(super) struct Relay {
     bus: Bus,
+    /// Rooms whose own commits left events held behind a gap (the task fills them).
+    gaps: mpsc::UnboundedSender<RoomName>,
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
     /// What a session that ended in another process does here (set once the
@@ -108,9 +110,15 @@ impl Relay {
     ) -> Self {
         let stop = CancellationToken::new();
         let sessions_ended = Arc::new(std::sync::OnceLock::new());
+        let (gaps, gapped) = mpsc::unbounded_channel();
         bus.subscribe(SESSIONS_CHANNEL.to_owned());
-        let task = tokio::spawn(run(heard, (registry, lists, sessions_ended.clone()), store, stop.clone()));
-        Relay { bus, stop, task: Mutex::new(Some(task)), sessions_ended }
+        let task = tokio::spawn(run((heard, gapped), (registry, lists, sessions_ended.clone()), store, stop.clone()));
+        Relay { bus, gaps, stop, task: Mutex::new(Some(task)), sessions_ended }
+    }
+
+    /// A room whose events this process delivered left some held behind a gap.
+    pub(super) fn gap_in(&self, room: &RoomName) {
+        let _ = self.gaps.send(room.clone());
     }
 
     /// Tells the other processes that a session ended here.
@@ -165,7 +173,7 @@ impl Relay {
 }
 
 async fn run(
-    mut heard: mpsc::Receiver<BusEvent>,
+    (mut heard, mut gapped): (mpsc::Receiver<BusEvent>, mpsc::UnboundedReceiver<RoomName>),
     (registry, lists, sessions_ended): (Registry, Lists, Arc<std::sync::OnceLock<SessionEnded>>),
     store: SharedStore,
     stop: CancellationToken,
@@ -180,6 +188,9 @@ async fn run(
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
+            Some(room) = gapped.recv() => {
+                gappy.insert(room);
+            }
             event = heard.recv() => match event {
                 None => return,
                 Some(BusEvent::Message { payload, channel }) if channel == SESSIONS_CHANNEL => {
@@ -227,7 +238,8 @@ async fn run(
                     let Some(room) = live(&registry, &name) else { continue };
                     let pending = match room.gap(now) {
                         Some(_) => fill(&room, &store).await,
-                        None => true,
+                        // Not due yet, or nothing held any more.
+                        None => room.waiting(),
                     };
                     if pending {
                         gappy.insert(name);

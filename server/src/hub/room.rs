@@ -104,6 +104,13 @@ impl Room {
         sequence.gap(now)
     }
 
+    /// With a bus: whether events are held behind a gap.
+    pub(super) fn waiting(&self) -> bool {
+        self.sequence
+            .as_ref()
+            .is_some_and(|sequence| sequence.lock().unwrap_or_else(PoisonError::into_inner).gap_due().is_some())
+    }
+
     /// With a bus: the newest seq delivered to the members.
     pub(super) fn delivered(&self) -> Option<Seq> {
         Some(self.sequence.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner).delivered())
