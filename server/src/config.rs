@@ -324,12 +324,6 @@ mod tests {
         assert!(alone.to_string().contains("give --database too"), "{alone}");
         let secret = Database::Postgres { url: "postgres://chat:hunter2@db/chat".into(), files: "f".into() };
         assert!(!secret.describe().contains("hunter2"), "{}", secret.describe());
-        // One deployment's processes share their bus's namespace, whoever they
-        // connect as; another database is another deployment.
-        let other_user = Database::Postgres { url: "postgres://admin@db:5432/chat".into(), files: "g".into() };
-        let other_db = Database::Postgres { url: "postgres://chat:hunter2@db/chat2".into(), files: "f".into() };
-        assert_eq!(secret.namespace(), other_user.namespace());
-        assert_ne!(secret.namespace(), other_db.namespace());
     }
 
     #[test]

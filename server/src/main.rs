@@ -53,7 +53,7 @@ async fn main() -> ExitCode {
     tracing::info!("chat listening on http://{addr}/chat/");
 
     let bus = match &config.bus {
-        Some(url) => match server::bus::Bus::connect(url, &config.database.namespace()).await {
+        Some(url) => match connect_bus(url, opened.push.as_ref()).await {
             Ok(bus) => {
                 tracing::info!(bus = %url, "on the bus to the other processes");
                 Some(bus)
@@ -134,4 +134,13 @@ async fn copy_to_postgres(args: Vec<String>) -> ExitCode {
 fn usage_error(what: &str) -> ExitCode {
     eprintln!("error: {what}\n\n{COPY_USAGE}");
     ExitCode::from(2)
+}
+
+/// The bus, within the deployment's namespace (kept in its database).
+async fn connect_bus(
+    url: &str,
+    store: &dyn server::push::PushStore,
+) -> Result<(server::bus::Bus, tokio::sync::mpsc::Receiver<server::bus::BusEvent>), String> {
+    let namespace = server::bus::namespace(store).await.map_err(|e| e.to_string())?;
+    server::bus::Bus::connect(url, &namespace).await.map_err(|e| e.to_string())
 }

@@ -34,9 +34,10 @@ async fn nodes_with(n: usize, faults: Option<server::bus::Faults>) -> (Vec<TestS
     let mut nodes = Vec::new();
     for _ in 0..n {
         let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
-        let bus =
-            Bus::connect_with_faults(&redis_url(), &database.namespace(), faults).await.expect("Redis is reachable");
-        nodes.push(TestServer::start_node(database.open().await.unwrap(), settings.clone(), Some(bus)).await);
+        let opened = database.open().await.unwrap();
+        let namespace = server::bus::namespace(opened.push.as_ref()).await.unwrap();
+        let bus = Bus::connect_with_faults(&redis_url(), &namespace, faults).await.expect("Redis is reachable");
+        nodes.push(TestServer::start_node(opened, settings.clone(), Some(bus)).await);
     }
     (nodes, files)
 }
@@ -237,8 +238,10 @@ async fn a_message_never_published_arrives_by_the_check_of_the_room() {
     for drop in [1.0, 0.0] {
         let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
         let faults = server::bus::Faults { drop, ..Default::default() };
-        let bus = Bus::connect_with_faults(&redis_url(), &database.namespace(), Some(faults)).await.unwrap();
-        nodes.push(TestServer::start_node(database.open().await.unwrap(), Settings::default(), Some(bus)).await);
+        let opened = database.open().await.unwrap();
+        let namespace = server::bus::namespace(opened.push.as_ref()).await.unwrap();
+        let bus = Bus::connect_with_faults(&redis_url(), &namespace, Some(faults)).await.unwrap();
+        nodes.push(TestServer::start_node(opened, Settings::default(), Some(bus)).await);
     }
     let mut ada = nodes[0].join("silent", "Ada").await;
     let mut bob = nodes[1].join("silent", "Bob").await;

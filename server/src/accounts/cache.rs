@@ -7,7 +7,10 @@
 //! An entry holds until the session expires or signs out here ([`forget`] is
 //! called before that sign-out's sockets are ended, so a socket that finds the
 //! entry is one those sockets include). A process that shares sessions with
-//! others (several nodes) must also forget what another node signed out.
+//! others (several nodes) also forgets what another signed out, as the bus
+//! tells it; the bus may lose that, so there an entry is also re-read from
+//! the store after [`SessionCache::keep_for`] (a sign-out elsewhere then takes
+//! effect here within that time at worst).
 //!
 //! Entries are written inline in the table, with no allocation of their own
 //! (the names in a fixed buffer, the key as its 32 bytes): entries are made
@@ -19,6 +22,7 @@
 //! [`forget`]: SessionCache::forget
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::store::{Account, AccountId};
@@ -30,10 +34,17 @@ const MAX_CACHED: usize = 100_000;
 /// characters, up to 128 bytes); longer (which no valid account has) is not cached.
 const NAMES: usize = 160;
 
-#[derive(Default)]
 pub struct SessionCache {
     /// By the session's key (the hash of its token).
     sessions: Mutex<HashMap<[u8; 32], Entry>>,
+    /// How long (ms) an entry is trusted before it is read again.
+    keep_ms: AtomicI64,
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache { sessions: Mutex::default(), keep_ms: AtomicI64::new(i64::MAX) }
+    }
 }
 
 /// One cached session, every byte of it inside the table.
@@ -41,6 +52,8 @@ struct Entry {
     id: AccountId,
     /// When it expires (ms).
     expires_at: i64,
+    /// Until when it is trusted without reading the store again (ms).
+    fresh_until: i64,
     username_len: u8,
     names_len: u8,
     /// The username, then the display name.
@@ -48,7 +61,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(account: &Account, expires_at: i64) -> Option<Self> {
+    fn new(account: &Account, expires_at: i64, fresh_until: i64) -> Option<Self> {
         let (username, display_name) = (account.username.as_bytes(), account.display_name.as_bytes());
         let len = username.len() + display_name.len();
         if len > NAMES {
@@ -57,7 +70,14 @@ impl Entry {
         let mut names = [0; NAMES];
         names[..username.len()].copy_from_slice(username);
         names[username.len()..len].copy_from_slice(display_name);
-        Some(Entry { id: account.id, expires_at, username_len: username.len() as u8, names_len: len as u8, names })
+        Some(Entry {
+            id: account.id,
+            expires_at,
+            fresh_until,
+            username_len: username.len() as u8,
+            names_len: len as u8,
+            names,
+        })
     }
 
     fn account(&self) -> Account {
@@ -88,11 +108,20 @@ impl SessionCache {
     pub fn get(&self, key: &str, now: i64) -> Option<(Account, i64)> {
         let slot = slot(key)?;
         let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.get(&slot).filter(|entry| entry.expires_at > now).map(|entry| (entry.account(), entry.expires_at))
+        sessions
+            .get(&slot)
+            .filter(|entry| entry.expires_at > now && entry.fresh_until > now)
+            .map(|entry| (entry.account(), entry.expires_at))
+    }
+
+    /// Several processes: trust an entry for `ms` only, then read it again.
+    pub fn keep_for(&self, ms: i64) {
+        self.keep_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn put(&self, key: &str, account: &Account, expires_at: i64, now: i64) {
-        let (Some(slot), Some(entry)) = (slot(key), Entry::new(account, expires_at)) else {
+        let fresh_until = now.saturating_add(self.keep_ms.load(Ordering::Relaxed));
+        let (Some(slot), Some(entry)) = (slot(key), Entry::new(account, expires_at, fresh_until)) else {
             return;
         };
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
@@ -122,6 +151,15 @@ mod tests {
 
     const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     const OTHER: &str = "f0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn with_other_processes_an_entry_is_read_again_after_a_while() {
+        let cache = SessionCache::default();
+        cache.keep_for(30_000);
+        cache.put(KEY, &ada(), 1_000_000, 0);
+        assert!(cache.get(KEY, 29_999).is_some());
+        assert!(cache.get(KEY, 30_000).is_none(), "read from the store again");
+    }
 
     #[test]
     fn a_session_is_known_until_it_expires_or_is_forgotten() {

@@ -63,6 +63,10 @@ struct Inner {
     tell_ended: std::sync::OnceLock<TellEnded>,
 }
 
+/// With other processes: how long a session read from the store is trusted
+/// before it is read again (a sign-out the bus lost takes effect within it).
+const SESSION_RECHECK_MS: i64 = 30_000;
+
 /// Told the hash of a session's token that ended here.
 pub type TellEnded = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -186,6 +190,8 @@ impl Accounts {
     /// Several processes: `tell` is how this one tells the others of a
     /// session that ended here.
     pub fn tell_ended_with(&self, tell: TellEnded) {
+        // The bus may lose a sign-out: sessions are read again every half minute.
+        self.inner.cache.keep_for(SESSION_RECHECK_MS);
         if self.inner.tell_ended.set(tell).is_err() {
             tracing::warn!("sign-outs were given a second way to other processes; the first stays");
         }

@@ -14,8 +14,9 @@
 //!   its rooms with the database (whatever was published meanwhile is lost).
 //!
 //! Each process's messages carry its bus's id, so that it does not hear its
-//! own back; every channel is named within the deployment's namespace, so
-//! that deployments sharing one Redis never hear each other. Both tasks are owned here and end with [`Bus::close`].
+//! own back; every channel is named within the deployment's namespace
+//! ([`namespace`], kept in its database), so that deployments sharing one
+//! Redis never hear each other. Both tasks are owned here and end with [`Bus::close`].
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -265,6 +266,15 @@ async fn subscribe_all(
             },
         }
     }
+}
+
+/// The deployment's namespace on the bus: made once, at random, and kept in
+/// its database (so every process of it has the same, however each spells
+/// the database's address, and another deployment on the same Redis another).
+pub async fn namespace(store: &dyn crate::push::PushStore) -> crate::store::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the system has randomness");
+    store.server_key("bus_namespace", format!("chat-{}", hex::encode(bytes))).await
 }
 
 /// A random id for this process's bus.

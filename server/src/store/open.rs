@@ -28,27 +28,6 @@ impl Database {
         }
     }
 
-    /// What several processes of one deployment share and another deployment
-    /// does not: the name their bus's channels are kept apart by. For
-    /// PostgreSQL, from its host, port and database (the same for every
-    /// process however each writes its address's other parts).
-    pub fn namespace(&self) -> String {
-        use sha2::Digest;
-        let place = match self {
-            Database::Sqlite(path) => format!("sqlite:{}", path.display()),
-            Database::Postgres { url, .. } => match url::Url::parse(url) {
-                Ok(parsed) => format!(
-                    "postgres:{}:{}{}",
-                    parsed.host_str().unwrap_or("localhost"),
-                    parsed.port().unwrap_or(5432),
-                    parsed.path()
-                ),
-                Err(_) => url.clone(),
-            },
-        };
-        format!("chat-{}", &hex::encode(sha2::Sha256::digest(place.as_bytes()))[..12])
-    }
-
     /// Where it is, for the log: a PostgreSQL address without its password.
     pub fn describe(&self) -> String {
         match self {
