@@ -201,14 +201,23 @@ impl PgStore {
         let mut tx = self.pool().begin().await?;
         // Moved, never back, never past the room's newest seq; with the counts
         // left after the new position, in the same statement.
+        // The rows locked in (account, room) order first, as the writer's
+        // statements take them: no deadlock with a commit of the same rooms.
         let moved: Vec<(i64, i64, String, i64, i64, i64)> = sqlx::query_as(
-            "WITH moved AS (
-                 UPDATE memberships SET read_seq = LEAST(u.seq, r.last_seq)
+            "WITH locked AS (
+                 SELECT m.account_id, m.room_id, r.name, LEAST(u.seq, r.last_seq) AS seq
                    FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u (account, room, seq)
                    JOIN rooms AS r ON r.name = u.room
-                  WHERE memberships.account_id = u.account AND memberships.room_id = r.id
-                    AND memberships.read_seq < LEAST(u.seq, r.last_seq)
-                 RETURNING memberships.account_id, memberships.room_id, r.name, memberships.read_seq
+                   JOIN memberships m ON m.account_id = u.account AND m.room_id = r.id
+                  ORDER BY m.account_id, m.room_id
+                    FOR NO KEY UPDATE OF m
+             ),
+             moved AS (
+                 UPDATE memberships SET read_seq = l.seq
+                   FROM locked l
+                  WHERE memberships.account_id = l.account_id AND memberships.room_id = l.room_id
+                    AND memberships.read_seq < l.seq
+                 RETURNING memberships.account_id, memberships.room_id, l.name, memberships.read_seq
              )
              SELECT w.account_id, w.room_id, w.name, w.read_seq,
                     (SELECT count(*) FROM mentions x

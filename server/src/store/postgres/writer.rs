@@ -360,8 +360,12 @@ async fn authors_join(
     if authors.is_empty() {
         return Ok(Vec::new());
     }
+    // In (account, room) order, as every statement that locks memberships
+    // takes them: two transactions never hold one the other waits for.
+    let mut ordered: Vec<_> = authors.iter().collect();
+    ordered.sort_unstable_by_key(|(key, _)| **key);
     let (mut accounts, mut rooms, mut ats, mut seqs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for ((account, room), (seq, at, _)) in authors {
+    for ((account, room), (seq, at, _)) in ordered {
         accounts.push(*account);
         rooms.push(*room);
         ats.push(*at);
@@ -384,9 +388,16 @@ async fn authors_join(
     .fetch_all(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE memberships SET read_seq = GREATEST(memberships.read_seq, u.seq)
-           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u (account, room, seq)
-          WHERE memberships.account_id = u.account AND memberships.room_id = u.room",
+        "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u (account, room, seq)),
+              locked AS (
+                  SELECT m.account_id, m.room_id, u.seq FROM memberships m
+                    JOIN u ON m.account_id = u.account AND m.room_id = u.room
+                   ORDER BY m.account_id, m.room_id
+                     FOR NO KEY UPDATE OF m
+              )
+         UPDATE memberships SET read_seq = GREATEST(memberships.read_seq, l.seq)
+           FROM locked l
+          WHERE memberships.account_id = l.account_id AND memberships.room_id = l.room_id",
     )
     .bind(&accounts)
     .bind(&rooms)
