@@ -65,6 +65,12 @@ async fn main() -> ExitCode {
         },
         None => None,
     };
+    if bus.is_none() && matches!(config.database, server::store::Database::Postgres { .. }) {
+        tracing::warn!(
+            "PostgreSQL without --bus: right for one process; with several, each delivers only its own \
+             members' messages live (the others' come with a reload)"
+        );
+    }
     let state = AppState::build_on_bus(leptos_options, opened, &config.settings, bus);
     match serve(listener, state, shutdown::signal()).await {
         Ok(()) => {

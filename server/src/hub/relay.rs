@@ -269,20 +269,21 @@ async fn fill(room: &Room, store: &SharedStore) -> bool {
     }
 }
 
-/// Compares every room here with the store and fills what is behind. One
-/// look-up per room with members here, every [`CHECK_EVERY`].
+/// Compares every room here with the store (one query for all of them) and
+/// fills what is behind, every [`CHECK_EVERY`].
 async fn check_all(registry: &Registry, store: &SharedStore, gappy: &mut HashSet<RoomName>) {
     let rooms: Vec<Arc<Room>> = registry.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
-    for room in rooms {
-        let Some(delivered) = room.delivered() else { continue };
-        match store.last_seq(room.name()).await {
-            Ok(last) if last > delivered => {
-                if fill(&room, store).await {
-                    gappy.insert(room.name().clone());
-                }
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, room = %room.name(), "comparing a room with the store failed"),
+    let names: Vec<RoomName> = rooms.iter().map(|room| room.name().clone()).collect();
+    let lasts = match store.last_seqs(&names).await {
+        Ok(lasts) => lasts,
+        Err(error) => {
+            tracing::warn!(%error, rooms = names.len(), "comparing the rooms here with the store failed");
+            return;
+        }
+    };
+    for (room, last) in rooms.iter().zip(lasts) {
+        if room.delivered().is_some_and(|delivered| last > delivered) && fill(room, store).await {
+            gappy.insert(room.name().clone());
         }
     }
 }

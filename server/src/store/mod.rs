@@ -260,6 +260,18 @@ pub trait Store: Send + Sync + 'static {
     /// The room's newest seq (0 for a room with no messages).
     fn last_seq<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Seq>>;
 
+    /// The newest seq of each of `rooms` (0 for one with no messages), in
+    /// their order; one query where the store can.
+    fn last_seqs<'a>(&'a self, rooms: &'a [RoomName]) -> BoxFuture<'a, Result<Vec<Seq>>> {
+        Box::pin(async move {
+            let mut seqs = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                seqs.push(self.last_seq(room).await?);
+            }
+            Ok(seqs)
+        })
+    }
+
     /// The account's room list, newest activity first.
     fn room_list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<RoomEntry>>>;
 

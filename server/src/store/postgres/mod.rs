@@ -230,6 +230,19 @@ impl Store for PgStore {
         self.select_last_seq(room).boxed()
     }
 
+    fn last_seqs<'a>(&'a self, rooms: &'a [RoomName]) -> BoxFuture<'a, Result<Vec<Seq>>> {
+        async move {
+            let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+            let found: Vec<(String, i64)> = sqlx::query_as("SELECT name, last_seq FROM rooms WHERE name = ANY($1)")
+                .bind(&names)
+                .fetch_all(&self.pool)
+                .await?;
+            let found: HashMap<String, i64> = found.into_iter().collect();
+            Ok(rooms.iter().map(|room| Seq(found.get(room.as_str()).copied().unwrap_or(0) as u64)).collect())
+        }
+        .boxed()
+    }
+
     fn standing<'a>(
         &'a self,
         room: &'a RoomName,

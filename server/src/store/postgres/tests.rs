@@ -85,6 +85,8 @@ async fn a_batch_is_stored_in_order_and_read_back_as_pages_and_events() {
     assert!(appended.iter().all(|a| !a.duplicate));
     assert_eq!(store.select_last_seq(&room("a")).await.unwrap(), Seq(2));
     assert_eq!(store.select_last_seq(&room("nowhere")).await.unwrap(), Seq(0));
+    let lasts = crate::store::Store::last_seqs(&store, &[room("a"), room("nowhere"), room("b")]).await.unwrap();
+    assert_eq!(lasts, [Seq(2), Seq(0), Seq(1)], "one query, in the order asked");
     let page = store.select_page(&room("a"), None, 50).await.unwrap();
     let bodies: Vec<_> = page.iter().map(|m| (m.seq.0, m.body.as_str(), m.author.as_str())).collect();
     assert_eq!(bodies, [(1, "a1", "Author 1"), (2, "a2", "Author 2")]);
