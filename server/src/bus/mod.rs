@@ -257,7 +257,7 @@ async fn subscribe_all(
                 }
                 None => {
                     tracing::warn!("the bus's subscription was lost; connecting again");
-                    let Some(fresh) = resubscribe(&client, &channels, &stop).await else { return };
+                    let Some(fresh) = resubscribe(&client, &mut channels, &mut changes, &stop).await else { return };
                     (sink, stream) = fresh.split();
                     if events.send(BusEvent::Reconnected).await.is_err() {
                         return;
@@ -285,19 +285,52 @@ fn origin() -> u64 {
 }
 
 /// A new pub/sub connection subscribed to `channels` (`None` once stopping).
+/// Between attempts it goes on taking the hub's requests: (un)subscriptions
+/// change the set it will subscribe to, and `Settled` is answered at once
+/// (with Redis away nothing is in effect, and waiting would only hold joins
+/// up; the checks repair once it is back).
 async fn resubscribe(
     client: &redis::Client,
-    channels: &HashSet<String>,
+    channels: &mut HashSet<String>,
+    changes: &mut mpsc::UnboundedReceiver<Request>,
     stop: &CancellationToken,
 ) -> Option<redis::aio::PubSub> {
-    reconnect(stop, || async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        for channel in channels {
-            pubsub.subscribe(channel).await?;
+    let mut wait = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            for channel in channels.iter() {
+                pubsub.subscribe(channel).await?;
+            }
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match tokio::time::timeout(MAX_BACKOFF, attempt).await {
+            Ok(Ok(pubsub)) => return Some(pubsub),
+            Ok(Err(error)) => tracing::debug!(%error, "Redis is not reachable yet"),
+            Err(_) => tracing::debug!("Redis did not answer in time"),
         }
-        Ok(pubsub)
-    })
-    .await
+        let pause = tokio::time::sleep(wait);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                () = &mut pause => break,
+                change = changes.recv() => match change {
+                    None => return None,
+                    Some(Request::Subscribe(channel)) => {
+                        channels.insert(channel);
+                    }
+                    Some(Request::Unsubscribe(channel)) => {
+                        channels.remove(&channel);
+                    }
+                    Some(Request::Settled(done)) => {
+                        let _ = done.send(());
+                    }
+                },
+            }
+        }
+        wait = (wait * 2).min(MAX_BACKOFF);
+    }
 }
 
 /// Tries `attempt` until it succeeds, backing off up to [`MAX_BACKOFF`];

@@ -104,3 +104,78 @@ async fn a_killed_subscription_comes_back_subscribed_and_says_so() {
     a.close().await;
     b.close().await;
 }
+
+/// A TCP relay to Redis that can be cut (every connection closed, new ones
+/// refused) and restored, as Redis going away and coming back looks.
+struct Cuttable {
+    addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Cuttable {
+    async fn to(target: std::net::SocketAddr) -> Cuttable {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            let mut relayed = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { return };
+                        if up2.load(SeqCst) {
+                            relayed.spawn(async move {
+                                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                                }
+                            });
+                        }
+                    }
+                    () = cut2.notified() => relayed.abort_all(),
+                }
+            }
+        });
+        Cuttable { addr, up, cut }
+    }
+}
+
+/// Redis goes away: the bus says it has settled at once instead of making
+/// every join wait, keeps the subscriptions asked for meanwhile, and once
+/// Redis is back says so and hears on all of them.
+#[tokio::test]
+async fn while_redis_is_away_joins_are_not_held_up_and_it_comes_back_subscribed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let url = url::Url::parse(&redis_url()).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379)).parse().unwrap();
+    let relay = Cuttable::to(target).await;
+    let (a, _) = Bus::connect(&redis_url(), "test").await.unwrap();
+    let (b, mut heard) = Bus::connect(&format!("redis://{}", relay.addr), "test").await.unwrap();
+    let (before, meanwhile) = (channel("before"), channel("meanwhile"));
+    b.subscribe(before.clone());
+    publish_until_heard(&a, &before, b"up", &mut heard).await;
+
+    relay.up.store(false, SeqCst);
+    relay.cut.notify_one();
+    b.subscribe(meanwhile.clone());
+    // Answered while Redis is away, long before the patience given.
+    timeout(PATIENCE, b.settled(PATIENCE * 10)).await.expect("settled without waiting for Redis");
+
+    relay.up.store(true, SeqCst);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(left, heard.recv()).await {
+            Ok(Some(BusEvent::Reconnected)) => break,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => panic!("the bus never came back"),
+        }
+    }
+    publish_until_heard(&a, &meanwhile, b"asked for while away", &mut heard).await;
+    publish_until_heard(&a, &before, b"and the old one", &mut heard).await;
+    a.close().await;
+    b.close().await;
+}
