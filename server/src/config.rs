@@ -37,7 +37,9 @@ default with --trust-proxy), a request head must arrive within
 for --http-idle-timeout-s N seconds (default 60) is closed. --commit-pace-ms N: while a room of 100
 members or more is busy, its messages are stored (and broadcast) at most once per
 N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
-batch at once).
+batch at once). With --bus, a process's people stay shown by the others for
+--presence-ttl-s N seconds after it stops refreshing them (default 30: a
+process killed takes its people out of every room within 40 s).
 --max-upload-mb N is the largest file one may post (default 10) and
 --upload-quota-mb N what one account's files may add up to (default 1024);
 files are kept beside the database (data/chat-files/).

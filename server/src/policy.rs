@@ -49,6 +49,9 @@ pub struct Policy {
     pub upload_burst: u32,
     /// …then this many per second.
     pub uploads_per_second: f64,
+    /// With a bus: how long a process's people stay shown on the others
+    /// after it stops refreshing them (a process killed: within this and a third).
+    pub presence_ttl: Duration,
 }
 
 impl Default for Policy {
@@ -77,13 +80,14 @@ impl Default for Policy {
             upload_quota_bytes: 1024 * 1024 * 1024,
             upload_burst: 10,
             uploads_per_second: 0.5,
+            presence_ttl: crate::hub::PRESENCE_TTL,
         }
     }
 }
 
 impl Policy {
     /// The command-line flags that set a limit, with what each sets.
-    pub const FLAGS: [&'static str; 10] = [
+    pub const FLAGS: [&'static str; 11] = [
         "--max-upload-mb",
         "--upload-quota-mb",
         "--send-rate",
@@ -94,6 +98,7 @@ impl Policy {
         "--tcp-connections-per-ip",
         "--header-timeout-s",
         "--http-idle-timeout-s",
+        "--presence-ttl-s",
     ];
 
     /// Sets the limit a flag names (one of [`Policy::FLAGS`]).
@@ -116,6 +121,11 @@ impl Policy {
             "--header-timeout-s" => self.header_read_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
             "--http-idle-timeout-s" => {
                 self.http_idle_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?))
+            }
+            "--presence-ttl-s" => {
+                let s = value.trim().parse::<u64>().ok().filter(|s| (3..=3600).contains(s));
+                self.presence_ttl =
+                    Duration::from_secs(s.ok_or_else(|| format!("{flag} needs 3 to 3600 seconds, not `{value}`"))?);
             }
             "--commit-pace-ms" => {
                 let ms = value.trim().parse::<u64>().ok().filter(|ms| *ms <= 1000);
@@ -149,5 +159,8 @@ mod tests {
         policy.set("--header-timeout-s", "5").unwrap();
         assert_eq!(policy.header_read_timeout, Duration::from_secs(5));
         assert!(policy.set("--http-idle-timeout-s", "0").is_err());
+        policy.set("--presence-ttl-s", "6").unwrap();
+        assert_eq!(policy.presence_ttl, Duration::from_secs(6));
+        assert!(policy.set("--presence-ttl-s", "1").is_err());
     }
 }

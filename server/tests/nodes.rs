@@ -249,3 +249,48 @@ async fn a_message_never_published_arrives_by_the_check_of_the_room() {
     let seen = tokio::time::timeout(server_check() + PATIENCE, messages(&mut bob, 1)).await.expect("it came");
     assert_eq!(seen, [1]);
 }
+
+/// Reads presence notices until one satisfies `done`.
+async fn presence_until(client: &mut Client, mut done: impl FnMut(u32, &[app::protocol::Person], &[String]) -> bool) {
+    loop {
+        if let ServerMsg::Presence { online, people, left, .. } = client.recv_within(PATIENCE).await {
+            if done(online, &people, &left) {
+                return;
+            }
+        }
+    }
+}
+
+/// Presence across servers: people on two servers see each other; a person
+/// with tabs on both counts once and is away only when every tab on every
+/// server is; a server that stops takes its people out of the room at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn people_on_other_servers_are_shown_each_once_and_go_with_their_server() {
+    let (mut nodes, _files) = nodes(2).await;
+    let mut ada = nodes[0].join("porch", "Ada").await;
+    let mut bob = nodes[1].join("porch", "Bob").await;
+    let named = |people: &[app::protocol::Person], name: &str| people.iter().any(|p| p.display_name == name);
+    presence_until(&mut ada, |online, people, _| online == 2 && named(people, "Bob")).await;
+
+    // Ada's second tab, on Bob's server: she is one person there too.
+    let mut ada2 = Client::open(nodes[1].addr, "porch", ada.cookie.as_deref(), "Ada 2").await;
+    ada2.send(&app::protocol::ClientMsg::Join { version: app::protocol::PROTOCOL_VERSION, since: None }).await;
+    match ada2.recv().await {
+        ServerMsg::Welcome { online, people, .. } => {
+            assert_eq!(online, 2, "Ada and Bob, each once");
+            assert!(named(&people, "Ada") && named(&people, "Bob"), "{people:?}");
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    // Away on one server only: still here; away on both: away.
+    ada.send(&app::protocol::ClientMsg::Away { away: true }).await;
+    ada2.send(&app::protocol::ClientMsg::Away { away: true }).await;
+    presence_until(&mut bob, |_, people, _| people.iter().any(|p| p.display_name == "Ada" && p.away)).await;
+    ada2.send(&app::protocol::ClientMsg::Away { away: false }).await;
+    presence_until(&mut bob, |_, people, _| people.iter().any(|p| p.display_name == "Ada" && !p.away)).await;
+
+    // Bob's server stops: Bob leaves Ada's view at once; Ada stays (her tab here).
+    drop(ada2);
+    nodes.pop().unwrap().shut_down().await;
+    presence_until(&mut ada, |online, _, left| online == 1 && left.len() == 1).await;
+}

@@ -42,11 +42,17 @@ impl Process {
 
     /// Starts the server binary on `database` with the bus; returns once it listens.
     async fn start(database: &str, files: &std::path::Path) -> Process {
+        Self::start_with(database, files, &[]).await
+    }
+
+    /// [`Process::start`] with more flags.
+    async fn start_with(database: &str, files: &std::path::Path, flags: &[&str]) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", "127.0.0.1:0", "--database", database, "--bus", &redis_url()])
             .arg("--files")
             .arg(files)
             .args(["--send-burst", "1000"])
+            .args(flags)
             .env("RUST_LOG", "warn,server=info")
             .env("NO_COLOR", "1")
             .env("LEPTOS_OUTPUT_NAME", "chat")
@@ -319,4 +325,37 @@ async fn a_rolling_restart_of_three_processes_loses_no_acknowledged_message() {
     assert_eq!((all_acked.len(), seqs.len()), (total as usize, total as usize), "each message its own seq");
     let (store, _) = server::store::PgStore::open(&url, files.path()).await.unwrap();
     assert_eq!(store.select_last_seq(&RoomName::parse("rolling").unwrap()).await.unwrap(), Seq(total));
+}
+
+/// A server killed with SIGKILL cannot say its people left: the others stop
+/// showing them once its report on Redis expires (here a TTL of 3 s: within
+/// that and a third, plus a notice's pace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_server_s_people_leave_the_room_within_the_presence_ttl() {
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    Database::Postgres { url: url.clone(), files: files.path().to_owned() }.open().await.unwrap();
+    let ttl = ["--presence-ttl-s", "3"];
+    let mut doomed = Process::start_with(&url, files.path(), &ttl).await;
+    let survivor = Process::start_with(&url, files.path(), &ttl).await;
+
+    let mut bob = Client::connect_to(survivor.addr, "porch", "Bob").await;
+    let _cy = Client::connect_to(doomed.addr, "porch", "Cy").await;
+    online_becomes(&mut bob, 2).await;
+    doomed.child.kill().await.unwrap();
+    let killed = std::time::Instant::now();
+    online_becomes(&mut bob, 1).await;
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(6), "Cy left within the TTL and a third, not after {took:?}");
+}
+
+/// Reads presence notices until one counts `online` people.
+async fn online_becomes(client: &mut Client, online: u32) {
+    loop {
+        if let ServerMsg::Presence { online: now, .. } = client.recv_within(Duration::from_secs(10)).await {
+            if now == online {
+                return;
+            }
+        }
+    }
 }

@@ -69,6 +69,7 @@ pub struct Bus {
 }
 
 struct Inner {
+    client: redis::Client,
     /// Put before every payload this bus publishes (random: one per process).
     origin: u64,
     /// Put before every channel's name: `<namespace>:`.
@@ -114,8 +115,16 @@ impl Bus {
                 stop.clone(),
             )),
         ];
-        let inner =
-            Inner { origin, prefix, publish, changes, dropped: AtomicU64::new(0), stop, tasks: Mutex::new(tasks) };
+        let inner = Inner {
+            client: redis::Client::open(url)?,
+            origin,
+            prefix,
+            publish,
+            changes,
+            dropped: AtomicU64::new(0),
+            stop,
+            tasks: Mutex::new(tasks),
+        };
         Ok((Bus { inner: Arc::new(inner) }, heard))
     }
 
@@ -123,15 +132,36 @@ impl Bus {
     /// full (Redis slow or away) it is dropped, and the others catch up from
     /// the database.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
-        let mut framed = Vec::with_capacity(8 + payload.len());
-        framed.extend_from_slice(&self.inner.origin.to_le_bytes());
-        framed.extend_from_slice(&payload);
-        if self.inner.publish.try_send((format!("{}{channel}", self.inner.prefix), framed)).is_err() {
+        if self.inner.publish.try_send((self.key(&channel), self.framed(&payload))).is_err() {
             let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
             }
         }
+    }
+
+    /// This process's id on the bus (random, one per process).
+    pub fn id(&self) -> u64 {
+        self.inner.origin
+    }
+
+    /// `name` (a key or a channel) within the deployment's namespace.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.prefix)
+    }
+
+    /// `payload` as this bus publishes it (after its id), for one published
+    /// by another connection.
+    pub fn framed(&self, payload: &[u8]) -> Vec<u8> {
+        let mut framed = Vec::with_capacity(8 + payload.len());
+        framed.extend_from_slice(&self.inner.origin.to_le_bytes());
+        framed.extend_from_slice(payload);
+        framed
+    }
+
+    /// Redis, for what else is kept there (presence).
+    pub fn client(&self) -> &redis::Client {
+        &self.inner.client
     }
 
     /// How many messages were dropped before reaching Redis.

@@ -38,6 +38,7 @@ pub use lists::{Activity, Inbox, InboxEvent, ListChange};
 pub use membership::{Author, Event, Membership, PendingPost};
 pub use notices::NOTICE_PACE;
 pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
+pub use presence::shared::DEFAULT_TTL as PRESENCE_TTL;
 pub use room::{Frame, Room, RoomEvent};
 
 /// A body as it is stored: a NUL character (which PostgreSQL's text cannot
@@ -102,7 +103,8 @@ impl Hub {
     }
 
     pub fn with_room_buffer(store: SharedStore, writer: impl MessageWriter, room_buffer: usize) -> Self {
-        Self::start(store, Box::new(writer), room_buffer, DEFAULT_COMMIT_PACE, None, None)
+        let paces = (DEFAULT_COMMIT_PACE, presence::shared::DEFAULT_TTL);
+        Self::start(store, Box::new(writer), room_buffer, paces, None, None)
     }
 
     /// A server's hub: each account's posts limited to the policy's rate, and
@@ -121,22 +123,31 @@ impl Hub {
         bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let sends = KeyedBuckets::new(policy.send_burst, policy.sends_per_second);
-        Self::start(store, writer, room_buffer, policy.commit_pace, Some(sends), bus)
+        Self::start(store, writer, room_buffer, (policy.commit_pace, policy.presence_ttl), Some(sends), bus)
     }
 
     fn start(
         store: SharedStore,
         writer: Writer,
         room_buffer: usize,
-        commit_pace: std::time::Duration,
+        (commit_pace, presence_ttl): (std::time::Duration, std::time::Duration),
         sends: Option<KeyedBuckets<AccountId>>,
         bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let rooms = Registry::default();
         let lists = lists::Lists::new(bus.as_ref().map(|(bus, _)| bus.clone()));
-        let relay = bus.map(|(bus, heard)| {
-            Arc::new(relay::Relay::start(bus, heard, (rooms.clone(), lists.clone()), store.clone()))
+        let notices = notices::Notices::start();
+        let relay = bus.map(|bus| {
+            Arc::new(relay::Relay::start(
+                bus,
+                (rooms.clone(), lists.clone(), notices.marker()),
+                store.clone(),
+                presence_ttl,
+            ))
         });
+        if let Some(relay) = &relay {
+            notices.report_to(relay.presence().clone());
+        }
         let (poster, posts, changes) =
             post::Poster::start(writer, commit_pace, rooms.clone(), lists.clone(), relay.clone());
         let reads = lists::ReadMarks::start(store.clone(), lists.clone());
@@ -152,7 +163,7 @@ impl Hub {
                 store,
                 lists,
                 reads,
-                notices: notices::Notices::start(),
+                notices,
                 slow: slow::SlowRooms::default(),
                 relay,
             }),
@@ -419,6 +430,7 @@ impl Hub {
                 .or_insert_with(|| {
                     let anchor = self.inner.relay.as_ref().map(|relay| {
                         relay.subscribe(room);
+                        relay.presence().load(room);
                         anchor
                     });
                     Arc::new(Room::new(room.clone(), self.inner.room_buffer, anchor))
@@ -447,6 +459,7 @@ impl Hub {
                     rooms.remove(room.name());
                     if let Some(relay) = &self.inner.relay {
                         relay.unsubscribe(room.name());
+                        relay.presence().emptied(room.name());
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! The task that sends rooms' presence notices, owned by the hub: a change of
 //! who is here marks its room, and a few times a second the task sends each
 //! marked room one notice of everything that changed in it meanwhile.
-//! [`Notices::close`] ends it.
+//! [`Notices::close`] ends it. With a bus, each marked room's changes here
+//! also go to the other processes (`presence::shared`) with the same round.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::presence::shared::SharedPresence;
 use super::Room;
 
 /// How long changes gather before their notice goes out.
@@ -25,6 +27,22 @@ pub(super) struct Notices {
 struct Shared {
     marked: Mutex<Vec<Weak<Room>>>,
     wake: Notify,
+    /// With a bus: where each round's rooms report their changes here.
+    reports: std::sync::OnceLock<SharedPresence>,
+}
+
+/// Marks rooms for the next round (for the relay, which hears other
+/// processes' changes). Cheap to clone.
+#[derive(Clone)]
+pub(super) struct Marker(Arc<Shared>);
+
+impl Marker {
+    pub(super) fn mark(&self, room: &Arc<Room>) {
+        if room.mark_for_notice() {
+            self.0.marked.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::downgrade(room));
+            self.0.wake.notify_one();
+        }
+    }
 }
 
 impl Notices {
@@ -37,9 +55,17 @@ impl Notices {
 
     /// Sends `room`'s notice with the next round (once, however often marked).
     pub(super) fn mark(&self, room: &Arc<Room>) {
-        if room.mark_for_notice() {
-            self.shared.marked.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::downgrade(room));
-            self.shared.wake.notify_one();
+        self.marker().mark(room);
+    }
+
+    pub(super) fn marker(&self) -> Marker {
+        Marker(self.shared.clone())
+    }
+
+    /// With a bus: each round's rooms report their changes here to the others.
+    pub(super) fn report_to(&self, shared: SharedPresence) {
+        if self.shared.reports.set(shared).is_err() {
+            tracing::warn!("presence reports were given a second destination; the first stays");
         }
     }
 
@@ -68,6 +94,9 @@ async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         // A room gone meanwhile has nobody left to tell.
         for room in marked.iter().filter_map(Weak::upgrade) {
             room.send_notice();
+            if let Some(reports) = shared.reports.get() {
+                reports.report(&room);
+            }
         }
     }
 }

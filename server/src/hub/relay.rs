@@ -24,6 +24,9 @@ use app::protocol::{Seq, ServerMsg};
 use app::room_name::RoomName;
 
 use super::lists::Lists;
+use super::notices::Marker;
+use super::presence::shared::SharedPresence;
+use super::presence::{Heard, Report};
 use super::room::{Frame, Room};
 use super::{Registry, SharedStore};
 use crate::bus::{Bus, BusEvent};
@@ -66,6 +69,20 @@ pub fn encode_notice(room: &RoomName, frame: &Frame) -> Vec<u8> {
     format!("~{room}\n{}", frame.as_str()).into_bytes()
 }
 
+/// Another process's report of its people in a room (`presence::shared`) as
+/// a bus message on the room's channel: `^`, the room's name, a newline, the
+/// report as JSON.
+pub(super) fn encode_report(room: &RoomName, report: &Report) -> Vec<u8> {
+    let json = serde_json::to_string(report).expect("a report serialises");
+    format!("^{room}\n{json}").into_bytes()
+}
+
+/// [`encode_report`]'s message read back.
+pub(super) fn decode_report(payload: &[u8]) -> Option<(RoomName, Report)> {
+    let (room, json) = std::str::from_utf8(payload.strip_prefix(b"^")?).ok()?.split_once('\n')?;
+    Some((RoomName::parse_key(room).ok()?, serde_json::from_str(json).ok()?))
+}
+
 /// [`encode_notice`]'s message read back.
 pub fn decode_notice(payload: &[u8]) -> Option<(RoomName, Frame)> {
     let (room, frame) = std::str::from_utf8(payload.strip_prefix(b"~")?).ok()?.split_once('\n')?;
@@ -96,24 +113,39 @@ pub(super) struct Relay {
     /// What a session that ended in another process does here (set once the
     /// server's accounts exist).
     sessions_ended: Arc<std::sync::OnceLock<SessionEnded>>,
+    /// Who is in this process's rooms on the others, and its people told to them.
+    presence: SharedPresence,
 }
 
 /// Told the hash of a session's token that ended in another process.
 pub type SessionEnded = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Relay {
+    /// Starts the relay's task, and shared presence (reports kept on Redis
+    /// for `presence_ttl`).
     pub(super) fn start(
-        bus: Bus,
-        heard: mpsc::Receiver<BusEvent>,
-        (registry, lists): (Registry, Lists),
+        (bus, heard): (Bus, mpsc::Receiver<BusEvent>),
+        (registry, lists, marker): (Registry, Lists, Marker),
         store: SharedStore,
+        presence_ttl: Duration,
     ) -> Self {
         let stop = CancellationToken::new();
         let sessions_ended = Arc::new(std::sync::OnceLock::new());
         let (gaps, gapped) = mpsc::unbounded_channel();
         bus.subscribe(SESSIONS_CHANNEL.to_owned());
-        let task = tokio::spawn(run((heard, gapped), (registry, lists, sessions_ended.clone()), store, stop.clone()));
-        Relay { bus, gaps, stop, task: Mutex::new(Some(task)), sessions_ended }
+        let presence = SharedPresence::start(bus.clone(), registry.clone(), marker.clone(), presence_ttl);
+        let task = tokio::spawn(run(
+            (heard, gapped),
+            Heed { registry, lists, sessions_ended: sessions_ended.clone(), marker, presence: presence.clone() },
+            store,
+            stop.clone(),
+        ));
+        Relay { bus, gaps, stop, task: Mutex::new(Some(task)), sessions_ended, presence }
+    }
+
+    /// Shared presence, for the hub (rooms new or emptied here) and its notices.
+    pub(super) fn presence(&self) -> &SharedPresence {
+        &self.presence
     }
 
     /// A room whose events this process delivered left some held behind a gap.
@@ -168,13 +200,23 @@ impl Relay {
                 tracing::error!(%error, "the relay task failed");
             }
         }
+        self.presence.close().await;
         self.bus.close().await;
     }
 }
 
+/// What the relay's task hands what it hears to.
+struct Heed {
+    registry: Registry,
+    lists: Lists,
+    sessions_ended: Arc<std::sync::OnceLock<SessionEnded>>,
+    marker: Marker,
+    presence: SharedPresence,
+}
+
 async fn run(
     (mut heard, mut gapped): (mpsc::Receiver<BusEvent>, mpsc::UnboundedReceiver<RoomName>),
-    (registry, lists, sessions_ended): (Registry, Lists, Arc<std::sync::OnceLock<SessionEnded>>),
+    Heed { registry, lists, sessions_ended, marker, presence }: Heed,
     store: SharedStore,
     stop: CancellationToken,
 ) {
@@ -212,6 +254,20 @@ async fn run(
                         None => tracing::warn!(channel, "a bus message that is not a room's activity; ignored"),
                     }
                 }
+                Some(BusEvent::Message { payload, channel }) if payload.starts_with(b"^") => {
+                    let Some((name, report)) = decode_report(&payload) else {
+                        tracing::warn!(channel, "a bus message that is not a presence report; ignored");
+                        continue;
+                    };
+                    if let Some(room) = live(&registry, &name) {
+                        let node = report.node;
+                        match room.heard_report(report) {
+                            Heard::Applied => marker.mark(&room),
+                            Heard::Stale => {}
+                            Heard::Resync => presence.resync(&name, node),
+                        }
+                    }
+                }
                 Some(BusEvent::Message { payload, .. }) if payload.starts_with(b"~") => {
                     if let Some((name, frame)) = decode_notice(&payload) {
                         if let Some(room) = live(&registry, &name) {
@@ -230,7 +286,10 @@ async fn run(
                         }
                     }
                 }
-                Some(BusEvent::Reconnected) => check_all(&registry, &store, &mut gappy).await,
+                Some(BusEvent::Reconnected) => {
+                    presence.reload();
+                    check_all(&registry, &store, &mut gappy).await;
+                }
             },
             _ = tick.tick(), if !gappy.is_empty() => {
                 let now = Instant::now();
@@ -316,5 +375,17 @@ mod tests {
         let notice = encode_notice(&room, &typing);
         assert_eq!(decode_notice(&notice), Some((room.clone(), typing)));
         assert!(decode(&notice).is_none(), "a notice is not taken for events");
+        let report = Report {
+            node: 9,
+            v: 3,
+            prev: 2,
+            set: vec![("ada".into(), "Ada \"A\"\n".into(), true)],
+            gone: vec!["bob".into()],
+            readers: 4,
+            ..Report::default()
+        };
+        let heard = encode_report(&room, &report);
+        assert_eq!(decode_report(&heard), Some((room.clone(), report)));
+        assert!(decode(&heard).is_none() && decode_notice(&heard).is_none(), "a report is neither");
     }
 }

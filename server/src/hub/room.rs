@@ -6,7 +6,7 @@ use app::room_name::RoomName;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
-use super::presence::Presence;
+use super::presence::{Heard, Presence, Report};
 use super::sequencer::Sequencer;
 
 /// One serialised server event, shared by every member it goes to (serialised once).
@@ -43,6 +43,8 @@ pub struct Room {
     presence: Mutex<Presence>,
     /// Waiting for the hub's next round of presence notices.
     marked: AtomicBool,
+    /// With a bus: waiting for its changes here to be reported to the others.
+    reporting: AtomicBool,
     /// With other processes writing to the room (a bus): its events in seq
     /// order whatever order they come in, from the store when the bus lost
     /// them. Held while an event is sent, so that two deliverers (the poster,
@@ -59,8 +61,9 @@ impl Room {
         Room {
             name,
             events,
-            presence: Mutex::new(Presence::default()),
+            presence: Mutex::new(if anchor.is_some() { Presence::reported() } else { Presence::default() }),
             marked: AtomicBool::new(false),
+            reporting: AtomicBool::new(false),
             sequence: anchor.map(|anchor| Mutex::new(Sequencer::new(anchor))),
         }
     }
@@ -173,6 +176,37 @@ impl Room {
     /// Marks the room for the next round of notices; `false` if it already was.
     pub(super) fn mark_for_notice(&self) -> bool {
         !self.marked.swap(true, Ordering::AcqRel)
+    }
+
+    /// Marks the room for a report of its changes here; `false` if it already was.
+    pub(super) fn mark_for_report(&self) -> bool {
+        !self.reporting.swap(true, Ordering::AcqRel)
+    }
+
+    /// Unmarked before its report is taken: a change after it marks it again.
+    pub(super) fn unmark_for_report(&self) {
+        self.reporting.store(false, Ordering::Release);
+    }
+
+    /// With a bus: this process's changes among its people here since the
+    /// last report (see [`Presence::take_report`]).
+    pub(super) fn take_report(&self, full: bool) -> Option<super::presence::Changes> {
+        self.presence().take_report(full)
+    }
+
+    /// Another process's report of its people here.
+    pub(super) fn heard_report(&self, report: Report) -> Heard {
+        self.presence().heard(report)
+    }
+
+    /// Forgets what another process said of its people here; whether it had said anything.
+    pub(super) fn forget_node(&self, node: u64) -> bool {
+        self.presence().forget(node)
+    }
+
+    /// The other processes that said who of theirs is here.
+    pub(super) fn presence_nodes(&self) -> Vec<u64> {
+        self.presence().nodes()
     }
 
     /// Sends the notice of what changed since the last one, if anything did.
