@@ -64,6 +64,8 @@ impl AppState {
         let pusher = Pusher::start(&hub, push, settings.push.clone());
         let accounts = Accounts::new(accounts, policy.clone());
         hub.join_sign_outs(&accounts);
+        let caps = ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip);
+        hub.share_limits(&caps);
         let files = crate::files::Files::new(blobs, store, accounts.clone(), &policy);
         AppState {
             leptos_options,
@@ -73,7 +75,7 @@ impl AppState {
             pusher,
             accounts,
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
-            caps: ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip),
+            caps,
             policy: Arc::new(policy),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),

@@ -27,10 +27,19 @@ async fn nodes(n: usize) -> (Vec<TestServer>, tempfile::TempDir) {
 
 /// [`nodes`], their buses misbehaving as `faults` say.
 async fn nodes_with(n: usize, faults: Option<server::bus::Faults>) -> (Vec<TestServer>, tempfile::TempDir) {
+    // Room for a burst of posts from one person.
+    nodes_holding(n, faults, Policy { send_burst: 1000, ..Policy::default() }).await
+}
+
+/// [`nodes_with`], holding everyone to `policy`.
+async fn nodes_holding(
+    n: usize,
+    faults: Option<server::bus::Faults>,
+    policy: Policy,
+) -> (Vec<TestServer>, tempfile::TempDir) {
     let url = server::store::fresh_postgres_database().await;
     let files = tempfile::tempdir().unwrap();
-    // Room for a burst of posts from one person.
-    let settings = Settings { policy: Policy { send_burst: 1000, ..Policy::default() }, ..Settings::default() };
+    let settings = Settings { policy, ..Settings::default() };
     let mut nodes = Vec::new();
     for _ in 0..n {
         let database = Database::Postgres { url: url.clone(), files: files.path().to_owned() };
@@ -293,4 +302,42 @@ async fn people_on_other_servers_are_shown_each_once_and_go_with_their_server() 
     drop(ada2);
     nodes.pop().unwrap().shut_down().await;
     presence_until(&mut ada, |online, _, left| online == 1 && left.len() == 1).await;
+}
+
+/// The limits hold over every server: an account's sockets on two servers
+/// count against one cap, and what it sent through one is spent on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_connection_cap_and_the_send_rate_hold_across_servers() {
+    let policy = Policy { connections_per_account: 2, send_burst: 4, sends_per_second: 0.01, ..Policy::default() };
+    let (nodes, _files) = nodes_holding(2, None, policy).await;
+    let ada = support::person(&nodes[0], "Ada").await;
+    let account = nodes[0].state.accounts.store().account_named(&ada.username).await.unwrap().unwrap().id;
+    let mut laptop = tab(&nodes[0], &ada, "limits").await;
+    let mut phone = tab(&nodes[1], &ada, "limits").await;
+    for node in &nodes {
+        support::eventually("both sockets are counted on each server", || node.state.caps.held_by(account) == 2).await;
+    }
+    for node in &nodes {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws/chat/limits", node.addr).into_client_request().unwrap();
+        request.headers_mut().insert("cookie", ada.cookie.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+            other => panic!("expected 429 for a third socket over two servers, got {:?}", other.map(|_| "a socket")),
+        }
+    }
+
+    // Three of her four sent through one server: the other has one left.
+    for i in 0..3 {
+        let id = laptop.say(&format!("sent {i}")).await;
+        support::answer(&mut laptop, &id.0).await.expect("within the burst");
+    }
+    support::eventually("the other server spent them", || {
+        nodes[1].state.hub.send_allowance(account).is_some_and(|left| left < 1.5)
+    })
+    .await;
+    let id = phone.say("her fourth").await;
+    support::answer(&mut phone, &id.0).await.expect("one was left");
+    let id = phone.say("one too many").await;
+    assert_eq!(support::answer(&mut phone, &id.0).await, Err("rate_limited".to_owned()), "four in all");
 }

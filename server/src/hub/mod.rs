@@ -78,7 +78,7 @@ struct Inner {
     rooms: Registry,
     /// Each account's allowance of messages, over all its connections and
     /// forms; `None`: no limit (tests and tools).
-    sends: Option<KeyedBuckets<AccountId>>,
+    sends: Option<Arc<KeyedBuckets<AccountId>>>,
     next_member: AtomicU64,
     room_buffer: usize,
     store: SharedStore,
@@ -134,6 +134,7 @@ impl Hub {
         sends: Option<KeyedBuckets<AccountId>>,
         bus: Option<(crate::bus::Bus, mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
+        let sends = sends.map(Arc::new);
         let rooms = Registry::default();
         let lists = lists::Lists::new(bus.as_ref().map(|(bus, _)| bus.clone()));
         let notices = notices::Notices::start();
@@ -343,6 +344,19 @@ impl Hub {
         if let Some(relay) = &self.inner.relay {
             relay.settled().await;
         }
+    }
+
+    /// With other processes: holds the connection caps and each account's
+    /// send rate over all of them (see `limits::shared`). Nothing without a bus.
+    pub fn share_limits(&self, caps: &crate::limits::ConnectionCaps) {
+        if let Some(relay) = &self.inner.relay {
+            relay.share_limits(caps.clone(), self.inner.sends.clone());
+        }
+    }
+
+    /// The messages `account` may send at once now (`None`: no limit).
+    pub fn send_allowance(&self, account: AccountId) -> Option<f64> {
+        Some(self.inner.sends.as_ref()?.tokens(&account, std::time::Instant::now()))
     }
 
     /// Hands each commit's messages to Web Push from now on.

@@ -30,6 +30,8 @@ use super::presence::{Heard, Report};
 use super::room::{Frame, Room};
 use super::{Registry, SharedStore};
 use crate::bus::{Bus, BusEvent};
+use crate::limits::{ConnectionCaps, KeyedBuckets, SharedLimits};
+use crate::store::AccountId;
 
 /// How often every room here is compared with the store. It bounds how late a
 /// message comes when its process died between its commit and its publish.
@@ -115,6 +117,8 @@ pub(super) struct Relay {
     sessions_ended: Arc<std::sync::OnceLock<SessionEnded>>,
     /// Who is in this process's rooms on the others, and its people told to them.
     presence: SharedPresence,
+    /// Connection caps and send rates over every process (once the server's caps exist).
+    limits: Arc<std::sync::OnceLock<SharedLimits>>,
 }
 
 /// Told the hash of a session's token that ended in another process.
@@ -134,13 +138,26 @@ impl Relay {
         let (gaps, gapped) = mpsc::unbounded_channel();
         bus.subscribe(SESSIONS_CHANNEL.to_owned());
         let presence = SharedPresence::start(bus.clone(), registry.clone(), marker.clone(), presence_ttl);
-        let task = tokio::spawn(run(
-            (heard, gapped),
-            Heed { registry, lists, sessions_ended: sessions_ended.clone(), marker, presence: presence.clone() },
-            store,
-            stop.clone(),
-        ));
-        Relay { bus, gaps, stop, task: Mutex::new(Some(task)), sessions_ended, presence }
+        let limits = Arc::new(std::sync::OnceLock::new());
+        let heed = Heed {
+            registry,
+            lists,
+            sessions_ended: sessions_ended.clone(),
+            marker,
+            presence: presence.clone(),
+            limits: limits.clone(),
+        };
+        let task = tokio::spawn(run((heard, gapped), heed, store, stop.clone()));
+        Relay { bus, gaps, stop, task: Mutex::new(Some(task)), sessions_ended, presence, limits }
+    }
+
+    /// Holds `caps` and the send buckets over every process from now on.
+    pub(super) fn share_limits(&self, caps: ConnectionCaps, sends: Option<Arc<KeyedBuckets<AccountId>>>) {
+        if self.limits.get().is_some() {
+            tracing::warn!("limits were shared a second time; the first stay");
+            return;
+        }
+        let _ = self.limits.set(SharedLimits::start(self.bus.clone(), caps, sends));
     }
 
     /// Shared presence, for the hub (rooms new or emptied here) and its notices.
@@ -201,6 +218,9 @@ impl Relay {
             }
         }
         self.presence.close().await;
+        if let Some(limits) = self.limits.get() {
+            limits.close().await;
+        }
         self.bus.close().await;
     }
 }
@@ -212,11 +232,12 @@ struct Heed {
     sessions_ended: Arc<std::sync::OnceLock<SessionEnded>>,
     marker: Marker,
     presence: SharedPresence,
+    limits: Arc<std::sync::OnceLock<SharedLimits>>,
 }
 
 async fn run(
     (mut heard, mut gapped): (mpsc::Receiver<BusEvent>, mpsc::UnboundedReceiver<RoomName>),
-    Heed { registry, lists, sessions_ended, marker, presence }: Heed,
+    Heed { registry, lists, sessions_ended, marker, presence, limits }: Heed,
     store: SharedStore,
     stop: CancellationToken,
 ) {
@@ -240,6 +261,11 @@ async fn run(
                         (Ok(hash), Some(then)) => then(hash),
                         (Ok(_), None) => {}
                         (Err(_), _) => tracing::warn!("a sign-out on the bus that is not text; ignored"),
+                    }
+                }
+                Some(BusEvent::Message { payload, channel }) if channel == crate::limits::shared::CHANNEL => {
+                    if let Some(limits) = limits.get() {
+                        limits.heard(&payload);
                     }
                 }
                 Some(BusEvent::Message { payload, channel }) if channel.starts_with("chat:account:") => {

@@ -1,4 +1,6 @@
-//! How many WebSockets one account and one address may hold open at once.
+//! How many WebSockets one account and one address may hold open at once:
+//! here, and with a bus on the other processes too (their counts, as they
+//! last told them: `shared`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +19,9 @@ pub struct ConnectionCaps {
 struct Counts {
     by_account: HashMap<AccountId, usize>,
     by_ip: HashMap<IpAddr, usize>,
+    /// With a bus: the other processes' counts, and what changed here since
+    /// they were last told.
+    shared: Option<super::shared::Counted>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -43,17 +48,60 @@ impl ConnectionCaps {
     /// (its session is read only once its address is within its cap).
     pub fn open(&self, ip: IpAddr) -> Result<ConnectionSlot, CapError> {
         let mut counts = self.lock();
+        let elsewhere = counts.shared.as_ref().map_or(0, |shared| shared.ip(&ip));
         let from_ip = counts.by_ip.entry(ip).or_default();
-        if *from_ip >= self.per_ip {
+        if *from_ip + elsewhere >= self.per_ip {
+            if *from_ip == 0 {
+                counts.by_ip.remove(&ip);
+            }
             return Err(CapError::Ip(self.per_ip));
         }
         *from_ip += 1;
+        if let Some(shared) = &mut counts.shared {
+            shared.changed_ip(ip);
+        }
         Ok(ConnectionSlot { caps: self.clone(), account: None, ip })
+    }
+
+    /// Sockets of `account` open now, here and (with a bus) on the other processes.
+    pub fn held_by(&self, account: AccountId) -> usize {
+        let counts = self.lock();
+        let elsewhere = counts.shared.as_ref().map_or(0, |shared| shared.account(&account));
+        counts.by_account.get(&account).copied().unwrap_or(0) + elsewhere
     }
 
     /// Sockets open from `ip` now.
     pub fn open_from(&self, ip: IpAddr) -> usize {
         self.lock().by_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// With a bus: keeps what changes here for the other processes, and
+    /// counts theirs against the caps.
+    pub(super) fn share(&self) {
+        self.lock().shared.get_or_insert_with(Default::default);
+    }
+
+    /// What changed here since the last call (`full`: every count here), by
+    /// account and by address, as counts here now.
+    pub(super) fn take_changes(&self, full: bool) -> super::shared::Tally {
+        let mut counts = self.lock();
+        let Counts { by_account, by_ip, shared } = &mut *counts;
+        let Some(shared) = shared else { return Default::default() };
+        shared.take_changes(full, by_account, by_ip)
+    }
+
+    /// Another process's counts (see [`super::shared::Counted::heard`]).
+    pub(super) fn heard(&self, node: u64, tally: super::shared::Tally, full: bool) {
+        if let Some(shared) = &mut self.lock().shared {
+            shared.heard(node, tally, full, std::time::Instant::now());
+        }
+    }
+
+    /// Forgets the processes not heard from since `since`.
+    pub(super) fn forget_silent(&self, since: std::time::Instant) {
+        if let Some(shared) = &mut self.lock().shared {
+            shared.forget_silent(since);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
@@ -66,14 +114,18 @@ impl ConnectionSlot {
     pub fn signed_in(&mut self, account: AccountId) -> Result<(), CapError> {
         debug_assert!(self.account.is_none(), "a connection has one account");
         let mut counts = self.caps.lock();
+        let elsewhere = counts.shared.as_ref().map_or(0, |shared| shared.account(&account));
         let from_account = counts.by_account.entry(account).or_default();
-        if *from_account >= self.caps.per_account {
+        if *from_account + elsewhere >= self.caps.per_account {
             if *from_account == 0 {
                 counts.by_account.remove(&account);
             }
             return Err(CapError::Account(self.caps.per_account));
         }
         *from_account += 1;
+        if let Some(shared) = &mut counts.shared {
+            shared.changed_account(account);
+        }
         self.account = Some(account);
         Ok(())
     }
@@ -85,6 +137,13 @@ impl Drop for ConnectionSlot {
         count_down(&mut counts.by_ip, &self.ip);
         if let Some(account) = &self.account {
             count_down(&mut counts.by_account, account);
+        }
+        let (ip, account) = (self.ip, self.account);
+        if let Some(shared) = &mut counts.shared {
+            shared.changed_ip(ip);
+            if let Some(account) = account {
+                shared.changed_account(account);
+            }
         }
     }
 }

@@ -33,6 +33,20 @@ impl TokenBucket {
         }
     }
 
+    /// Spends `n` tokens taken elsewhere (another process), refusing nothing:
+    /// the bucket may go below empty, down to one burst's debt.
+    pub fn debit(&mut self, n: u32, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = ((self.tokens + elapsed * self.per_second).min(self.capacity) - f64::from(n)).max(-self.capacity);
+        self.last = now;
+    }
+
+    /// Tokens there at `now`.
+    fn tokens(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        (self.tokens + elapsed * self.per_second).min(self.capacity)
+    }
+
     /// Whether the bucket is full at `now` (nothing to remember about its owner).
     fn is_full(&self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
@@ -50,6 +64,8 @@ pub struct KeyedBuckets<K> {
 
 struct Buckets<K> {
     map: HashMap<K, TokenBucket>,
+    /// Shared with other processes: tokens taken here since they were last told.
+    tally: Option<HashMap<K, u32>>,
     /// The size at which the next sweep happens: doubles with what a sweep keeps,
     /// so sweeping stays amortised O(1) per new key.
     sweep_at: usize,
@@ -66,7 +82,7 @@ impl<K: Eq + Hash + Clone> KeyedBuckets<K> {
         KeyedBuckets {
             capacity,
             per_second,
-            buckets: Mutex::new(Buckets { map: HashMap::new(), sweep_at: Self::SWEEP_AT }),
+            buckets: Mutex::new(Buckets { map: HashMap::new(), tally: None, sweep_at: Self::SWEEP_AT }),
         }
     }
 
@@ -81,11 +97,44 @@ impl<K: Eq + Hash + Clone> KeyedBuckets<K> {
             }
             buckets.sweep_at = (buckets.map.len() * 2).max(Self::SWEEP_AT);
         }
-        buckets
+        let taken = buckets
             .map
             .entry(key.clone())
             .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
-            .take(now)
+            .take(now);
+        if let (Ok(()), Some(tally)) = (taken, &mut buckets.tally) {
+            *tally.entry(key.clone()).or_default() += 1;
+        }
+        taken
+    }
+
+    /// Keeps a tally of the tokens taken here, for other processes
+    /// ([`KeyedBuckets::take_tally`]).
+    pub fn keep_tally(&self) {
+        self.lock().tally.get_or_insert_with(HashMap::new);
+    }
+
+    /// The tokens taken here since the last call, by key.
+    pub fn take_tally(&self) -> Vec<(K, u32)> {
+        self.lock().tally.as_mut().map(|tally| tally.drain().collect()).unwrap_or_default()
+    }
+
+    /// Spends `n` of `key`'s tokens, taken by another process.
+    pub fn debit(&self, key: &K, n: u32, now: Instant) {
+        self.lock()
+            .map
+            .entry(key.clone())
+            .or_insert_with(|| TokenBucket::new(self.capacity, self.per_second, now))
+            .debit(n, now);
+    }
+
+    /// The tokens `key` has at `now`.
+    pub fn tokens(&self, key: &K, now: Instant) -> f64 {
+        self.lock().map.get(key).map_or(f64::from(self.capacity), |bucket| bucket.tokens(now))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets<K>> {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -115,6 +164,24 @@ mod tests {
         assert_eq!(wait, Duration::from_millis(500));
         assert!(bucket.take(start + Duration::from_millis(499)).is_err());
         assert!(bucket.take(start + Duration::from_millis(1000)).is_ok());
+    }
+
+    #[test]
+    fn tokens_taken_elsewhere_are_spent_here_and_tallied_there() {
+        let start = Instant::now();
+        let here = KeyedBuckets::new(3, 1.0);
+        let there = KeyedBuckets::new(3, 1.0);
+        there.keep_tally();
+        assert!(there.take(&"ada", start).is_ok() && there.take(&"ada", start).is_ok());
+        assert_eq!(there.take_tally(), vec![("ada", 2)]);
+        assert!(there.take_tally().is_empty(), "told once");
+        here.debit(&"ada", 2, start);
+        assert!(here.take(&"ada", start).is_ok());
+        assert!(here.take(&"ada", start).is_err(), "three in all, over both");
+        // A debt beyond the burst is held to one burst.
+        here.debit(&"bob", 100, start);
+        assert_eq!(here.tokens(&"bob", start), -3.0);
+        assert!(here.take(&"bob", start + Duration::from_secs(4)).is_ok());
     }
 
     #[test]
