@@ -172,12 +172,9 @@ impl Task {
                 }
             }
         }
-        // Emptied rooms asked before the stop, then goodbye.
-        while let Ok(ask) = asked.try_recv() {
-            if let Ask::Emptied(room) = ask {
-                self.versions.remove(&room);
-            }
-        }
+        // What was still asked is moot: goodbye takes this process out of
+        // every room it reported (emptied ones included).
+        asked.close();
         if tokio::time::timeout(PATIENCE, self.goodbye()).await.is_err() {
             tracing::warn!(
                 "Redis did not answer in time: this process's people stay shown elsewhere until they expire"
