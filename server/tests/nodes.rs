@@ -305,7 +305,8 @@ async fn people_on_other_servers_are_shown_each_once_and_go_with_their_server() 
 }
 
 /// The limits hold over every server: an account's sockets on two servers
-/// count against one cap, and what it sent through one is spent on the other.
+/// count against one cap, and what it sent through one is spent on the other;
+/// a person with a socket on one server is online for the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_connection_cap_and_the_send_rate_hold_across_servers() {
     let policy = Policy { connections_per_account: 2, send_burst: 4, sends_per_second: 0.01, ..Policy::default() };
@@ -326,6 +327,15 @@ async fn the_connection_cap_and_the_send_rate_hold_across_servers() {
             other => panic!("expected 429 for a third socket over two servers, got {:?}", other.map(|_| "a socket")),
         }
     }
+
+    // Bob, with one tab on the second server, is online for the first (no
+    // Web Push while he reads), and not once it closes.
+    let bob = support::person(&nodes[0], "Bob").await;
+    let bob_id = nodes[0].state.accounts.store().account_named(&bob.username).await.unwrap().unwrap().id;
+    let bobs_tab = tab(&nodes[1], &bob, "elsewhere").await;
+    support::eventually("the first server knows Bob is online", || nodes[0].state.hub.is_online(bob_id)).await;
+    drop(bobs_tab);
+    support::eventually("and that he is not any more", || !nodes[0].state.hub.is_online(bob_id)).await;
 
     // Three of her four sent through one server: the other has one left.
     for i in 0..3 {

@@ -364,9 +364,11 @@ impl Hub {
         self.inner.lists.attach_push(offer);
     }
 
-    /// Whether the account has a connection open.
+    /// Whether the account has a connection open, here or (with a bus, as
+    /// the others last told) on another process.
     pub fn is_online(&self, account: AccountId) -> bool {
         self.inner.lists.is_online(account)
+            || self.inner.relay.as_ref().is_some_and(|relay| relay.online_elsewhere(account))
     }
 
     /// Listens to the account's room-list changes (all its tabs hear them).

@@ -160,6 +160,11 @@ impl Relay {
         let _ = self.limits.set(SharedLimits::start(self.bus.clone(), caps, sends));
     }
 
+    /// Whether `account` has sockets open on another process (as the limits' tallies say).
+    pub(super) fn online_elsewhere(&self, account: AccountId) -> bool {
+        self.limits.get().is_some_and(|limits| limits.held_elsewhere(account) > 0)
+    }
+
     /// Shared presence, for the hub (rooms new or emptied here) and its notices.
     pub(super) fn presence(&self) -> &SharedPresence {
         &self.presence

@@ -70,6 +70,11 @@ impl ConnectionCaps {
         counts.by_account.get(&account).copied().unwrap_or(0) + elsewhere
     }
 
+    /// Sockets of `account` on the other processes (with a bus), as they last told.
+    pub fn held_elsewhere(&self, account: AccountId) -> usize {
+        self.lock().shared.as_ref().map_or(0, |shared| shared.account(&account))
+    }
+
     /// Sockets open from `ip` now.
     pub fn open_from(&self, ip: IpAddr) -> usize {
         self.lock().by_ip.get(&ip).copied().unwrap_or(0)

@@ -206,6 +206,11 @@ impl SharedLimits {
         SharedLimits { caps, sends, stop, task: Mutex::new(Some(task)) }
     }
 
+    /// Sockets of `account` on the other processes, as they last told.
+    pub fn held_elsewhere(&self, account: AccountId) -> usize {
+        self.caps.held_elsewhere(account)
+    }
+
     /// What another process told (a message on [`CHANNEL`]).
     pub fn heard(&self, payload: &[u8]) {
         let told: Told = match serde_json::from_slice(payload) {
