@@ -11,6 +11,8 @@
 //! recorded between a removal's question and its unlink, would lose them. An
 //! async mutex held across those awaits, on purpose: each turn is a few file
 //! and database operations, and only uploads and deletions of files take it.
+//! In a directory several processes share (with PostgreSQL), the turn is also
+//! the deployment's: an advisory lock (`flock`) on `naming.lock` in it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +27,15 @@ pub struct Blobs {
     dir: PathBuf,
     /// Whose turn it is to name or remove contents (shared by clones).
     naming: Arc<tokio::sync::Mutex<()>>,
+    /// Other processes use the directory too: a turn locks it for them.
+    shared: bool,
+}
+
+/// A turn to name or remove contents ([`Blobs::naming`]); ends when dropped.
+pub struct Turn<'a> {
+    _here: tokio::sync::MutexGuard<'a, ()>,
+    /// The lock file, locked (closing it unlocks).
+    _deployment: Option<std::fs::File>,
 }
 
 /// An upload written to its temporary file; removed with it unless kept.
@@ -57,19 +68,33 @@ impl Blobs {
     /// The contents beside the database file `db` (`data/chat.db`: `data/chat-files/`).
     pub fn beside(db: &Path) -> Self {
         let stem = db.file_stem().map_or_else(|| "chat".into(), |s| s.to_string_lossy().into_owned());
-        Blobs { dir: db.with_file_name(format!("{stem}-files")), naming: Arc::default() }
+        Blobs { dir: db.with_file_name(format!("{stem}-files")), naming: Arc::default(), shared: false }
     }
 
     /// The contents in `dir` (with a database server, a directory every
     /// process of the deployment shares).
     pub fn in_dir(dir: PathBuf) -> Self {
-        Blobs { dir, naming: Arc::default() }
+        Blobs { dir, naming: Arc::default(), shared: true }
     }
 
     /// A turn to name contents (record an upload and put its bytes and
-    /// thumbnail in place) or to remove the ones nobody names; held until dropped.
-    pub async fn naming(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.naming.lock().await
+    /// thumbnail in place) or to remove the ones nobody names; held until
+    /// dropped. In a shared directory, every process's turns alternate.
+    pub async fn naming(&self) -> Turn<'_> {
+        let here = self.naming.lock().await;
+        let deployment = if self.shared {
+            match lock_exclusively(self.dir.join("naming.lock")).await {
+                Ok(file) => Some(file),
+                Err(error) => {
+                    // Uploads go on; only a race with another process's removal is left open.
+                    tracing::error!(%error, dir = %self.dir.display(), "cannot lock the files' directory for naming");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Turn { _here: here, _deployment: deployment }
     }
 
     /// The directory the contents are in.
@@ -143,7 +168,10 @@ impl Blobs {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let tmp = self.dir.join("tmp").join(format!("{hash}.part"));
+        // A name of its own: another process may be putting the same bytes.
+        let mut name = [0u8; 16];
+        getrandom::fill(&mut name).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let tmp = self.dir.join("tmp").join(format!("{}.part", hex::encode(name)));
         tokio::fs::create_dir_all(self.dir.join("tmp")).await?;
         tokio::fs::write(&tmp, bytes).await?;
         tokio::fs::rename(&tmp, &path).await?;
@@ -158,6 +186,30 @@ impl Blobs {
             Err(error) => tracing::warn!(%error, hash, "a file's content could not be removed"),
         }
     }
+}
+
+/// Opens (making it) and locks `path` exclusively, waiting for the lock on
+/// a blocking thread.
+async fn lock_exclusively(path: PathBuf) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        use std::os::fd::AsRawFd;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        loop {
+            // SAFETY: flock on a descriptor this function owns, open for its call.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(file);
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 impl Drop for Staged {
@@ -199,5 +251,24 @@ mod tests {
         assert!(left.is_empty(), "nothing of a refused upload stays: {left:?}");
         blobs.remove(&hash).await;
         assert!(!blobs.path(&hash).exists());
+    }
+
+    #[tokio::test]
+    async fn processes_sharing_a_directory_take_turns_at_naming() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two processes' views of one directory (each locks its own open file).
+        let one = Blobs::in_dir(dir.path().to_owned());
+        let other = Blobs::in_dir(dir.path().to_owned());
+        let turn = one.naming().await;
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), other.naming()).await;
+        assert!(waiting.is_err(), "the other process waits while one names");
+        drop(turn);
+        let _turn = tokio::time::timeout(std::time::Duration::from_secs(5), other.naming())
+            .await
+            .expect("its turn comes once the first ends");
+        // One process alone on its file never locks anything.
+        let alone = Blobs::beside(&dir.path().join("chat.db"));
+        let _mine = alone.naming().await;
+        assert!(!dir.path().join("chat-files/naming.lock").exists());
     }
 }
