@@ -97,7 +97,9 @@ async fn a_removed_person_is_disconnected_kept_out_and_let_back() {
     let server = TestServer::start().await;
     let (ada, bob, cy) = (person(&server, "Ada").await, person(&server, "Bob").await, person(&server, "Cy").await);
     let mut adas = joined(&server, &ada, "plaza").await;
-    adas.say("hello plaza").await;
+    // Her first post makes her the room's owner once it is stored.
+    let first = adas.say("hello plaza").await;
+    answer(&mut adas, &first.0).await.expect("stored");
     let mut cys = joined(&server, &cy, "plaza").await;
     // Cy has a second tab in another room: it stays open.
     let mut elsewhere = joined(&server, &cy, "elsewhere").await;
