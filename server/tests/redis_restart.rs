@@ -106,3 +106,32 @@ async fn a_redis_restart_loses_no_message_and_everyone_is_shown_again() {
     online_becomes(&mut cy, 3).await;
     online_becomes(&mut bob, 3).await;
 }
+
+/// A room joined through one server while Redis was away is not heard by the
+/// other: once Redis is back, each tab there reads its whole list again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_room_list_told_while_redis_was_away_is_read_again_once_it_is_back() {
+    let port = free_port();
+    let redis = format!("redis://127.0.0.1:{port}");
+    let mut first_redis = redis_on(port).await;
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    let ada = support::person(&nodes[0], "Ada").await;
+    let mut laptop = Client::open(nodes[0].addr, "office", Some(&ada.cookie), &ada.username).await;
+    laptop.join(None).await;
+    assert!(matches!(laptop.recv_list().await, ServerMsg::Rooms { .. }), "the list comes first");
+
+    first_redis.kill().await.unwrap();
+    let reply = support::post_form(nodes[1].addr, "/api/join-room", &[("room", "lounge")], Some(&ada.cookie)).await;
+    assert!(matches!(reply.status, 302 | 303), "join: {reply:?}");
+    let _redis = redis_on(port).await;
+    let lounge = app::room_name::RoomName::parse("lounge").unwrap();
+    laptop
+        .list_until(|msg| match msg {
+            ServerMsg::Rooms { rooms } => rooms.iter().any(|entry| entry.room == lounge),
+            ServerMsg::RoomJoined { entry } => panic!("{entry:?} was published while Redis was away"),
+            _ => false,
+        })
+        .await;
+}

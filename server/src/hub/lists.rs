@@ -48,6 +48,9 @@ pub enum ListChange {
     Nothing,
     Joined(RoomName),
     Left(RoomName),
+    /// Changes may have been lost (the bus was away): read the whole list
+    /// again (the event's frame is not sent).
+    Resync,
 }
 
 /// A post stored by a commit (not a retry), as the room list sees it.
@@ -123,6 +126,12 @@ impl Lists {
     /// An account's inbox event another process told (for the tabs here).
     pub(super) fn heard_inbox(&self, account: AccountId, event: InboxEvent) {
         self.inboxes.publish(&account, event);
+    }
+
+    /// What other processes told may have been lost (the bus was away):
+    /// every tab here reads its whole list again.
+    pub(super) fn resync_all(&self) {
+        self.inboxes.publish_everywhere(InboxEvent { frame: Frame::from(String::new()), change: ListChange::Resync });
     }
 
     /// A room's activity another process told (for the tabs here).
@@ -254,6 +263,7 @@ fn encode_inbox(account: AccountId, event: &InboxEvent) -> Vec<u8> {
         ListChange::Nothing => "=".to_owned(),
         ListChange::Joined(room) => format!("+{room}"),
         ListChange::Left(room) => format!("-{room}"),
+        ListChange::Resync => "!".to_owned(),
     };
     format!("{}\n{change}\n{}", account.0, event.frame.as_str()).into_bytes()
 }
@@ -264,6 +274,7 @@ pub(super) fn decode_inbox(payload: &[u8]) -> Option<(AccountId, InboxEvent)> {
     let account = AccountId(parts.next()?.parse().ok()?);
     let change = match parts.next()? {
         "=" => ListChange::Nothing,
+        "!" => ListChange::Resync,
         change => match change.split_at_checked(1)? {
             ("+", room) => ListChange::Joined(RoomName::parse_key(room).ok()?),
             ("-", room) => ListChange::Left(RoomName::parse_key(room).ok()?),

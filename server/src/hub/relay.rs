@@ -319,6 +319,7 @@ async fn run(
                 }
                 Some(BusEvent::Reconnected) => {
                     presence.reload();
+                    lists.resync_all();
                     check_all(&registry, &store, &mut gappy).await;
                 }
             },

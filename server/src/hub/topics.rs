@@ -78,6 +78,13 @@ impl<K: Eq + Hash + Clone, T: Clone + Send + 'static> Topics<K, T> {
         }
     }
 
+    /// Sends `event` to everyone listening to any key.
+    pub fn publish_everywhere(&self, event: T) {
+        for sender in self.channels().values() {
+            let _nobody = sender.send(event.clone()).is_err();
+        }
+    }
+
     /// How many keys have listeners.
     #[cfg(test)]
     pub fn len(&self) -> usize {

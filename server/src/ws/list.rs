@@ -57,8 +57,15 @@ impl ListFeed {
         // read and already in the writer's figures (set before any commit is
         // announced): then, and only then, read again (listening already, so
         // nothing falls between). Rooms joined meanwhile come by the inbox.
+        // With other processes, listening is in effect on the bus only once
+        // it settles, and their commits are not in this writer's figures:
+        // read again after that, always.
         let store = self.hub.store();
-        if rooms.iter().any(|e| store.committed_seq(&e.room).is_some_and(|seq| seq > e.last_seq)) {
+        let relayed = self.hub.is_relayed();
+        if relayed {
+            self.hub.settled().await;
+        }
+        if relayed || rooms.iter().any(|e| store.committed_seq(&e.room).is_some_and(|seq| seq > e.last_seq)) {
             rooms = store.room_list(self.account).await?;
             for entry in &rooms {
                 self.listen(entry.room.clone());
@@ -80,6 +87,7 @@ impl ListFeed {
             event = self.inbox.next() => match event {
                 Some(Ok(event)) => {
                     match event.change {
+                        ListChange::Resync => return ListItem::Resync,
                         ListChange::Nothing => {}
                         ListChange::Joined(room) => self.listen(room),
                         ListChange::Left(room) => {
