@@ -1,9 +1,10 @@
-//! Redis itself restarted under two servers (issue 14): a Redis of the test's
-//! own (`redis-server`, from Debian's package that `scripts/services.sh`
-//! installs), killed and started again empty on the same port while messages
-//! are posted. Nothing published meanwhile is heard, every subscription and
-//! every process's presence is gone from it, and yet each member gets every
-//! message once, in order, and everyone is shown again.
+//! Redis itself restarted, or dropping every subscription, under two servers
+//! (issue 14), on a Redis of the test's own (`redis-server`, from Debian's
+//! package that `scripts/services.sh` installs), so that killing it or its
+//! connections reaches no other test. Nothing published meanwhile is heard,
+//! and after a restart every subscription and every process's presence is
+//! gone from it; yet each member gets every message once, in order, everyone
+//! is shown again, and room lists are read again.
 
 mod support;
 
@@ -134,4 +135,31 @@ async fn a_room_list_told_while_redis_was_away_is_read_again_once_it_is_back() {
             _ => false,
         })
         .await;
+}
+
+/// Redis drops every subscription (`CLIENT KILL TYPE pubsub`, as a restart
+/// does) just before messages are posted on one server: the person on the
+/// other still gets them all, in order, once its bus is back or its next
+/// check of the room finds them. (On this test's own Redis: the kill reaches
+/// every pub/sub connection of the Redis it is sent to.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_posted_while_redis_drops_the_subscriptions_still_arrive_in_order() {
+    let port = free_port();
+    let redis = format!("redis://127.0.0.1:{port}");
+    let _redis = redis_on(port).await;
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    let mut ada = nodes[0].join("outage", "Ada").await;
+    let mut bob = nodes[1].join("outage", "Bob").await;
+    ada.say("before").await;
+    assert_eq!(messages(&mut bob, 1).await, [1]);
+
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.unwrap();
+    for i in 0..5 {
+        ada.say(&format!("during {i}")).await;
+    }
+    assert_eq!(messages(&mut bob, 5).await, [2, 3, 4, 5, 6]);
 }

@@ -18,13 +18,15 @@ pub(super) struct Mischief {
     /// A xorshift generator's state: fast, and good enough for deciding faults.
     state: u64,
     held: Option<(String, Vec<u8>)>,
+    /// The last message was dropped.
+    dropped: bool,
 }
 
 impl Mischief {
     pub(super) fn new(faults: Faults) -> Self {
         let mut seed = [0u8; 8];
         getrandom::fill(&mut seed).expect("the system has randomness");
-        Mischief { faults, state: u64::from_le_bytes(seed) | 1, held: None }
+        Mischief { faults, state: u64::from_le_bytes(seed) | 1, held: None, dropped: false }
     }
 
     fn chance(&mut self) -> f64 {
@@ -34,11 +36,18 @@ impl Mischief {
         (self.state >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Whether the last message was dropped (not held).
+    pub(super) fn dropped_last(&self) -> bool {
+        self.dropped
+    }
+
     /// What goes out for `message`, in order: nothing, it, it twice, or it
     /// after being held for one message; a message held before follows.
     pub(super) fn apply(&mut self, message: (String, Vec<u8>)) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
+        self.dropped = false;
         if self.chance() < self.faults.drop {
+            self.dropped = true;
             // Dropped; whatever was held still goes.
         } else if self.held.is_none() && self.chance() < self.faults.reorder {
             self.held = Some(message);

@@ -13,13 +13,19 @@
 //!   again, and says [`BusEvent::Reconnected`], after which the hub compares
 //!   its rooms with the database (whatever was published meanwhile is lost).
 //!
+//! - when a message is lost on this side (the queue full, a publish failed),
+//!   the publisher says so once the queue is empty again, on [`LOST_CHANNEL`]
+//!   (at most once a second): the others then compare what they show with the
+//!   database ([`BusEvent::Lost`]). Redis itself loses messages only to a
+//!   subscriber it disconnected, which hears [`BusEvent::Reconnected`].
+//!
 //! Each process's messages carry its bus's id, so that it does not hear its
 //! own back; every channel is named within the deployment's namespace
 //! ([`namespace`], kept in its database), so that deployments sharing one
 //! Redis never hear each other. Both tasks are owned here and end with [`Bus::close`].
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,6 +41,10 @@ use tokio_util::sync::CancellationToken;
 const PUBLISH_QUEUE: usize = 8192;
 /// Longest wait between two attempts to reach Redis again.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Where a process says it lost some of what it published.
+pub const LOST_CHANNEL: &str = "chat:lost";
+/// Least time between two such notices from one process.
+const LOST_PACE: Duration = Duration::from_secs(1);
 
 /// What the subscriber hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +56,8 @@ pub enum BusEvent {
     /// The subscription was lost and is back: anything published meanwhile
     /// was not heard.
     Reconnected,
+    /// Another process lost some of what it published.
+    Lost,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +90,8 @@ struct Inner {
     /// Requests for the subscriber task, served in order.
     changes: mpsc::UnboundedSender<Request>,
     dropped: AtomicU64,
+    /// Something published was lost since the others were last told.
+    lost: Arc<AtomicBool>,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -105,8 +119,10 @@ impl Bus {
         let (events, heard) = mpsc::channel(PUBLISH_QUEUE);
         let stop = CancellationToken::new();
         let origin = origin();
+        let lost = Arc::new(AtomicBool::new(false));
+        let told = Told { lost: lost.clone(), channel: format!("{prefix}{LOST_CHANNEL}"), origin };
         let tasks = vec![
-            tokio::spawn(publish_all(client.clone(), publisher, (queue, faults), stop.clone())),
+            tokio::spawn(publish_all(client.clone(), publisher, (queue, faults, told), stop.clone())),
             tokio::spawn(subscribe_all(
                 client,
                 pubsub,
@@ -122,6 +138,7 @@ impl Bus {
             publish,
             changes,
             dropped: AtomicU64::new(0),
+            lost,
             stop,
             tasks: Mutex::new(tasks),
         };
@@ -133,6 +150,7 @@ impl Bus {
     /// the database.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
         if self.inner.publish.try_send((self.key(&channel), self.framed(&payload))).is_err() {
+            self.inner.lost.store(true, Ordering::Relaxed);
             let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
@@ -198,17 +216,48 @@ impl Bus {
     }
 }
 
-/// Empties the queue into Redis, connecting again when a publish fails.
+/// A message to publish: its channel (namespaced) and its payload (framed).
+type Outgoing = (String, Vec<u8>);
+
+/// How a publisher tells the others it lost something.
+struct Told {
+    lost: Arc<AtomicBool>,
+    /// [`LOST_CHANNEL`], namespaced.
+    channel: String,
+    origin: u64,
+}
+
+/// Empties the queue into Redis, connecting again when a publish fails;
+/// once it is empty after a loss, says so on [`LOST_CHANNEL`].
 async fn publish_all(
     client: redis::Client,
     mut connection: redis::aio::MultiplexedConnection,
-    (mut queue, faults): (mpsc::Receiver<(String, Vec<u8>)>, Option<Faults>),
+    (mut queue, faults, told): (mpsc::Receiver<Outgoing>, Option<Faults>, Told),
     stop: CancellationToken,
 ) {
     let mut mischief = faults.map(faults::Mischief::new);
+    let mut last_told: Option<std::time::Instant> = None;
     loop {
+        if queue.is_empty()
+            && last_told.is_none_or(|at| at.elapsed() >= LOST_PACE)
+            && told.lost.swap(false, Ordering::Relaxed)
+        {
+            let notice: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(&told.channel)
+                .arg(&told.origin.to_le_bytes()[..])
+                .query_async(&mut connection)
+                .await;
+            last_told = Some(std::time::Instant::now());
+            if let Err(error) = notice {
+                tracing::warn!(%error, "telling the others of a loss failed; telling them again later");
+                told.lost.store(true, Ordering::Relaxed);
+            }
+        }
+        // With a loss not yet told, come back to it within its pace.
+        let pending = told.lost.load(Ordering::Relaxed);
         let next = tokio::select! {
             () = stop.cancelled() => return,
+            () = tokio::time::sleep(LOST_PACE), if pending => continue,
             next = queue.recv() => match next {
                 Some(next) => next,
                 None => return,
@@ -218,12 +267,17 @@ async fn publish_all(
             Some(mischief) => mischief.apply(next),
             None => vec![next],
         };
+        if out.is_empty() && mischief.as_ref().is_some_and(faults::Mischief::dropped_last) {
+            // Dropped on purpose, as a failed publish would be.
+            told.lost.store(true, Ordering::Relaxed);
+        }
         for (channel, payload) in out {
             let sent: redis::RedisResult<i64> =
                 redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut connection).await;
             if let Err(error) = sent {
-                // This one is lost (the others fill it from the database); the
-                // next goes on a new connection.
+                // This one is lost (the others fill it from the database, and
+                // are told); the next goes on a new connection.
+                told.lost.store(true, Ordering::Relaxed);
                 tracing::warn!(%error, "publishing on the bus failed; connecting again");
                 match reconnect(&stop, || client.get_multiplexed_async_connection()).await {
                     Some(fresh) => connection = fresh,
@@ -245,6 +299,11 @@ async fn subscribe_all(
 ) {
     let mut channels: HashSet<String> = HashSet::new();
     let (mut sink, mut stream) = pubsub.split();
+    let lost_channel = format!("{prefix}{LOST_CHANNEL}");
+    if let Err(error) = sink.subscribe(&lost_channel).await {
+        tracing::warn!(%error, "subscribing to the others' losses failed");
+    }
+    channels.insert(lost_channel);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -277,6 +336,12 @@ async fn subscribe_all(
                         continue;
                     }
                     let channel = message.get_channel_name();
+                    if channel.strip_prefix(prefix.as_str()) == Some(LOST_CHANNEL) {
+                        if events.send(BusEvent::Lost).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     let event = BusEvent::Message {
                         channel: channel.strip_prefix(prefix.as_str()).unwrap_or(channel).to_owned(),
                         payload: payload.to_vec(),

@@ -179,3 +179,23 @@ async fn while_redis_is_away_joins_are_not_held_up_and_it_comes_back_subscribed(
     a.close().await;
     b.close().await;
 }
+
+/// A publisher that lost a message (here dropped on purpose, as a failed
+/// publish or a full queue loses one) tells the others once its queue is
+/// empty, and they hear it as [`BusEvent::Lost`].
+#[tokio::test]
+async fn a_publisher_that_lost_a_message_tells_the_others() {
+    let url = redis_url();
+    let namespace = channel("lossy");
+    let dropping = super::Faults { drop: 1.0, ..super::Faults::default() };
+    let (lossy, _) = Bus::connect_with_faults(&url, &namespace, Some(dropping)).await.unwrap();
+    let (other, mut heard) = Bus::connect(&url, &namespace).await.unwrap();
+    other.settled(PATIENCE).await;
+    lossy.publish(channel("room"), b"never sent".to_vec());
+    match timeout(PATIENCE, heard.recv()).await {
+        Ok(Some(BusEvent::Lost)) => {}
+        other => panic!("expected to hear of the loss, got {other:?}"),
+    }
+    lossy.close().await;
+    other.close().await;
+}

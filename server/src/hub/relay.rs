@@ -248,6 +248,8 @@ async fn run(
 ) {
     // Rooms with events held behind a gap.
     let mut gappy: HashSet<RoomName> = HashSet::new();
+    // Another process said it lost something since the last check.
+    let mut lost = false;
     let mut tick = tokio::time::interval(GAP_TICK);
     let mut check = tokio::time::interval(CHECK_EVERY);
     for timer in [&mut tick, &mut check] {
@@ -317,6 +319,7 @@ async fn run(
                         }
                     }
                 }
+                Some(BusEvent::Lost) => lost = true,
                 Some(BusEvent::Reconnected) => {
                     presence.reload();
                     lists.resync_all();
@@ -337,7 +340,14 @@ async fn run(
                     }
                 }
             }
-            _ = check.tick() => check_all(&registry, &store, &mut gappy).await,
+            _ = check.tick() => {
+                // Another process lost some of what it published: its room
+                // events are found below, its list changes by reading lists again.
+                if std::mem::take(&mut lost) {
+                    lists.resync_all();
+                }
+                check_all(&registry, &store, &mut gappy).await;
+            }
         }
     }
 }
