@@ -86,7 +86,7 @@ struct Inner {
     origin: u64,
     /// Put before every channel's name: `<namespace>:`.
     prefix: String,
-    publish: mpsc::Sender<(String, Vec<u8>)>,
+    publish: mpsc::Sender<Outgoing>,
     /// Requests for the subscriber task, served in order.
     changes: mpsc::UnboundedSender<Request>,
     dropped: AtomicU64,
@@ -149,8 +149,21 @@ impl Bus {
     /// full (Redis slow or away) it is dropped, and the others catch up from
     /// the database.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
-        if self.inner.publish.try_send((self.key(&channel), self.framed(&payload))).is_err() {
-            self.inner.lost.store(true, Ordering::Relaxed);
+        self.send(false, channel, payload);
+    }
+
+    /// [`Bus::publish`] a message whose loss the others must be told of
+    /// (room lists: they read theirs again; room events need not be, the
+    /// others' checks find them).
+    pub fn publish_told(&self, channel: String, payload: Vec<u8>) {
+        self.send(true, channel, payload);
+    }
+
+    fn send(&self, tell: bool, channel: String, payload: Vec<u8>) {
+        if self.inner.publish.try_send((tell, (self.key(&channel), self.framed(&payload)))).is_err() {
+            if tell {
+                self.inner.lost.store(true, Ordering::Relaxed);
+            }
             let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "the bus's publish queue is full: messages to other processes dropped");
@@ -204,8 +217,15 @@ impl Bus {
         }
     }
 
-    /// Stops both tasks (what is queued for publishing is dropped) and waits for them.
+    /// Stops both tasks and waits for them; what is queued for publishing
+    /// goes first if Redis takes it within a moment.
     pub async fn close(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        while self.inner.publish.capacity() < self.inner.publish.max_capacity()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         self.inner.stop.cancel();
         let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
@@ -217,7 +237,8 @@ impl Bus {
 }
 
 /// A message to publish: its channel (namespaced) and its payload (framed).
-type Outgoing = (String, Vec<u8>);
+/// With whether its loss is to be told.
+type Outgoing = (bool, (String, Vec<u8>));
 
 /// How a publisher tells the others it lost something.
 struct Told {
@@ -255,7 +276,7 @@ async fn publish_all(
         }
         // With a loss not yet told, come back to it within its pace.
         let pending = told.lost.load(Ordering::Relaxed);
-        let next = tokio::select! {
+        let (tell, next) = tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(LOST_PACE), if pending => continue,
             next = queue.recv() => match next {
@@ -267,7 +288,7 @@ async fn publish_all(
             Some(mischief) => mischief.apply(next),
             None => vec![next],
         };
-        if out.is_empty() && mischief.as_ref().is_some_and(faults::Mischief::dropped_last) {
+        if tell && out.is_empty() && mischief.as_ref().is_some_and(faults::Mischief::dropped_last) {
             // Dropped on purpose, as a failed publish would be.
             told.lost.store(true, Ordering::Relaxed);
         }
@@ -275,9 +296,11 @@ async fn publish_all(
             let sent: redis::RedisResult<i64> =
                 redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut connection).await;
             if let Err(error) = sent {
-                // This one is lost (the others fill it from the database, and
+                // This one is lost (the others fill it from the database, or
                 // are told); the next goes on a new connection.
-                told.lost.store(true, Ordering::Relaxed);
+                if tell {
+                    told.lost.store(true, Ordering::Relaxed);
+                }
                 tracing::warn!(%error, "publishing on the bus failed; connecting again");
                 match reconnect(&stop, || client.get_multiplexed_async_connection()).await {
                     Some(fresh) => connection = fresh,

@@ -191,7 +191,7 @@ async fn a_publisher_that_lost_a_message_tells_the_others() {
     let (lossy, _) = Bus::connect_with_faults(&url, &namespace, Some(dropping)).await.unwrap();
     let (other, mut heard) = Bus::connect(&url, &namespace).await.unwrap();
     other.settled(PATIENCE).await;
-    lossy.publish(channel("room"), b"never sent".to_vec());
+    lossy.publish_told(channel("room"), b"never sent".to_vec());
     match timeout(PATIENCE, heard.recv()).await {
         Ok(Some(BusEvent::Lost)) => {}
         other => panic!("expected to hear of the loss, got {other:?}"),

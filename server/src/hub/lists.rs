@@ -147,7 +147,7 @@ impl Lists {
 
     fn tell_activity(&self, room: &RoomName, frame: Frame) {
         if let Some(bus) = &self.bus {
-            bus.publish(activity_channel(room), encode_activity(room, &frame));
+            bus.publish_told(activity_channel(room), encode_activity(room, &frame));
         }
         self.activity.publish(room, frame);
     }
@@ -178,7 +178,7 @@ impl Lists {
         }
         let event = InboxEvent { frame: Frame::from(msg.to_json()), change };
         if let Some(bus) = &self.bus {
-            bus.publish(account_channel(account), encode_inbox(account, &event));
+            bus.publish_told(account_channel(account), encode_inbox(account, &event));
         }
         self.inboxes.publish(&account, event);
     }

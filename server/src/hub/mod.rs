@@ -457,7 +457,8 @@ impl Hub {
             let welcome = room.add(person.map(|p| (p.username.as_str(), p.display_name.as_str())));
             (room, events, welcome)
         };
-        if person.is_some() {
+        // A reader changes only counts: told to the others (with a bus), not here.
+        if person.is_some() || self.inner.relay.is_some() {
             self.inner.notices.mark(&room);
         }
         Membership::new(self.clone(), room, id, person.map(|p| p.username.clone()), events, welcome)
@@ -481,7 +482,7 @@ impl Hub {
             }
             now_empty
         };
-        if !now_empty && username.is_some() {
+        if !now_empty && (username.is_some() || self.inner.relay.is_some()) {
             self.inner.notices.mark(room);
         }
     }

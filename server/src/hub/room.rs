@@ -204,6 +204,11 @@ impl Room {
         self.presence().forget(node)
     }
 
+    /// The version of another process's report of its people here, if any.
+    pub(super) fn presence_version(&self, node: u64) -> Option<u64> {
+        self.presence().version_of(node)
+    }
+
     /// The other processes that said who of theirs is here.
     pub(super) fn presence_nodes(&self) -> Vec<u64> {
         self.presence().nodes()

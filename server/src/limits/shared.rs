@@ -229,6 +229,7 @@ impl SharedLimits {
         }
     }
 
+    /// Ends the task, telling the others this process holds nothing any more.
     pub async fn close(&self) {
         self.stop.cancel();
         let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -249,7 +250,13 @@ async fn tell(
     let mut whole_at = Instant::now();
     loop {
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // A whole tally of nothing: the others stop counting this
+                // process's sockets now, not after it went silent long enough.
+                let told = Told { node: bus.id(), full: true, ..Told::default() };
+                bus.publish(CHANNEL.to_owned(), serde_json::to_vec(&told).expect("a tally serialises"));
+                return;
+            }
             _ = pace.tick() => {}
         }
         let full = whole_at.elapsed() >= WHOLE_EVERY;

@@ -150,6 +150,11 @@ impl Elsewhere {
         }
     }
 
+    /// The version of a process's last report applied here.
+    pub fn version_of(&self, id: u64) -> Option<u64> {
+        self.nodes.get(&id).map(|node| node.version)
+    }
+
     /// The usernames a process has here.
     pub fn people_of(&self, id: u64) -> Vec<String> {
         self.nodes.get(&id).map(|node| node.people.keys().cloned().collect()).unwrap_or_default()

@@ -22,6 +22,16 @@ pub struct Link {
 }
 
 impl Link {
+    /// Whether Redis failed a moment ago (queries fail at once until then).
+    pub fn is_down(&self) -> bool {
+        self.down_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Tries Redis again at the next query, however recently it failed.
+    pub fn forgive(&mut self) {
+        self.down_until = None;
+    }
+
     /// Runs `pipe` on the connection, connecting when there is none;
     /// fails at once for a moment after Redis failed.
     pub async fn query<T: redis::FromRedisValue>(

@@ -163,6 +163,11 @@ impl Presence {
         true
     }
 
+    /// The version of another process's report known here.
+    pub fn version_of(&self, node: u64) -> Option<u64> {
+        self.elsewhere.version_of(node)
+    }
+
     /// The other processes heard of here.
     pub fn nodes(&self) -> Vec<u64> {
         self.elsewhere.nodes().collect()

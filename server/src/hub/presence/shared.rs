@@ -80,6 +80,9 @@ impl SharedPresence {
             next_version: 0,
             versions: HashMap::new(),
             rewrite: HashSet::new(),
+            pending_empty: HashSet::new(),
+            pending_loads: HashSet::new(),
+            forgot_all: false,
             live_at: None,
             beaten: false,
         };
@@ -141,6 +144,13 @@ struct Task {
     versions: HashMap<RoomName, u64>,
     /// Rooms whose next report must be whole (a write failed, or Redis lost it).
     rewrite: HashSet<RoomName>,
+    /// Rooms emptied here whose announcement failed (tried again).
+    pending_empty: HashSet<RoomName>,
+    /// Reads that failed: rooms to read again (all live processes, or one).
+    pending_loads: HashSet<(RoomName, Option<u64>)>,
+    /// The others were all forgotten (Redis away too long): read every room
+    /// again once it answers.
+    forgot_all: bool,
     /// When the live processes were last read.
     live_at: Option<Instant>,
     /// This process's liveness was written once.
@@ -166,16 +176,13 @@ impl Task {
                     self.serve(asks).await;
                 }
                 _ = beat.tick() => self.beat().await,
-                _ = retry.tick(), if !self.rewrite.is_empty() => {
-                    let rooms: Vec<RoomName> = self.rewrite.iter().cloned().collect();
-                    self.report(rooms.iter().filter_map(|name| self.room(name)).collect()).await;
-                }
+                _ = retry.tick(), if self.has_retries() => self.retry().await,
             }
         }
         // What was still asked is moot: goodbye takes this process out of
         // every room it reported (emptied ones included).
         asked.close();
-        if tokio::time::timeout(PATIENCE, self.goodbye()).await.is_err() {
+        if tokio::time::timeout(PATIENCE * 2, self.goodbye()).await.is_err() {
             tracing::warn!(
                 "Redis did not answer in time: this process's people stay shown elsewhere until they expire"
             );
@@ -207,10 +214,12 @@ impl Task {
             }
         }
         if !emptied.is_empty() {
-            self.empty(emptied).await;
+            self.empty(emptied, false).await;
         }
-        let rewrites: Vec<Arc<Room>> = self.rewrite.iter().filter_map(|name| self.room(name)).collect();
-        reports.extend(rewrites);
+        if !self.link.is_down() {
+            let rewrites: Vec<Arc<Room>> = self.rewrite.iter().filter_map(|name| self.room(name)).collect();
+            reports.extend(rewrites);
+        }
         if !reports.is_empty() {
             self.report(reports).await;
         }
@@ -281,21 +290,43 @@ impl Task {
 
     /// Rooms nobody is in here any more: their reports deleted, and the
     /// others told (a whole report of nobody).
-    async fn empty(&mut self, rooms: Vec<RoomName>) {
+    /// Announced whether or not a report of the room was known to be
+    /// written (one may have landed though its answer was lost); one that
+    /// fails is tried again, and a room with people here again meanwhile is
+    /// written whole instead.
+    /// `leaving`: this process stops, and every room is empty of it.
+    async fn empty(&mut self, rooms: Vec<RoomName>, leaving: bool) {
         let mut pipe = redis::pipe();
         pipe.atomic();
+        let mut emptied = Vec::new();
         for room in rooms {
+            if !leaving && self.room(&room).is_some() {
+                // Not empty any more: its next report is whole (it replaces the hash).
+                self.pending_empty.remove(&room);
+                self.rewrite.insert(room);
+                continue;
+            }
             self.rewrite.remove(&room);
-            // Never reported: nobody elsewhere heard of it.
-            let Some(prev) = self.versions.remove(&room) else { continue };
+            let prev = self.versions.remove(&room).unwrap_or(0);
             self.next_version += 1;
             let report = Report { node: self.node, v: self.next_version, prev, full: true, ..Report::default() };
             self.write(&mut pipe, &room, &report);
             pipe.del(self.key(&room, self.node)).ignore();
+            emptied.push(room);
         }
-        if let Err(error) = self.query::<()>(&pipe).await {
-            // Their reports expire by themselves within the TTL.
-            tracing::warn!(%error, "taking emptied rooms' presence off Redis failed");
+        if emptied.is_empty() {
+            return;
+        }
+        match self.query::<()>(&pipe).await {
+            Ok(()) => {
+                for room in &emptied {
+                    self.pending_empty.remove(room);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, rooms = emptied.len(), "taking emptied rooms' presence off Redis failed; trying again");
+                self.pending_empty.extend(emptied);
+            }
         }
     }
 
@@ -305,7 +336,10 @@ impl Task {
             Some(node) => vec![node],
             None => match self.live().await {
                 Some(live) => live.into_iter().filter(|&node| node != self.node).collect(),
-                None => return,
+                None => {
+                    self.pending_loads.extend(rooms.into_iter().map(|room| (room, None)));
+                    return;
+                }
             },
         };
         if nodes.is_empty() {
@@ -319,17 +353,23 @@ impl Task {
                 asked.push((room, node));
             }
         }
+        // What was known of each before the read: a report heard meanwhile
+        // is newer than a hash found missing.
+        let known: Vec<Option<u64>> =
+            asked.iter().map(|(name, node)| self.room(name).and_then(|room| room.presence_version(*node))).collect();
         let hashes: Vec<HashMap<String, String>> = match self.query(&pipe).await {
             Ok(hashes) => hashes,
             Err(error) => {
-                tracing::warn!(%error, rooms = rooms.len(), "reading presence from Redis failed");
+                tracing::warn!(%error, rooms = rooms.len(), "reading presence from Redis failed; trying again");
+                self.pending_loads.extend(rooms.iter().map(|room| (room.clone(), only)));
                 return;
             }
         };
-        for ((name, node), hash) in asked.into_iter().zip(hashes) {
+        for (((name, node), hash), known) in asked.into_iter().zip(hashes).zip(known) {
             let Some(room) = self.room(name) else { continue };
             let changed = match parse(node, hash) {
-                None => room.forget_node(node),
+                None if room.presence_version(node) == known => room.forget_node(node),
+                None => false,
                 Some(report) => room.heard_report(report) == Heard::Applied,
             };
             if changed {
@@ -356,6 +396,7 @@ impl Task {
                 // Nobody could be seen alive for a whole TTL: none is shown.
                 if self.live_at.is_none_or(|at| at.elapsed() > self.ttl) {
                     self.forget_all_but(&HashSet::new());
+                    self.forgot_all = true;
                 }
                 return;
             }
@@ -367,6 +408,10 @@ impl Task {
         }
         self.beaten = true;
         self.live_at = Some(Instant::now());
+        if std::mem::take(&mut self.forgot_all) {
+            let rooms: Vec<RoomName> = self.registry().keys().cloned().collect();
+            self.pending_loads.extend(rooms.into_iter().map(|room| (room, None)));
+        }
         self.forget_all_but(&live.into_iter().collect());
     }
 
@@ -400,12 +445,43 @@ impl Task {
 
     /// A clean stop: this process out of the live set and of every room it reported.
     async fn goodbye(&mut self) {
-        let rooms: Vec<RoomName> = self.versions.keys().cloned().collect();
-        self.empty(rooms).await;
+        // A failure a moment ago must not cost the goodbye.
+        self.link.forgive();
+        let mut rooms: Vec<RoomName> = self.versions.keys().cloned().collect();
+        rooms.extend(self.pending_empty.drain());
+        self.empty(rooms, true).await;
+        self.link.forgive();
         let mut pipe = redis::pipe();
         pipe.zrem(&self.nodes_key, self.node).ignore();
         if let Err(error) = self.query::<()>(&pipe).await {
             tracing::warn!(%error, "taking this process off Redis's live set failed");
+        }
+    }
+
+    fn has_retries(&self) -> bool {
+        !self.rewrite.is_empty() || !self.pending_empty.is_empty() || !self.pending_loads.is_empty()
+    }
+
+    /// What failed, tried again (while Redis is not known to be down).
+    async fn retry(&mut self) {
+        if self.link.is_down() {
+            return;
+        }
+        if !self.pending_empty.is_empty() {
+            let rooms: Vec<RoomName> = self.pending_empty.iter().cloned().collect();
+            self.empty(rooms, false).await;
+        }
+        if !self.rewrite.is_empty() {
+            let rooms: Vec<RoomName> = self.rewrite.iter().cloned().collect();
+            self.report(rooms.iter().filter_map(|name| self.room(name)).collect()).await;
+        }
+        let loads: Vec<(RoomName, Option<u64>)> = self.pending_loads.drain().collect();
+        let (all, one): (Vec<_>, Vec<_>) = loads.into_iter().partition(|(_, node)| node.is_none());
+        if !all.is_empty() {
+            self.load(all.into_iter().map(|(room, _)| room).collect(), None).await;
+        }
+        for (room, node) in one {
+            self.load(vec![room], node).await;
         }
     }
 
