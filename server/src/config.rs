@@ -47,6 +47,9 @@ files are kept beside the database (data/chat-files/).
 about this server's Web Push (default mailto:postmaster@localhost; set a real
 one: some services refuse pushes without); --push-allow-http lets browsers
 subscribe with plain http:// push endpoints (a local push service in tests only).
+--metrics-addr HOST:PORT serves /metrics (Prometheus's text format) there, on
+a listener of its own (not public unless you make it so); /healthz and
+/readyz (store and bus answering) are on the main address.
 --admin USERNAME makes that account a site administrator (repeatable; the first
 account made is one too): /admin deactivates accounts.
 --trust-proxy takes each client's address from the last X-Forwarded-For entry:
@@ -59,6 +62,7 @@ Environment:
   CHAT_DATABASE      same as --database
   CHAT_FILES         same as --files
   CHAT_BUS           same as --bus
+  CHAT_METRICS_ADDR  same as --metrics-addr
   CHAT_ALLOWED_ORIGINS  comma-separated, same as --allow-origin
   CHAT_ACCOUNT_ATTEMPTS same as --account-attempts
   CHAT_TRUST_PROXY   1 or true: same as --trust-proxy
@@ -74,6 +78,8 @@ pub struct Config {
     pub database: Database,
     /// Redis between several processes on one PostgreSQL database.
     pub bus: Option<String>,
+    /// Where `/metrics` is served (nowhere by default: it is not public).
+    pub metrics_addr: Option<SocketAddr>,
     pub settings: Settings,
 }
 
@@ -135,6 +141,7 @@ impl Config {
         let mut flag_database = None;
         let mut flag_files = None;
         let mut flag_bus = None;
+        let mut flag_metrics = None;
         let mut flag_origins = Vec::new();
         let mut admins: Vec<String> = env("CHAT_ADMINS")
             .map(|list| list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase).collect())
@@ -169,6 +176,7 @@ impl Config {
                 "--database" => "--database",
                 "--files" => "--files",
                 "--bus" => "--bus",
+                "--metrics-addr" => "--metrics-addr",
                 "--allow-origin" => "--allow-origin",
                 "--account-attempts" => "--account-attempts",
                 other => match Policy::FLAGS.iter().find(|f| **f == other) {
@@ -186,6 +194,7 @@ impl Config {
                 "--database" => flag_database = Some(value),
                 "--files" => flag_files = Some(value),
                 "--bus" => flag_bus = Some(value),
+                "--metrics-addr" => flag_metrics = Some(value),
                 "--account-attempts" => flag_attempts = Some(value),
                 "--allow-origin" => flag_origins.push(value),
                 "--push-contact" => push.contact = value,
@@ -221,6 +230,15 @@ impl Config {
             }
         };
         let bus = flag_bus.or_else(|| env("CHAT_BUS"));
+        let metrics_addr = match flag_metrics
+            .map(|v| (v, "--metrics-addr"))
+            .or_else(|| env("CHAT_METRICS_ADDR").map(|v| (v, "CHAT_METRICS_ADDR")))
+        {
+            Some((value, source_name)) => {
+                Some(value.trim().parse::<SocketAddr>().map_err(|_| ConfigError::BadAddr { value, source_name })?)
+            }
+            None => None,
+        };
         if let Some(url) = &bus {
             if !url.starts_with("redis://") {
                 return Err(ConfigError::BadLimit(format!("`{url}` is not a redis:// address for --bus")));
@@ -262,7 +280,8 @@ impl Config {
                 push.contact
             )));
         }
-        Ok(Config { addr, database, bus, settings: Settings { policy, allowed_origins, trust_proxy, push, admins } })
+        let settings = Settings { policy, allowed_origins, trust_proxy, push, admins };
+        Ok(Config { addr, database, bus, metrics_addr, settings })
     }
 }
 

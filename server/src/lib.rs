@@ -12,6 +12,7 @@ pub mod hub;
 pub mod limits;
 pub mod lists;
 pub mod memory;
+pub mod metrics;
 pub mod moderation;
 pub mod policy;
 pub mod push;

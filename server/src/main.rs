@@ -72,7 +72,30 @@ async fn main() -> ExitCode {
         );
     }
     let state = AppState::build_on_bus(leptos_options, opened, &config.settings, bus);
-    match serve(listener, state, shutdown::signal()).await {
+    let metrics = match config.metrics_addr {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!("metrics on http://{addr}/metrics");
+                let router = server::http::health::metrics_router(state.clone());
+                let stop = state.shutdown.clone().cancelled_owned();
+                Some(tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(stop).await }))
+            }
+            Err(error) => {
+                eprintln!("error: cannot serve the metrics on {addr}: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let served = serve(listener, state, shutdown::signal()).await;
+    if let Some(metrics) = metrics {
+        match metrics.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the metrics listener failed"),
+            Err(error) => tracing::error!(%error, "the metrics task failed"),
+        }
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -82,8 +82,15 @@ async fn while_postgres_is_away_sends_fail_without_an_ack_and_service_comes_back
     let mut ada = server.join("outage", "Ada").await;
     ada.say_as(ClientMsgId("before".into()), "before").await;
     assert!(support::answer(&mut ada, "before").await.is_ok());
+    assert_eq!(support::get(server.addr, "/readyz", None).await.status, 200, "ready with its database");
 
     relay.cut();
+    // Not ready while the database is away (a load balancer sends no one new);
+    // alive all the same.
+    let readyz = support::get(server.addr, "/readyz", None).await;
+    assert_eq!(readyz.status, 503, "{readyz:?}");
+    assert!(readyz.body.contains("store"), "{readyz:?}");
+    assert_eq!(support::get(server.addr, "/healthz", None).await.status, 200);
     ada.say_as(ClientMsgId("during".into()), "during").await;
     match support::answer(&mut ada, "during").await {
         Err(code) => assert_eq!(code, ChatError::StoreUnavailable.code()),
@@ -102,6 +109,7 @@ async fn while_postgres_is_away_sends_fail_without_an_ack_and_service_comes_back
         }
     };
     assert_eq!(seq, Seq(2), "the next seq: nothing was half-written while it was away");
+    assert_eq!(support::get(server.addr, "/readyz", None).await.status, 200, "ready again");
     let (store, _) = server::store::PgStore::open(&direct, files.path()).await.unwrap();
     let stored = store.select_after(&RoomName::parse("outage").unwrap(), Seq(0), 10).await.unwrap();
     let bodies: Vec<String> = stored

@@ -195,6 +195,15 @@ impl Bus {
         &self.inner.client
     }
 
+    /// Whether Redis answers a PING within `patience` (on a connection of its own).
+    pub async fn ping(&self, patience: Duration) -> bool {
+        let attempt = async {
+            let mut connection = self.inner.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await
+        };
+        matches!(tokio::time::timeout(patience, attempt).await, Ok(Ok(_)))
+    }
+
     /// How many messages were dropped before reaching Redis.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)

@@ -5,6 +5,7 @@
 pub mod assets;
 mod client;
 mod headers;
+pub mod health;
 mod message_form;
 pub mod origin;
 mod routes;

@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
         // Room addresses end in a slash; lead the slash-less spellings there.
         .route("/chat", get(|| async { Redirect::permanent("/chat/") }))
         .route("/chat/{room}", get(add_trailing_slash))

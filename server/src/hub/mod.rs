@@ -227,6 +227,7 @@ impl Hub {
         if let Some(sends) = &self.inner.sends {
             if let Err(wait) = sends.take(&author.id, std::time::Instant::now()) {
                 tracing::debug!(?wait, author = author.id.0, "sender rate-limited");
+                crate::metrics::METRICS.refusals.with_label_values(&["rate_limited"]).inc();
                 return Err(ChatError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
             }
         }
@@ -291,10 +292,10 @@ impl Hub {
     /// never slowed); takes the author's turn when it passes.
     pub fn slow_check(&self, room: &RoomName, author: Option<&Author>, moderator: bool) -> Result<(), ChatError> {
         let Some(author) = author.filter(|_| !moderator) else { return Ok(()) };
-        self.inner
-            .slow
-            .take(room, author.id, std::time::Instant::now())
-            .map_err(|(seconds, wait)| ChatError::SlowMode { seconds, retry_after_ms: wait.as_millis().max(1) as u64 })
+        self.inner.slow.take(room, author.id, std::time::Instant::now()).map_err(|(seconds, wait)| {
+            crate::metrics::METRICS.refusals.with_label_values(&["slow_mode"]).inc();
+            ChatError::SlowMode { seconds, retry_after_ms: wait.as_millis().max(1) as u64 }
+        })
     }
 
     pub fn store(&self) -> &SharedStore {
@@ -500,6 +501,18 @@ impl Hub {
 
     pub fn room_count(&self) -> usize {
         self.rooms().len()
+    }
+
+    /// People and readers over every room here (for the metrics).
+    pub fn member_total(&self) -> usize {
+        let rooms: Vec<Arc<Room>> = self.rooms().values().cloned().collect();
+        rooms.iter().map(|room| room.member_count()).sum()
+    }
+
+    /// With a bus: whether Redis answers within `patience`; `None` without one.
+    pub async fn bus_reachable(&self, patience: std::time::Duration) -> Option<bool> {
+        let relay = self.inner.relay.clone()?;
+        Some(relay.ping(patience).await)
     }
 
     /// Panics if the registry breaks a rule; for tests.

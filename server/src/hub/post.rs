@@ -195,6 +195,9 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
         let committing = Instant::now();
         let result = writer.append_batch(messages).await;
         let took = committing.elapsed();
+        let metrics = &crate::metrics::METRICS;
+        metrics.commit_seconds.observe(took.as_secs_f64());
+        metrics.batch_size.observe(posts as f64);
         if took > SLOW_COMMIT {
             tracing::warn!(posts, took_ms = took.as_millis() as u64, "a commit was slow; every post in it waited");
         }
@@ -209,6 +212,7 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
                     replies.into_iter().zip(room_of).zip(stored).zip(authors)
                 {
                     if !appended.duplicate {
+                        metrics.messages_in.inc();
                         per_room[at].push(appended.message.clone());
                         let seq = appended.message.seq;
                         posted[at].push(Posted { account, username, seq, joined: appended.joined });

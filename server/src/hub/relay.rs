@@ -165,6 +165,11 @@ impl Relay {
         self.limits.get().is_some_and(|limits| limits.held_elsewhere(account) > 0)
     }
 
+    /// Whether Redis answers within `patience`.
+    pub(super) async fn ping(&self, patience: Duration) -> bool {
+        self.bus.ping(patience).await
+    }
+
     /// Shared presence, for the hub (rooms new or emptied here) and its notices.
     pub(super) fn presence(&self) -> &SharedPresence {
         &self.presence
@@ -362,7 +367,10 @@ fn live(registry: &Registry, name: &RoomName) -> Option<Arc<Room>> {
 async fn fill(room: &Room, store: &SharedStore) -> bool {
     let Some(delivered) = room.delivered() else { return false };
     match store.after(room.name(), delivered, FILL_LIMIT).await {
-        Ok(events) => room.fill(frames_of(events)),
+        Ok(events) => {
+            crate::metrics::METRICS.gap_repairs.inc_by(events.len() as u64);
+            room.fill(frames_of(events))
+        }
         Err(error) => {
             tracing::warn!(%error, room = %room.name(), "reading a gap's events failed; trying again");
             true

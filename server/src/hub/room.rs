@@ -225,6 +225,13 @@ impl Room {
     }
 
     fn send(&self, event: RoomEvent) {
+        let events = match &event {
+            RoomEvent::Messages(messages) => messages.len(),
+            RoomEvent::Notice(_) => 1,
+            RoomEvent::Removed(_) => 0,
+        };
+        // One add per broadcast, not per member.
+        crate::metrics::METRICS.deliveries.inc_by((events * self.events.receiver_count()) as u64);
         // Err means nobody is subscribed: the last member left between the lookup
         // and now, and there is no one to tell.
         if self.events.send(event).is_err() {

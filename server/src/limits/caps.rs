@@ -75,6 +75,11 @@ impl ConnectionCaps {
         self.lock().shared.as_ref().map_or(0, |shared| shared.account(&account))
     }
 
+    /// Sockets open here now, of every address.
+    pub fn open_total(&self) -> usize {
+        self.lock().by_ip.values().sum()
+    }
+
     /// Sockets open from `ip` now.
     pub fn open_from(&self, ip: IpAddr) -> usize {
         self.lock().by_ip.get(&ip).copied().unwrap_or(0)

@@ -256,6 +256,12 @@ async fn push(shared: &Shared, pusher: &Pusher, hub: &Hub, client: &deliver::Htt
         () = shared.stop.cancelled() => return false,
     };
     for (subscription, outcome) in results {
+        let counted = match &outcome {
+            Outcome::Delivered => "sent",
+            Outcome::Gone => "gone",
+            Outcome::Failed(_) => "failed",
+        };
+        crate::metrics::METRICS.push_sends.with_label_values(&[counted]).inc();
         match outcome {
             Outcome::Delivered => tracing::debug!(endpoint = %subscription.endpoint, "pushed"),
             Outcome::Gone => {

@@ -154,5 +154,10 @@ fn told_and_closed(ws: WebSocketUpgrade, state: &AppState, refusal: ChatError) -
 
 fn over_cap(refusal: CapError, ip: IpAddr) -> Response {
     tracing::warn!(%refusal, %ip, "websocket upgrade over the connection cap");
+    let kind = match refusal {
+        CapError::Account(_) => "account_cap",
+        CapError::Ip(_) => "address_cap",
+    };
+    crate::metrics::METRICS.refusals.with_label_values(&[kind]).inc();
     (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], refusal.to_string()).into_response()
 }

@@ -76,6 +76,7 @@ impl Replay<'_> {
         S::Error: Display,
     {
         tracing::debug!(missed, "member lagged behind the room; catching up from the store");
+        crate::metrics::METRICS.lag_catch_ups.inc();
         // What it missed may have been its own removal (told only live): the
         // store says.
         if let Some(account) = self.account {
