@@ -9,8 +9,12 @@ use server::{serve, shutdown, AppState};
 #[tokio::main]
 async fn main() -> ExitCode {
     server::memory::return_large_blocks_to_the_system();
-    if std::env::args().nth(1).as_deref() == Some("copy-to-postgres") {
-        return copy_to_postgres(std::env::args().skip(2).collect()).await;
+    match std::env::args().nth(1).as_deref() {
+        Some("copy-to-postgres") => return copy_to_postgres(std::env::args().skip(2).collect()).await,
+        Some(command @ ("backup" | "restore")) => {
+            return backup_or_restore(command, std::env::args().skip(2).collect()).await
+        }
+        _ => {}
     }
     let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
         Ok(config) => config,
@@ -158,6 +162,58 @@ async fn copy_to_postgres(args: Vec<String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+const BACKUP_USAGE: &str = "\
+Usage: server backup [--db FILE] COPY
+       server restore COPY [--db FILE]
+
+backup copies the SQLite database FILE (default data/chat.db, or CHAT_DB) into
+the new file COPY while the server runs (one consistent instant, not a copy of
+the file), and its uploads into COPY's files directory beside it. restore puts
+COPY in FILE's place once it checks whole, keeping what was there as
+FILE.before-restore-<time>; stop the server first.";
+
+/// `server backup` and `server restore` (see `server::store::backup`).
+async fn backup_or_restore(command: &str, args: Vec<String>) -> ExitCode {
+    let (mut db, mut copy) = (std::env::var("CHAT_DB").unwrap_or_else(|_| "data/chat.db".to_owned()), None);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--db" => match args.next() {
+                Some(value) => db = value,
+                None => return bad_usage("--db needs a value", BACKUP_USAGE),
+            },
+            "-h" | "--help" => {
+                println!("{BACKUP_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other if other.starts_with('-') => return bad_usage(&format!("unknown argument `{other}`"), BACKUP_USAGE),
+            _ if copy.is_some() => return bad_usage("one COPY only", BACKUP_USAGE),
+            _ => copy = Some(arg),
+        }
+    }
+    let Some(copy) = copy else { return bad_usage("COPY is needed", BACKUP_USAGE) };
+    let (db, copy) = (std::path::Path::new(&db), std::path::Path::new(&copy));
+    let done = match command {
+        "backup" => server::store::backup::backup(db, copy).await,
+        _ => server::store::backup::restore(copy, db).await,
+    };
+    match done {
+        Ok(copied) => {
+            println!("{command}: {} messages, {} files", copied.messages, copied.files);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {command}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bad_usage(what: &str, usage: &str) -> ExitCode {
+    eprintln!("error: {what}\n\n{usage}");
+    ExitCode::from(2)
 }
 
 fn usage_error(what: &str) -> ExitCode {

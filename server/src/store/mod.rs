@@ -4,6 +4,7 @@
 //! PostgreSQL (several server processes on one database).
 
 mod accounts;
+pub mod backup;
 pub mod copy;
 mod open;
 mod postgres;
