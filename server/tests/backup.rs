@@ -70,7 +70,9 @@ async fn a_backup_under_write_load_holds_every_acknowledged_message_and_restores
     let kept: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| name.starts_with("chat.db.before-restore-") && !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .filter(|name| {
+            name.starts_with("chat.db.before-restore-") && !name.ends_with("-wal") && !name.ends_with("-shm")
+        })
         .collect();
     assert_eq!(kept.len(), 1, "what was there is kept: {kept:?}");
     assert_eq!(stored_seqs(&dir.path().join(&kept[0])).await.len(), 300);
