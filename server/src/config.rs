@@ -16,7 +16,7 @@ pub const DEFAULT_DB: &str = "data/chat.db";
 pub const DEFAULT_FILES: &str = "data/files";
 
 const USAGE: &str = "\
-Usage: server [--addr HOST:PORT] [--db FILE | --database postgres://…] [--allow-origin URL]... [--trust-proxy]
+Usage: server [--config FILE] [--addr HOST:PORT] [--db FILE | --database postgres://…] [--allow-origin URL]... [--trust-proxy]
 
 Serves the chat on HOST:PORT (default 127.0.0.1:3000), keeping messages and
 accounts in the SQLite database FILE (default data/chat.db; created on first
@@ -47,6 +47,10 @@ files are kept beside the database (data/chat-files/).
 about this server's Web Push (default mailto:postmaster@localhost; set a real
 one: some services refuse pushes without); --push-allow-http lets browsers
 subscribe with plain http:// push endpoints (a local push service in tests only).
+--config FILE (or CHAT_CONFIG) reads settings from a TOML file first: its keys
+are these flags' names without the dashes (addr = \"0.0.0.0:3000\", send-burst =
+50, trust-proxy = true, admin = [\"ada\"]); the environment wins over the file,
+and flags over both. The server prints what it runs with when it starts.
 --metrics-addr HOST:PORT serves /metrics (Prometheus's text format) there, on
 a listener of its own (not public unless you make it so); /healthz and
 /readyz (store and bus answering) are on the main address.
@@ -128,9 +132,57 @@ pub enum ConfigError {
     BadLimit(String),
     #[error("`{value}` is not a whole number (from {source_name})")]
     BadNumber { value: String, source_name: &'static str },
+    #[error("the configuration file {path}, line {line}: {reason}")]
+    File { path: String, line: usize, reason: String },
 }
 
 impl Config {
+    /// Reads the configuration file (`--config FILE`, or `CHAT_CONFIG`), the
+    /// environment and the command line (without the program name), each
+    /// winning over the one before (see `config_file`).
+    pub fn load<I>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = String>,
+    {
+        let (mut rest, mut file) = (Vec::new(), None);
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "--config" {
+                file = Some(args.next().ok_or(ConfigError::MissingValue("--config"))?);
+            } else if let Some(path) = arg.strip_prefix("--config=") {
+                file = Some(path.to_owned());
+            } else {
+                rest.push(arg);
+            }
+        }
+        let Some(file) = file.or_else(|| env("CHAT_CONFIG")) else { return Self::from_args(rest, env) };
+        let layer = crate::config_file::read(std::path::Path::new(&file))?;
+        let args = layer.args.iter().cloned().chain(rest);
+        Self::from_args(args, |key| env(key).or_else(|| layer.env.get(key).cloned()))
+    }
+
+    /// What the server runs with, in one line, its secrets hidden.
+    pub fn summary(&self) -> String {
+        let bus = self.bus.as_deref().map(|url| match url::Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(parsed) => parsed.to_string(),
+            Err(_) => "(an address that does not parse)".to_owned(),
+        });
+        let Settings { policy, allowed_origins, trust_proxy, push, admins } = &self.settings;
+        format!(
+            "addr {}; store: {}; bus: {}; metrics: {}; trust proxy: {trust_proxy}; allowed origins: {allowed_origins:?}; \
+             admins: {admins:?}; push contact: {}; {policy:?}",
+            self.addr,
+            self.database.describe(),
+            bus.as_deref().unwrap_or("none"),
+            self.metrics_addr.map_or_else(|| "not served".to_owned(), |addr| format!("http://{addr}/metrics")),
+            push.contact,
+        )
+    }
+
     /// Reads the command line (without the program name) and the environment.
     pub fn from_args<I>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError>
     where
@@ -397,5 +449,31 @@ mod tests {
         assert!(err.to_string().contains("`localhost` is not an address"), "{err}");
         assert_eq!(Config::from_args(args(&["--addr"]), no_env).unwrap_err(), ConfigError::MissingValue("--addr"));
         assert!(matches!(Config::from_args(args(&["--port", "1"]), no_env).unwrap_err(), ConfigError::UnknownArg(_)));
+    }
+
+    #[test]
+    fn a_file_is_beaten_by_the_environment_and_flags_beat_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.toml");
+        let settings = "addr = \"127.0.0.1:4001\"\ndb = \"/srv/file.db\"\nsend-burst = 7\nconnections-per-ip = 9\n";
+        std::fs::write(&path, settings).unwrap();
+        let file = path.to_str().unwrap().to_owned();
+        let env = |k: &str| (k == "CHAT_DB").then(|| "/srv/env.db".to_owned());
+        let config = Config::load(args(&["--config", &file, "--connections-per-ip", "11"]), env).unwrap();
+        assert_eq!(config.addr.port(), 4001, "from the file");
+        assert_eq!(config.database, Database::Sqlite("/srv/env.db".into()), "the environment beats the file");
+        assert_eq!(config.settings.policy.send_burst, 7, "from the file");
+        assert_eq!(config.settings.policy.connections_per_ip, 11, "a flag beats the file");
+
+        std::fs::write(&path, "addr = \"127.0.0.1:4001\"\n\nsend-brust = 7\n").unwrap();
+        let error = Config::load(args(&["--config", &file]), no_env).unwrap_err().to_string();
+        assert!(error.contains("line 3") && error.contains("send-brust"), "{error}");
+        let missing = Config::load(args(&["--config", "/nonexistent/chat.toml"]), no_env).unwrap_err();
+        assert!(matches!(missing, ConfigError::File { .. }), "{missing:?}");
+
+        let flags = ["--database", "postgres://chat:secret@db/chat", "--bus", "redis://:hush@r:6379"];
+        let summary = Config::load(args(&flags), no_env).unwrap().summary();
+        assert!(!summary.contains("secret") && !summary.contains("hush"), "{summary}");
+        assert!(summary.contains("PostgreSQL") && summary.contains("r:6379"), "{summary}");
     }
 }

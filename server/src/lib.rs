@@ -6,6 +6,7 @@ pub mod admin;
 pub mod bus;
 mod clock;
 pub mod config;
+pub mod config_file;
 pub mod files;
 pub mod http;
 pub mod hub;

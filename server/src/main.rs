@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         }
         _ => {}
     }
-    let config = match Config::from_args(std::env::args().skip(1), |key| std::env::var(key).ok()) {
+    let config = match Config::load(std::env::args().skip(1), |key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(ConfigError::Help(usage)) => {
             println!("{usage}");
@@ -30,6 +30,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,server=info")))
         .init();
+    tracing::info!("configuration: {}", config.summary());
 
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
