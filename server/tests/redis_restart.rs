@@ -90,8 +90,12 @@ async fn a_redis_restart_loses_no_message_and_everyone_is_shown_again() {
     ada.say("before").await;
     assert_eq!(messages(&mut bob, 1).await, [1]);
 
-    // Redis dies; what Ada posts now is stored, and published nowhere.
+    // Redis dies; what Ada posts now is stored, and published nowhere. The
+    // servers are not ready (a load balancer sends no one new) but alive.
     first_redis.kill().await.unwrap();
+    let readyz = support::get(nodes[0].addr, "/readyz", None).await;
+    assert_eq!(readyz.status, 503, "{readyz:?}");
+    assert!(readyz.body.contains("bus"), "{readyz:?}");
     for i in 0..4 {
         ada.say(&format!("during {i}")).await;
     }
@@ -99,6 +103,7 @@ async fn a_redis_restart_loses_no_message_and_everyone_is_shown_again() {
     assert_eq!(messages(&mut bob, 4).await, [2, 3, 4, 5], "each once, in order, after Redis is back");
     ada.say("after").await;
     assert_eq!(messages(&mut bob, 1).await, [6]);
+    assert_eq!(support::get(nodes[1].addr, "/readyz", None).await.status, 200, "ready again");
 
     // The new Redis knew nobody: a third server's first member still finds
     // the two already there, once their servers have written them again.
