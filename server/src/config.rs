@@ -40,6 +40,8 @@ N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
 batch at once). With --bus, a process's people stay shown by the others for
 --presence-ttl-s N seconds after it stops refreshing them (default 30: a
 process killed takes its people out of every room within 40 s).
+--retention-days N deletes messages older than N days (as their authors would:
+each leaves a tombstone, its files and search words gone); kept by default.
 --max-upload-mb N is the largest file one may post (default 10) and
 --upload-quota-mb N what one account's files may add up to (default 1024);
 files are kept beside the database (data/chat-files/).

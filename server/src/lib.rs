@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod policy;
 pub mod push;
+pub mod retention;
 pub mod search;
 pub mod shutdown;
 pub mod state;

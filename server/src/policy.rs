@@ -49,6 +49,8 @@ pub struct Policy {
     pub upload_burst: u32,
     /// …then this many per second.
     pub uploads_per_second: f64,
+    /// Messages older than this are deleted (as their authors would); `None`: kept.
+    pub retention: Option<Duration>,
     /// With a bus: how long a process's people stay shown on the others
     /// after it stops refreshing them (a process killed: within this and a third).
     pub presence_ttl: Duration,
@@ -81,13 +83,14 @@ impl Default for Policy {
             upload_burst: 10,
             uploads_per_second: 0.5,
             presence_ttl: crate::hub::PRESENCE_TTL,
+            retention: None,
         }
     }
 }
 
 impl Policy {
     /// The command-line flags that set a limit, with what each sets.
-    pub const FLAGS: [&'static str; 11] = [
+    pub const FLAGS: [&'static str; 12] = [
         "--max-upload-mb",
         "--upload-quota-mb",
         "--send-rate",
@@ -99,6 +102,7 @@ impl Policy {
         "--header-timeout-s",
         "--http-idle-timeout-s",
         "--presence-ttl-s",
+        "--retention-days",
     ];
 
     /// Sets the limit a flag names (one of [`Policy::FLAGS`]).
@@ -121,6 +125,9 @@ impl Policy {
             "--header-timeout-s" => self.header_read_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?)),
             "--http-idle-timeout-s" => {
                 self.http_idle_timeout = Duration::from_secs(u64::from(whole().ok_or_else(bad)?))
+            }
+            "--retention-days" => {
+                self.retention = Some(Duration::from_secs(u64::from(whole().ok_or_else(bad)?) * 24 * 3600))
             }
             "--presence-ttl-s" => {
                 let s = value.trim().parse::<u64>().ok().filter(|s| (3..=3600).contains(s));

@@ -37,6 +37,8 @@ pub struct AppState {
     pub trust_proxy: bool,
     /// Web Push's task (ended at shutdown).
     pub pusher: Pusher,
+    /// With `--retention-days`: the task deleting old messages (ended at shutdown).
+    pub retention: Option<crate::retention::Retention>,
     /// Uploads and their contents.
     pub files: crate::files::Files,
     /// The site's files, compressed once each.
@@ -67,12 +69,15 @@ impl AppState {
         let caps = ConnectionCaps::new(policy.connections_per_account, policy.connections_per_ip);
         hub.share_limits(&caps);
         let files = crate::files::Files::new(blobs, store, accounts.clone(), &policy);
+        let retention =
+            policy.retention.map(|keep| crate::retention::Retention::start(hub.clone(), accounts.clone(), keep));
         AppState {
             leptos_options,
             files,
             compressed: Default::default(),
             hub,
             pusher,
+            retention,
             accounts,
             peers: PeerCaps::new(policy.tcp_connections_per_ip),
             caps,

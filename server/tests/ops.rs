@@ -67,3 +67,44 @@ async fn health_and_readiness_answer_on_the_main_address() {
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));
     server.shut_down().await;
 }
+
+/// Retention: messages older than the period are deleted as their authors
+/// would delete them: each a change with the room's next seq, heard live,
+/// its tombstone in its place; nothing newer is touched, and a second sweep
+/// finds nothing.
+#[tokio::test]
+async fn retention_deletes_old_messages_as_changes_with_their_seqs() {
+    let server = TestServer::start().await;
+    let mut ada = Client::connect_to(server.addr, "kept-briefly", "Ada").await;
+    let mut bob = Client::connect_to(server.addr, "kept-briefly", "Bob").await;
+    for i in 0..3 {
+        let id = ada.say(&format!("old news {i}")).await;
+        answer(&mut ada, &id.0).await.expect("stored");
+    }
+    for _ in 0..3 {
+        bob.recv_chat().await;
+    }
+    // A period of nothing: everything sent before this moment is past it.
+    let (hub, accounts) = (&server.state.hub, &server.state.accounts);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut deleted = 0;
+    while deleted < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "only {deleted} deleted");
+        deleted += server::retention::sweep(hub, accounts, std::time::Duration::ZERO).await.unwrap();
+    }
+    assert_eq!(deleted, 3);
+    let mut changes = Vec::new();
+    for _ in 0..3 {
+        let (seq, message) = support::next_change(&mut bob).await;
+        assert!(message.deleted && message.body.is_empty(), "{message:?}");
+        changes.push((seq.0, message.seq.0));
+    }
+    changes.sort_unstable();
+    assert_eq!(changes, [(4, 1), (5, 2), (6, 3)], "each delete takes the next seq; the tombstones keep theirs");
+    assert_eq!(server::retention::sweep(hub, accounts, std::time::Duration::ZERO).await.unwrap(), 0);
+    // Kept for a day: nothing this new is touched.
+    let id = ada.say("fresh").await;
+    assert_eq!(answer(&mut ada, &id.0).await, Ok(app::protocol::Seq(7)), "no hole");
+    assert_eq!(server::retention::sweep(hub, accounts, std::time::Duration::from_secs(86_400)).await.unwrap(), 0);
+    server.shut_down().await;
+}

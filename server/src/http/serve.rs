@@ -73,6 +73,7 @@ pub async fn serve(
     let sessions = state.sessions.clone();
     let hub = state.hub.clone();
     let pusher = state.pusher.clone();
+    let retention = state.retention.clone();
     let peers = state.peers.clone();
     let limits = Limits { header_read: state.policy.header_read_timeout, idle: state.policy.http_idle_timeout };
     let router = super::routes::router(state);
@@ -117,6 +118,9 @@ pub async fn serve(
     // Pushes first (they read the store); then the sessions' last posts are
     // stored, then the store's last checkpoint.
     pusher.close().await;
+    if let Some(retention) = &retention {
+        retention.close().await;
+    }
     hub.close().await;
     Ok(())
 }

@@ -104,6 +104,11 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// The account's messages not deleted, by room and seq.
     fn messages_by(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<(RoomName, Seq)>>>;
+
+    /// Up to `limit` messages sent before `before` (ms) and not deleted, with
+    /// their authors (the retention's next batch; messages without an author
+    /// are not among them).
+    fn expired_messages(&self, before: i64, limit: u32) -> BoxFuture<'_, Result<Vec<(RoomName, Seq, AccountId)>>>;
 }
 
 impl AccountStore for SqliteStore {
@@ -266,6 +271,21 @@ impl AccountStore for SqliteStore {
         .boxed()
     }
 
+    fn expired_messages(&self, before: i64, limit: u32) -> BoxFuture<'_, Result<Vec<(RoomName, Seq, AccountId)>>> {
+        async move {
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT r.name, m.seq, m.author_id FROM messages m JOIN rooms r ON r.id = m.room_id
+                  WHERE m.created_at < ?1 AND m.deleted_at IS NULL AND m.author_id IS NOT NULL LIMIT ?2",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(self.readers())
+            .await?;
+            Ok(expired_rows(rows))
+        }
+        .boxed()
+    }
+
     fn delete_expired_sessions(&self, now: i64) -> BoxFuture<'_, Result<u64>> {
         async move {
             let done =
@@ -274,4 +294,10 @@ impl AccountStore for SqliteStore {
         }
         .boxed()
     }
+}
+/// Rows of (room, seq, author) as the retention's batch (rooms that do not parse skipped).
+pub(crate) fn expired_rows(rows: Vec<(String, i64, i64)>) -> Vec<(RoomName, Seq, AccountId)> {
+    rows.into_iter()
+        .filter_map(|(room, seq, author)| Some((RoomName::parse_key(&room).ok()?, Seq(seq as u64), AccountId(author))))
+        .collect()
 }

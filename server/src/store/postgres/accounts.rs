@@ -153,6 +153,21 @@ impl AccountStore for PgStore {
         .boxed()
     }
 
+    fn expired_messages(&self, before: i64, limit: u32) -> BoxFuture<'_, Result<Vec<(RoomName, Seq, AccountId)>>> {
+        async move {
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT r.name, m.seq, m.author_id FROM messages m JOIN rooms r ON r.id = m.room_id
+                  WHERE m.created_at < $1 AND m.deleted_at IS NULL AND m.author_id IS NOT NULL LIMIT $2",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+            Ok(crate::store::accounts::expired_rows(rows))
+        }
+        .boxed()
+    }
+
     fn messages_by(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<(RoomName, Seq)>>> {
         async move {
             let rows: Vec<(String, i64)> = sqlx::query_as(
