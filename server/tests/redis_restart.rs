@@ -52,6 +52,26 @@ async fn node(url: &str, files: &std::path::Path, redis: &str) -> TestServer {
     TestServer::start_node(opened, settings, Some(bus)).await
 }
 
+/// Two servers on a fresh database, with a Redis of the test's own between them.
+struct Deployment {
+    port: u16,
+    redis: String,
+    redis_server: Child,
+    url: String,
+    files: tempfile::TempDir,
+    nodes: [TestServer; 2],
+}
+
+async fn deployment() -> Deployment {
+    let port = free_port();
+    let redis = format!("redis://127.0.0.1:{port}");
+    let redis_server = redis_on(port).await;
+    let url = server::store::fresh_postgres_database().await;
+    let files = tempfile::tempdir().unwrap();
+    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    Deployment { port, redis, redis_server, url, files, nodes }
+}
+
 /// The seqs of the next `count` messages `client` receives (other frames skipped).
 async fn messages(client: &mut Client, count: usize) -> Vec<u64> {
     let mut seqs = Vec::new();
@@ -78,12 +98,7 @@ async fn online_becomes(client: &mut Client, online: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_restart_loses_no_message_and_everyone_is_shown_again() {
-    let port = free_port();
-    let redis = format!("redis://127.0.0.1:{port}");
-    let mut first_redis = redis_on(port).await;
-    let url = server::store::fresh_postgres_database().await;
-    let files = tempfile::tempdir().unwrap();
-    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    let Deployment { port, redis, redis_server: mut first_redis, url, files, nodes } = deployment().await;
     let mut ada = nodes[0].join("restart", "Ada").await;
     let mut bob = nodes[1].join("restart", "Bob").await;
     online_becomes(&mut ada, 2).await;
@@ -117,12 +132,7 @@ async fn a_redis_restart_loses_no_message_and_everyone_is_shown_again() {
 /// other: once Redis is back, each tab there reads its whole list again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_room_list_told_while_redis_was_away_is_read_again_once_it_is_back() {
-    let port = free_port();
-    let redis = format!("redis://127.0.0.1:{port}");
-    let mut first_redis = redis_on(port).await;
-    let url = server::store::fresh_postgres_database().await;
-    let files = tempfile::tempdir().unwrap();
-    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    let Deployment { port, redis_server: mut first_redis, files: _files, nodes, .. } = deployment().await;
     let ada = support::person(&nodes[0], "Ada").await;
     let mut laptop = Client::open(nodes[0].addr, "office", Some(&ada.cookie), &ada.username).await;
     laptop.join(None).await;
@@ -149,12 +159,7 @@ async fn a_room_list_told_while_redis_was_away_is_read_again_once_it_is_back() {
 /// every pub/sub connection of the Redis it is sent to.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_posted_while_redis_drops_the_subscriptions_still_arrive_in_order() {
-    let port = free_port();
-    let redis = format!("redis://127.0.0.1:{port}");
-    let _redis = redis_on(port).await;
-    let url = server::store::fresh_postgres_database().await;
-    let files = tempfile::tempdir().unwrap();
-    let nodes = [node(&url, files.path(), &redis).await, node(&url, files.path(), &redis).await];
+    let Deployment { redis, redis_server: _redis, files: _files, nodes, .. } = deployment().await;
     let mut ada = nodes[0].join("outage", "Ada").await;
     let mut bob = nodes[1].join("outage", "Bob").await;
     ada.say("before").await;

@@ -153,11 +153,14 @@ impl Relay {
 
     /// Holds `caps` and the send buckets over every process from now on.
     pub(super) fn share_limits(&self, caps: ConnectionCaps, sends: Option<Arc<KeyedBuckets<AccountId>>>) {
-        if self.limits.get().is_some() {
+        let mut started = false;
+        self.limits.get_or_init(|| {
+            started = true;
+            SharedLimits::start(self.bus.clone(), caps, sends)
+        });
+        if !started {
             tracing::warn!("limits were shared a second time; the first stay");
-            return;
         }
-        let _ = self.limits.set(SharedLimits::start(self.bus.clone(), caps, sends));
     }
 
     /// Whether `account` has sockets open on another process (as the limits' tallies say).

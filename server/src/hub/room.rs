@@ -230,12 +230,12 @@ impl Room {
             RoomEvent::Notice(_) => 1,
             RoomEvent::Removed(_) => 0,
         };
-        // One add per broadcast, not per member.
-        crate::metrics::METRICS.deliveries.inc_by((events * self.events.receiver_count()) as u64);
-        // Err means nobody is subscribed: the last member left between the lookup
-        // and now, and there is no one to tell.
-        if self.events.send(event).is_err() {
-            tracing::trace!(room = %self.name, "event for an empty room dropped");
+        match self.events.send(event) {
+            // One add per broadcast (the send counts its receivers), not per member.
+            Ok(members) => crate::metrics::METRICS.deliveries.inc_by((events * members) as u64),
+            // Nobody is subscribed: the last member left between the lookup
+            // and now, and there is no one to tell.
+            Err(_) => tracing::trace!(room = %self.name, "event for an empty room dropped"),
         }
     }
 

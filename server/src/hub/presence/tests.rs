@@ -11,6 +11,19 @@ fn add(presence: &mut Presence, username: &str) -> (u32, Vec<Person>) {
     presence.add(Some((username, &display)))
 }
 
+/// The usernames of every page, walked from the first.
+fn every_page(presence: &Presence) -> Vec<String> {
+    let (mut seen, mut after) = (Vec::new(), None::<String>);
+    loop {
+        let (page, next) = presence.page(after.as_deref());
+        seen.extend(page.into_iter().map(|p| p.username));
+        match next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
 fn presence_msg(people: Vec<Person>, left: Vec<&str>, online: u32) -> ServerMsg {
     ServerMsg::Presence { online, people, left: left.into_iter().map(Into::into).collect(), all: false }
 }
@@ -82,16 +95,7 @@ fn a_crowded_room_is_counted_and_paged_not_listed() {
     assert_eq!(presence.notice(), Some(ServerMsg::Presence { online, people: vec![], left: vec![], all: false }));
 
     // Paging walks everyone once, in order.
-    let (mut seen, mut after) = (Vec::new(), None::<String>);
-    loop {
-        let (page, next) = presence.page(after.as_deref());
-        seen.extend(page.into_iter().map(|p| p.username));
-        match next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(seen, names);
+    assert_eq!(every_page(&presence), names);
 
     // Shrinking back under the limit sends the whole list once.
     for name in &names[..25] {
@@ -190,15 +194,6 @@ fn a_crowd_spread_over_processes_is_counted_once_and_paged_in_order() {
     }
     presence.heard(Report { full: true, ..report(1, (0, 1), &there, &[]) });
     assert_eq!(presence.online() as usize, names.len());
-    let (mut seen, mut after) = (Vec::new(), None::<String>);
-    loop {
-        let (page, next) = presence.page(after.as_deref());
-        seen.extend(page.into_iter().map(|p| p.username));
-        match next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(seen, names);
+    assert_eq!(every_page(&presence), names);
     assert_eq!(presence.headcount(), names.len());
 }
