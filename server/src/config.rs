@@ -165,14 +165,7 @@ impl Config {
 
     /// What the server runs with, in one line, its secrets hidden.
     pub fn summary(&self) -> String {
-        let bus = self.bus.as_deref().map(|url| match url::Url::parse(url) {
-            Ok(mut parsed) if parsed.password().is_some() => {
-                let _ = parsed.set_password(Some("***"));
-                parsed.to_string()
-            }
-            Ok(parsed) => parsed.to_string(),
-            Err(_) => "(an address that does not parse)".to_owned(),
-        });
+        let bus = self.bus.as_deref().map(crate::store::redacted);
         let Settings { policy, allowed_origins, trust_proxy, push, admins } = &self.settings;
         format!(
             "addr {}; store: {}; bus: {}; metrics: {}; trust proxy: {trust_proxy}; allowed origins: {allowed_origins:?}; \

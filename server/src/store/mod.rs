@@ -21,7 +21,7 @@ use app::room_name::RoomName;
 use app::rooms::{NotifyLevel, RoomEntry};
 
 pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord};
-pub use open::{Database, Opened};
+pub use open::{redacted, Database, Opened};
 pub use postgres::testing::{fresh_database as fresh_postgres_database, from_services_script};
 pub use postgres::{PgStore, PgWriter};
 pub use sqlite::{SqliteStore, SqliteWriter};

@@ -20,6 +20,19 @@ pub enum Database {
     Postgres { url: String, files: PathBuf },
 }
 
+/// An address as it may be shown (logged): its password, if any, hidden.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => match parsed.set_password(Some("***")) {
+            Ok(()) => parsed.to_string(),
+            // A URL that cannot hold a password cannot have one to hide; hide it all.
+            Err(()) => "(an address with a password)".to_owned(),
+        },
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an address that does not parse)".to_owned(),
+    }
+}
+
 impl Database {
     pub async fn open(&self) -> Result<Opened> {
         match self {
@@ -32,17 +45,7 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Database::Sqlite(path) => format!("SQLite file {}", path.display()),
-            Database::Postgres { url, files } => {
-                let shown = match url::Url::parse(url) {
-                    Ok(mut parsed) if parsed.password().is_some() => {
-                        let _ = parsed.set_password(Some("***"));
-                        parsed.to_string()
-                    }
-                    Ok(parsed) => parsed.to_string(),
-                    Err(_) => "(an address that does not parse)".to_owned(),
-                };
-                format!("PostgreSQL {shown}, files in {}", files.display())
-            }
+            Database::Postgres { url, files } => format!("PostgreSQL {}, files in {}", redacted(url), files.display()),
         }
     }
 }
