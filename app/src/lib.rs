@@ -10,6 +10,7 @@ pub mod display_name;
 pub mod error;
 mod error_wire;
 pub mod history;
+pub mod integrations;
 pub mod late;
 pub mod markdown;
 pub mod moderation;
@@ -103,6 +104,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account/sign-in") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/search") view={Lazy::<pages::SearchRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/admin") view={Lazy::<pages::AdminRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account") view={Lazy::<pages::AccountRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/") view=RoomPage ssr=SsrMode::Async/>
                 <Route path=path!("/chat/:room/moderation") view={Lazy::<pages::ModerationRoute>::new()} ssr=SsrMode::Async/>
             </Routes>

@@ -39,6 +39,8 @@ pub struct AppState {
     pub pusher: Pusher,
     /// With `--retention-days`: the task deleting old messages (ended at shutdown).
     pub retention: Option<crate::retention::Retention>,
+    /// The HTTP API's tokens and webhooks.
+    pub api: crate::api::Api,
     /// Uploads and their contents.
     pub files: crate::files::Files,
     /// The site's files, compressed once each.
@@ -61,7 +63,7 @@ impl AppState {
         bus: Option<(crate::bus::Bus, tokio::sync::mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let policy = settings.policy.clone();
-        let Opened { store, accounts, push, blobs, writer } = opened.into();
+        let Opened { store, accounts, push, integrations, blobs, writer } = opened.into();
         let hub = Hub::on_bus(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy, bus);
         let pusher = Pusher::start(&hub, push, settings.push.clone());
         let accounts = Accounts::new(accounts, policy.clone());
@@ -74,6 +76,7 @@ impl AppState {
         AppState {
             leptos_options,
             files,
+            api: crate::api::Api::new(integrations),
             compressed: Default::default(),
             hub,
             pusher,

@@ -161,7 +161,7 @@ pub fn AccountNav() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match viewer.await {
                         Ok(Some(viewer)) => view! {
-                            <span class="signed-in">"Signed in as " <strong>{viewer.display_name}</strong></span>
+                            <span class="signed-in">"Signed in as " <a href="/account" title="Your account: API tokens and webhooks"><strong>{viewer.display_name}</strong></a></span>
                             <ActionForm action=sign_out attr:class="sign-out">
                                 <input type="hidden" name="next" value=here/>
                                 <button type="submit" class="link">"Sign out"</button>

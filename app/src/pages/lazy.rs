@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-use super::{AdminPage, LobbyPage, ModerationPage, SearchPage, SignInPage, SignUpPage};
+use super::{AccountPage, AdminPage, LobbyPage, ModerationPage, SearchPage, SignInPage, SignUpPage};
 
 /// A route whose view is `$page`, loaded lazily; it has no data of its own
 /// (the page loads what it needs).
@@ -34,3 +34,4 @@ lazy_page!(SignInRoute, SignInPage);
 lazy_page!(SearchRoute, SearchPage);
 lazy_page!(ModerationRoute, ModerationPage);
 lazy_page!(AdminRoute, AdminPage);
+lazy_page!(AccountRoute, AccountPage);

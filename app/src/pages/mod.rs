@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod integrations;
 mod lazy;
 mod lobby;
 mod moderation;
@@ -11,7 +12,8 @@ mod search;
 
 pub use account::{AccountNav, SignInPage, SignUpPage};
 pub use admin::AdminPage;
-pub use lazy::{AdminRoute, LobbyRoute, ModerationRoute, SearchRoute, SignInRoute, SignUpRoute};
+pub use integrations::AccountPage;
+pub use lazy::{AccountRoute, AdminRoute, LobbyRoute, ModerationRoute, SearchRoute, SignInRoute, SignUpRoute};
 pub use lobby::LobbyPage;
 pub use moderation::ModerationPage;
 pub use not_found::NotFound;

@@ -24,6 +24,7 @@ use crate::limits::KeyedBuckets;
 use crate::policy::Policy;
 use crate::store::{Account, AccountId, AccountStore};
 
+pub(crate) use password::DUMMY_HASH;
 pub use sockets::{SessionSockets, SocketRegistration};
 pub use token::{clearing_cookie, is_https, SessionKey, SessionToken, COOKIE_NAME};
 
@@ -356,7 +357,7 @@ impl AccountService for Accounts {
 
 /// What limits count by: the address itself for IPv4, its /64 for IPv6 (one
 /// subscriber usually holds a whole /64).
-fn network_of(ip: IpAddr) -> IpAddr {
+pub(crate) fn network_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {

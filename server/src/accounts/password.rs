@@ -41,8 +41,9 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
     .await?
 }
 
-/// The argon2id hash of a random password nobody knows, with default parameters.
-const DUMMY_HASH: &str =
+/// The argon2id hash of a random password nobody knows, with default parameters:
+/// never a match ([`verify`] says so), so it is also what a bot account keeps.
+pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0PyLk3gYJ7v8cZl3r8o9H2y7b0p7ZQ1mC1rQd0n9eXc";
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use app::error::ChatError;
 use app::protocol::ClientMsgId;
 use app::room_name::RoomName;
 
-use crate::hub::{Author, PostError};
+use crate::hub::{Author, SubmitError};
 use crate::state::AppState;
 
 /// A refused draft longer than this (in bytes) is not put in the address.
@@ -65,41 +65,11 @@ pub async fn post_message(
         tracing::debug!(code = error.code(), %room, "a form post was refused");
         back_with_refusal(&back, &error, &form.body)
     };
-    // What the post is refused for by itself comes first: it takes no turn
-    // of slow mode.
-    let id = ClientMsgId(form.id.clone());
-    if let Err(refusal) = state.hub.validate_post(author.as_ref(), &id, &form.body, &Default::default()) {
-        return refused(refusal);
-    }
-    // A moderator's rules hold here as on the socket: removed, not at all;
-    // in slow mode, once per pause.
-    if let Some(me) = &author {
-        match state.hub.store().standing(&room, me.id, crate::clock::now()).await {
-            Ok(standing) if standing.removed.is_some() => return refused(ChatError::Removed),
-            Ok(standing) => {
-                state.hub.set_slow_mode(&room, standing.slow_mode_s);
-                if let Err(slowed) = state.hub.slow_check(&room, author.as_ref(), standing.moderator) {
-                    return refused(slowed);
-                }
-            }
-            Err(error) => return unavailable(&error.to_string()),
-        }
-    }
-    let pending = match state.hub.post(author.as_ref(), &room, form.body.clone(), id).await {
-        Ok(pending) => pending,
-        Err(PostError::Refused(error)) => return refused(error),
-        Err(PostError::Store(_) | PostError::Closed) => {
-            return unavailable("The server is restarting; post again shortly.")
-        }
-    };
-    match pending.await {
+    let Some(me) = &author else { return refused(ChatError::SignInRequired) };
+    match state.hub.submit(me, &room, form.body.clone(), ClientMsgId(form.id.clone())).await {
         Ok(appended) => Redirect::to(&format!("{back}#m{}", appended.message.seq.0)).into_response(),
-        Err(PostError::Store(reason)) => {
-            tracing::warn!(%reason, "a form post was not stored");
-            refused(ChatError::StoreUnavailable)
-        }
-        Err(PostError::Refused(error)) => refused(error),
-        Err(PostError::Closed) => unavailable("The server is restarting; post again shortly."),
+        Err(SubmitError::Refused(error)) => refused(error),
+        Err(SubmitError::Unavailable(_)) => unavailable("The server is restarting; post again shortly."),
     }
 }
 

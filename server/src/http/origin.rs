@@ -1,7 +1,8 @@
 //! Which pages may open the chat's WebSocket or post its forms: the site's own
 //! (the request's `Host`), and any origin the operator allows explicitly. A request
 //! without an `Origin` header does not come from a browser page, so it carries no
-//! one's cookies by surprise; it is let through.
+//! one's cookies by surprise; it is let through. The HTTP API and the webhooks
+//! (`crate::api`) carry their own secrets, never a cookie: they are not checked.
 
 use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
@@ -47,7 +48,7 @@ pub fn check(headers: &HeaderMap, allowed: &[String]) -> Result<(), OriginRefusa
 /// other site's choosing (login CSRF).
 pub async fn same_origin_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let reads = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !reads {
+    if !reads && !crate::api::is_api_path(request.uri().path()) {
         if let Err(refusal) = check(request.headers(), &state.allowed_origins) {
             tracing::info!(%refusal, path = %request.uri().path(), "cross-site post refused");
             return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();

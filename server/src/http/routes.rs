@@ -7,6 +7,7 @@ use app::account::SharedAccounts;
 use app::admin::SharedAdmin;
 use app::directory::SharedDirectory;
 use app::history::SharedHistory;
+use app::integrations::SharedIntegrations;
 use app::moderation::SharedModeration;
 use app::push::SharedPush;
 use app::rooms::SharedRoomLists;
@@ -42,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         Arc::new(crate::moderation::Moderation::new(state.accounts.clone(), state.hub.clone()));
     let admin: SharedAdmin =
         Arc::new(crate::admin::Admin::new(state.accounts.clone(), state.hub.clone(), state.admins.clone()));
+    let integrations: SharedIntegrations =
+        Arc::new(crate::api::service::Service::new(state.api.clone(), state.accounts.clone(), state.hub.clone()));
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws/chat/{room}", get(crate::ws::upgrade))
@@ -55,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/{room}/", post(super::message_form::post_message))
         .route("/files", post(crate::files::upload))
         .route("/files/{id}/{name}", get(crate::files::download))
+        .merge(crate::api::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -67,6 +71,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(search.clone());
                 provide_context(moderation.clone());
                 provide_context(admin.clone());
+                provide_context(integrations.clone());
             },
             move || shell(options.clone()),
         )

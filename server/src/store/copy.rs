@@ -33,10 +33,12 @@ const TABLES: &[&str] = &[
     "removals",
     "moderation_log",
     "uploads",
+    "api_tokens",
+    "webhooks",
 ];
 
 /// Tables whose ids PostgreSQL makes (identity columns): moved past the copy.
-const IDENTITIES: &[&str] = &["accounts", "rooms", "push_subscriptions", "moderation_log"];
+const IDENTITIES: &[&str] = &["accounts", "rooms", "push_subscriptions", "moderation_log", "api_tokens", "webhooks"];
 
 /// Rows per insert statement (at most 16 columns: well under PostgreSQL's
 /// 65,535 parameters).

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AccountStore, MessageWriter, PgStore, PgWriter, Result, SqliteStore, SqliteWriter, Store};
+use crate::api::store::IntegrationStore;
 use crate::files::Blobs;
 use crate::push::PushStore;
 
@@ -55,6 +56,7 @@ pub struct Opened {
     pub store: Arc<dyn Store>,
     pub accounts: Arc<dyn AccountStore>,
     pub push: Arc<dyn PushStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
     pub blobs: Blobs,
     /// This process's one writer of messages (the hub's poster owns it).
     pub writer: Box<dyn MessageWriter>,
@@ -64,7 +66,14 @@ impl From<(SqliteStore, SqliteWriter)> for Opened {
     fn from((store, writer): (SqliteStore, SqliteWriter)) -> Self {
         let blobs = store.blobs().clone();
         let store = Arc::new(store);
-        Opened { store: store.clone(), accounts: store.clone(), push: store, blobs, writer: Box::new(writer) }
+        Opened {
+            store: store.clone(),
+            accounts: store.clone(),
+            push: store.clone(),
+            integrations: store,
+            blobs,
+            writer: Box::new(writer),
+        }
     }
 }
 
@@ -72,6 +81,13 @@ impl From<(PgStore, PgWriter)> for Opened {
     fn from((store, writer): (PgStore, PgWriter)) -> Self {
         let blobs = store.blobs().clone();
         let store = Arc::new(store);
-        Opened { store: store.clone(), accounts: store.clone(), push: store, blobs, writer: Box::new(writer) }
+        Opened {
+            store: store.clone(),
+            accounts: store.clone(),
+            push: store.clone(),
+            integrations: store,
+            blobs,
+            writer: Box::new(writer),
+        }
     }
 }

@@ -75,3 +75,106 @@ impl From<MessageRow> for ChatMessage {
         }
     }
 }
+
+/// An API token, read by column name (`crate::api::store`).
+#[derive(sqlx::FromRow)]
+pub(super) struct TokenRow {
+    id: i64,
+    account_id: i64,
+    name: String,
+    prefix: String,
+    can_read: i64,
+    can_post: i64,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<TokenRow> for crate::api::store::TokenRecord {
+    fn from(row: TokenRow) -> Self {
+        crate::api::store::TokenRecord {
+            id: row.id,
+            account: super::AccountId(row.account_id),
+            name: row.name,
+            prefix: row.prefix,
+            scopes: crate::api::store::Scopes { read: row.can_read != 0, post: row.can_post != 0 },
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}
+
+/// A token with its account's names.
+#[derive(sqlx::FromRow)]
+pub(super) struct TokenAccountRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    username: String,
+    display_name: String,
+}
+
+impl TokenAccountRow {
+    pub(super) fn into_records(self) -> (crate::api::store::TokenRecord, super::Account) {
+        let account = super::Account {
+            id: super::AccountId(self.token.account_id),
+            username: self.username,
+            display_name: self.display_name,
+        };
+        (self.token.into(), account)
+    }
+}
+
+/// A bot account, read by column name.
+#[derive(sqlx::FromRow)]
+pub(super) struct BotRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    bot_owner_id: i64,
+    bot_url: Option<String>,
+}
+
+impl From<BotRow> for crate::api::store::BotRecord {
+    fn from(row: BotRow) -> Self {
+        crate::api::store::BotRecord {
+            account: super::Account {
+                id: super::AccountId(row.id),
+                username: row.username,
+                display_name: row.display_name,
+            },
+            owner: super::AccountId(row.bot_owner_id),
+            url: row.bot_url,
+        }
+    }
+}
+
+/// An incoming webhook with its bot, read by column name.
+#[derive(sqlx::FromRow)]
+pub(super) struct WebhookRow {
+    id: i64,
+    room: String,
+    created_by: i64,
+    prefix: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    bot_id: i64,
+    bot_username: String,
+    bot_display_name: String,
+}
+
+impl From<WebhookRow> for crate::api::store::WebhookRecord {
+    fn from(row: WebhookRow) -> Self {
+        crate::api::store::WebhookRecord {
+            id: row.id,
+            room: row.room,
+            bot: super::Account {
+                id: super::AccountId(row.bot_id),
+                username: row.bot_username,
+                display_name: row.bot_display_name,
+            },
+            created_by: super::AccountId(row.created_by),
+            prefix: row.prefix,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}

@@ -17,6 +17,7 @@
 mod accounts;
 mod changes;
 mod files;
+mod integrations;
 mod lists;
 mod moderation;
 mod push;

@@ -7,6 +7,7 @@
 mod changes;
 mod checkpoints;
 mod files;
+mod integrations;
 mod lists;
 mod moderation;
 mod push;

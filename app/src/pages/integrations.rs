@@ -1,0 +1,165 @@
+//! `/account`: the signed-in person's personal API tokens and the incoming
+//! webhooks of their rooms. A secret is shown once, right after it is made
+//! (with scripts off, making one needs them: the secret cannot ride in an
+//! address); revoking and deleting are plain forms.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::integrations::{
+    my_integrations, CreateToken, CreateWebhook, Created, DeleteWebhook, IntegrationError, RevokeToken, TokenView,
+    WebhookView, MAX_TOKEN_NAME_CHARS,
+};
+use crate::protocol::Timestamp;
+use crate::room::time::rfc3339;
+
+fn refusal(error: IntegrationError) -> impl IntoView {
+    view! { <p class="error" role="alert" data-code=error.code()>{error.to_string()}</p> }
+}
+
+/// "2026-12-04 13:10 UTC", or "never".
+fn when(at: Option<i64>) -> String {
+    at.map_or_else(|| "never".to_owned(), |at| rfc3339(Timestamp(at)).replace('T', " ")[..16].to_owned() + " UTC")
+}
+
+/// The secret just made, with the words that it is shown this once.
+fn created_view(created: Created, what: &'static str) -> impl IntoView {
+    view! {
+        <div class="secret" role="status">
+            <p>{format!("{what} “{}” is made. Copy it now: it is not shown again.", created.name)}</p>
+            <code data-secret="">{created.secret}</code>
+        </div>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let create_token = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let create_hook = ServerAction::<CreateWebhook>::new();
+    let delete_hook = ServerAction::<DeleteWebhook>::new();
+    let versions = move || {
+        (create_token.version().get(), revoke.version().get(), create_hook.version().get(), delete_hook.version().get())
+    };
+    let listed = crate::codec::load(versions, |_| my_integrations());
+    let token_outcome = move || match create_token.value().get() {
+        Some(Ok(created)) => Some(created_view(created, "The token").into_any()),
+        Some(Err(error)) => Some(refusal(error).into_any()),
+        None => None,
+    };
+    let hook_outcome = move || match create_hook.value().get() {
+        Some(Ok(created)) => Some(created_view(created, "The webhook of").into_any()),
+        Some(Err(error)) => Some(refusal(error).into_any()),
+        None => None,
+    };
+    let other_refusal = move || {
+        let failed = revoke.value().get().and_then(Result::err).or(delete_hook.value().get().and_then(Result::err));
+        failed.map(refusal)
+    };
+    // This site's address, for the example: known once the page runs in a browser.
+    let origin = RwSignal::new(String::from("https://chat.example"));
+    Effect::new(move |_| {
+        if let Ok(here) = window().location().origin() {
+            origin.set(here);
+        }
+    });
+    view! {
+        <Title text="Your account"/>
+        <main class="page narrow account">
+            <h1>"Your account"</h1>
+            {other_refusal}
+            <section aria-labelledby="tokens">
+                <h2 id="tokens">"API tokens"</h2>
+                <p class="hint">
+                    "A token lets a script read rooms or post as you through the HTTP API (described at "
+                    <a href="/api/v1/openapi.json">"/api/v1/openapi.json"</a>"):"
+                </p>
+                <pre class="example">"curl -H 'Authorization: Bearer chat_pat_…' -H 'Content-Type: application/json' \\\n  -d '{\"text\": \"Deployed!\"}' "{origin}"/api/v1/rooms/general/messages"</pre>
+                <ActionForm action=create_token attr:class="moderation-form">
+                    <label>"Name " <input type="text" name="name" required maxlength=MAX_TOKEN_NAME_CHARS placeholder="CI"/></label>
+                    <label><input type="checkbox" name="read" value="on" checked/>" Read"</label>
+                    <label><input type="checkbox" name="post" value="on"/>" Post"</label>
+                    <button type="submit" disabled=move || create_token.pending().get()>"Make token"</button>
+                </ActionForm>
+                {token_outcome}
+                <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match listed.await {
+                            Ok(list) if list.tokens.is_empty() => view! { <p class="hint">"No tokens yet."</p> }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="integrations tokens">
+                                    {list.tokens.into_iter().map(|token| view! { <Token token revoke/> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(error) => refusal(error).into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="webhooks">
+                <h2 id="webhooks">"Incoming webhooks"</h2>
+                <p class="hint">
+                    "A webhook's address takes a POST of JSON, " <code>"{\"text\": \"…\"}"</code>
+                    " or Slack's shape, and posts it in a room you own as a bot you name."
+                </p>
+                <ActionForm action=create_hook attr:class="moderation-form">
+                    <label>"Room " <input type="text" name="room" required placeholder="general" autocapitalize="none" spellcheck="false"/></label>
+                    <label>"Bot username " <input type="text" name="bot" required placeholder="ci-bot" autocapitalize="none" spellcheck="false"/></label>
+                    <label>"Bot's name " <input type="text" name="bot_name" placeholder="CI"/></label>
+                    <button type="submit" disabled=move || create_hook.pending().get()>"Make webhook"</button>
+                </ActionForm>
+                {hook_outcome}
+                <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match listed.await {
+                            Ok(list) if list.webhooks.is_empty() => view! { <p class="hint">"No webhooks yet."</p> }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="integrations webhooks">
+                                    {list.webhooks.into_iter().map(|hook| view! { <Webhook hook delete_hook/> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(error) => refusal(error).into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn Token(token: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    let scopes = match (token.read, token.post) {
+        (true, true) => "read, post",
+        (true, false) => "read",
+        _ => "post",
+    };
+    let name = token.name.clone();
+    view! {
+        <li data-token=name>
+            <strong>{token.name}</strong>" " <code>{token.prefix}</code>
+            <span class="hint">{format!(" {scopes} · made {} · last used {}", when(Some(token.created_at)), when(token.last_used_at))}</span>
+            <ActionForm action=revoke attr:class="inline">
+                <input type="hidden" name="id" value=token.id/>
+                <button type="submit" class="link">"Revoke"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+#[component]
+fn Webhook(hook: WebhookView, delete_hook: ServerAction<DeleteWebhook>) -> impl IntoView {
+    let (room, path) = (hook.room.clone(), format!("/chat/{}/", hook.room));
+    view! {
+        <li data-webhook=room>
+            <a href=path>{format!("#{}", hook.room)}</a>
+            " as " <strong>{hook.bot_name}</strong>{format!(" (@{}) ", hook.bot_username)}<code>{hook.prefix}</code>
+            <span class="hint">{format!(" · made {} · last used {}", when(Some(hook.created_at)), when(hook.last_used_at))}</span>
+            <ActionForm action=delete_hook attr:class="inline">
+                <input type="hidden" name="id" value=hook.id/>
+                <button type="submit" class="link">"Delete"</button>
+            </ActionForm>
+        </li>
+    }
+}
