@@ -186,6 +186,22 @@ setup_e2e() {
   fi
 }
 
+# schemathesis (PyPI), which fuzzes the HTTP API against its OpenAPI document
+# in the test command (server/tests/api_fuzz.rs), in a virtualenv of its own.
+setup_fuzz() {
+  local venv="$CHAT_CACHE/venv" want
+  want=$(sed -n 's/^schemathesis==//p' "$CHAT_ROOT/scripts/fuzz-requirements.txt")
+  if ! "$venv/bin/st" --version 2>/dev/null | grep -q " $want\$"; then
+    have python3 || apt_install python3 python3-venv
+    if ! [ -x "$venv/bin/pip" ]; then
+      python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    fi
+    log "pip install schemathesis $want"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$CHAT_ROOT/scripts/fuzz-requirements.txt"
+  fi
+  export CHAT_SCHEMATHESIS="$venv/bin/st"
+}
+
 main() {
   local what=${1:-all}
   setup_target_dir
@@ -194,7 +210,7 @@ main() {
     toolchain) ;;
     build) setup_build_tools ;;
     e2e) setup_build_tools; setup_e2e ;;
-    all) setup_build_tools; setup_e2e ;;
+    all) setup_build_tools; setup_e2e; setup_fuzz ;;
     *) log "unknown part: $what"; return 2 ;;
   esac
 }

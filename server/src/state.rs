@@ -76,7 +76,7 @@ impl AppState {
         AppState {
             leptos_options,
             files,
-            api: crate::api::Api::new(integrations),
+            api: crate::api::Api::new(integrations, &policy),
             compressed: Default::default(),
             hub,
             pusher,

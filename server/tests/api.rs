@@ -159,7 +159,10 @@ async fn bad_requests_get_clear_errors_and_the_room_keeps_working() {
     }
     let long = format!(r#"{{"text": "{}"}}"#, "a".repeat(4_001));
     let got = api(server.addr, "POST", path, Some(&secret), Some(&long)).await;
-    assert_eq!((got.status, json(&got)["code"].as_str().unwrap()), (413, "too_long"));
+    assert_eq!((got.status, json(&got)["code"].as_str().unwrap()), (400, "too_long"));
+    let huge = format!(r#"{{"text": "{}"}}"#, "a".repeat(70_000));
+    let got = api(server.addr, "POST", path, Some(&secret), Some(&huge)).await;
+    assert_eq!((got.status, json(&got)["code"].as_str().unwrap()), (413, "too_large"));
     let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\nContent-Length: 2");
     let untyped = exchange(server.addr, &head, b"{}").await;
     assert_eq!((untyped.status, json(&untyped)["code"].as_str().unwrap()), (415, "not_json"));
@@ -247,6 +250,26 @@ async fn a_webhook_posts_as_its_bot_for_every_connected_client() {
     assert_eq!((dead.status, json(&dead)["code"].as_str().unwrap()), (404, "no_such_webhook"));
     let after = json(&api(server.addr, "POST", "/hooks/chat_hook_nonsense", None, Some(r#"{"text": "x"}"#)).await);
     assert_eq!(after["code"], "no_such_webhook");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn guessing_secrets_is_limited_per_address() {
+    let policy = server::policy::Policy { bad_secrets_burst: 3, bad_secrets_per_second: 0.01, ..Default::default() };
+    let server = TestServer::start_with_policy(policy).await;
+    let ada = person(&server, "Ada").await;
+    let secret = token(server.addr, &ada, true, false).await;
+    let guess = |n: usize| format!("chat_pat_{n:064}");
+    for n in 0..3 {
+        assert_eq!(api(server.addr, "GET", "/api/v1/rooms", Some(&guess(n)), None).await.status, 401);
+    }
+    let limited = api(server.addr, "GET", "/api/v1/rooms", Some(&guess(3)), None).await;
+    assert_eq!((limited.status, json(&limited)["code"].as_str().unwrap()), (429, "too_many_attempts"));
+    assert!(!limited.header("retry-after").is_empty());
+    let hook = api(server.addr, "POST", "/hooks/chat_hook_guess", None, Some(r#"{"text": "x"}"#)).await;
+    assert_eq!(hook.status, 429, "webhook addresses count too");
+    // A real token still works from there: only bad ones are limited.
+    assert_eq!(api(server.addr, "GET", "/api/v1/rooms", Some(&secret), None).await.status, 200);
     server.shut_down().await;
 }
 

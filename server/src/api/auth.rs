@@ -21,9 +21,6 @@ use crate::store::Account;
 
 /// A token's last use is written at most this often (ms).
 const TOUCH_EVERY_MS: i64 = 60_000;
-/// Requests with bad tokens an address may make at once, and again per second.
-const BAD_TOKEN_BURST: u32 = 20;
-const BAD_TOKENS_PER_SECOND: f64 = 1.0;
 
 /// The API's share of the server: its store and its limits.
 #[derive(Clone)]
@@ -37,8 +34,9 @@ struct Inner {
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn IntegrationStore>) -> Self {
-        Api { inner: Arc::new(Inner { store, bad_tokens: KeyedBuckets::new(BAD_TOKEN_BURST, BAD_TOKENS_PER_SECOND) }) }
+    pub fn new(store: Arc<dyn IntegrationStore>, policy: &crate::policy::Policy) -> Self {
+        let bad_tokens = KeyedBuckets::new(policy.bad_secrets_burst, policy.bad_secrets_per_second);
+        Api { inner: Arc::new(Inner { store, bad_tokens }) }
     }
 
     pub fn store(&self) -> &Arc<dyn IntegrationStore> {

@@ -70,7 +70,6 @@ impl ApiError {
                 ChatError::Removed => StatusCode::FORBIDDEN,
                 ChatError::SignInRequired => StatusCode::UNAUTHORIZED,
                 ChatError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-                ChatError::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::BAD_REQUEST,
             },
         }

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
@@ -23,20 +23,25 @@ use crate::http::ClientIp;
 use crate::hub::{Author, SubmitError};
 use crate::state::AppState;
 
-/// What a webhook takes: `text`, or Slack's message shape.
+/// What a webhook takes: `{"text": "…"}`, with Slack's `blocks` and
+/// `attachments` allowed beside it. (Slack's messages with blocks or
+/// attachments and no text are taken too, their text posted; the document
+/// describes the plain shape, which is what a request must have to be sure
+/// of being posted.)
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Incoming {
     /// Markdown (Slack's `<url|label>` links and `&lt;` escapes are understood).
     #[serde(default)]
-    pub text: Option<String>,
+    #[schema(required = true, min_length = 1, max_length = 4000, pattern = "\\S")]
+    pub text: String,
     /// Slack's blocks: the text of `section`, `header` and `context` blocks is posted.
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub blocks: Option<Vec<Value>>,
+    pub blocks: Option<Vec<Map<String, Value>>>,
     /// Slack's attachments: their `pretext`, `title` and `text` (or `fallback`).
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub attachments: Option<Vec<Value>>,
+    pub attachments: Option<Vec<Map<String, Value>>>,
 }
 
 /// Posts in the webhook's room as its bot.
@@ -97,8 +102,8 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<Incoming, ApiError> {
 /// What to post: the text, else the blocks' and attachments' text, in Markdown.
 fn message_text(incoming: &Incoming) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
-    if let Some(text) = incoming.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        parts.push(text.to_owned());
+    if !incoming.text.trim().is_empty() {
+        parts.push(incoming.text.clone());
     } else {
         for block in incoming.blocks.iter().flatten() {
             let kind = block.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -106,7 +111,7 @@ fn message_text(incoming: &Incoming) -> Option<String> {
                 "section" | "header" => parts.extend(text_of(block.get("text"))),
                 "context" => {
                     let elements = block.get("elements").and_then(Value::as_array).into_iter().flatten();
-                    parts.extend(elements.filter_map(|e| text_of(Some(e))));
+                    parts.extend(elements.filter_map(|element| text_of(Some(element))));
                 }
                 _ => {}
             }
@@ -196,7 +201,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
         let read = read(&headers, b"payload=%7B%22text%22%3A%22hi%22%7D").unwrap();
-        assert_eq!(read.text.as_deref(), Some("hi"));
+        assert_eq!(read.text, "hi");
         assert!(read_err(&headers, b"other=1"));
         assert!(read_err(&HeaderMap::new(), b"not json"));
     }

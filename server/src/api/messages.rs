@@ -33,7 +33,7 @@ pub async fn rooms(State(state): State<AppState>, caller: Caller) -> Result<Json
 /// A page of a room's messages, oldest first: the newest, or those before `before`.
 #[utoipa::path(get, path = "/api/v1/rooms/{room}/messages", tag = "messages",
     security(("token" = ["read"])),
-    params(("room" = String, Path, description = "A room's name, or @username for a direct conversation"), PageQuery),
+    params(("room" = String, Path, description = "A room's name (capitals read as small letters), or @username for a direct conversation", pattern = "^(@[a-z0-9_-]{1,64}|[A-Za-z0-9][A-Za-z0-9_-]{0,39})$"), PageQuery),
     responses(
         (status = 200, description = "The page", body = MessagePage),
         (status = 400, description = "A bad room name or parameter", body = ErrorBody),
@@ -68,7 +68,7 @@ pub async fn history(
 /// seen at once by everyone in the room.
 #[utoipa::path(post, path = "/api/v1/rooms/{room}/messages", tag = "messages",
     security(("token" = ["post"])),
-    params(("room" = String, Path, description = "A room's name, or @username for a direct conversation")),
+    params(("room" = String, Path, description = "A room's name (capitals read as small letters), or @username for a direct conversation", pattern = "^(@[a-z0-9_-]{1,64}|[A-Za-z0-9][A-Za-z0-9_-]{0,39})$")),
     request_body = NewMessage,
     responses(
         (status = 201, description = "Stored", body = Posted),
@@ -77,7 +77,7 @@ pub async fn history(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not post, or the account is removed from the room", body = ErrorBody),
         (status = 404, description = "No such person", body = ErrorBody),
-        (status = 413, description = "The text is too long", body = ErrorBody),
+        (status = 413, description = "The request body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 429, description = "Too fast (rate limit, slow mode, bad tokens)", body = ErrorBody),
         (status = 503, description = "Unavailable", body = ErrorBody),

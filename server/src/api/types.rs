@@ -102,7 +102,8 @@ pub struct PageQuery {
 /// A message to post.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewMessage {
-    /// Markdown, 1 to 4,000 characters.
+    /// Markdown, 1 to 4,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub text: String,
     /// Your id for this message (1 to 64 of `A-Z a-z 0-9 - _`): a second post
     /// with the same id is answered with the first, never stored twice.
