@@ -26,6 +26,8 @@ pub enum IntegrationError {
     BotTaken,
     #[error("A bot's username is 3 to 32 characters: lowercase letters, digits, '-' and '_'.")]
     BadBotName,
+    #[error("A bot's address is an http:// or https:// URL of at most 1,024 characters.")]
+    BadUrl,
     #[error("There is no such token or webhook (it may be gone already).")]
     NotFound,
     #[error("That is unavailable right now. Try again in a moment.")]
@@ -45,6 +47,7 @@ impl IntegrationError {
             IntegrationError::NotOwner => "not_owner",
             IntegrationError::BotTaken => "bot_taken",
             IntegrationError::BadBotName => "bad_bot_name",
+            IntegrationError::BadUrl => "bad_url",
             IntegrationError::NotFound => "not_found",
             IntegrationError::Unavailable => "unavailable",
             IntegrationError::Unreachable => "unreachable",
@@ -82,10 +85,19 @@ pub struct WebhookView {
     pub last_used_at: Option<i64>,
 }
 
+/// A bot of one's own, and where it is told of mentions and direct messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotView {
+    pub username: String,
+    pub name: String,
+    pub url: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Integrations {
     pub tokens: Vec<TokenView>,
     pub webhooks: Vec<WebhookView>,
+    pub bots: Vec<BotView>,
 }
 
 /// A secret just made, shown this once: a token, or a webhook's address.
@@ -125,6 +137,14 @@ mod service {
             bot_name: String,
         ) -> Answer<Result<Created, IntegrationError>>;
         fn delete_webhook(&self, request: &Parts, id: i64) -> Answer<Result<(), IntegrationError>>;
+        /// Makes the bot `bot` (or finds one's own) and sets its address (`""`: none).
+        fn save_bot(
+            &self,
+            request: &Parts,
+            bot: String,
+            bot_name: String,
+            url: String,
+        ) -> Answer<Result<(), IntegrationError>>;
     }
 
     pub type SharedIntegrations = std::sync::Arc<dyn IntegrationService>;
@@ -170,4 +190,17 @@ pub async fn create_webhook(
 pub async fn delete_webhook(id: i64) -> Result<(), IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
     service.delete_webhook(&parts, id).await
+}
+
+/// Makes the bot `bot` (named `bot_name`) if the caller has none of that
+/// username, and sets where it is told of mentions and direct messages
+/// (`url`; empty: nowhere).
+#[server(endpoint = "save-bot")]
+pub async fn save_bot(
+    bot: String,
+    #[server(default)] bot_name: String,
+    #[server(default)] url: String,
+) -> Result<(), IntegrationError> {
+    let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
+    service.save_bot(&parts, bot, bot_name, url).await
 }

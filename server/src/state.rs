@@ -37,6 +37,8 @@ pub struct AppState {
     pub trust_proxy: bool,
     /// Web Push's task (ended at shutdown).
     pub pusher: Pusher,
+    /// The bots' outgoing webhooks' task (ended at shutdown).
+    pub outgoing: Arc<crate::api::outgoing::Outgoing>,
     /// With `--retention-days`: the task deleting old messages (ended at shutdown).
     pub retention: Option<crate::retention::Retention>,
     /// The HTTP API's tokens and webhooks.
@@ -76,6 +78,7 @@ impl AppState {
         AppState {
             leptos_options,
             files,
+            outgoing: crate::api::outgoing::Outgoing::start(&hub, integrations.clone()),
             api: crate::api::Api::new(integrations, &policy),
             compressed: Default::default(),
             hub,

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::integrations::{
-    my_integrations, CreateToken, CreateWebhook, Created, DeleteWebhook, IntegrationError, RevokeToken, TokenView,
-    WebhookView, MAX_TOKEN_NAME_CHARS,
+    my_integrations, BotView, CreateToken, CreateWebhook, Created, DeleteWebhook, IntegrationError, RevokeToken,
+    SaveBot, TokenView, WebhookView, MAX_TOKEN_NAME_CHARS,
 };
 use crate::protocol::Timestamp;
 use crate::room::time::rfc3339;
@@ -39,8 +39,10 @@ pub fn AccountPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeToken>::new();
     let create_hook = ServerAction::<CreateWebhook>::new();
     let delete_hook = ServerAction::<DeleteWebhook>::new();
+    let save_bot = ServerAction::<SaveBot>::new();
     let versions = move || {
-        (create_token.version().get(), revoke.version().get(), create_hook.version().get(), delete_hook.version().get())
+        let made = (create_token.version().get(), create_hook.version().get(), save_bot.version().get());
+        (made, revoke.version().get(), delete_hook.version().get())
     };
     let listed = crate::codec::load(versions, |_| my_integrations());
     let token_outcome = move || match create_token.value().get() {
@@ -55,7 +57,7 @@ pub fn AccountPage() -> impl IntoView {
     };
     let other_refusal = move || {
         let failed = revoke.value().get().and_then(Result::err).or(delete_hook.value().get().and_then(Result::err));
-        failed.map(refusal)
+        failed.or(save_bot.value().get().and_then(Result::err)).map(refusal)
     };
     // This site's address, for the example: known once the page runs in a browser.
     let origin = RwSignal::new(String::from("https://chat.example"));
@@ -124,7 +126,40 @@ pub fn AccountPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            <section aria-labelledby="bots">
+                <h2 id="bots">"Bots"</h2>
+                <p class="hint">
+                    "A bot with an address is sent a POST of JSON there when a message mentions it or is sent to it; "
+                    "if the answer is " <code>"{\"text\": \"…\"}"</code> ", that is posted in the room as the bot."
+                </p>
+                <ActionForm action=save_bot attr:class="moderation-form">
+                    <label>"Bot username " <input type="text" name="bot" required placeholder="helper-bot" autocapitalize="none" spellcheck="false"/></label>
+                    <label>"Bot's name " <input type="text" name="bot_name" placeholder="Helper"/></label>
+                    <label>"Address " <input type="url" name="url" placeholder="https://bots.example/hook"/></label>
+                    <button type="submit" disabled=move || save_bot.pending().get()>"Save bot"</button>
+                </ActionForm>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let bots = listed.await.map(|list| list.bots).unwrap_or_default();
+                        view! {
+                            <ul class="integrations bots">
+                                {bots.into_iter().map(|bot| view! { <Bot bot/> }).collect_view()}
+                            </ul>
+                        }
+                    })}
+                </Transition>
+            </section>
         </main>
+    }
+}
+
+#[component]
+fn Bot(bot: BotView) -> impl IntoView {
+    let where_told = bot.url.unwrap_or_else(|| "no address: posts through webhooks only".to_owned());
+    view! {
+        <li data-bot=bot.username.clone()>
+            <strong>{bot.name}</strong>{format!(" (@{}) ", bot.username)}<span class="hint">{where_told}</span>
+        </li>
     }
 }
 

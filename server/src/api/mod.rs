@@ -15,6 +15,7 @@ mod error;
 pub mod hooks;
 mod messages;
 pub mod openapi;
+pub mod outgoing;
 pub mod secret;
 pub mod service;
 pub mod store;

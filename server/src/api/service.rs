@@ -6,7 +6,7 @@ use http::request::Parts;
 use app::account::{parse_username, Answer};
 use app::display_name::parse_display_name;
 use app::integrations::{
-    Created, IntegrationError, IntegrationService, Integrations, TokenView, WebhookView, MAX_TOKEN_NAME_CHARS,
+    BotView, Created, IntegrationError, IntegrationService, Integrations, TokenView, WebhookView, MAX_TOKEN_NAME_CHARS,
 };
 use app::room_name::RoomName;
 
@@ -42,7 +42,12 @@ impl Service {
         let store = self.api.store();
         let tokens = store.tokens(me.id).await.map_err(unavailable)?;
         let webhooks = store.webhooks(me.id).await.map_err(unavailable)?;
+        let bots = store.bots(me.id).await.map_err(unavailable)?;
         Ok(Integrations {
+            bots: bots
+                .into_iter()
+                .map(|b| BotView { username: b.account.username, name: b.account.display_name, url: b.url })
+                .collect(),
             tokens: tokens
                 .into_iter()
                 .map(|t| TokenView {
@@ -104,19 +109,9 @@ impl Service {
         if !standing.owner {
             return Err(IntegrationError::NotOwner);
         }
-        let username = parse_username(&bot).map_err(|_| IntegrationError::BadBotName)?;
-        let display_name = match bot_name.trim() {
-            "" => username.clone(),
-            name => parse_display_name(name).map_err(|_| IntegrationError::BadName)?,
-        };
+        let bot = self.own_bot(&me, &bot, &bot_name).await?;
         let now = crate::clock::now().0;
         let store = self.api.store();
-        let bot = match store.bot(me.id, &username, &display_name, crate::accounts::DUMMY_HASH, now).await {
-            Ok(Ok(bot)) => bot,
-            Ok(Err(BotRefusal::Taken)) => return Err(IntegrationError::BotTaken),
-            Ok(Err(BotRefusal::TooMany)) => return Err(IntegrationError::TooMany),
-            Err(error) => return Err(unavailable(error)),
-        };
         let secret = Secret::generate(WEBHOOK_PREFIX).map_err(|_| IntegrationError::Unavailable)?;
         let made = store
             .create_webhook(room.as_str(), &bot, me.id, (&secret.hash(), &secret.shown()), now)
@@ -125,6 +120,44 @@ impl Service {
             .ok_or(IntegrationError::TooMany)?;
         tracing::info!(account = me.id.0, webhook = made.id, %room, bot = %bot.username, "made a webhook");
         Ok(Created { name: format!("#{room}"), secret: format!("{}/hooks/{}", site_origin(request), secret.text) })
+    }
+}
+
+impl Service {
+    /// The bot `username` of `me`'s, made (named `name`, else after its
+    /// username) when `me` has none of that username.
+    async fn own_bot(&self, me: &Account, username: &str, name: &str) -> Result<Account, IntegrationError> {
+        let username = parse_username(username).map_err(|_| IntegrationError::BadBotName)?;
+        let display_name = match name.trim() {
+            "" => username.clone(),
+            name => parse_display_name(name).map_err(|_| IntegrationError::BadName)?,
+        };
+        let now = crate::clock::now().0;
+        match self.api.store().bot(me.id, &username, &display_name, crate::accounts::DUMMY_HASH, now).await {
+            Ok(Ok(bot)) => Ok(bot),
+            Ok(Err(BotRefusal::Taken)) => Err(IntegrationError::BotTaken),
+            Ok(Err(BotRefusal::TooMany)) => Err(IntegrationError::TooMany),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn save_bot(&self, request: &Parts, bot: String, name: String, url: String) -> Result<(), IntegrationError> {
+        let me = self.me(request).await?;
+        let url = match url.trim() {
+            "" => None,
+            url => {
+                let parsed = url::Url::parse(url).map_err(|_| IntegrationError::BadUrl)?;
+                let fits = url.len() <= super::outgoing::MAX_URL_LEN && parsed.host().is_some();
+                if !fits || !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(IntegrationError::BadUrl);
+                }
+                Some(parsed.to_string())
+            }
+        };
+        let bot = self.own_bot(&me, &bot, &name).await?;
+        self.api.store().set_bot_url(me.id, bot.id, url.as_deref()).await.map_err(unavailable)?;
+        tracing::info!(account = me.id.0, bot = %bot.username, told = url.is_some(), "saved a bot");
+        Ok(())
     }
 }
 
@@ -177,6 +210,17 @@ impl IntegrationService for Service {
     ) -> Answer<Result<Created, IntegrationError>> {
         let (this, request) = (self.clone(), request.clone());
         Box::pin(async move { this.create_webhook(&request, room, (bot, bot_name)).await })
+    }
+
+    fn save_bot(
+        &self,
+        request: &Parts,
+        bot: String,
+        bot_name: String,
+        url: String,
+    ) -> Answer<Result<(), IntegrationError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move { this.save_bot(&request, bot, bot_name, url).await })
     }
 
     fn delete_webhook(&self, request: &Parts, id: i64) -> Answer<Result<(), IntegrationError>> {

@@ -106,6 +106,9 @@ pub trait IntegrationStore: Send + Sync + 'static {
     fn set_bot_url<'a>(&'a self, owner: AccountId, bot: AccountId, url: Option<&'a str>)
         -> BoxFuture<'a, Result<bool>>;
 
+    /// The live bots among these usernames that have an address.
+    fn bots_named<'a>(&'a self, usernames: &'a [String]) -> BoxFuture<'a, Result<Vec<BotRecord>>>;
+
     /// The bot with this account id, if it is a live bot.
     fn bot_by_id(&self, bot: AccountId) -> BoxFuture<'_, Result<Option<BotRecord>>>;
 

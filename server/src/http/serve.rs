@@ -73,6 +73,7 @@ pub async fn serve(
     let sessions = state.sessions.clone();
     let hub = state.hub.clone();
     let pusher = state.pusher.clone();
+    let outgoing = state.outgoing.clone();
     let retention = state.retention.clone();
     let peers = state.peers.clone();
     let limits = Limits { header_read: state.policy.header_read_timeout, idle: state.policy.http_idle_timeout };
@@ -115,9 +116,11 @@ pub async fn serve(
     if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait()).await.is_err() {
         tracing::warn!(left = connections.len(), "connections still open after the shutdown grace period");
     }
-    // Pushes first (they read the store); then the sessions' last posts are
-    // stored, then the store's last checkpoint.
+    // Pushes and bots' webhooks first (they read the store, and a bot's
+    // reply posts); then the sessions' last posts are stored, then the
+    // store's last checkpoint.
     pusher.close().await;
+    outgoing.close().await;
     if let Some(retention) = &retention {
         retention.close().await;
     }

@@ -73,6 +73,8 @@ pub(super) struct Lists {
     activity: Topics<RoomName, Frame>,
     /// Where commits are offered for Web Push, once the server attaches it.
     push: Arc<OnceLock<PushOffer>>,
+    /// Where commits are offered for the bots' outgoing webhooks, likewise.
+    bots: Arc<OnceLock<crate::api::outgoing::BotOffer>>,
     /// With other processes: what is told here is told there too, and what
     /// they tell comes here (`hub::relay`), for the keys listened to here.
     bus: Option<crate::bus::Bus>,
@@ -119,6 +121,7 @@ impl Lists {
             inboxes: Topics::watched(INBOX_CAPACITY, watch_inboxes),
             activity: Topics::watched(ACTIVITY_CAPACITY, watch_activity),
             push: Arc::default(),
+            bots: Arc::default(),
             bus,
         }
     }
@@ -158,6 +161,12 @@ impl Lists {
 
     pub(super) fn activity(&self, room: RoomName) -> Activity {
         self.activity.subscribe(room)
+    }
+
+    pub(super) fn attach_bots(&self, offer: crate::api::outgoing::BotOffer) {
+        if self.bots.set(offer).is_err() {
+            tracing::warn!("the outgoing webhooks were attached twice; the first stay");
+        }
     }
 
     pub(super) fn attach_push(&self, offer: PushOffer) {
@@ -203,6 +212,13 @@ impl Lists {
 
     pub(super) fn announce(&self, room: &RoomName, messages: &[ChatMessage], posts: &[Posted]) {
         let Some(last) = messages.last() else { return };
+        let names_someone = room.is_direct() || messages.iter().any(|m| !m.mentions.is_empty());
+        if let (Some(bots), true) = (self.bots.get(), names_someone) {
+            let authors: HashMap<Seq, AccountId> = posts.iter().map(|p| (p.seq, p.account)).collect();
+            let local: Vec<(AccountId, &ChatMessage)> =
+                messages.iter().filter_map(|m| authors.get(&m.seq).map(|a| (*a, m))).collect();
+            bots.offer(room, &local);
+        }
         if let Some(push) = self.push.get() {
             push.offer(room, || {
                 let authors: HashMap<Seq, (AccountId, &str)> =

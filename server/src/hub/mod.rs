@@ -362,6 +362,12 @@ impl Hub {
         Some(self.inner.sends.as_ref()?.tokens(&account, std::time::Instant::now()))
     }
 
+    /// Hands each commit's messages that name someone to the bots' outgoing
+    /// webhooks from now on.
+    pub fn attach_bots(&self, offer: crate::api::outgoing::BotOffer) {
+        self.inner.lists.attach_bots(offer);
+    }
+
     /// Hands each commit's messages to Web Push from now on.
     pub fn attach_push(&self, offer: crate::push::PushOffer) {
         self.inner.lists.attach_push(offer);

@@ -194,6 +194,24 @@ impl IntegrationStore for SqliteStore {
         .boxed()
     }
 
+    fn bots_named<'a>(&'a self, usernames: &'a [String]) -> BoxFuture<'a, Result<Vec<BotRecord>>> {
+        async move {
+            if usernames.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows: Vec<BotRow> = sqlx::query_as(
+                "SELECT id, username, display_name, bot_owner_id, bot_url FROM accounts
+                 WHERE username IN (SELECT value FROM json_each(?1))
+                   AND bot_owner_id IS NOT NULL AND bot_url IS NOT NULL AND deactivated_at IS NULL",
+            )
+            .bind(serde_json::to_string(usernames).unwrap_or_default())
+            .fetch_all(self.readers())
+            .await?;
+            Ok(rows.into_iter().map(BotRecord::from).collect())
+        }
+        .boxed()
+    }
+
     fn bot_by_id(&self, bot: AccountId) -> BoxFuture<'_, Result<Option<BotRecord>>> {
         async move {
             let row: Option<BotRow> = sqlx::query_as(
