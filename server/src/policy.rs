@@ -30,10 +30,10 @@ pub struct Policy {
     /// Sign-in attempts per username (whoever makes them): a burst, then per minute.
     pub attempts_per_username_burst: u32,
     pub attempts_per_username_per_minute: f64,
-    /// Requests with a bad API token or webhook address per client address:
-    /// a burst, then per second (`crate::api`).
-    pub bad_secrets_burst: u32,
-    pub bad_secrets_per_second: f64,
+    /// Guesses (requests with a bad API token or webhook address) per client
+    /// address: a burst, then per second (`crate::api`).
+    pub guess_burst: u32,
+    pub guesses_per_second: f64,
     /// A connection that has sent nothing for this long is pinged…
     pub ping_after: Duration,
     /// …and closed when nothing at all (not even the pong) came for this long.
@@ -77,8 +77,8 @@ impl Default for Policy {
             attempts_per_minute: 6.0,
             attempts_per_username_burst: 10,
             attempts_per_username_per_minute: 6.0,
-            bad_secrets_burst: 20,
-            bad_secrets_per_second: 1.0,
+            guess_burst: 20,
+            guesses_per_second: 1.0,
             ping_after: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
             commit_pace: crate::hub::DEFAULT_COMMIT_PACE,

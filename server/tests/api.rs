@@ -255,7 +255,7 @@ async fn a_webhook_posts_as_its_bot_for_every_connected_client() {
 
 #[tokio::test]
 async fn guessing_secrets_is_limited_per_address() {
-    let policy = server::policy::Policy { bad_secrets_burst: 3, bad_secrets_per_second: 0.01, ..Default::default() };
+    let policy = server::policy::Policy { guess_burst: 3, guesses_per_second: 0.01, ..Default::default() };
     let server = TestServer::start_with_policy(policy).await;
     let ada = person(&server, "Ada").await;
     let secret = token(server.addr, &ada, true, false).await;

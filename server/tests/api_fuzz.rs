@@ -36,8 +36,8 @@ async fn the_api_answers_every_generated_request_as_its_document_says() {
     let policy = Policy {
         send_burst: 10_000,
         sends_per_second: 10_000.0,
-        bad_secrets_burst: 10_000,
-        bad_secrets_per_second: 10_000.0,
+        guess_burst: 10_000,
+        guesses_per_second: 10_000.0,
         ..Policy::default()
     };
     let server = TestServer::start_with_policy(policy).await;

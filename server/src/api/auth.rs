@@ -35,7 +35,7 @@ struct Inner {
 
 impl Api {
     pub fn new(store: Arc<dyn IntegrationStore>, policy: &crate::policy::Policy) -> Self {
-        let bad_tokens = KeyedBuckets::new(policy.bad_secrets_burst, policy.bad_secrets_per_second);
+        let bad_tokens = KeyedBuckets::new(policy.guess_burst, policy.guesses_per_second);
         Api { inner: Arc::new(Inner { store, bad_tokens }) }
     }
 
