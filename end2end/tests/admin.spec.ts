@@ -13,6 +13,8 @@ test("the admin page deactivates an account, whose open page then signs out", as
     await ada.page.getByLabel("Username").fill(bob.username);
     await ada.page.getByRole("button", { name: "Deactivate" }).click();
     await expect(ada.page.getByRole("status")).toContainText(`${bob.username} is deactivated`);
+    // The accounts table says so too (it is read again after the action).
+    await expect(ada.page.locator(`[data-account="${bob.username}"]`)).toContainText("deactivated");
 
     // Bob's page, open all along, signs out by itself: a reader's view now.
     await expect(bob.page.getByText("Sign in to post in this room.")).toBeVisible();

@@ -41,6 +41,10 @@ pub struct AppState {
     pub outgoing: Arc<crate::api::outgoing::Outgoing>,
     /// With `--retention-days`: the task deleting old messages (ended at shutdown).
     pub retention: Option<crate::retention::Retention>,
+    /// What the administrators' page reads and does in the store.
+    pub admin_store: Arc<dyn crate::admin::store::AdminStore>,
+    /// When accounts were last seen (written once a minute; ended at shutdown).
+    pub seen: Arc<crate::admin::seen::Seen>,
     /// The HTTP API's tokens and webhooks.
     pub api: crate::api::Api,
     /// Uploads and their contents.
@@ -65,7 +69,7 @@ impl AppState {
         bus: Option<(crate::bus::Bus, tokio::sync::mpsc::Receiver<crate::bus::BusEvent>)>,
     ) -> Self {
         let policy = settings.policy.clone();
-        let Opened { store, accounts, push, integrations, blobs, writer } = opened.into();
+        let Opened { store, accounts, push, integrations, admin, blobs, writer } = opened.into();
         let hub = Hub::on_bus(store.clone(), writer, crate::hub::DEFAULT_ROOM_BUFFER, &policy, bus);
         let pusher = Pusher::start(&hub, push, settings.push.clone());
         let accounts = Accounts::new(accounts, policy.clone());
@@ -79,6 +83,8 @@ impl AppState {
             leptos_options,
             files,
             outgoing: crate::api::outgoing::Outgoing::start(&hub, integrations.clone()),
+            seen: crate::admin::seen::Seen::start(admin.clone()),
+            admin_store: admin,
             api: crate::api::Api::new(integrations, &policy),
             compressed: Default::default(),
             hub,

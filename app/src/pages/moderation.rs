@@ -105,7 +105,7 @@ pub fn ModerationPage() -> impl IntoView {
 }
 
 #[component]
-fn Entry(entry: LogEntry) -> impl IntoView {
+pub(super) fn Entry(entry: LogEntry) -> impl IntoView {
     let target = entry.target.clone().unwrap_or_default();
     let what = match entry.action.as_str() {
         "delete" => format!("deleted a message of {target} (#{})", entry.seq.unwrap_or_default()),
@@ -116,6 +116,7 @@ fn Entry(entry: LogEntry) -> impl IntoView {
         "restore" => format!("let {target} back"),
         "moderator" => format!("made {target} a moderator"),
         "unmoderator" => format!("stopped {target} moderating"),
+        "delete_room" => "deleted the room".to_owned(),
         "slow_mode" => match entry.seconds.unwrap_or(0) {
             0 => "turned slow mode off".to_owned(),
             seconds => format!("set slow mode to one message every {seconds} s"),

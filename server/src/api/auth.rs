@@ -102,6 +102,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(api.bad_secret(ip, ApiError::Unauthorized));
         };
         api.touch(token.id, false, token.last_used_at).await;
+        state.seen.mark(account.id);
         Ok(Caller { account, scopes: token.scopes })
     }
 }

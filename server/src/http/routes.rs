@@ -41,8 +41,12 @@ pub fn router(state: AppState) -> Router {
         Arc::new(crate::search::Search::new(state.accounts.clone(), state.hub.store().clone(), &state.policy));
     let moderation: SharedModeration =
         Arc::new(crate::moderation::Moderation::new(state.accounts.clone(), state.hub.clone()));
-    let admin: SharedAdmin =
-        Arc::new(crate::admin::Admin::new(state.accounts.clone(), state.hub.clone(), state.admins.clone()));
+    let admin: SharedAdmin = Arc::new(crate::admin::Admin::new(
+        state.accounts.clone(),
+        state.hub.clone(),
+        state.admin_store.clone(),
+        state.admins.clone(),
+    ));
     let integrations: SharedIntegrations =
         Arc::new(crate::api::service::Service::new(state.api.clone(), state.accounts.clone(), state.hub.clone()));
     let options = state.leptos_options.clone();

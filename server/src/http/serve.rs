@@ -74,6 +74,7 @@ pub async fn serve(
     let hub = state.hub.clone();
     let pusher = state.pusher.clone();
     let outgoing = state.outgoing.clone();
+    let seen = state.seen.clone();
     let retention = state.retention.clone();
     let peers = state.peers.clone();
     let limits = Limits { header_read: state.policy.header_read_timeout, idle: state.policy.http_idle_timeout };
@@ -121,6 +122,7 @@ pub async fn serve(
     // store's last checkpoint.
     pusher.close().await;
     outgoing.close().await;
+    seen.close().await;
     if let Some(retention) = &retention {
         retention.close().await;
     }

@@ -10,7 +10,7 @@ use app::room_name::RoomName;
 use super::post::{Delivery, PostError, Writer};
 use super::room::Frame;
 use super::{Author, Hub};
-use crate::store::{ChangeKind, Changed, NewChange};
+use crate::store::{AccountId, ChangeKind, Changed, NewChange};
 
 pub(super) struct ChangeRequest {
     pub change: NewChange,
@@ -54,7 +54,7 @@ impl Hub {
     ) -> Result<Changed, PostError> {
         let author = self.check_with(author, id, Some(&body)).map_err(PostError::Refused)?;
         let mentioned = app::markdown::mentions::mentions(&body);
-        self.change(author, room, target, ChangeKind::Edit { body: super::storable(body), mentioned }).await
+        self.change(author.id, room, target, ChangeKind::Edit { body: super::storable(body), mentioned }).await
     }
 
     /// Deletes `author`'s message `target` in `room` (a tombstone stays).
@@ -66,7 +66,7 @@ impl Hub {
         target: Seq,
     ) -> Result<Changed, PostError> {
         let author = self.check_with(author, id, None).map_err(PostError::Refused)?;
-        self.change(author, room, target, ChangeKind::Delete).await
+        self.change(author.id, room, target, ChangeKind::Delete).await
     }
 
     /// Adds (`on`) or takes back `author`'s reaction `emoji` to message
@@ -83,24 +83,29 @@ impl Hub {
         let author = self.check_with(author, id, None).map_err(PostError::Refused)?;
         app::protocol::validate_reaction(&emoji).map_err(PostError::Refused)?;
         let kind = ChangeKind::React { emoji, on, username: author.username.clone() };
-        self.change(author, room, target, kind).await
+        self.change(author.id, room, target, kind).await
     }
 
     /// Deletes `author`'s message `target` in `room` as its author would,
     /// without the sending allowance (a site administrator's clean-up).
     pub async fn erase(&self, author: &Author, room: &RoomName, target: Seq) -> Result<(), PostError> {
+        self.erase_as(author.id, room, target).await
+    }
+
+    /// [`Hub::erase`], by the author's account alone (a deleted room's messages).
+    pub async fn erase_as(&self, author: AccountId, room: &RoomName, target: Seq) -> Result<(), PostError> {
         self.change(author, room, target, ChangeKind::Delete).await.map(|_| ())
     }
 
     async fn change(
         &self,
-        author: &Author,
+        author: AccountId,
         room: &RoomName,
         target: Seq,
         kind: ChangeKind,
     ) -> Result<Changed, PostError> {
         let (reply, answer) = oneshot::channel();
-        let change = NewChange { room: room.clone(), target, author_id: author.id, at: crate::clock::now(), kind };
+        let change = NewChange { room: room.clone(), target, author_id: author, at: crate::clock::now(), kind };
         self.inner.changes.send(ChangeRequest { change, reply }).await.map_err(|_| PostError::Closed)?;
         answer.await.map_err(|_| PostError::Closed)?
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AccountStore, MessageWriter, PgStore, PgWriter, Result, SqliteStore, SqliteWriter, Store};
+use crate::admin::store::AdminStore;
 use crate::api::store::IntegrationStore;
 use crate::files::Blobs;
 use crate::push::PushStore;
@@ -57,6 +58,7 @@ pub struct Opened {
     pub accounts: Arc<dyn AccountStore>,
     pub push: Arc<dyn PushStore>,
     pub integrations: Arc<dyn IntegrationStore>,
+    pub admin: Arc<dyn AdminStore>,
     pub blobs: Blobs,
     /// This process's one writer of messages (the hub's poster owns it).
     pub writer: Box<dyn MessageWriter>,
@@ -70,7 +72,8 @@ impl From<(SqliteStore, SqliteWriter)> for Opened {
             store: store.clone(),
             accounts: store.clone(),
             push: store.clone(),
-            integrations: store,
+            integrations: store.clone(),
+            admin: store,
             blobs,
             writer: Box::new(writer),
         }
@@ -85,7 +88,8 @@ impl From<(PgStore, PgWriter)> for Opened {
             store: store.clone(),
             accounts: store.clone(),
             push: store.clone(),
-            integrations: store,
+            integrations: store.clone(),
+            admin: store,
             blobs,
             writer: Box::new(writer),
         }

@@ -119,15 +119,20 @@ pub async fn upgrade(
         moderator,
     };
     let sessions = state.sessions.clone();
+    // Seen now, and again when the socket closes.
+    let seen = signed_in.as_ref().map(|s| {
+        state.seen.mark(s.account.id);
+        crate::admin::seen::SeenUntilDropped(state.seen.clone(), s.account.id)
+    });
     // The upgrade keeps its callback for as long as the socket is open, after
     // the callback has run: one box, freed by the call, rather than the whole
     // context a second time per connection.
-    let handover = Box::new((slot, registration, context));
+    let handover = Box::new((slot, registration, context, seen));
     limits::apply(ws).on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed")).on_upgrade(
         move |socket| {
-            let (slot, registration, context) = *handover;
+            let (slot, registration, context, seen) = *handover;
             // Held for as long as the socket is open.
-            let held = (slot, registration, crate::memory::SocketMemory::track());
+            let held = (slot, registration, crate::memory::SocketMemory::track(), seen);
             let (sink, stream) = socket.split();
             sessions.track_future(run_session(sink, stream, context).map(move |()| drop(held)))
         },

@@ -15,6 +15,7 @@
 //! through those row locks.
 
 mod accounts;
+mod admin;
 mod changes;
 mod files;
 mod integrations;

@@ -4,6 +4,7 @@
 //! half, [`SqliteStore`] (cloneable; the accounts' store too), and the one
 //! [`SqliteWriter`] of messages.
 
+mod admin;
 mod changes;
 mod checkpoints;
 mod files;
