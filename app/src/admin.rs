@@ -143,6 +143,7 @@ pub async fn deactivate_account(username: String, #[server(default)] erase: Stri
     done
 }
 
+#[cfg(feature = "ssr")]
 fn status_of(error: &AdminError) -> u16 {
     match error {
         AdminError::SignInRequired => 401,
