@@ -91,6 +91,8 @@ pub struct BotView {
     pub username: String,
     pub name: String,
     pub url: Option<String>,
+    /// What its POSTs are signed with (`X-Chat-Signature`), once it has an address.
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,9 +11,10 @@ test("a token made on the account page posts from a script, and once revoked is 
   const account = await ada.context.newPage();
   await account.goto("/account");
   await hydrated(account);
-  await account.getByLabel("Name", { exact: true }).fill("deploys");
-  await account.getByLabel("Post", { exact: true }).check();
-  await account.getByRole("button", { name: "Make token" }).click();
+  const tokens = account.locator('section[aria-labelledby="tokens"]');
+  await tokens.getByLabel("Name", { exact: true }).fill("deploys");
+  await tokens.getByLabel("Post", { exact: true }).check();
+  await tokens.getByRole("button", { name: "Make token" }).click();
   const shown = account.locator("[data-secret]");
   await expect(shown).toContainText("chat_pat_");
   const token = (await shown.textContent())!.trim();
@@ -50,10 +51,11 @@ test("a room's webhook posts as its bot in the open room", async ({ browser, ser
   const account = await ada.context.newPage();
   await account.goto("/account");
   await hydrated(account);
-  await account.getByLabel("Room").fill(room);
-  await account.getByLabel("Bot username").fill(`ci-${Date.now().toString(36)}`);
-  await account.getByLabel("Bot's name").fill("Build Bot");
-  await account.getByRole("button", { name: "Make webhook" }).click();
+  const webhooks = account.locator('section[aria-labelledby="webhooks"]');
+  await webhooks.getByLabel("Room").fill(room);
+  await webhooks.getByLabel("Bot username").fill(`ci-${Date.now().toString(36)}`);
+  await webhooks.getByLabel("Bot's name").fill("Build Bot");
+  await webhooks.getByRole("button", { name: "Make webhook" }).click();
   const url = (await account.locator("[data-secret]").textContent())!.trim();
   expect(url).toMatch(/\/hooks\/chat_hook_[0-9a-f]{64}$/);
 

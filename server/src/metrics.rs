@@ -31,6 +31,10 @@ pub struct Metrics {
     pub refusals: IntCounterVec,
     /// Web Push sends by outcome: `sent`, `gone`, `failed`.
     pub push_sends: IntCounterVec,
+    /// Bots' outgoing webhook deliveries, by outcome (answered, refused, failed).
+    pub bot_notices: IntCounterVec,
+    /// Messages posted through the HTTP API and incoming webhooks, by way (api, webhook).
+    pub api_posts: IntCounterVec,
 }
 
 /// The process's figures.
@@ -85,6 +89,12 @@ impl Metrics {
             ),
             refusals: counters("chat_refusals_total", "Requests refused by a limit, by kind.", "kind"),
             push_sends: counters("chat_push_sends_total", "Web Push sends, by outcome.", "outcome"),
+            bot_notices: counters(
+                "chat_bot_notices_total",
+                "Bots' outgoing webhook deliveries, by outcome.",
+                "outcome",
+            ),
+            api_posts: counters("chat_api_posts_total", "Messages posted through the HTTP API, by way.", "way"),
             registry,
         }
     }

@@ -56,6 +56,8 @@ async fn a_token_posts_as_its_account_and_every_member_sees_it_once() {
     let mut bob = Client::connect_to(server.addr, "scripted", "Bob").await;
     let mut cy = Client::connect_to(server.addr, "scripted", "Cy").await;
 
+    let counted = || server::metrics::METRICS.api_posts.with_label_values(&["api"]).get();
+    let before = counted();
     let body = r#"{"text": "Deployed **v2**", "id": "deploy-42"}"#;
     let posted = api(server.addr, "POST", "/api/v1/rooms/scripted/messages", Some(&secret), Some(body)).await;
     assert_eq!(posted.status, 201, "{posted:?}");
@@ -76,6 +78,7 @@ async fn a_token_posts_as_its_account_and_every_member_sees_it_once() {
         api(server.addr, "POST", "/api/v1/rooms/scripted/messages", Some(&secret), Some(r#"{"text": "2"}"#)).await;
     assert_eq!(json(&next)["message"]["seq"], 2, "no id: a new message");
     assert_eq!(next_message(&mut bob).await.body, "2", "the repeat was not broadcast again");
+    assert!(counted() >= before + 3, "the metric counts the API's posts");
 
     // Read back, by pages.
     let page = json(&api(server.addr, "GET", "/api/v1/rooms/scripted/messages?limit=1", Some(&secret), None).await);

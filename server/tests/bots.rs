@@ -8,8 +8,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -17,14 +18,23 @@ use support::{call, person, Client, TestServer};
 
 use app::protocol::ServerMsg;
 
-/// What the bot's end was sent, and how many of its first answers fail (503).
+/// What the bot's end was sent, how many of its first answers fail (503),
+/// and the signing secret it checks each POST's signature with.
 #[derive(Clone, Default)]
 struct BotEnd {
     notices: Arc<Mutex<Vec<Value>>>,
     failures_left: Arc<Mutex<u32>>,
+    secret: Arc<Mutex<Option<String>>>,
 }
 
-async fn receive(State(end): State<BotEnd>, Json(notice): Json<Value>) -> Result<Json<Value>, StatusCode> {
+async fn receive(State(end): State<BotEnd>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, StatusCode> {
+    let secret = end.secret.lock().unwrap().clone().expect("the test gives the bot's end its secret first");
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let expected = server::api::outgoing::signature(&secret, &header("x-chat-timestamp"), &body);
+    if header("x-chat-signature") != expected {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    let notice: Value = serde_json::from_slice(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
     end.notices.lock().unwrap().push(notice.clone());
     {
         let mut left = end.failures_left.lock().unwrap();
@@ -45,6 +55,15 @@ async fn bot_end(failures: u32) -> (String, BotEnd) {
     let router = Router::new().route("/hook", post(receive)).with_state(end.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     (format!("http://{addr}/hook"), end)
+}
+
+/// Hands the bot's end the signing secret its owner's account page shows.
+async fn give_secret(server: &TestServer, owner: &support::Person, end: &BotEnd) {
+    let list = call(server.addr, "/api/integrations", &[], Some(&owner.cookie)).await;
+    let list: Value = serde_json::from_str(&list.body).unwrap();
+    let secret = list["bots"][0]["signing_secret"].as_str().expect("a bot with an address has a signing secret");
+    assert!(secret.starts_with("chat_sign_"), "{secret}");
+    *end.secret.lock().unwrap() = Some(secret.to_owned());
 }
 
 async fn next_message(client: &mut Client) -> app::protocol::ChatMessage {
@@ -68,6 +87,7 @@ async fn a_mentioned_bot_is_told_and_its_reply_reaches_everyone() {
     )
     .await;
     assert_eq!(saved.status, 200, "{saved:?}");
+    give_secret(&server, &owner, &end).await;
 
     let mut ada = Client::connect_to(server.addr, "botroom", "Ada").await;
     let mut bob = Client::connect_to(server.addr, "botroom", "Bob").await;
@@ -102,6 +122,7 @@ async fn a_direct_message_to_a_bot_is_answered_in_the_conversation() {
     let bot = support::unique_username("helper");
     let saved = call(server.addr, "/api/save-bot", &[("bot", &bot), ("url", &url)], Some(&owner.cookie)).await;
     assert_eq!(saved.status, 200, "{saved:?}");
+    give_secret(&server, &owner, &end).await;
 
     // Ada writes to the bot through the API, as a script would.
     let ada = person(&server, "Ada").await;

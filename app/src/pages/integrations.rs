@@ -130,7 +130,9 @@ pub fn AccountPage() -> impl IntoView {
                 <h2 id="bots">"Bots"</h2>
                 <p class="hint">
                     "A bot with an address is sent a POST of JSON there when a message mentions it or is sent to it; "
-                    "if the answer is " <code>"{\"text\": \"…\"}"</code> ", that is posted in the room as the bot."
+                    "if the answer is " <code>"{\"text\": \"…\"}"</code> ", that is posted in the room as the bot. "
+                    "Each POST carries " <code>"X-Chat-Signature: sha256=…"</code> ", the HMAC-SHA256 under the bot's signing secret of "
+                    <code>"X-Chat-Timestamp"</code> ", a dot and the body."
                 </p>
                 <ActionForm action=save_bot attr:class="moderation-form">
                     <label>"Bot username " <input type="text" name="bot" required placeholder="helper-bot" autocapitalize="none" spellcheck="false"/></label>
@@ -156,9 +158,13 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 fn Bot(bot: BotView) -> impl IntoView {
     let where_told = bot.url.unwrap_or_else(|| "no address: posts through webhooks only".to_owned());
+    let key = bot.username.clone();
+    let signing = bot.signing_secret.map(|secret| {
+        view! { <span class="hint">" · signs with "</span><code data-signing-secret="">{secret}</code> }
+    });
     view! {
-        <li data-bot=bot.username.clone()>
-            <strong>{bot.name}</strong>{format!(" (@{}) ", bot.username)}<span class="hint">{where_told}</span>
+        <li data-bot=key>
+            <strong>{bot.name}</strong>{format!(" (@{}) ", bot.username)}<span class="hint">{where_told}</span>{signing}
         </li>
     }
 }

@@ -81,6 +81,7 @@ pub async fn incoming(
         SubmitError::Refused(error) => ApiError::Refused(error),
         SubmitError::Unavailable(_) => ApiError::Unavailable,
     })?;
+    crate::metrics::METRICS.api_posts.with_label_values(&["webhook"]).inc();
     Ok(Json(Posted { room: hook.room, duplicate: appended.duplicate, message: appended.message.into() }))
 }
 

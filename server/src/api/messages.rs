@@ -100,6 +100,7 @@ pub async fn post(
         SubmitError::Refused(error) => ApiError::Refused(error),
         SubmitError::Unavailable(_) => ApiError::Unavailable,
     })?;
+    crate::metrics::METRICS.api_posts.with_label_values(&["api"]).inc();
     let status = if appended.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(Posted { room: raw, duplicate: appended.duplicate, message: appended.message.into() })))
 }

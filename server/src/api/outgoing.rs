@@ -11,6 +11,12 @@
 //! bot is never offered on (bots do not wake each other in a loop). The reply
 //! takes the bot's own send limit and the room's rules, and its id is made from
 //! the message it answers, so a retried delivery never posts twice.
+//!
+//! Each POST is signed, as Slack's and GitHub's are, so the bot's end can tell
+//! the chat's requests from anyone's: `X-Chat-Timestamp` (ms since the epoch)
+//! and `X-Chat-Signature: sha256=` the hex HMAC-SHA256, under the bot's
+//! signing secret (on its owner's account page), of the timestamp, a `.`, and
+//! the body.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -43,6 +49,8 @@ const FIRST_PAUSE: Duration = Duration::from_millis(500);
 const MAX_ANSWER: usize = 64 * 1024;
 /// Longest address a bot may have.
 pub const MAX_URL_LEN: usize = 1024;
+/// What starts a bot's signing secret.
+pub const SIGNING_PREFIX: &str = "chat_sign_";
 
 /// What a bot is sent.
 #[derive(Debug, Clone, Serialize)]
@@ -221,9 +229,13 @@ impl Delivery {
         };
         let mut pause = FIRST_PAUSE;
         for attempt in 1..=TRIES {
-            match self.send(&url, body.clone()).await {
-                Ok(reply) => return self.answer(&bot, &room, &message, reply).await,
+            match self.send(&url, bot.secret.as_deref(), body.clone()).await {
+                Ok(reply) => {
+                    crate::metrics::METRICS.bot_notices.with_label_values(&["answered"]).inc();
+                    return self.answer(&bot, &room, &message, reply).await;
+                }
                 Err(Failure::Final(why)) => {
+                    crate::metrics::METRICS.bot_notices.with_label_values(&["refused"]).inc();
                     return tracing::info!(bot = %bot.account.username, %why, "a bot's webhook refused a notice");
                 }
                 Err(Failure::Again(why)) if attempt < TRIES => {
@@ -235,6 +247,7 @@ impl Delivery {
                     pause *= 2;
                 }
                 Err(Failure::Again(why)) => {
+                    crate::metrics::METRICS.bot_notices.with_label_values(&["failed"]).inc();
                     tracing::warn!(bot = %bot.account.username, %why, "a bot's webhook failed every try");
                 }
             }
@@ -242,12 +255,16 @@ impl Delivery {
     }
 
     /// One POST; the answer's reply text, if any.
-    async fn send(&self, url: &str, body: Bytes) -> Result<Option<String>, Failure> {
-        let request = http::Request::post(url)
+    async fn send(&self, url: &str, secret: Option<&str>, body: Bytes) -> Result<Option<String>, Failure> {
+        let at = crate::clock::now().0.to_string();
+        let mut request = http::Request::post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "chat-outgoing-webhook/1")
-            .body(Full::new(body))
-            .map_err(|error| Failure::Final(format!("bad address: {error}")))?;
+            .header("x-chat-timestamp", &at);
+        if let Some(secret) = secret {
+            request = request.header("x-chat-signature", signature(secret, &at, &body));
+        }
+        let request = request.body(Full::new(body)).map_err(|error| Failure::Final(format!("bad address: {error}")))?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|error| Failure::Again(error.to_string()))?;
             let status = response.status();
@@ -281,6 +298,17 @@ impl Delivery {
             }
         }
     }
+}
+
+/// `sha256=` and the hex HMAC-SHA256 of `at`, `.` and `body` under `secret`.
+pub fn signature(secret: &str, at: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(at.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Why a POST did not get an answer.

@@ -46,7 +46,12 @@ impl Service {
         Ok(Integrations {
             bots: bots
                 .into_iter()
-                .map(|b| BotView { username: b.account.username, name: b.account.display_name, url: b.url })
+                .map(|b| BotView {
+                    username: b.account.username,
+                    name: b.account.display_name,
+                    url: b.url,
+                    signing_secret: b.secret,
+                })
                 .collect(),
             tokens: tokens
                 .into_iter()
@@ -155,7 +160,9 @@ impl Service {
             }
         };
         let bot = self.own_bot(&me, &bot, &name).await?;
-        self.api.store().set_bot_url(me.id, bot.id, url.as_deref()).await.map_err(unavailable)?;
+        let secret = Secret::generate(super::outgoing::SIGNING_PREFIX).map_err(|_| IntegrationError::Unavailable)?;
+        let told = (url.as_deref(), secret.text.as_str());
+        self.api.store().set_bot_url(me.id, bot.id, told).await.map_err(unavailable)?;
         tracing::info!(account = me.id.0, bot = %bot.username, told = url.is_some(), "saved a bot");
         Ok(())
     }

@@ -51,6 +51,8 @@ pub struct BotRecord {
     pub owner: AccountId,
     /// Where it is told of mentions and direct messages (`None`: nowhere).
     pub url: Option<String>,
+    /// What its POSTs are signed with (made with its first address).
+    pub secret: Option<String>,
 }
 
 /// Why a bot could not be made or used.
@@ -101,10 +103,15 @@ pub trait IntegrationStore: Send + Sync + 'static {
     /// The owner's bots, by username.
     fn bots(&self, owner: AccountId) -> BoxFuture<'_, Result<Vec<BotRecord>>>;
 
-    /// Sets where the owner's bot is told of mentions and messages; says
-    /// whether the owner has that bot.
-    fn set_bot_url<'a>(&'a self, owner: AccountId, bot: AccountId, url: Option<&'a str>)
-        -> BoxFuture<'a, Result<bool>>;
+    /// Sets where the owner's bot is told of mentions and messages (`told.0`),
+    /// and its signing secret to `told.1` if it has none yet; says whether the
+    /// owner has that bot.
+    fn set_bot_url<'a>(
+        &'a self,
+        owner: AccountId,
+        bot: AccountId,
+        told: (Option<&'a str>, &'a str),
+    ) -> BoxFuture<'a, Result<bool>>;
 
     /// The live bots among these usernames that have an address.
     fn bots_named<'a>(&'a self, usernames: &'a [String]) -> BoxFuture<'a, Result<Vec<BotRecord>>>;

@@ -131,6 +131,7 @@ pub(super) struct BotRow {
     display_name: String,
     bot_owner_id: i64,
     bot_url: Option<String>,
+    bot_secret: Option<String>,
 }
 
 impl From<BotRow> for crate::api::store::BotRecord {
@@ -143,6 +144,7 @@ impl From<BotRow> for crate::api::store::BotRecord {
             },
             owner: super::AccountId(row.bot_owner_id),
             url: row.bot_url,
+            secret: row.bot_secret,
         }
     }
 }

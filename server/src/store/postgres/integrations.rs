@@ -165,7 +165,7 @@ impl IntegrationStore for PgStore {
     fn bots(&self, owner: AccountId) -> BoxFuture<'_, Result<Vec<BotRecord>>> {
         async move {
             let rows: Vec<BotRow> = sqlx::query_as(
-                "SELECT id, username, display_name, bot_owner_id, bot_url FROM accounts
+                "SELECT id, username, display_name, bot_owner_id, bot_url, bot_secret FROM accounts
                  WHERE bot_owner_id = $1 AND deactivated_at IS NULL ORDER BY username",
             )
             .bind(owner.0)
@@ -180,15 +180,19 @@ impl IntegrationStore for PgStore {
         &'a self,
         owner: AccountId,
         bot: AccountId,
-        url: Option<&'a str>,
+        (url, secret): (Option<&'a str>, &'a str),
     ) -> BoxFuture<'a, Result<bool>> {
         async move {
-            let done = sqlx::query("UPDATE accounts SET bot_url = $3 WHERE id = $2 AND bot_owner_id = $1")
-                .bind(owner.0)
-                .bind(bot.0)
-                .bind(url)
-                .execute(self.pool())
-                .await?;
+            let done = sqlx::query(
+                "UPDATE accounts SET bot_url = $3, bot_secret = coalesce(bot_secret, $4)
+                 WHERE id = $2 AND bot_owner_id = $1",
+            )
+            .bind(owner.0)
+            .bind(bot.0)
+            .bind(url)
+            .bind(secret)
+            .execute(self.pool())
+            .await?;
             Ok(done.rows_affected() > 0)
         }
         .boxed()
@@ -200,7 +204,7 @@ impl IntegrationStore for PgStore {
                 return Ok(Vec::new());
             }
             let rows: Vec<BotRow> = sqlx::query_as(
-                "SELECT id, username, display_name, bot_owner_id, bot_url FROM accounts
+                "SELECT id, username, display_name, bot_owner_id, bot_url, bot_secret FROM accounts
                  WHERE username = ANY($1)
                    AND bot_owner_id IS NOT NULL AND bot_url IS NOT NULL AND deactivated_at IS NULL",
             )
@@ -215,7 +219,7 @@ impl IntegrationStore for PgStore {
     fn bot_by_id(&self, bot: AccountId) -> BoxFuture<'_, Result<Option<BotRecord>>> {
         async move {
             let row: Option<BotRow> = sqlx::query_as(
-                "SELECT id, username, display_name, bot_owner_id, bot_url FROM accounts
+                "SELECT id, username, display_name, bot_owner_id, bot_url, bot_secret FROM accounts
                  WHERE id = $1 AND bot_owner_id IS NOT NULL AND deactivated_at IS NULL",
             )
             .bind(bot.0)
