@@ -57,6 +57,21 @@ impl IntegrationError {
 
 crate::server_fns::server_fn_error!(IntegrationError);
 
+/// Sets the response's status for a refusal (the page renders its words).
+#[cfg(feature = "ssr")]
+fn refused<T>(done: Result<T, IntegrationError>) -> Result<T, IntegrationError> {
+    if let Err(error) = &done {
+        crate::pages::set_status(match error {
+            IntegrationError::SignInRequired => 401,
+            IntegrationError::NotOwner | IntegrationError::BotTaken => 403,
+            IntegrationError::NotFound => 404,
+            IntegrationError::Unavailable | IntegrationError::Unreachable => 503,
+            _ => 400,
+        });
+    }
+    done
+}
+
 /// Longest name of a token.
 pub const MAX_TOKEN_NAME_CHARS: usize = 60;
 
@@ -156,7 +171,7 @@ mod service {
 #[server(endpoint = "integrations")]
 pub async fn my_integrations() -> Result<Integrations, IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.list(&parts).await
+    refused(service.list(&parts).await)
 }
 
 /// Makes a token; `read` and `post` are checkboxes ("on" when ticked).
@@ -167,13 +182,13 @@ pub async fn create_token(
     #[server(default)] post: String,
 ) -> Result<Created, IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.create_token(&parts, name, !read.is_empty(), !post.is_empty()).await
+    refused(service.create_token(&parts, name, !read.is_empty(), !post.is_empty()).await)
 }
 
 #[server(endpoint = "revoke-token")]
 pub async fn revoke_token(id: i64) -> Result<(), IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.revoke_token(&parts, id).await
+    refused(service.revoke_token(&parts, id).await)
 }
 
 /// Makes an incoming webhook of `room` posting as the bot `bot` (made, named
@@ -185,13 +200,13 @@ pub async fn create_webhook(
     #[server(default)] bot_name: String,
 ) -> Result<Created, IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.create_webhook(&parts, room, bot, bot_name).await
+    refused(service.create_webhook(&parts, room, bot, bot_name).await)
 }
 
 #[server(endpoint = "delete-webhook")]
 pub async fn delete_webhook(id: i64) -> Result<(), IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.delete_webhook(&parts, id).await
+    refused(service.delete_webhook(&parts, id).await)
 }
 
 /// Makes the bot `bot` (named `bot_name`) if the caller has none of that
@@ -204,5 +219,5 @@ pub async fn save_bot(
     #[server(default)] url: String,
 ) -> Result<(), IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
-    service.save_bot(&parts, bot, bot_name, url).await
+    refused(service.save_bot(&parts, bot, bot_name, url).await)
 }

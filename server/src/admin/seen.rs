@@ -16,6 +16,10 @@ use crate::store::AccountId;
 
 /// How often the marks are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(60);
+/// Marks written per transaction: a crowd's marks are written in short
+/// transactions, so SQLite's one writer is never held for long between the
+/// messages' commits.
+const PER_TRANSACTION: usize = 256;
 
 pub struct Seen {
     pending: Mutex<HashMap<AccountId, i64>>,
@@ -43,11 +47,10 @@ impl Seen {
     pub async fn flush(&self) {
         let marks: Vec<(AccountId, i64)> =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner)).into_iter().collect();
-        if marks.is_empty() {
-            return;
-        }
-        if let Err(error) = self.store.seen(marks).await {
-            tracing::warn!(%error, "writing when accounts were last seen failed");
+        for chunk in marks.chunks(PER_TRANSACTION) {
+            if let Err(error) = self.store.seen(chunk.to_vec()).await {
+                tracing::warn!(%error, "writing when accounts were last seen failed");
+            }
         }
     }
 

@@ -38,8 +38,8 @@ pub trait AdminStore: Send + Sync + 'static {
     /// The accounts that have the room in their list.
     fn members<'a>(&'a self, room: &'a RoomName) -> BoxFuture<'a, Result<Vec<AccountId>>>;
 
-    /// Logs in the room's moderation log that `actor` deleted the room; says
-    /// whether the room exists.
+    /// Logs in the room's moderation log that `actor` deleted the room, and
+    /// deletes the room's incoming webhooks; says whether the room exists.
     fn log_room_deleted<'a>(&'a self, room: &'a RoomName, actor: AccountId, now: i64) -> BoxFuture<'a, Result<bool>>;
 }
 

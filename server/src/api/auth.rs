@@ -43,6 +43,21 @@ impl Api {
         &self.inner.store
     }
 
+    /// Refuses, before any look-up, a request from an address that has
+    /// guessed too often of late (its guesses spent).
+    pub fn guessing(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let network = crate::accounts::network_of(ip);
+        let now = Instant::now();
+        if self.inner.bad_tokens.tokens(&network, now) >= 1.0 {
+            return Ok(());
+        }
+        // Spent: the wait is what one more guess would take.
+        match self.inner.bad_tokens.take(&network, now) {
+            Ok(()) => Ok(()),
+            Err(wait) => Err(ApiError::TooManyAttempts { retry_after_ms: wait.as_millis().max(1) as u64 }),
+        }
+    }
+
     /// A request with a bad secret from `ip` (a token, or a webhook's
     /// address): refused, and too many of them are refused for a while.
     pub fn bad_secret(&self, ip: IpAddr, refusal: ApiError) -> ApiError {
@@ -95,6 +110,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ip = crate::http::client_ip(parts);
         let api = &state.api;
+        api.guessing(ip)?;
         let Some(hash) = bearer(parts).and_then(|token| hash_of(token, TOKEN_PREFIX)) else {
             return Err(api.bad_secret(ip, ApiError::Unauthorized));
         };

@@ -63,6 +63,7 @@ pub async fn incoming(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Posted>, ApiError> {
+    state.api.guessing(ip)?;
     let Some(hash) = hash_of(&secret, WEBHOOK_PREFIX) else {
         return Err(state.api.bad_secret(ip, ApiError::NoSuchWebhook));
     };

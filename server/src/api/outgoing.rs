@@ -6,8 +6,10 @@
 //! someone or are direct ([`BotOffer`], a non-blocking hand-off; with several
 //! processes each message is offered once, by the process that stored it). One
 //! task takes them, finds the bots among those they name (one indexed query),
-//! and sends each POST with a short timeout, a few at a time, retrying a
-//! network failure, a 429 or a 5xx twice with a growing pause. A message by a
+//! and sends each POST with a short timeout, a few at a time (two per bot at
+//! most: past that a notice is dropped, so one bot's slow address costs the
+//! others nothing), retrying a network failure, a 429 or a 5xx twice with a
+//! growing pause. A message by a
 //! bot is never offered on (bots do not wake each other in a loop). The reply
 //! takes the bot's own send limit and the room's rules, and its id is made from
 //! the message it answers, so a retried delivery never posts twice.
@@ -18,6 +20,7 @@
 //! signing secret (on its owner's account page), of the timestamp, a `.`, and
 //! the body.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -38,8 +41,11 @@ use crate::store::AccountId;
 
 /// Commits waiting for the task; past it, deliveries are dropped (logged).
 const QUEUE: usize = 1024;
-/// POSTs in flight at once.
-const CONCURRENT: usize = 8;
+/// POSTs in flight at once, and to any one bot: past either, a notice is
+/// dropped (counted), so a bot whose address hangs holds two slots at most
+/// and the queue keeps being read.
+const CONCURRENT: usize = 32;
+const PER_BOT: usize = 2;
 /// How long one POST may take, answer included.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Tries of one delivery, and the pause before the second (doubling).
@@ -106,8 +112,14 @@ impl BotOffer {
         if wanted.is_empty() {
             return;
         }
-        if let Err(error) = self.jobs.try_send(Job { room: room.clone(), messages: wanted }) {
-            tracing::warn!(%error, "the outgoing webhooks' queue is full: a commit's are dropped");
+        match self.jobs.try_send(Job { room: room.clone(), messages: wanted }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                crate::metrics::METRICS.bot_notices.with_label_values(&["dropped"]).inc();
+                tracing::warn!("the outgoing webhooks' queue is full: a commit's notices are dropped");
+            }
+            // Shutting down: the task has ended.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }
@@ -142,13 +154,22 @@ impl Outgoing {
 
 async fn run(hub: Hub, store: Arc<dyn IntegrationStore>, mut jobs: mpsc::Receiver<Job>, stop: CancellationToken) {
     let client = http_client();
-    let mut sending = JoinSet::new();
+    let mut sending: JoinSet<AccountId> = JoinSet::new();
+    let mut per_bot: HashMap<AccountId, usize> = HashMap::new();
     loop {
         let job = tokio::select! {
             () = stop.cancelled() => break,
             Some(done) = sending.join_next(), if !sending.is_empty() => {
-                if let Err(error) = done {
-                    tracing::error!(%error, "an outgoing webhook's delivery failed");
+                match done {
+                    Ok(bot) => {
+                        if let Some(n) = per_bot.get_mut(&bot) {
+                            *n -= 1;
+                            if *n == 0 {
+                                per_bot.remove(&bot);
+                            }
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "an outgoing webhook's delivery failed"),
                 }
                 continue;
             }
@@ -166,16 +187,20 @@ async fn run(hub: Hub, store: Arc<dyn IntegrationStore>, mut jobs: mpsc::Receive
                 }
             };
             for bot in bots {
-                while sending.len() >= CONCURRENT {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        Some(done) = sending.join_next() => if let Err(error) = done {
-                            tracing::error!(%error, "an outgoing webhook's delivery failed");
-                        },
-                    }
+                let id = bot.account.id;
+                let busy = per_bot.get(&id).copied().unwrap_or(0);
+                if sending.len() >= CONCURRENT || busy >= PER_BOT {
+                    crate::metrics::METRICS.bot_notices.with_label_values(&["dropped"]).inc();
+                    tracing::warn!(bot = %bot.account.username, busy, "too many notices under way: one dropped");
+                    continue;
                 }
+                per_bot.insert(id, busy + 1);
                 let delivery = Delivery { hub: hub.clone(), client: client.clone(), stop: stop.clone() };
-                sending.spawn(delivery.run(bot, job.room.clone(), message.clone()));
+                let (room, message) = (job.room.clone(), message.clone());
+                sending.spawn(async move {
+                    delivery.run(bot, room, message).await;
+                    id
+                });
             }
         }
     }

@@ -114,9 +114,14 @@ impl Service {
         if !standing.owner {
             return Err(IntegrationError::NotOwner);
         }
+        let store = self.api.store();
+        // Refused for too many before a bot is made for it.
+        let made = store.webhooks(me.id).await.map_err(unavailable)?;
+        if made.len() as i64 >= super::store::MAX_WEBHOOKS_PER_ACCOUNT {
+            return Err(IntegrationError::TooMany);
+        }
         let bot = self.own_bot(&me, &bot, &bot_name).await?;
         let now = crate::clock::now().0;
-        let store = self.api.store();
         let secret = Secret::generate(WEBHOOK_PREFIX).map_err(|_| IntegrationError::Unavailable)?;
         let made = store
             .create_webhook(room.as_str(), &bot, me.id, (&secret.hash(), &secret.shown()), now)

@@ -137,22 +137,25 @@ impl IntegrationStore for PgStore {
                     if owned >= MAX_BOTS_PER_ACCOUNT {
                         Err(BotRefusal::TooMany)
                     } else {
-                        let id: i64 = sqlx::query_scalar(
+                        // A person or bot of that name made meanwhile: taken.
+                        let id: Option<i64> = sqlx::query_scalar(
                             "INSERT INTO accounts (username, display_name, password_hash, created_at, bot_owner_id)
-                             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                             VALUES ($1, $2, $3, $4, $5)
+                             ON CONFLICT (username) DO NOTHING RETURNING id",
                         )
                         .bind(username)
                         .bind(display_name)
                         .bind(password_hash)
                         .bind(now)
                         .bind(owner.0)
-                        .fetch_one(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
-                        Ok(Account {
+                        id.map(|id| Account {
                             id: AccountId(id),
                             username: username.to_owned(),
                             display_name: display_name.to_owned(),
                         })
+                        .ok_or(BotRefusal::Taken)
                     }
                 }
             };
@@ -206,7 +209,8 @@ impl IntegrationStore for PgStore {
             let rows: Vec<BotRow> = sqlx::query_as(
                 "SELECT id, username, display_name, bot_owner_id, bot_url, bot_secret FROM accounts
                  WHERE username = ANY($1)
-                   AND bot_owner_id IS NOT NULL AND bot_url IS NOT NULL AND deactivated_at IS NULL",
+                   AND bot_owner_id IS NOT NULL AND bot_url IS NOT NULL AND deactivated_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.id = accounts.bot_owner_id AND o.deactivated_at IS NOT NULL)",
             )
             .bind(usernames)
             .fetch_all(self.pool())
@@ -220,7 +224,8 @@ impl IntegrationStore for PgStore {
         async move {
             let row: Option<BotRow> = sqlx::query_as(
                 "SELECT id, username, display_name, bot_owner_id, bot_url, bot_secret FROM accounts
-                 WHERE id = $1 AND bot_owner_id IS NOT NULL AND deactivated_at IS NULL",
+                 WHERE id = $1 AND bot_owner_id IS NOT NULL AND deactivated_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.id = accounts.bot_owner_id AND o.deactivated_at IS NOT NULL)",
             )
             .bind(bot.0)
             .fetch_optional(self.pool())

@@ -118,6 +118,7 @@ impl AdminStore for SqliteStore {
 
     fn log_room_deleted<'a>(&'a self, room: &'a RoomName, actor: AccountId, now: i64) -> BoxFuture<'a, Result<bool>> {
         async move {
+            let mut tx = self.writer().begin().await?;
             let done = sqlx::query(
                 "INSERT INTO moderation_log (room_id, actor_id, action, at)
                  SELECT id, ?2, 'delete_room', ?3 FROM rooms WHERE name = ?1",
@@ -125,8 +126,11 @@ impl AdminStore for SqliteStore {
             .bind(room.as_str())
             .bind(actor.0)
             .bind(now)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+            // Its webhooks go with it: none refills it.
+            sqlx::query("DELETE FROM webhooks WHERE room = ?1").bind(room.as_str()).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(done.rows_affected() > 0)
         }
         .boxed()
