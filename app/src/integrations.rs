@@ -154,6 +154,10 @@ mod service {
             bot_name: String,
         ) -> Answer<Result<Created, IntegrationError>>;
         fn delete_webhook(&self, request: &Parts, id: i64) -> Answer<Result<(), IntegrationError>>;
+        /// Deletes one's bot `bot` (its webhooks too).
+        fn delete_bot(&self, request: &Parts, bot: String) -> Answer<Result<(), IntegrationError>>;
+        /// Gives one's bot `bot` a new signing secret.
+        fn new_bot_secret(&self, request: &Parts, bot: String) -> Answer<Result<(), IntegrationError>>;
         /// Makes the bot `bot` (or finds one's own) and sets its address (`""`: none).
         fn save_bot(
             &self,
@@ -220,4 +224,19 @@ pub async fn save_bot(
 ) -> Result<(), IntegrationError> {
     let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
     refused(service.save_bot(&parts, bot, bot_name, url).await)
+}
+
+/// Deletes one's bot `bot`: it is told nothing more, its webhooks go, its
+/// messages stay.
+#[server(endpoint = "delete-bot")]
+pub async fn delete_bot(bot: String) -> Result<(), IntegrationError> {
+    let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
+    refused(service.delete_bot(&parts, bot).await)
+}
+
+/// Gives one's bot `bot` a new signing secret (the old one stops at once).
+#[server(endpoint = "new-bot-secret")]
+pub async fn new_bot_secret(bot: String) -> Result<(), IntegrationError> {
+    let (service, parts) = crate::server_fns::context::<SharedIntegrations, _>(IntegrationError::Unavailable)?;
+    refused(service.new_bot_secret(&parts, bot).await)
 }

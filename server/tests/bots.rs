@@ -159,3 +159,45 @@ async fn a_direct_message_to_a_bot_is_answered_in_the_conversation() {
     assert_eq!(notices[0]["room"], format!("@{}", ada.username));
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_bots_secret_is_replaced_and_a_deleted_bot_is_told_nothing_more() {
+    let server = TestServer::start().await;
+    let (url, end) = bot_end(0).await;
+    let owner = person(&server, "Owner").await;
+    let bot = support::unique_username("rotor");
+    let saved = call(server.addr, "/api/save-bot", &[("bot", &bot), ("url", &url)], Some(&owner.cookie)).await;
+    assert_eq!(saved.status, 200, "{saved:?}");
+    give_secret(&server, &owner, &end).await;
+    let first = end.secret.lock().unwrap().clone().unwrap();
+
+    let renewed = call(server.addr, "/api/new-bot-secret", &[("bot", &bot)], Some(&owner.cookie)).await;
+    assert_eq!(renewed.status, 200, "{renewed:?}");
+    give_secret(&server, &owner, &end).await;
+    assert_ne!(end.secret.lock().unwrap().clone().unwrap(), first, "a new secret");
+    // Someone else cannot touch the bot.
+    let eve = person(&server, "Eve").await;
+    let refused = call(server.addr, "/api/delete-bot", &[("bot", &bot)], Some(&eve.cookie)).await;
+    assert_eq!(refused.status, 404, "{refused:?}");
+
+    // Signed with the new secret: answered.
+    let mut ada = Client::connect_to(server.addr, "rotating", "Ada").await;
+    let asked = ada.say(&format!("@{bot} still there?")).await;
+    support::answer(&mut ada, &asked.0).await.unwrap();
+    // (Her own message may have come before her answer or after it.)
+    let reply = loop {
+        let message = next_message(&mut ada).await;
+        if message.username == bot {
+            break message;
+        }
+    };
+    assert!(reply.body.ends_with("still there?"), "{}", reply.body);
+
+    let deleted = call(server.addr, "/api/delete-bot", &[("bot", &bot)], Some(&owner.cookie)).await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    let list = call(server.addr, "/api/integrations", &[], Some(&owner.cookie)).await;
+    assert_eq!(serde_json::from_str::<Value>(&list.body).unwrap()["bots"], json!([]));
+    let told = server.state.api.store().bots_named(std::slice::from_ref(&bot)).await.unwrap();
+    assert!(told.is_empty(), "a deleted bot is told nothing: {told:?}");
+    server.shut_down().await;
+}

@@ -11,6 +11,7 @@ use crate::integrations::{
     my_integrations, BotView, CreateToken, CreateWebhook, Created, DeleteWebhook, IntegrationError, RevokeToken,
     SaveBot, TokenView, WebhookView, MAX_TOKEN_NAME_CHARS,
 };
+use crate::integrations::{DeleteBot, NewBotSecret};
 use crate::protocol::Timestamp;
 use crate::room::time::rfc3339;
 
@@ -40,9 +41,12 @@ pub fn AccountPage() -> impl IntoView {
     let create_hook = ServerAction::<CreateWebhook>::new();
     let delete_hook = ServerAction::<DeleteWebhook>::new();
     let save_bot = ServerAction::<SaveBot>::new();
+    let delete_bot = ServerAction::<DeleteBot>::new();
+    let new_secret = ServerAction::<NewBotSecret>::new();
     let versions = move || {
         let made = (create_token.version().get(), create_hook.version().get(), save_bot.version().get());
-        (made, revoke.version().get(), delete_hook.version().get())
+        let bots = (delete_bot.version().get(), new_secret.version().get());
+        (made, bots, revoke.version().get(), delete_hook.version().get())
     };
     let listed = crate::codec::load(versions, |_| my_integrations());
     let token_outcome = move || match create_token.value().get() {
@@ -57,7 +61,8 @@ pub fn AccountPage() -> impl IntoView {
     };
     let other_refusal = move || {
         let failed = revoke.value().get().and_then(Result::err).or(delete_hook.value().get().and_then(Result::err));
-        failed.or(save_bot.value().get().and_then(Result::err)).map(refusal)
+        let bots = [save_bot.value().get(), delete_bot.value().get(), new_secret.value().get()];
+        failed.or(bots.into_iter().flatten().find_map(Result::err)).map(refusal)
     };
     // This site's address, for the example: known once the page runs in a browser.
     let origin = RwSignal::new(String::from("https://chat.example"));
@@ -145,7 +150,7 @@ pub fn AccountPage() -> impl IntoView {
                         let bots = listed.await.map(|list| list.bots).unwrap_or_default();
                         view! {
                             <ul class="integrations bots">
-                                {bots.into_iter().map(|bot| view! { <Bot bot/> }).collect_view()}
+                                {bots.into_iter().map(|bot| view! { <Bot bot delete_bot new_secret/> }).collect_view()}
                             </ul>
                         }
                     })}
@@ -156,15 +161,24 @@ pub fn AccountPage() -> impl IntoView {
 }
 
 #[component]
-fn Bot(bot: BotView) -> impl IntoView {
+fn Bot(bot: BotView, delete_bot: ServerAction<DeleteBot>, new_secret: ServerAction<NewBotSecret>) -> impl IntoView {
     let where_told = bot.url.unwrap_or_else(|| "no address: posts through webhooks only".to_owned());
     let key = bot.username.clone();
+    let (for_secret, for_delete) = (bot.username.clone(), bot.username.clone());
     let signing = bot.signing_secret.map(|secret| {
         view! { <span class="hint">" · signs with "</span><code data-signing-secret="">{secret}</code> }
     });
     view! {
         <li data-bot=key>
             <strong>{bot.name}</strong>{format!(" (@{}) ", bot.username)}<span class="hint">{where_told}</span>{signing}
+            <ActionForm action=new_secret attr:class="inline">
+                <input type="hidden" name="bot" value=for_secret/>
+                <button type="submit" class="link">"New secret"</button>
+            </ActionForm>
+            <ActionForm action=delete_bot attr:class="inline">
+                <input type="hidden" name="bot" value=for_delete/>
+                <button type="submit" class="link">"Delete"</button>
+            </ActionForm>
         </li>
     }
 }

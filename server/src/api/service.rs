@@ -235,6 +235,31 @@ impl IntegrationService for Service {
         Box::pin(async move { this.save_bot(&request, bot, bot_name, url).await })
     }
 
+    fn delete_bot(&self, request: &Parts, bot: String) -> Answer<Result<(), IntegrationError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let me = this.me(&request).await?;
+            let now = crate::clock::now().0;
+            match this.api.store().delete_bot(me.id, bot.trim(), now).await.map_err(unavailable)? {
+                true => Ok(()),
+                false => Err(IntegrationError::NotFound),
+            }
+        })
+    }
+
+    fn new_bot_secret(&self, request: &Parts, bot: String) -> Answer<Result<(), IntegrationError>> {
+        let (this, request) = (self.clone(), request.clone());
+        Box::pin(async move {
+            let me = this.me(&request).await?;
+            let secret =
+                Secret::generate(super::outgoing::SIGNING_PREFIX).map_err(|_| IntegrationError::Unavailable)?;
+            match this.api.store().rotate_bot_secret(me.id, bot.trim(), &secret.text).await.map_err(unavailable)? {
+                true => Ok(()),
+                false => Err(IntegrationError::NotFound),
+            }
+        })
+    }
+
     fn delete_webhook(&self, request: &Parts, id: i64) -> Answer<Result<(), IntegrationError>> {
         let (this, request) = (self.clone(), request.clone());
         Box::pin(async move {

@@ -113,6 +113,20 @@ pub trait IntegrationStore: Send + Sync + 'static {
         told: (Option<&'a str>, &'a str),
     ) -> BoxFuture<'a, Result<bool>>;
 
+    /// Deletes the owner's bot `username`: deactivated (its name stays
+    /// taken, its messages stay), its address, secret and webhooks gone.
+    /// Says whether the owner had it.
+    fn delete_bot<'a>(&'a self, owner: AccountId, username: &'a str, now: i64) -> BoxFuture<'a, Result<bool>>;
+
+    /// Gives the owner's bot `username` a new signing secret; says whether
+    /// the owner has that bot.
+    fn rotate_bot_secret<'a>(
+        &'a self,
+        owner: AccountId,
+        username: &'a str,
+        secret: &'a str,
+    ) -> BoxFuture<'a, Result<bool>>;
+
     /// The live bots among these usernames that have an address.
     fn bots_named<'a>(&'a self, usernames: &'a [String]) -> BoxFuture<'a, Result<Vec<BotRecord>>>;
 

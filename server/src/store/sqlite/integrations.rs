@@ -126,6 +126,11 @@ impl IntegrationStore for SqliteStore {
                     .await?;
             let account = match existing {
                 Some((id, display_name, Some(bot_owner))) if bot_owner == owner.0 => {
+                    // One the owner deleted comes back.
+                    sqlx::query("UPDATE accounts SET deactivated_at = NULL WHERE id = ?1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     Ok(Account { id: AccountId(id), username: username.to_owned(), display_name })
                 }
                 Some(_) => Err(BotRefusal::Taken),
@@ -193,6 +198,48 @@ impl IntegrationStore for SqliteStore {
             .bind(owner.0)
             .bind(bot.0)
             .bind(url)
+            .bind(secret)
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() > 0)
+        }
+        .boxed()
+    }
+
+    fn delete_bot<'a>(&'a self, owner: AccountId, username: &'a str, now: i64) -> BoxFuture<'a, Result<bool>> {
+        async move {
+            let mut tx = self.writer().begin().await?;
+            let bot: Option<i64> = sqlx::query_scalar(
+                "UPDATE accounts SET deactivated_at = ?3, bot_url = NULL, bot_secret = NULL
+                 WHERE username = ?2 AND bot_owner_id = ?1 AND deactivated_at IS NULL RETURNING id",
+            )
+            .bind(owner.0)
+            .bind(username)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(bot) = bot {
+                sqlx::query("DELETE FROM webhooks WHERE bot_id = ?1").bind(bot).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(bot.is_some())
+        }
+        .boxed()
+    }
+
+    fn rotate_bot_secret<'a>(
+        &'a self,
+        owner: AccountId,
+        username: &'a str,
+        secret: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        async move {
+            let done = sqlx::query(
+                "UPDATE accounts SET bot_secret = ?3
+                 WHERE username = ?2 AND bot_owner_id = ?1 AND deactivated_at IS NULL",
+            )
+            .bind(owner.0)
+            .bind(username)
             .bind(secret)
             .execute(self.writer())
             .await?;
