@@ -6,8 +6,7 @@
 use futures::future::BoxFuture;
 
 use app::admin::{AccountSummary, RoomSummary, SiteLogEntry};
-use app::moderation::LogEntry;
-use app::protocol::{Seq, Timestamp};
+use app::protocol::Seq;
 use app::room_name::RoomName;
 
 use crate::store::{AccountId, Result};
@@ -62,16 +61,5 @@ pub(crate) fn account_summary(
 }
 
 pub(crate) fn site_log_entry((room, at, actor, action, target, seq, until, seconds): SiteLogRow) -> SiteLogEntry {
-    SiteLogEntry {
-        room,
-        entry: LogEntry {
-            at: Timestamp(at),
-            actor: actor.unwrap_or_default(),
-            action,
-            target,
-            seq: seq.map(|s| s as u64),
-            until: until.map(Timestamp),
-            seconds: seconds.and_then(|s| u32::try_from(s).ok()),
-        },
-    }
+    SiteLogEntry { room, entry: crate::store::log_entry((at, actor, action, target, seq, until, seconds)) }
 }

@@ -114,6 +114,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::hub::SubmitError> for ApiError {
+    fn from(error: crate::hub::SubmitError) -> Self {
+        match error {
+            crate::hub::SubmitError::Refused(error) => ApiError::Refused(error),
+            crate::hub::SubmitError::Unavailable(_) => ApiError::Unavailable,
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
         tracing::warn!(%error, "an API request's store access failed");

@@ -20,7 +20,7 @@ use super::error::{ApiError, ErrorBody};
 use super::secret::{hash_of, request_id, WEBHOOK_PREFIX};
 use super::types::Posted;
 use crate::http::ClientIp;
-use crate::hub::{Author, SubmitError};
+use crate::hub::Author;
 use crate::state::AppState;
 
 /// What a webhook takes: `{"text": "…"}`, with Slack's `blocks` and
@@ -78,10 +78,7 @@ pub async fn incoming(
         Some(key) => ClientMsgId(key.to_owned()),
         None => ClientMsgId(request_id().map_err(|_| ApiError::Unavailable)?),
     };
-    let appended = state.hub.submit(&Author::of(&hook.bot), &room, text, id).await.map_err(|error| match error {
-        SubmitError::Refused(error) => ApiError::Refused(error),
-        SubmitError::Unavailable(_) => ApiError::Unavailable,
-    })?;
+    let appended = state.hub.submit(&Author::of(&hook.bot), &room, text, id).await?;
     crate::metrics::METRICS.api_posts.with_label_values(&["webhook"]).inc();
     Ok(Json(Posted { room: hook.room, duplicate: appended.duplicate, message: appended.message.into() }))
 }

@@ -11,7 +11,7 @@ use axum::Json;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::types::{MessagePage, NewMessage, PageQuery, Posted, RoomList, DEFAULT_PAGE, MAX_PAGE};
-use crate::hub::{Author, SubmitError};
+use crate::hub::Author;
 use crate::state::AppState;
 
 /// The rooms in the account's list, newest activity first.
@@ -96,10 +96,7 @@ pub async fn post(
         None => ClientMsgId(super::secret::request_id().map_err(|_| ApiError::Unavailable)?),
     };
     let author = Author::of(&caller.account);
-    let appended = state.hub.submit(&author, &room, new.text, id).await.map_err(|error| match error {
-        SubmitError::Refused(error) => ApiError::Refused(error),
-        SubmitError::Unavailable(_) => ApiError::Unavailable,
-    })?;
+    let appended = state.hub.submit(&author, &room, new.text, id).await?;
     crate::metrics::METRICS.api_posts.with_label_values(&["api"]).inc();
     let status = if appended.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(Posted { room: raw, duplicate: appended.duplicate, message: appended.message.into() })))

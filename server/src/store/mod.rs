@@ -24,6 +24,7 @@ pub use accounts::{Account, AccountId, AccountStore, Credentials, SessionRecord}
 pub use open::{redacted, Database, Opened};
 pub use postgres::testing::{fresh_database as fresh_postgres_database, from_services_script};
 pub use postgres::{PgStore, PgWriter};
+pub(crate) use rows::{log_entry, LogRow};
 pub use sqlite::{SqliteStore, SqliteWriter};
 
 /// A message accepted by the server, not yet stored.

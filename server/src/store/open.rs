@@ -67,31 +67,29 @@ pub struct Opened {
 impl From<(SqliteStore, SqliteWriter)> for Opened {
     fn from((store, writer): (SqliteStore, SqliteWriter)) -> Self {
         let blobs = store.blobs().clone();
-        let store = Arc::new(store);
-        Opened {
-            store: store.clone(),
-            accounts: store.clone(),
-            push: store.clone(),
-            integrations: store.clone(),
-            admin: store,
-            blobs,
-            writer: Box::new(writer),
-        }
+        opened(Arc::new(store), Box::new(writer), blobs)
     }
 }
 
 impl From<(PgStore, PgWriter)> for Opened {
     fn from((store, writer): (PgStore, PgWriter)) -> Self {
         let blobs = store.blobs().clone();
-        let store = Arc::new(store);
-        Opened {
-            store: store.clone(),
-            accounts: store.clone(),
-            push: store.clone(),
-            integrations: store.clone(),
-            admin: store,
-            blobs,
-            writer: Box::new(writer),
-        }
+        opened(Arc::new(store), Box::new(writer), blobs)
+    }
+}
+
+/// One store, handed to each piece as the part it uses.
+fn opened<S>(store: Arc<S>, writer: Box<dyn MessageWriter>, blobs: Blobs) -> Opened
+where
+    S: Store + AccountStore + PushStore + IntegrationStore + AdminStore,
+{
+    Opened {
+        store: store.clone(),
+        accounts: store.clone(),
+        push: store.clone(),
+        integrations: store.clone(),
+        admin: store,
+        blobs,
+        writer,
     }
 }

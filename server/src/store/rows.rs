@@ -180,3 +180,19 @@ impl From<WebhookRow> for crate::api::store::WebhookRecord {
         }
     }
 }
+
+/// A moderation log entry as both stores read it: when, who, what, whom,
+/// which message, until when, how many seconds.
+pub(crate) type LogRow = (i64, Option<String>, String, Option<String>, Option<i64>, Option<i64>, Option<i64>);
+
+pub(crate) fn log_entry((at, actor, action, target, seq, until, seconds): LogRow) -> app::moderation::LogEntry {
+    app::moderation::LogEntry {
+        at: Timestamp(at),
+        actor: actor.unwrap_or_default(),
+        action,
+        target,
+        seq: seq.map(|s| s as u64),
+        until: until.map(Timestamp),
+        seconds: seconds.and_then(|s| u32::try_from(s).ok()),
+    }
+}

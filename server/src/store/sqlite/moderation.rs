@@ -149,7 +149,7 @@ impl SqliteStore {
 
     /// The room's log, newest first.
     pub(super) async fn select_moderation_log(&self, room: &RoomName, limit: u32) -> Result<Vec<LogEntry>> {
-        let rows: Vec<LogRow> = sqlx::query_as(
+        let rows: Vec<crate::store::LogRow> = sqlx::query_as(
             "SELECT l.at, a.username, l.action, t.username, l.target_seq, l.until, l.seconds
                FROM rooms r JOIN moderation_log l ON l.room_id = r.id
                LEFT JOIN accounts a ON a.id = l.actor_id
@@ -161,24 +161,9 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(self.readers())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, actor, action, target, seq, until, seconds)| LogEntry {
-                at: Timestamp(at),
-                actor: actor.unwrap_or_default(),
-                action,
-                target,
-                seq: seq.map(|s| s as u64),
-                until: until.map(Timestamp),
-                seconds: seconds.and_then(|s| u32::try_from(s).ok()),
-            })
-            .collect())
+        Ok(rows.into_iter().map(crate::store::log_entry).collect())
     }
 }
-
-/// A log entry as read: when, who, what, whom, which message, until when,
-/// how many seconds.
-type LogRow = (i64, Option<String>, String, Option<String>, Option<i64>, Option<i64>, Option<i64>);
 
 /// Whether `account` moderates the room `room_id` (its owner, or named).
 pub(super) async fn moderates(conn: &mut SqliteConnection, room_id: i64, account: i64) -> Result<bool> {
