@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# (Kept as it was run for BENCHMARKS.md, "Issue 15: the API, webhooks and last seen on the hot path":
-# OLD is a release build of b194a84 in its own target directory, NEW this tree's.)
 # A/B: the build before this session's work (b194a84) and after, release,
 # SQLite: a crowd of signed-in members in one room (its memory per member and
 # a message's latency to all of them), and one room of 200 (10 senders).
 set -uo pipefail
-OLD=/tmp/base-target/release
-NEW=$HOME/.cache/rust-chat/target/release
-OUT=/work/main/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-ab15.jsonl
+# OLD: the release directory of the build before (e.g. a worktree of b194a84
+# built with its own CARGO_TARGET_DIR); NEW: this tree's.
+OLD=${OLD:?set OLD to the release directory of the build to compare with}
+NEW=${NEW:-${CARGO_TARGET_DIR:-$HOME/.cache/rust-chat/target}/release}
+OUT=$(cd "$(dirname "$0")" && pwd)/results/$(date -u +%Y%m%dT%H%M%SZ)-ab15.jsonl
 MEMBERS=${MEMBERS:-3000}
 W=/tmp/ab/work; rm -rf $W; mkdir -p $W
 PORT=3950
 start() { # bin db
   PORT=$((PORT+1))
-  LEPTOS_SITE_ROOT=/work/main/target/site LEPTOS_OUTPUT_NAME=chat RUST_LOG=warn \
+  LEPTOS_SITE_ROOT="$(cd "$(dirname "$0")/.." && pwd)/target/site" LEPTOS_OUTPUT_NAME=chat RUST_LOG=warn \
     "$1/server" --addr "127.0.0.1:$PORT" --db "$2" \
     --send-rate 100000 --send-burst 100000 --connections-per-ip 1000000 \
     --connections-per-account 100000 --account-attempts 1000000 --tcp-connections-per-ip 0 >"$W/server.log" 2>&1 &

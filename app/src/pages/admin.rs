@@ -9,11 +9,11 @@ use leptos_meta::Title;
 use super::moderation::Entry;
 use crate::admin::{admin_overview, AccountSummary, DeactivateAccount, DeleteRoom, Overview, RoomSummary};
 use crate::protocol::Timestamp;
-use crate::room::time::rfc3339;
+use crate::room::time::utc_date_time;
 
-/// "2026-12-04 13:10 UTC", or `none`.
+/// When, or `none`.
 fn when(at: Option<i64>, none: &'static str) -> String {
-    at.map_or_else(|| none.to_owned(), |at| rfc3339(Timestamp(at)).replace('T', " ")[..16].to_owned() + " UTC")
+    at.map_or_else(|| none.to_owned(), |at| utc_date_time(Timestamp(at)))
 }
 
 #[component]

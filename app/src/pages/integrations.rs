@@ -13,15 +13,15 @@ use crate::integrations::{
 };
 use crate::integrations::{DeleteBot, NewBotSecret};
 use crate::protocol::Timestamp;
-use crate::room::time::rfc3339;
+use crate::room::time::utc_date_time;
 
 fn refusal(error: IntegrationError) -> impl IntoView {
     view! { <p class="error" role="alert" data-code=error.code()>{error.to_string()}</p> }
 }
 
-/// "2026-12-04 13:10 UTC", or "never".
+/// When, or "never".
 fn when(at: Option<i64>) -> String {
-    at.map_or_else(|| "never".to_owned(), |at| rfc3339(Timestamp(at)).replace('T', " ")[..16].to_owned() + " UTC")
+    at.map_or_else(|| "never".to_owned(), |at| utc_date_time(Timestamp(at)))
 }
 
 /// The secret just made, with the words that it is shown this once.

@@ -85,6 +85,11 @@ pub fn rfc3339(at: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-12-04 13:10 UTC`: a date and time in lists of things made and used.
+pub fn utc_date_time(at: Timestamp) -> String {
+    format!("{} UTC", rfc3339(at)[..16].replace('T', " "))
+}
+
 /// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -110,6 +115,7 @@ mod tests {
         assert_eq!(rfc3339(Timestamp(1_795_000_000_000)), "2026-11-18T11:06:40Z");
         assert_eq!(rfc3339(Timestamp(951_782_400_000)), "2000-02-29T00:00:00Z");
         assert_eq!(clock_time(Timestamp(1_795_000_000_000)), "11:06");
+        assert_eq!(utc_date_time(Timestamp(1_795_000_000_000)), "2026-11-18 11:06 UTC");
     }
 
     #[test]

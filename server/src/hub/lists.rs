@@ -214,18 +214,15 @@ impl Lists {
         let Some(last) = messages.last() else { return };
         let names_someone = room.is_direct() || messages.iter().any(|m| !m.mentions.is_empty());
         if let (Some(bots), true) = (self.bots.get(), names_someone) {
-            let authors: HashMap<Seq, AccountId> = posts.iter().map(|p| (p.seq, p.account)).collect();
             let local: Vec<(AccountId, &ChatMessage)> =
-                messages.iter().filter_map(|m| authors.get(&m.seq).map(|a| (*a, m))).collect();
+                posted_here(messages, posts).into_iter().map(|(post, m)| (post.account, m)).collect();
             bots.offer(room, &local);
         }
         if let Some(push) = self.push.get() {
             push.offer(room, || {
-                let authors: HashMap<Seq, (AccountId, &str)> =
-                    posts.iter().map(|p| (p.seq, (p.account, p.username.as_str()))).collect();
-                messages
-                    .iter()
-                    .filter_map(|m| authors.get(&m.seq).map(|(a, u)| (*a, (*u).to_owned(), m.clone())))
+                posted_here(messages, posts)
+                    .into_iter()
+                    .map(|(post, m)| (post.account, post.username.clone(), m.clone()))
                     .collect()
             });
         }
@@ -376,4 +373,11 @@ async fn run(store: SharedStore, lists: Lists, mut incoming: mpsc::Receiver<Read
             Err(error) => tracing::warn!(%error, "storing read positions failed"),
         }
     }
+}
+
+/// The messages of a commit that were posted through this process, each with
+/// its post (its author): what Web Push and the bots are offered.
+fn posted_here<'a, 'm>(messages: &'m [ChatMessage], posts: &'a [Posted]) -> Vec<(&'a Posted, &'m ChatMessage)> {
+    let by_seq: HashMap<Seq, &Posted> = posts.iter().map(|p| (p.seq, p)).collect();
+    messages.iter().filter_map(|m| by_seq.get(&m.seq).map(|post| (*post, m))).collect()
 }
