@@ -17,7 +17,6 @@ use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{FutureExt, StreamExt};
-use tokio_util::sync::CancellationToken;
 
 use app::error::ChatError;
 use app::room_name::RoomName;
@@ -112,7 +111,7 @@ pub async fn upgrade(
         hub: state.hub.clone(),
         shutdown: state.shutdown.clone(),
         author: signed_in.as_ref().map(|s| Author::of(&s.account)),
-        session_ended: registration.as_ref().map_or_else(CancellationToken::new, |r| r.ended.clone()),
+        session_ended: registration.as_ref().map(|r| r.ended.clone()),
         session_expires,
         ping_after: state.policy.ping_after,
         idle_timeout: state.policy.idle_timeout,

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, Message};
-use futures::stream::FuturesOrdered;
 use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -17,7 +16,7 @@ use app::room_name::RoomName;
 use super::incoming::{classify, Incoming};
 use super::list::{ListFeed, ListItem};
 use super::minor::Minor;
-use super::posting::InFlight;
+use super::posting::Posts;
 use super::replay::Replay;
 use super::writer::{Gone, Writer, WRITE_BATCH};
 use crate::hub::{Author, Event, Extras, Hub, Membership};
@@ -34,8 +33,9 @@ pub struct SessionContext {
     /// Who posts from this connection, from its session cookie; `None` for a
     /// signed-out reader, who cannot post.
     pub author: Option<Author>,
-    /// Cancelled when the session ends (sign-out); never, for a reader.
-    pub session_ended: CancellationToken,
+    /// Cancelled when the session ends (sign-out); `None` for a reader (a
+    /// token of its own would be an allocation per connection, never used).
+    pub session_ended: Option<CancellationToken>,
     /// When the session expires; the connection closes then.
     pub session_expires: Option<tokio::time::Instant>,
     /// Ping after this long without a frame from the client…
@@ -56,7 +56,7 @@ impl SessionContext {
             hub,
             shutdown,
             author: None,
-            session_ended: CancellationToken::new(),
+            session_ended: None,
             session_expires: None,
             ping_after: policy.ping_after,
             idle_timeout: policy.idle_timeout,
@@ -152,7 +152,7 @@ where
                     self.end(Ending::Shutdown).await;
                     return None;
                 }
-                _ = self.context.session_ended.cancelled() => {
+                () = ended(self.context.session_ended.as_ref()) => {
                     self.end(Ending::SignedOut).await;
                     return None;
                 }
@@ -291,7 +291,7 @@ where
         let mut heartbeat = tokio::time::interval(self.context.ping_after.min(self.context.idle_timeout) / 2);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Posts on their way to the store, acknowledged in the order sent.
-        let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+        let mut in_flight = Posts::default();
         loop {
             tokio::select! {
                 biased;
@@ -299,7 +299,7 @@ where
                     Box::pin(self.settle_and_end(Ending::Shutdown, membership, &mut in_flight, seen)).await;
                     return;
                 }
-                _ = self.context.session_ended.cancelled() => {
+                () = ended(self.context.session_ended.as_ref()) => {
                     Box::pin(self.settle_and_end(Ending::SignedOut, membership, &mut in_flight, seen)).await;
                     return;
                 }
@@ -330,7 +330,7 @@ where
                     while let Some(Some(next)) = in_flight.next().now_or_never() {
                         stored.push(next);
                     }
-                    if self.acknowledge(membership, stored, seen).await.is_err() {
+                    if Box::pin(self.acknowledge(membership, stored, seen)).await.is_err() {
                         return;
                     }
                 }
@@ -338,7 +338,7 @@ where
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
                         Incoming::Msg(ClientMsg::Send { id, body, reply_to: None, file: None }) => {
-                            self.post(membership, id, body, Extras::default()).await.map(|post| in_flight.extend(post))
+                            Box::pin(self.post(membership, id, body, Extras::default())).await.map(|post| in_flight.extend(post))
                         }
                         Incoming::Msg(ClientMsg::Send { id, body, reply_to, file }) => {
                             Box::pin(self.post_with(membership, id, body, (reply_to, file)))
@@ -407,6 +407,14 @@ where
             return Ok(());
         }
         self.writer.write(frames).await
+    }
+}
+
+/// When the session ends; never, for a signed-out reader's connection.
+async fn ended(session: Option<&CancellationToken>) {
+    match session {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
     }
 }
 
