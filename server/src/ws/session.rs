@@ -337,6 +337,8 @@ where
                 frame = self.stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                     self.last_heard = tokio::time::Instant::now();
                     let outcome = match classify(frame) {
+                        // Boxed while it runs, as the rest are: a post's state is
+                        // larger than what the connection waits on between frames.
                         Incoming::Msg(ClientMsg::Send { id, body, reply_to: None, file: None }) => {
                             Box::pin(self.post(membership, id, body, Extras::default())).await.map(|post| in_flight.extend(post))
                         }
@@ -345,7 +347,7 @@ where
                                 .await
                                 .map(|post| in_flight.extend(post))
                         }
-                        // The rest are rarer than messages: boxed while they run.
+                        // The rest are rarer than messages.
                         Incoming::Msg(ClientMsg::Read { room, seq }) => Box::pin(self.read(&mut minor, room, seq)).await,
                         Incoming::Msg(ClientMsg::Away { away }) => Box::pin(self.away(&mut minor, membership, away)).await,
                         Incoming::Msg(ClientMsg::Typing) => Box::pin(self.typing(&mut minor, membership)).await,
