@@ -52,8 +52,9 @@ async fn a_join_the_store_cannot_answer_is_refused_not_welcomed_with_seq_zero() 
 
 /// Every open connection holds one of these futures for as long as it is open
 /// (10,000 people in a room are 10,000 of them): a regression guard on what
-/// its waiting state costs. Driven by channels here (1,480 bytes; 1,696 before
-/// posts and their acks were boxed and an ack's wait kept only the seq); over a
+/// its waiting state costs. Driven by channels here (1,648 bytes: 1,696 before
+/// posts and their acks were boxed and an ack's wait kept only the seq, 1,480
+/// after, and 168 more for shutdown and sign-out waited on once); over a
 /// real WebSocket its task was 4,608 bytes before the welcome's state and the
 /// rare branches were boxed, and 2,048 after.
 #[test]
@@ -68,6 +69,6 @@ fn an_open_connection_holds_a_small_future() {
         let context = SessionContext::reader(RoomName::parse("r").unwrap(), hub, CancellationToken::new());
         let session = run_session(to_client, from_client, context);
         let size = std::mem::size_of_val(&session);
-        assert!(size <= 1_500, "an open connection's future is {size} bytes");
+        assert!(size <= 1_700, "an open connection's future is {size} bytes");
     });
 }
