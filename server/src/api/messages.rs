@@ -120,6 +120,15 @@ async fn room_at(state: &AppState, caller: &Caller, raw: &str) -> Result<RoomNam
             Ok(None) => Err(ApiError::NoSuchPerson),
             Err(_) => Err(ApiError::Unavailable),
         },
-        None => RoomName::parse(raw).map_err(|error| ApiError::bad_request("bad_room_name", error.to_string())),
+        None => {
+            // The pages forgive spaces typed around a name; an address is not
+            // typed, and its document says a name has none (a space kept out
+            // here is one the answer would otherwise echo).
+            if let Some(bad) = raw.chars().find(|c| c.is_whitespace()) {
+                let error = app::room_name::RoomNameError::InvalidCharacter { name: raw.to_owned(), bad };
+                return Err(ApiError::bad_request("bad_room_name", error.to_string()));
+            }
+            RoomName::parse(raw).map_err(|error| ApiError::bad_request("bad_room_name", error.to_string()))
+        }
     }
 }
