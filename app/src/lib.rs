@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod awaited;
 pub mod codec;
 pub mod directory;
 pub mod display_name;

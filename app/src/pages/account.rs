@@ -11,6 +11,7 @@ use crate::account::{
     safe_next, AccountError, SignIn, SignOut, SignUp, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
     SIGN_UP_PAGE,
 };
+use crate::awaited::awaited;
 use crate::viewer::{form_link, ViewerResource};
 
 /// The error to show: the one the script got back, else the one in the address.
@@ -158,7 +159,7 @@ pub fn AccountNav() -> impl IntoView {
         <nav class="account-nav" aria-label="Account">
             <a href="/search">"Search"</a>
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
+                {awaited(move || async move {
                     match viewer.await {
                         Ok(Some(viewer)) => view! {
                             <span class="signed-in">"Signed in as " <a href="/account" title="Your account: API tokens and webhooks"><strong>{viewer.display_name}</strong></a></span>

@@ -8,6 +8,7 @@ use leptos_meta::Title;
 
 use super::moderation::Entry;
 use crate::admin::{admin_overview, AccountSummary, DeactivateAccount, DeleteRoom, Overview, RoomSummary};
+use crate::awaited::awaited;
 use crate::protocol::Timestamp;
 use crate::room::time::utc_date_time;
 
@@ -53,7 +54,7 @@ pub fn AdminPage() -> impl IntoView {
         <main class="page admin">
             <h1>"Administration"</h1>
             <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {awaited(move || async move {
                     match overview.await {
                         Ok(overview) => view! { <Tables overview/> }.into_any(),
                         Err(error) => view! {

@@ -11,6 +11,7 @@ use leptos_router::{
     hooks::use_query_map,
 };
 
+use crate::awaited::awaited;
 use crate::directory::{active_rooms, RoomSummary};
 use crate::room_name::{RoomName, ROOM_NAME_RULE};
 
@@ -71,7 +72,7 @@ fn ActiveRooms() -> impl IntoView {
         <section class="active-rooms" aria-labelledby="active-rooms-title">
             <h2 id="active-rooms-title">"Active rooms"</h2>
             <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {awaited(move || async move {
                     match rooms.await {
                         Ok(list) if list.is_empty() => view! {
                             <p class="hint">"Nobody is chatting right now. Start a room above."</p>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::awaited::awaited;
 use crate::moderation::{moderation_log, LogEntry, Moderate, ModerationError};
 use crate::room::time::{rfc3339, utc_clock_time};
 use crate::room_name::RoomName;
@@ -86,7 +87,7 @@ pub fn ModerationPage() -> impl IntoView {
             <section aria-labelledby="moderation-log">
                 <h2 id="moderation-log">"Log"</h2>
                 <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
+                    {awaited(move || async move {
                         match log.await {
                             Ok(entries) if entries.is_empty() => view! { <p class="hint">"Nothing yet."</p> }.into_any(),
                             Ok(entries) => view! {

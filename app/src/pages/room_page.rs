@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_params_map};
 
 use crate::account::SIGN_IN_PAGE;
+use crate::awaited::awaited;
 use crate::room::Room;
 use crate::room_name::{RoomName, RoomNameError, ROOM_NAME_RULE};
 use crate::rooms::{open_direct, RoomListError};
@@ -54,15 +55,15 @@ fn DirectPage(username: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="hint loading">"Opening the conversation…"</p> }>
             {
                 let username = username.clone();
-                move || {
+                awaited(move || {
                     let username = username.clone();
-                    Suspend::new(async move {
+                    async move {
                         match direct.await {
                             Ok(direct) => view! { <Room room=direct.room with=direct.with/> }.into_any(),
                             Err(error) => view! { <NoConversation username error/> }.into_any(),
                         }
-                    })
-                }
+                    }
+                })
             }
         </Suspense>
     }

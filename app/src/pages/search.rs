@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
+use crate::awaited::awaited;
 use crate::room::time::{day_label, day_of, rfc3339, today, utc_clock_time};
 use crate::search::{search, SearchHit, SearchQuery, MAX_QUERY_CHARS};
 
@@ -46,7 +47,7 @@ pub fn SearchPage() -> impl IntoView {
                 </div>
             </Form>
             <Transition fallback=|| view! { <p class="hint">"Searching…"</p> }>
-                {move || Suspend::new(async move {
+                {awaited(move || async move {
                     match results.await {
                         Ok(None) => view! {
                             <p class="hint">"Every word must be in a message; words in Chinese or Japanese are found inside sentences too."</p>

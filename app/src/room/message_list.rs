@@ -174,6 +174,24 @@ pub fn MessageList(
         }
     };
     let room_title = StoredValue::new(name);
+    // An edit or a delete changes the key: the item is made afresh.
+    #[cfg(not(feature = "ssr"))]
+    let messages = view! {
+        <For each=move || state.messages.get().into_values() key=item_key let:message>
+            <MessageItem message state me mention act react/>
+        </For>
+    };
+    // The server renders the list once, as it is: a keyed list would build every
+    // item twice (Leptos walks a reactive view once to find what it awaits, then
+    // builds it again to render). The HTML is the same, so the page's keyed list
+    // takes it over.
+    #[cfg(feature = "ssr")]
+    let messages = state
+        .messages
+        .get_untracked()
+        .into_values()
+        .map(|message| view! { <MessageItem message state me mention act react/> })
+        .collect_view();
 
     view! {
         <div class="log-area">
@@ -206,10 +224,7 @@ pub fn MessageList(
             // assistive technology (a list with role=log is not one).
             <div role="log" aria-live="polite" aria-label="Messages">
                 <ol class="log">
-                    // An edit or a delete changes the key: the item is made afresh.
-                    <For each=move || state.messages.get().into_values() key=item_key let:message>
-                        <MessageItem message state me mention act react/>
-                    </For>
+                    {messages}
                     <For each=move || state.pending.get() key=|p| p.id.clone() let:pending>
                         <PendingItem id=pending.id.clone() state my_name retry/>
                     </For>
@@ -228,6 +243,7 @@ pub fn MessageList(
 /// a room), below it a hash (FNV-1a) of what can change. Two versions of one
 /// message alike to 31 bits would look alike to a page open all along, until
 /// it reloads.
+#[cfg(not(feature = "ssr"))]
 fn item_key(message: &ChatMessage) -> Seq {
     let mut hash = 0x811c_9dc5_u32;
     let mut add = |bytes: &[u8]| {

@@ -24,6 +24,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
+use crate::awaited::awaited;
 use crate::history::history;
 use crate::protocol::Seq;
 use crate::room_list::{RoomList, RoomListNav};
@@ -227,9 +228,9 @@ pub fn Room(
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let (room, name) = (room.clone(), name.clone());
-                    move || {
+                    awaited(move || {
                         let (room, name) = (room.clone(), name.clone());
-                        Suspend::new(async move {
+                        async move {
                             match first_page.await {
                                 Ok(page) => state.reset_to(page),
                                 Err(error) => state.error.set(Some(format!("Earlier messages are not available: {error}"))),
@@ -239,18 +240,18 @@ pub fn Room(
                             }
                             history_ready.set(true);
                             view! { <MessageList room name state my_name me=my_username retry seen mention act react/> }
-                        })
-                    }
+                        }
+                    })
                 }
             </Suspense>
             <TypingLine presence=state.presence/>
             <footer class="room-footer">
                 <Transition fallback=|| ()>
                     {
-                        move || {
+                        awaited(move || {
                             let (here, room_key) = (here.clone(), room_key.clone());
                             let (returned, form_id) = (returned.clone(), form_id.clone());
-                            Suspend::new(async move {
+                            async move {
                                 match viewer.await {
                                     Ok(Some(_)) => {
                                         let form_id = form_id.clone();
@@ -261,8 +262,8 @@ pub fn Room(
                                     }
                                     _ => view! { <SignInPrompt here/> }.into_any(),
                                 }
-                            })
-                        }
+                            }
+                        })
                     }
                 </Transition>
             </footer>
@@ -277,15 +278,15 @@ pub fn Room(
     view! {
         <Title text=title/>
         <Suspense fallback=|| ()>
-            {move || {
+            {awaited(move || {
                 let layout = layout.clone();
-                Suspend::new(async move {
+                async move {
                     let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
                     let listed = listed.await.unwrap_or_default();
                     list.load(me, listed);
                     layout()
-                })
-            }}
+                }
+            })}
         </Suspense>
     }
 }
