@@ -4,7 +4,7 @@
 
 pub mod account;
 pub mod admin;
-pub mod awaited;
+mod awaited;
 pub mod codec;
 pub mod directory;
 pub mod display_name;

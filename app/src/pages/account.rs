@@ -159,7 +159,7 @@ pub fn AccountNav() -> impl IntoView {
         <nav class="account-nav" aria-label="Account">
             <a href="/search">"Search"</a>
             <Transition fallback=|| ()>
-                {awaited(move || async move {
+                {awaited!(move || async move {
                     match viewer.await {
                         Ok(Some(viewer)) => view! {
                             <span class="signed-in">"Signed in as " <a href="/account" title="Your account: API tokens and webhooks"><strong>{viewer.display_name}</strong></a></span>

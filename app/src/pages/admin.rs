@@ -54,7 +54,7 @@ pub fn AdminPage() -> impl IntoView {
         <main class="page admin">
             <h1>"Administration"</h1>
             <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                {awaited(move || async move {
+                {awaited!(move || async move {
                     match overview.await {
                         Ok(overview) => view! { <Tables overview/> }.into_any(),
                         Err(error) => view! {

@@ -92,7 +92,7 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
                 {token_outcome}
                 <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                    {awaited(move || async move {
+                    {awaited!(move || async move {
                         match listed.await {
                             Ok(list) if list.tokens.is_empty() => view! { <p class="hint">"No tokens yet."</p> }.into_any(),
                             Ok(list) => view! {
@@ -119,7 +119,7 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
                 {hook_outcome}
                 <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                    {awaited(move || async move {
+                    {awaited!(move || async move {
                         match listed.await {
                             Ok(list) if list.webhooks.is_empty() => view! { <p class="hint">"No webhooks yet."</p> }.into_any(),
                             Ok(list) => view! {
@@ -147,7 +147,7 @@ pub fn AccountPage() -> impl IntoView {
                     <button type="submit" disabled=move || save_bot.pending().get()>"Save bot"</button>
                 </ActionForm>
                 <Transition fallback=|| ()>
-                    {awaited(move || async move {
+                    {awaited!(move || async move {
                         let bots = listed.await.map(|list| list.bots).unwrap_or_default();
                         view! {
                             <ul class="integrations bots">

@@ -72,7 +72,7 @@ fn ActiveRooms() -> impl IntoView {
         <section class="active-rooms" aria-labelledby="active-rooms-title">
             <h2 id="active-rooms-title">"Active rooms"</h2>
             <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                {awaited(move || async move {
+                {awaited!(move || async move {
                     match rooms.await {
                         Ok(list) if list.is_empty() => view! {
                             <p class="hint">"Nobody is chatting right now. Start a room above."</p>

@@ -87,7 +87,7 @@ pub fn ModerationPage() -> impl IntoView {
             <section aria-labelledby="moderation-log">
                 <h2 id="moderation-log">"Log"</h2>
                 <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                    {awaited(move || async move {
+                    {awaited!(move || async move {
                         match log.await {
                             Ok(entries) if entries.is_empty() => view! { <p class="hint">"Nothing yet."</p> }.into_any(),
                             Ok(entries) => view! {

@@ -55,7 +55,7 @@ fn DirectPage(username: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="hint loading">"Opening the conversation…"</p> }>
             {
                 let username = username.clone();
-                awaited(move || {
+                awaited!(move || {
                     let username = username.clone();
                     async move {
                         match direct.await {

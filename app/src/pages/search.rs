@@ -47,7 +47,7 @@ pub fn SearchPage() -> impl IntoView {
                 </div>
             </Form>
             <Transition fallback=|| view! { <p class="hint">"Searching…"</p> }>
-                {awaited(move || async move {
+                {awaited!(move || async move {
                     match results.await {
                         Ok(None) => view! {
                             <p class="hint">"Every word must be in a message; words in Chinese or Japanese are found inside sentences too."</p>

@@ -228,7 +228,7 @@ pub fn Room(
             <Suspense fallback=|| view! { <p class="hint loading">"Loading messages…"</p> }>
                 {
                     let (room, name) = (room.clone(), name.clone());
-                    awaited(move || {
+                    awaited!(move || {
                         let (room, name) = (room.clone(), name.clone());
                         async move {
                             match first_page.await {
@@ -248,7 +248,7 @@ pub fn Room(
             <footer class="room-footer">
                 <Transition fallback=|| ()>
                     {
-                        awaited(move || {
+                        awaited!(move || {
                             let (here, room_key) = (here.clone(), room_key.clone());
                             let (returned, form_id) = (returned.clone(), form_id.clone());
                             async move {
@@ -278,7 +278,7 @@ pub fn Room(
     view! {
         <Title text=title/>
         <Suspense fallback=|| ()>
-            {awaited(move || {
+            {awaited!(move || {
                 let layout = layout.clone();
                 async move {
                     let me = viewer.await.ok().flatten().map(|v| (v.username, v.display_name));
