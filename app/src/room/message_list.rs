@@ -320,16 +320,23 @@ fn MessageItem(
             // Focusable by a tap (its actions show), not a stop for Tab.
             tabindex="-1"
         >
-            <Show when=new_day>
-                <div class="day-divider" role="separator">
-                    <span>{day_text}</span>
-                </div>
-            </Show>
-            <Show when=move || unread_from.get() == Some(seq)>
-                <div class="unread-divider" id="unread-divider">
-                    <span>"New messages"</span>
-                </div>
-            </Show>
+            // Closures, not `<Show>`: a `<Show>` is a memo and a component for each
+            // message, a tenth of a room page's render on the server (perf,
+            // 2026-12-04); the dividers are small enough to build again.
+            {move || {
+                new_day().then(|| view! {
+                    <div class="day-divider" role="separator">
+                        <span>{day_text}</span>
+                    </div>
+                })
+            }}
+            {move || {
+                (unread_from.get() == Some(seq)).then(|| view! {
+                    <div class="unread-divider" id="unread-divider">
+                        <span>"New messages"</span>
+                    </div>
+                })
+            }}
             <Avatar name=message.author.clone()/>
             <div class="meta">
                 <span class="author">{message.author}</span>
