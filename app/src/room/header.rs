@@ -36,18 +36,18 @@ pub fn RoomHeader(
                     on:click=move |_| drawer.update(|open| *open = !*open)
                 >
                     "Rooms"
-                    <Show when=move || { unread_elsewhere() > 0 }>
-                        <span class="unread-count">{unread_elsewhere}</span>
-                    </Show>
+                    {move || (unread_elsewhere() > 0).then(|| view! { <span class="unread-count">{unread_elsewhere}</span> })}
                 </button>
                 <a class="to-lobby" href="/chat/" title="Back to the lobby">
                     <span aria-hidden="true">"‹ "</span>"Lobby"
                 </a>
                 <h1 class="room-title">{name}</h1>
                 <RoomControls room=room.clone() choose=set_notify/>
-                <Show when=move || state.moderator.get()>
-                    <a class="to-moderation" href=format!("{}moderation", here.with_value(RoomName::path))>"Moderation"</a>
-                </Show>
+                {move || {
+                    state.moderator.get().then(|| {
+                        view! { <a class="to-moderation" href=format!("{}moderation", here.with_value(RoomName::path))>"Moderation"</a> }
+                    })
+                }}
                 <p
                     class="connection"
                     role="status"

@@ -195,9 +195,11 @@ pub fn MessageList(
 
     view! {
         <div class="log-area">
-        <Show when=move || divider_above.get()>
-            <button type="button" class="jump-unread" on:click=jump_to_divider>"↑ Jump to first unread"</button>
-        </Show>
+        {move || {
+            divider_above.get().then(|| {
+                view! { <button type="button" class="jump-unread" on:click=jump_to_divider>"↑ Jump to first unread"</button> }
+            })
+        }}
         <div class="log-scroller" node_ref=scroller on:scroll=on_scroll>
             <div class="log-start">
                 {move || {
