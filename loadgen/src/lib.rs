@@ -317,6 +317,17 @@ pub async fn seed_room(addr: SocketAddr, room: &str, count: u64, tag: &str) -> R
     post_and_wait(&mut sender, count, tag).await
 }
 
+/// Signs up one reader who posts once in each of `rooms`, which puts them in
+/// the reader's room list; returns the reader's cookie.
+pub async fn listed_reader(addr: SocketAddr, tag: &str, rooms: &[String]) -> Result<String, LoadError> {
+    let cookie = sign_up_many(addr, &format!("lg{tag}reader"), 1).await?.remove(0);
+    for (n, room) in rooms.iter().enumerate() {
+        let (mut socket, _) = client::join(Stack::Chat, addr, room, Some(&cookie), None).await?;
+        post_and_wait(&mut socket, 1, &format!("{tag}-listed-{n}")).await?;
+    }
+    Ok(cookie)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PageReport {
     pub requests: u64,
@@ -326,15 +337,21 @@ pub struct PageReport {
 }
 
 /// Requests `path` from `concurrency` clients at once for `duration` (a new
-/// connection each, as first visits are).
-pub async fn pages(addr: SocketAddr, path: &str, concurrency: usize, duration: Duration) -> PageReport {
+/// connection each, as first visits are), with `cookie` if given.
+pub async fn pages(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    concurrency: usize,
+    duration: Duration,
+) -> PageReport {
     let started = Instant::now();
     let clients = (0..concurrency).map(|_| async move {
         let mut latencies = Latencies::default();
         let (mut ok, mut failed) = (0u64, 0u64);
         while started.elapsed() < duration {
             let at = Instant::now();
-            match http::get(addr, path, None).await {
+            match http::get(addr, path, cookie).await {
                 Ok(reply) if reply.status == 200 => {
                     ok += 1;
                     latencies.record(at.elapsed().as_micros() as u64);

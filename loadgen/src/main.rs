@@ -5,7 +5,10 @@
 //!   loadgen idle  --addr A [--stack …] [--connections 10000] [--rooms 100] [--server-pid PID] [--hold 0]
 //!   loadgen storm --addr A [--clients 1000] [--missed 100]
 //!   loadgen crowd --addr A [--members 10000] [--server-pid PID] [--settle 3] [--hold 0] [--messages 1] [--cookies FILE]
-//!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5]
+//!   loadgen pages --addr A [--messages 50] [--concurrency 16] [--duration 5] [--listed 0]
+//!
+//! `pages --listed N` asks for the room page signed in, as someone whose list
+//! holds that room and N others (0: signed out).
 //!
 //! `room` runs each rate in turn (messages per second per sender) and stops after
 //! two in a row whose p99 latency passes the limit. The server must allow the load:
@@ -275,13 +278,21 @@ async fn pages(flags: &Flags) -> Result<(), String> {
     let room = format!("render-{tag}");
     let messages: u64 = flags.get("messages", 50)?;
     loadgen::seed_room(addr, &room, messages, &tag).await.map_err(|e| e.to_string())?;
+    let listed: usize = flags.get("listed", 0)?;
+    let cookie = if listed > 0 {
+        let rooms: Vec<String> =
+            std::iter::once(room.clone()).chain((1..=listed).map(|n| format!("listed-{tag}-{n}"))).collect();
+        Some(loadgen::listed_reader(addr, &tag, &rooms).await.map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let concurrency = flags.get("concurrency", 16)?;
     let duration = Duration::from_secs_f64(flags.get("duration", 5.0)?);
-    let report = loadgen::pages(addr, &format!("/chat/{room}/"), concurrency, duration).await;
+    let report = loadgen::pages(addr, &format!("/chat/{room}/"), cookie.as_deref(), concurrency, duration).await;
     println!(
         "{}",
         serde_json::json!({
-            "scenario": "pages", "messages": messages, "concurrency": concurrency,
+            "scenario": "pages", "messages": messages, "listed": listed, "concurrency": concurrency,
             "requests": report.requests, "failed": report.failed, "per_sec": report.per_sec.round(),
             "p50_ms": ms(report.latency.p50), "p99_ms": ms(report.latency.p99),
         })
