@@ -1,4 +1,4 @@
-//! Async views that the server builds once.
+//! Async (and other reactive) views that the server builds once.
 //!
 //! On the server, Leptos' `<Suspense>` walks its children up to three times: a
 //! dry pass to find the resources they read, a second once those have loaded (to
@@ -28,3 +28,20 @@ macro_rules! awaited {
     }};
 }
 pub(crate) use awaited;
+
+/// `reactive!(move || ..)`: a reactive child (a `{move || ..}` block of
+/// `view!`, erased as `view!` erases it) in the browser; on the server, the
+/// view the closure returns now, built once where Leptos would call the
+/// closure once per pass.
+macro_rules! reactive {
+    (move || $view:expr) => {{
+        #[cfg(feature = "ssr")]
+        let view = $view;
+        #[cfg(all(not(feature = "ssr"), erase_components))]
+        let view = leptos::__as_shared_reactive_fn(move || $view);
+        #[cfg(all(not(feature = "ssr"), not(erase_components)))]
+        let view = move || $view;
+        view
+    }};
+}
+pub(crate) use reactive;

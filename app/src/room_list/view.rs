@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use super::controls;
 use super::notices::{self, NotifyPermission};
 use super::RoomList;
+use crate::awaited::reactive;
 use crate::room_name::RoomName;
 use crate::rooms::{NotifyLevel, RoomEntry};
 
@@ -65,7 +66,7 @@ fn list_view(current: Option<RoomName>) -> AnyView {
     let current = StoredValue::new(current);
     view! {
         <h2>"Rooms"</h2>
-        {move || {
+        {reactive!(move || {
             if list.me.read().is_none() {
                 view! { <p class="hint">"Sign in to keep a list of your rooms."</p> }.into_any()
             } else if list.entries.read().is_empty() {
@@ -74,24 +75,33 @@ fn list_view(current: Option<RoomName>) -> AnyView {
                 let section = move |direct: bool| {
                     move || list.entries.get().into_iter().filter(|e| e.room.is_direct() == direct).collect::<Vec<_>>()
                 };
-                view! {
-                    <ul aria-label="Rooms">
-                        <For each=section(false) key=|e| e.room.clone() let:entry>
+                // The server renders the rooms once, as a plain list (a keyed
+                // list is built twice there); the browser's live list replaces it.
+                #[cfg(feature = "ssr")]
+                let links = move |direct: bool| {
+                    section(direct)()
+                        .into_iter()
+                        .map(|entry| view! { <RoomLink entry current=current.get_value()/> })
+                        .collect_view()
+                };
+                #[cfg(not(feature = "ssr"))]
+                let links = move |direct: bool| {
+                    view! {
+                        <For each=section(direct) key=|e| e.room.clone() let:entry>
                             <RoomLink entry current=current.get_value()/>
                         </For>
-                    </ul>
+                    }
+                };
+                view! {
+                    <ul aria-label="Rooms">{links(false)}</ul>
                     <Show when=move || list.entries.read().iter().any(|e| e.room.is_direct())>
                         <h2>"Direct messages"</h2>
-                        <ul aria-label="Direct messages">
-                            <For each=section(true) key=|e| e.room.clone() let:entry>
-                                <RoomLink entry current=current.get_value()/>
-                            </For>
-                        </ul>
+                        <ul aria-label="Direct messages">{links(true)}</ul>
                     </Show>
                 }
                 .into_any()
             }
-        }}
+        })}
         <Show when=move || list.me.read().is_some()>
             <NotifyPermissionButton/>
         </Show>
