@@ -17,15 +17,9 @@
 /// `awaited!(move || async move { .. })`: the view the future resolves to,
 /// as the child of a `<Suspense>` or `<Transition>`.
 macro_rules! awaited {
-    (move || $future:expr) => {{
-        #[cfg(feature = "ssr")]
-        let view = leptos::prelude::Suspend::new($future);
-        #[cfg(all(not(feature = "ssr"), erase_components))]
-        let view = leptos::__as_shared_reactive_fn(move || leptos::prelude::Suspend::new($future));
-        #[cfg(all(not(feature = "ssr"), not(erase_components)))]
-        let view = move || leptos::prelude::Suspend::new($future);
-        view
-    }};
+    (move || $future:expr) => {
+        $crate::awaited::reactive!(move || leptos::prelude::Suspend::new($future))
+    };
 }
 pub(crate) use awaited;
 
