@@ -121,3 +121,37 @@ test("a mention counts apart from the unread messages; a room read up to its las
   await expect(log(ada.page).locator(".day-divider")).toHaveText("Today");
   await expect(bobs.nth(0).locator(".avatar")).toHaveText("B");
 });
+
+test("with the first unread message scrolled out of view above, a button jumps back to it, then goes", async ({
+  browser,
+  baseURL,
+}) => {
+  const room = "unread-jump";
+  const ada = await accountInRoom(browser, baseURL!, room, "Ada");
+  await ada.page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(listed(ada.page, room)).toBeVisible();
+  await openRoom(ada.page, "unread-jump-elsewhere");
+
+  // Forty new messages while she is away, more than a screen (twenty an account).
+  for (const name of ["Bob", "Carol"]) {
+    const cookie = await signUpViaApi(baseURL!, uniqueUsername(name.toLowerCase()), name, PASSWORD);
+    const lines = Array.from({ length: 20 }, (_, i) => ({ id: crypto.randomUUID(), body: `${name}'s line ${i + 1}` }));
+    await postOverSocket(baseURL!, cookie, room, lines);
+  }
+  await expect(listed(ada.page, room).locator(".unread-count")).toHaveAttribute("data-unread", "40");
+
+  // The room opens at the divider: nothing to jump to.
+  await openRoom(ada.page, room);
+  const divider = log(ada.page).locator("#unread-divider");
+  await expect(divider).toBeInViewport();
+  const jump = ada.page.getByRole("button", { name: "Jump to first unread" });
+  await expect(jump).toHaveCount(0);
+
+  // Scrolled to the newest, the divider is above: the button offers the way back.
+  await ada.page.locator(".log-scroller").evaluate((el) => el.scrollTo(0, el.scrollHeight));
+  await expect(divider).not.toBeInViewport();
+  await expect(jump).toBeVisible();
+  await jump.click();
+  await expect(divider).toBeInViewport();
+  await expect(jump).toHaveCount(0);
+});
