@@ -111,8 +111,9 @@ log "chat: reconnect storm, $STORM clients"
 start chat; loadgen storm --clients "$STORM" --missed 100; stop
 log "chat: one room of ${CROWD:-10000} signed-in members (crowd), ${CROWD_MESSAGES:-20} messages"
 start chat; loadgen crowd --members "${CROWD:-10000}" --messages "${CROWD_MESSAGES:-20}" --server-pid "$SERVER_PID" --settle 5; stop
-log "chat: room page with 50 messages"
+log "chat: room page with 50 messages, signed out, then signed in with 20 other rooms listed"
 start chat; loadgen pages --messages 50 --concurrency 16 --duration "$DURATION"; stop
+start chat; loadgen pages --messages 50 --concurrency 16 --duration "$DURATION" --listed 20; stop
 
 # The room page in Chromium, throttled (bench/tti/tti.mjs), and the WASM it loads.
 log "chat: the room page's release WASM and time to interactive (Fast 3G, CPU 4x slower)"

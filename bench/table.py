@@ -140,7 +140,8 @@ def main(results_path, benchmarks_path):
         if r.get("scenario") == "storm":
             lines.append(f"- reconnect storm: {r['clients']:,} clients missed {r['missed_each']} messages each and came back at once: all caught up in {r['caught_up_s']:.3f} s, lost {r['lost']}, duplicated {r['duplicated']}")
         if r.get("scenario") == "pages":
-            lines.append(f"- room page with {r['messages']} messages, {r['concurrency']} clients at once (new connection each): {r['per_sec']:,.0f} pages/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+            who = f"signed in, {r['listed']} other rooms listed" if r.get("listed") else "signed out"
+            lines.append(f"- room page with {r['messages']} messages, {who}, {r['concurrency']} clients at once (new connection each): {r['per_sec']:,.0f} pages/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
     lines += ["", f"Raw results: `{os.path.relpath(results_path)}`.", "", END]
     block = "\n".join(lines)
 
