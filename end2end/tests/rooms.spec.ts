@@ -12,7 +12,7 @@ import {
   uniqueUsername,
   PASSWORD,
 } from "./fixtures";
-import type { Page } from "@playwright/test";
+import type { Browser, Page } from "@playwright/test";
 
 /** The room list beside the room. */
 function myRooms(page: Page) {
@@ -30,18 +30,23 @@ async function openRoom(page: Page, room: string): Promise<void> {
   await expect(connection(page)).toHaveAttribute("data-state", "live");
 }
 
+/** Ada, signed up in `room`, joins it (it is in her list), then looks at `elsewhere`. */
+async function joinedThenElsewhere(browser: Browser, baseURL: string, room: string, elsewhere: string) {
+  const ada = await accountInRoom(browser, baseURL, room, "Ada");
+  await ada.page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(listed(ada.page, room)).toBeVisible();
+  await openRoom(ada.page, elsewhere);
+  return ada;
+}
+
 test("Bob's message in a room Ada is not looking at counts in her list and her tab title; reading it on her other device clears it in both", async ({
   browser,
   baseURL,
 }) => {
   const watched = "unread-watched";
   const elsewhere = "unread-elsewhere";
-  const ada = await accountInRoom(browser, baseURL!, watched, "Ada");
-  await ada.page.getByRole("button", { name: "Join", exact: true }).click();
-  await expect(listed(ada.page, watched)).toBeVisible();
-
   // Ada looks at another room; the one she joined has nothing new.
-  await openRoom(ada.page, elsewhere);
+  const ada = await joinedThenElsewhere(browser, baseURL!, watched, elsewhere);
   await expect(listed(ada.page, watched)).toBeVisible();
   await expect(listed(ada.page, watched).locator(".unread-count")).toHaveCount(0);
 
@@ -75,10 +80,7 @@ test("a mention counts apart from the unread messages; a room read up to its las
   baseURL,
 }) => {
   const room = "mention-counted";
-  const ada = await accountInRoom(browser, baseURL!, room, "Ada");
-  await ada.page.getByRole("button", { name: "Join", exact: true }).click();
-  await expect(listed(ada.page, room)).toBeVisible();
-  await openRoom(ada.page, "mention-elsewhere");
+  const ada = await joinedThenElsewhere(browser, baseURL!, room, "mention-elsewhere");
 
   const bob = await signUpViaApi(baseURL!, uniqueUsername("bob"), "Bob", PASSWORD);
   await postOverSocket(baseURL!, bob, room, [
@@ -127,10 +129,7 @@ test("with the first unread message scrolled out of view above, a button jumps b
   baseURL,
 }) => {
   const room = "unread-jump";
-  const ada = await accountInRoom(browser, baseURL!, room, "Ada");
-  await ada.page.getByRole("button", { name: "Join", exact: true }).click();
-  await expect(listed(ada.page, room)).toBeVisible();
-  await openRoom(ada.page, "unread-jump-elsewhere");
+  const ada = await joinedThenElsewhere(browser, baseURL!, room, "unread-jump-elsewhere");
 
   // Forty new messages while she is away, more than a screen (twenty an account).
   for (const name of ["Bob", "Carol"]) {
