@@ -96,20 +96,3 @@ test("an over-long message is refused with a clear error and the room keeps work
   await send(ada, "short one");
   await expect(log(ada).getByText("short one")).toHaveCount(1);
 });
-
-test("the room page asks for its socket's code with the page, and goes live from it", async ({ page, baseURL }) => {
-  // The connection's code is a chunk of its own: the head preloads it (with
-  // the small chunks it shares), so connecting waits for no extra round trip.
-  const fetched: string[] = [];
-  page.on("requestfinished", (request) => fetched.push(new URL(request.url()).pathname));
-  await page.goto(`${baseURL}/chat/preloaded/`);
-  const preloads = await page
-    .locator('head link[rel="preload"][as="fetch"]')
-    .evaluateAll((links) => links.map((link) => new URL((link as HTMLLinkElement).href).pathname));
-  const socketChunk = preloads.find((path) => /^\/pkg\/split_life_\d+\.wasm$/.test(path));
-  expect(socketChunk, `preloads: ${preloads.join(", ")}`).toBeDefined();
-  await hydrated(page);
-  await expect(connection(page)).toHaveAttribute("data-state", "live");
-  // Fetched once: the preload is what the loader used.
-  expect(fetched.filter((path) => path === socketChunk)).toHaveLength(1);
-});

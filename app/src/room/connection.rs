@@ -154,39 +154,8 @@ pub fn connect(room: RoomName, state: RoomState, list: RoomList) -> Connection {
         notify: None,
         changes: Vec::new(),
     };
-    let run = async move { life(room, state, list, channels).await };
-    leptos::task::spawn_local(Abortable::new(run, registration).map(|_| ()));
+    leptos::task::spawn_local(Abortable::new(browser::run(room, state, list, channels), registration).map(|_| ()));
     Connection { nudge, outgoing, task, network }
-}
-
-/// On the server: the page asks the browser to fetch the socket's chunk with
-/// the main module (Leptos puts a preload in the head for each lazy function
-/// the render called), so connecting waits for no further round trip.
-#[cfg(feature = "ssr")]
-pub fn preload(room: RoomName, state: RoomState, list: RoomList) {
-    use std::future::Future;
-    use std::task::{Context, Waker};
-    // Nothing to run on the server: the call registers the preload and is done.
-    let call = std::pin::pin!(life(room, state, list));
-    if call.poll(&mut Context::from_waker(Waker::noop())).is_pending() {
-        leptos::logging::error!("the socket's preload did not finish at once");
-    }
-}
-
-/// The connection's life, from a chunk of its own in the release build: the
-/// page hydrates without the socket's code (the frames' decoders, the room's
-/// and the list's reducers) and connects once the chunk is here.
-#[leptos::lazy]
-async fn life(
-    room: RoomName,
-    state: RoomState,
-    list: RoomList,
-    #[cfg(feature = "hydrate")] channels: browser::Channels,
-) {
-    #[cfg(feature = "hydrate")]
-    browser::run(room, state, list, channels).await;
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (room, state, list);
 }
 
 #[cfg(not(feature = "hydrate"))]

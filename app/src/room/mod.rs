@@ -82,8 +82,6 @@ pub fn Room(
     // Browser only (Effects do not run on the server). Signed in or not, the page
     // connects: readers get messages live too. Who posts is the server's to say,
     // from the session cookie the socket carries.
-    #[cfg(feature = "ssr")]
-    connection::preload(room.clone(), state, list);
     let joined_room = room.clone();
     Effect::new(move |_| {
         state.hydrated.set(true);
