@@ -204,6 +204,8 @@ mod respond {
 
 pub const SIGN_UP_PAGE: &str = "/account/sign-up";
 pub const SIGN_IN_PAGE: &str = "/account/sign-in";
+/// The address parameter a page is sent back with when signing out failed.
+pub const SIGN_OUT_ERROR: &str = "sign_out_error";
 
 /// Creates an account and signs it in, then goes to `next`.
 #[server(endpoint = "sign-up")]
@@ -257,7 +259,13 @@ pub async fn sign_out(next: Option<String>) -> Result<(), AccountError> {
             leptos_axum::redirect(&next);
             Ok(())
         }
-        // Still signed in: say so rather than pretend.
+        // Still signed in: say so rather than pretend. A plain form goes back
+        // to its page, which shows the error from the address.
+        Err(error) if crate::server_fns::is_plain_form(&parts) => {
+            let glue = if next.contains('?') { '&' } else { '?' };
+            leptos_axum::redirect(&format!("{next}{glue}{SIGN_OUT_ERROR}={}", error.code()));
+            Ok(())
+        }
         Err(error) => Err(error),
     }
 }

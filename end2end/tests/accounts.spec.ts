@@ -90,6 +90,21 @@ test("without a next address, signing up and signing in lead to the lobby", asyn
   await expectSignedIn(page, "Lobbyist");
 });
 
+test("a sign-out the server could not do is said beside the button, and the person is still signed in", async ({
+  browser,
+  baseURL,
+}) => {
+  // The server sends the form back to its page so when its store is away
+  // (server/tests/outage.rs makes that happen); the page says why.
+  const ada = await accountInRoom(browser, baseURL!, "stuck-door", "Ada");
+  await ada.page.goto(`${baseURL}/chat/stuck-door/?sign_out_error=unavailable`);
+  await hydrated(ada.page);
+  const alert = accountNav(ada.page).getByRole("alert");
+  await expect(alert).toHaveText("Could not sign out: Accounts are unavailable right now. Try again in a moment.");
+  await expect(accountNav(ada.page).getByRole("button", { name: "Sign out", exact: true })).toBeVisible();
+  await expect(composer(ada.page)).toBeVisible();
+});
+
 test("signing out ends the session; the room stays readable; signing in again through the page works", async ({
   browser,
   baseURL,

@@ -96,6 +96,13 @@ async fn while_postgres_is_away_sends_fail_without_an_ack_and_service_comes_back
         Err(code) => assert_eq!(code, ChatError::StoreUnavailable.code()),
         Ok(seq) => panic!("acknowledged as {seq:?} with the database away"),
     }
+    // Signing out cannot be done either: the plain form goes back to its page
+    // with the reason, which the page shows, and the session is still there.
+    let cookie = ada.cookie.clone().expect("Ada has an account");
+    let reply = support::post_form(server.addr, "/api/sign-out", &[("next", "/chat/outage/")], Some(&cookie)).await;
+    assert_eq!(reply.status, 302, "{reply:?}");
+    assert_eq!(reply.header("location"), Some("/chat/outage/?sign_out_error=unavailable"), "{reply:?}");
+    assert!(reply.set_cookies().is_empty(), "the session cookie is kept: {reply:?}");
 
     relay.restore();
     // The page sends it again, under the same id, until it is acknowledged.

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::account::{
     safe_next, AccountError, SignIn, SignOut, SignUp, MAX_DISPLAY_NAME_CHARS, MAX_USERNAME_CHARS, SIGN_IN_PAGE,
-    SIGN_UP_PAGE,
+    SIGN_OUT_ERROR, SIGN_UP_PAGE,
 };
 use crate::awaited::awaited;
 use crate::viewer::{form_link, ViewerResource};
@@ -148,13 +148,25 @@ pub fn SignInPage() -> impl IntoView {
 }
 
 /// "Signed in as …" and a sign-out button, or the links to sign in and up.
+///
+/// Signing out is a plain form post, scripts or not: the server ends the
+/// session and sends the browser to the page again (a script would have loaded
+/// it afresh too), or back with `?sign_out_error=<code>` when it could not. As
+/// an `ActionForm` it brought the form decoder and the error-in-address reader
+/// of server actions into every page's WASM.
 #[component]
 pub fn AccountNav() -> impl IntoView {
+    const SIGN_OUT_PATH: &str = <SignOut as leptos::server_fn::ServerFn>::PATH;
     let viewer = ViewerResource::expect();
-    let sign_out = ServerAction::<SignOut>::new();
     let location = use_location();
     let here = move || location.pathname.get();
-    reload_on_success(move || sign_out.value().get(), move || location.pathname.get_untracked());
+    let query = use_query_map();
+    let sign_out_error = move || {
+        let error = query.read().get(SIGN_OUT_ERROR).and_then(|code| AccountError::from_code(&code))?;
+        Some(
+            view! { <p class="error" role="alert" data-code=error.code()>"Could not sign out: " {error.to_string()}</p> },
+        )
+    };
     view! {
         <nav class="account-nav" aria-label="Account">
             <a href="/search">"Search"</a>
@@ -163,10 +175,11 @@ pub fn AccountNav() -> impl IntoView {
                     match viewer.await {
                         Ok(Some(viewer)) => view! {
                             <span class="signed-in">"Signed in as " <a href="/account" title="Your account: API tokens and webhooks"><strong>{viewer.display_name}</strong></a></span>
-                            <ActionForm action=sign_out attr:class="sign-out">
+                            <form method="post" action=SIGN_OUT_PATH class="sign-out">
                                 <input type="hidden" name="next" value=here/>
                                 <button type="submit" class="link">"Sign out"</button>
-                            </ActionForm>
+                            </form>
+                            {sign_out_error}
                         }
                         .into_any(),
                         _ => view! {
