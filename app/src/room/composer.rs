@@ -191,7 +191,7 @@ pub fn Composer(
             ev.prevent_default();
             let me = state.me.get_untracked();
             let last = state.messages.with_untracked(|m| {
-                m.values().rev().find(|m| !m.deleted && Some(&m.username) == me.as_ref()).map(|m| m.seq)
+                m.iter().rev().find(|m| !m.deleted && Some(&m.username) == me.as_ref()).map(|m| m.seq)
             });
             if let Some(seq) = last {
                 act.run((seq, "edit"));
@@ -222,7 +222,7 @@ pub fn Composer(
             {move || state.replying.get().map(|seq| {
                 // What the reply will quote, as the server will.
                 let quote = state.messages.with_untracked(|m| {
-                    m.get(&seq).map(|m| crate::protocol::Quote::of(seq, m.author.clone(), &m.text(), m.deleted))
+                    m.get(seq).map(|m| crate::protocol::Quote::of(seq, m.author.clone(), &m.text(), m.deleted))
                 });
                 let (author, line) = quote.map(|q| (q.author, q.excerpt)).unwrap_or_default();
                 view! {

@@ -177,7 +177,7 @@ pub fn MessageList(
     // An edit or a delete changes the key: the item is made afresh.
     #[cfg(not(feature = "ssr"))]
     let messages = view! {
-        <For each=move || state.messages.get().into_values() key=item_key let:message>
+        <For each=move || state.messages.get() key=item_key let:message>
             <MessageItem message state me mention act react/>
         </For>
     };
@@ -189,7 +189,7 @@ pub fn MessageList(
     let messages = state
         .messages
         .get_untracked()
-        .into_values()
+        .into_iter()
         .map(|message| view! { <MessageItem message state me mention act react/> })
         .collect_view();
 
@@ -287,18 +287,16 @@ fn MessageItem(
     // The message before this one, as far as the page has it: its author and time.
     // (A closure, not a memo: one more memo type costs the WASM budget more
     // than the look-ups cost the page.)
-    let previous_at = move || state.messages.with(|m| m.range(..seq).next_back().map(|(_, p)| p.sent_at));
+    let previous_at = move || state.messages.with(|m| m.before(seq).map(|p| p.sent_at));
     let day = move || super::time::day_of(at, hydrated.get());
     let new_day = move || previous_at().is_none_or(|t| super::time::day_of(t, hydrated.get()) != day());
     let day_text = move || super::time::day_label(day(), super::time::today(hydrated.get()));
     let author = message.author.clone();
     let grouped = move || {
         !new_day()
-            && state.messages.with(|m| {
-                m.range(..seq)
-                    .next_back()
-                    .is_some_and(|(_, p)| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS)
-            })
+            && state
+                .messages
+                .with(|m| m.before(seq).is_some_and(|p| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS))
     };
     // A deleted message keeps its place: its body says so.
     let body = if message.deleted { TOMBSTONE.to_owned() } else { message.body.clone() };

@@ -2,12 +2,10 @@
 //! connection writes into it by applying each [`ServerMsg`]; the composer adds the
 //! person's own messages as pending until the server acknowledges them.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 
 use crate::history::HistoryPage;
-use crate::protocol::{ChatError, ChatMessage, ClientMsgId, Quote, Seq, ServerMsg};
+use crate::protocol::{ChatError, ClientMsgId, Quote, Seq, ServerMsg};
 use crate::room::presence::PresenceState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +54,7 @@ impl ConnectionStatus {
 pub struct RoomState {
     pub status: RwSignal<ConnectionStatus>,
     /// Every message the page has, by seq: no gaps within what was loaded, no duplicates.
-    pub messages: RwSignal<BTreeMap<Seq, ChatMessage>>,
+    pub messages: RwSignal<Messages>,
     pub pending: RwSignal<Vec<Pending>>,
     /// The oldest loaded message is the room's first.
     pub at_start: RwSignal<bool>,
@@ -90,7 +88,7 @@ impl RoomState {
     pub fn new() -> Self {
         Self {
             status: RwSignal::new(ConnectionStatus::Idle),
-            messages: RwSignal::new(BTreeMap::new()),
+            messages: RwSignal::new(Messages::default()),
             pending: RwSignal::new(Vec::new()),
             at_start: RwSignal::new(false),
             history_loaded: RwSignal::new(false),
@@ -127,14 +125,14 @@ impl RoomState {
     }
 
     pub fn first_seq(&self) -> Option<Seq> {
-        self.messages.with_untracked(|m| m.keys().next().copied())
+        self.messages.with_untracked(|m| m.first().map(|m| m.seq))
     }
 
     /// Replaces what the page has with the room's newest page (first render, or
     /// after a gap too large to replay). Pending messages stay.
     pub fn reset_to(&self, page: HistoryPage) {
         self.seen.set_value(page.messages.last().map_or(Seq(0), |m| m.seq));
-        self.messages.set(page.messages.into_iter().map(|m| (m.seq, m)).collect());
+        self.messages.set(Messages::from_page(page.messages));
         self.at_start.set(page.at_start);
         self.history_loaded.set(true);
         self.settle_pending();
@@ -142,24 +140,20 @@ impl RoomState {
 
     /// Adds an older page in front.
     pub fn prepend(&self, page: HistoryPage) {
-        self.messages.update(|messages| {
-            for message in page.messages {
-                messages.insert(message.seq, message);
-            }
-        });
+        self.messages.update(|messages| messages.insert_page(page.messages));
         self.at_start.set(page.at_start);
     }
 
     /// Places the "new messages" divider for a reader who had read up to
     /// `read`: above the first loaded message after it, if there is one.
     pub fn mark_unread_from(&self, read: Seq) {
-        let first = self.messages.with_untracked(|m| m.range(Seq(read.0 + 1)..).next().map(|(seq, _)| *seq));
+        let first = self.messages.with_untracked(|m| m.from_seq(Seq(read.0 + 1)).first().map(|m| m.seq));
         self.unread_from.set(first);
     }
 
     /// The newest seq loaded (0 when none).
     pub fn newest(&self) -> Seq {
-        self.messages.with_untracked(|m| m.keys().next_back().copied().unwrap_or(Seq(0)))
+        self.messages.with_untracked(|m| m.last().map_or(Seq(0), |m| m.seq))
     }
 
     /// Applies one server frame. Returns what the connection should do next.
@@ -183,9 +177,7 @@ impl RoomState {
                 self.seen.update_value(|seen| *seen = (*seen).max(message.seq));
                 let id = message.client_id.clone();
                 self.presence.posted(&message.author);
-                self.messages.update(|messages| {
-                    messages.insert(message.seq, message);
-                });
+                self.messages.update(|messages| messages.insert(message));
                 if self.pending.with_untracked(|p| p.iter().any(|p| p.id == id)) {
                     self.pending.update(|p| p.retain(|p| p.id != id));
                 }
@@ -201,12 +193,12 @@ impl RoomState {
                 // is now when its page is; so do the replies quoting it.
                 self.messages.update(|messages| {
                     let target = message.seq;
-                    for reply in messages.range_mut(target..).filter_map(|(_, m)| m.reply.as_mut()) {
+                    for reply in messages.from_seq_mut(target).iter_mut().filter_map(|m| m.reply.as_mut()) {
                         if reply.seq == target {
                             **reply = Quote::of(target, message.author.clone(), &message.text(), message.deleted);
                         }
                     }
-                    if let Some(loaded) = messages.get_mut(&target) {
+                    if let Some(loaded) = messages.get_mut(target) {
                         *loaded = message;
                     }
                 });
@@ -221,14 +213,14 @@ impl RoomState {
                     // until the server's next word on the message.
                     let me = self.me.get_untracked().unwrap_or_default();
                     let unnamed = self.messages.with_untracked(|m| {
-                        m.get(&target)
+                        m.get(target)
                             .is_some_and(|m| m.reactions.iter().any(|r| r.emoji == emoji && !r.users.contains(&me)))
                     });
                     // (Only then: an update re-renders what shows the messages.)
                     if unnamed && !me.is_empty() {
                         self.messages.update(|m| {
                             let reaction =
-                                m.get_mut(&target).and_then(|m| m.reactions.iter_mut().find(|r| r.emoji == emoji));
+                                m.get_mut(target).and_then(|m| m.reactions.iter_mut().find(|r| r.emoji == emoji));
                             if let Some(reaction) = reaction {
                                 reaction.users.push(me);
                             }
@@ -236,7 +228,7 @@ impl RoomState {
                     }
                     return Applied::Continue;
                 }
-                if self.messages.with_untracked(|m| m.contains_key(&seq)) {
+                if self.messages.with_untracked(|m| m.contains(seq)) {
                     self.pending.update(|p| p.retain(|p| p.id != id));
                 } else {
                     self.set_pending_state(&id, PendingState::Stored(seq));
@@ -334,10 +326,12 @@ pub enum Applied {
     SessionEnded,
 }
 
+mod messages;
 mod pending;
 #[cfg(test)]
 mod tests;
 
+pub use messages::Messages;
 pub use pending::{Pending, PendingState};
 
 /// Milliseconds since the epoch, by the browser's clock (0 off the browser).

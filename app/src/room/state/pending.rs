@@ -104,7 +104,7 @@ impl RoomState {
     /// Drops pending messages that have arrived as messages.
     pub(super) fn settle_pending(&self) {
         let arrived: std::collections::HashSet<ClientMsgId> =
-            self.messages.with_untracked(|messages| messages.values().map(|m| m.client_id.clone()).collect());
+            self.messages.with_untracked(|messages| messages.iter().map(|m| m.client_id.clone()).collect());
         if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived.contains(&p.id))) {
             self.pending.update(|pending| pending.retain(|p| !arrived.contains(&p.id)));
         }
