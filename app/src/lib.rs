@@ -24,6 +24,7 @@ pub mod room_name;
 pub mod rooms;
 pub mod search;
 mod server_fns;
+pub mod sorted;
 pub mod url;
 pub mod viewer;
 

@@ -222,7 +222,7 @@ pub fn Composer(
             {move || state.replying.get().map(|seq| {
                 // What the reply will quote, as the server will.
                 let quote = state.messages.with_untracked(|m| {
-                    m.get(seq).map(|m| crate::protocol::Quote::of(seq, m.author.clone(), &m.text(), m.deleted))
+                    m.get(&seq).map(|m| crate::protocol::Quote::of(seq, m.author.clone(), &m.text(), m.deleted))
                 });
                 let (author, line) = quote.map(|q| (q.author, q.excerpt)).unwrap_or_default();
                 view! {

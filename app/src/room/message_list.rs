@@ -287,7 +287,7 @@ fn MessageItem(
     // The message before this one, as far as the page has it: its author and time.
     // (A closure, not a memo: one more memo type costs the WASM budget more
     // than the look-ups cost the page.)
-    let previous_at = move || state.messages.with(|m| m.before(seq).map(|p| p.sent_at));
+    let previous_at = move || state.messages.with(|m| m.before(&seq).map(|p| p.sent_at));
     let day = move || super::time::day_of(at, hydrated.get());
     let new_day = move || previous_at().is_none_or(|t| super::time::day_of(t, hydrated.get()) != day());
     let day_text = move || super::time::day_label(day(), super::time::today(hydrated.get()));
@@ -296,7 +296,7 @@ fn MessageItem(
         !new_day()
             && state
                 .messages
-                .with(|m| m.before(seq).is_some_and(|p| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS))
+                .with(|m| m.before(&seq).is_some_and(|p| p.author == author && at.0 - p.sent_at.0 < GROUP_WITHIN_MS))
     };
     // A deleted message keeps its place: its body says so.
     let body = if message.deleted { TOMBSTONE.to_owned() } else { message.body.clone() };

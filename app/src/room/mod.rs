@@ -128,7 +128,7 @@ pub fn Room(
     let react = Callback::new(move |(seq, emoji): (Seq, String)| {
         let me = state.me.get_untracked();
         let given = state.messages.with_untracked(|m| {
-            m.get(seq).is_some_and(|m| {
+            m.get(&seq).is_some_and(|m| {
                 m.reactions.iter().any(|r| r.emoji == emoji && me.as_ref().is_some_and(|me| r.users.contains(me)))
             })
         });
@@ -144,7 +144,8 @@ pub fn Room(
         #[cfg(feature = "hydrate")]
         match what {
             "edit" => {
-                let body = state.messages.with_untracked(|m| m.get(seq).filter(|m| !m.deleted).map(|m| m.body.clone()));
+                let body =
+                    state.messages.with_untracked(|m| m.get(&seq).filter(|m| !m.deleted).map(|m| m.body.clone()));
                 if let (Some(body), Some(owner)) = (body, &owner) {
                     owner.with(|| {
                         leptos::reactive::spawn_local_scoped(editing::act(seq, Some(body), change, state.error))

@@ -60,7 +60,7 @@ mod lazy {
     pub fn people_list(presence: PresenceState, more: Callback<Option<String>>) -> AnyView {
         view! {
             <ul>
-                <For each=move || presence.people.get().into_values() key=|p| (p.username.clone(), p.away) let:person>
+                <For each=move || presence.people.get() key=|p| (p.username.clone(), p.away) let:person>
                     <li class:away=person.away data-username=person.username.clone()>
                         <span class="presence-dot" aria-hidden="true"></span>
                         <a href=format!("/chat/@{}/", person.username) title="Message privately">

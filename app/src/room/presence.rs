@@ -2,11 +2,10 @@
 //! count and first page of people, the server's coalesced notices, the pages
 //! the person asks for, and typing notices that fade by themselves.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 
 use crate::protocol::Person;
+use crate::sorted::People;
 
 /// A typing notice shows this long after the last one (the server passes one
 /// on at most every few seconds while someone types).
@@ -18,7 +17,7 @@ pub struct PresenceState {
     pub online: RwSignal<u32>,
     /// The people the page knows of, by username: all of them in a room of up
     /// to [`LISTED_UP_TO`](crate::protocol::LISTED_UP_TO), else the pages seen.
-    pub people: RwSignal<BTreeMap<String, Person>>,
+    pub people: RwSignal<People>,
     /// The username to ask the next page after (empty: from the start), when
     /// there are more.
     pub next_page: RwSignal<Option<String>>,
@@ -37,7 +36,7 @@ impl PresenceState {
     pub fn new() -> Self {
         PresenceState {
             online: RwSignal::new(0),
-            people: RwSignal::new(BTreeMap::new()),
+            people: RwSignal::new(People::default()),
             next_page: RwSignal::new(None),
             typing: RwSignal::new(Vec::new()),
         }
@@ -47,7 +46,7 @@ impl PresenceState {
     pub fn welcome(&self, online: u32, people: Vec<Person>) {
         let more = (people.len() as u32) < online;
         self.next_page.set(more.then(|| people.last().map(|p| p.username.clone()).unwrap_or_default()));
-        self.people.set(people.into_iter().map(|p| (p.username.clone(), p)).collect());
+        self.people.set(People::from_items(people));
         self.online.set(online);
     }
 
@@ -61,7 +60,7 @@ impl PresenceState {
                 known.remove(username);
             }
             for person in people {
-                known.insert(person.username.clone(), person);
+                known.insert(person);
             }
         });
         if all {
@@ -76,7 +75,7 @@ impl PresenceState {
 
     /// A page the person asked for.
     pub fn page(&self, people: Vec<Person>, next: Option<String>) {
-        self.people.update(|known| known.extend(people.into_iter().map(|p| (p.username.clone(), p))));
+        self.people.update(|known| known.insert_page(people));
         self.next_page.set(next);
     }
 
@@ -137,7 +136,7 @@ mod tests {
     }
 
     fn usernames(state: PresenceState) -> Vec<String> {
-        state.people.with_untracked(|p| p.keys().cloned().collect())
+        state.people.with_untracked(|p| p.iter().map(|p| p.username.clone()).collect())
     }
 
     #[test]
@@ -147,7 +146,7 @@ mod tests {
             assert_eq!(state.next_page.get_untracked(), None);
             state.notice(2, vec![person("cy", false), person("ada", true)], vec!["bob".into()], false);
             assert_eq!(usernames(state), ["ada", "cy"]);
-            assert!(state.people.with_untracked(|p| p["ada"].away));
+            assert!(state.people.with_untracked(|p| p.get(&"ada".to_owned()).is_some_and(|ada| ada.away)));
             state.notice(1, vec![person("dee", false)], vec![], true);
             assert_eq!(usernames(state), ["dee"]);
             assert_eq!(state.online.get_untracked(), 1);

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::history::HistoryPage;
 use crate::protocol::{ChatError, ClientMsgId, Quote, Seq, ServerMsg};
 use crate::room::presence::PresenceState;
+use crate::sorted::Messages;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -132,7 +133,7 @@ impl RoomState {
     /// after a gap too large to replay). Pending messages stay.
     pub fn reset_to(&self, page: HistoryPage) {
         self.seen.set_value(page.messages.last().map_or(Seq(0), |m| m.seq));
-        self.messages.set(Messages::from_page(page.messages));
+        self.messages.set(Messages::from_items(page.messages));
         self.at_start.set(page.at_start);
         self.history_loaded.set(true);
         self.settle_pending();
@@ -147,7 +148,7 @@ impl RoomState {
     /// Places the "new messages" divider for a reader who had read up to
     /// `read`: above the first loaded message after it, if there is one.
     pub fn mark_unread_from(&self, read: Seq) {
-        let first = self.messages.with_untracked(|m| m.from_seq(Seq(read.0 + 1)).first().map(|m| m.seq));
+        let first = self.messages.with_untracked(|m| m.from_key(&Seq(read.0 + 1)).first().map(|m| m.seq));
         self.unread_from.set(first);
     }
 
@@ -193,12 +194,12 @@ impl RoomState {
                 // is now when its page is; so do the replies quoting it.
                 self.messages.update(|messages| {
                     let target = message.seq;
-                    for reply in messages.from_seq_mut(target).iter_mut().filter_map(|m| m.reply.as_mut()) {
+                    for reply in messages.from_key_mut(&target).iter_mut().filter_map(|m| m.reply.as_mut()) {
                         if reply.seq == target {
                             **reply = Quote::of(target, message.author.clone(), &message.text(), message.deleted);
                         }
                     }
-                    if let Some(loaded) = messages.get_mut(target) {
+                    if let Some(loaded) = messages.get_mut(&target) {
                         *loaded = message;
                     }
                 });
@@ -213,14 +214,14 @@ impl RoomState {
                     // until the server's next word on the message.
                     let me = self.me.get_untracked().unwrap_or_default();
                     let unnamed = self.messages.with_untracked(|m| {
-                        m.get(target)
+                        m.get(&target)
                             .is_some_and(|m| m.reactions.iter().any(|r| r.emoji == emoji && !r.users.contains(&me)))
                     });
                     // (Only then: an update re-renders what shows the messages.)
                     if unnamed && !me.is_empty() {
                         self.messages.update(|m| {
                             let reaction =
-                                m.get_mut(target).and_then(|m| m.reactions.iter_mut().find(|r| r.emoji == emoji));
+                                m.get_mut(&target).and_then(|m| m.reactions.iter_mut().find(|r| r.emoji == emoji));
                             if let Some(reaction) = reaction {
                                 reaction.users.push(me);
                             }
@@ -228,7 +229,7 @@ impl RoomState {
                     }
                     return Applied::Continue;
                 }
-                if self.messages.with_untracked(|m| m.contains(seq)) {
+                if self.messages.with_untracked(|m| m.contains(&seq)) {
                     self.pending.update(|p| p.retain(|p| p.id != id));
                 } else {
                     self.set_pending_state(&id, PendingState::Stored(seq));
@@ -326,12 +327,10 @@ pub enum Applied {
     SessionEnded,
 }
 
-mod messages;
 mod pending;
 #[cfg(test)]
 mod tests;
 
-pub use messages::Messages;
 pub use pending::{Pending, PendingState};
 
 /// Milliseconds since the epoch, by the browser's clock (0 off the browser).

@@ -21,7 +21,7 @@ fn welcome(you: u64) -> ServerMsg {
     }
 }
 
-pub(super) fn chat(seq: u64, client_id: &str) -> ChatMessage {
+fn chat(seq: u64, client_id: &str) -> ChatMessage {
     ChatMessage {
         seq: Seq(seq),
         author: "Ada".into(),
@@ -252,12 +252,12 @@ fn a_change_replaces_its_message_once_and_counts_in_the_sequence() {
         let edited = ChatMessage { body: "m1, fixed".into(), edited_at: Some(Timestamp(9)), ..chat(1, "a") };
         let changed = ServerMsg::Changed { seq: Seq(3), message: edited.clone() };
         assert_eq!(room.apply(changed.clone()), Applied::Continue);
-        assert_eq!(room.messages.with_untracked(|m| m.get(Seq(1)).unwrap().clone()), edited);
+        assert_eq!(room.messages.with_untracked(|m| m.get(&Seq(1)).unwrap().clone()), edited);
         assert_eq!(room.last_seq(), Some(Seq(3)), "a reconnect resumes after the change");
         // Told twice (a replay after a reconnect): nothing more happens.
         let deleted = ChatMessage { body: String::new(), deleted: true, ..chat(1, "a") };
         assert_eq!(room.apply(ServerMsg::Changed { seq: Seq(3), message: deleted.clone() }), Applied::Continue);
-        assert_eq!(room.messages.with_untracked(|m| m.get(Seq(1)).unwrap().body.clone()), "m1, fixed");
+        assert_eq!(room.messages.with_untracked(|m| m.get(&Seq(1)).unwrap().body.clone()), "m1, fixed");
         // The next message follows the change without a hole; one past it is a hole.
         assert_eq!(room.apply(ServerMsg::Message(chat(4, "d"))), Applied::Continue);
         assert_eq!(room.apply(ServerMsg::Changed { seq: Seq(6), message: deleted }), Applied::Resync);
@@ -274,7 +274,7 @@ fn a_change_of_a_message_shows_in_the_replies_quoting_it() {
         room.reset_to(HistoryPage { messages: vec![chat(1, "a"), reply], at_start: true });
         let edited = ChatMessage { body: "lunch?\nat noon".into(), edited_at: Some(Timestamp(9)), ..chat(1, "a") };
         room.apply(ServerMsg::Changed { seq: Seq(3), message: edited });
-        let quoted = |room: &RoomState| room.messages.with_untracked(|m| m.get(Seq(2)).unwrap().reply.clone());
+        let quoted = |room: &RoomState| room.messages.with_untracked(|m| m.get(&Seq(2)).unwrap().reply.clone());
         assert_eq!(quoted(&room), quote("lunch?", false));
         let deleted = ChatMessage { body: String::new(), deleted: true, ..chat(1, "a") };
         room.apply(ServerMsg::Changed { seq: Seq(4), message: deleted });
@@ -294,7 +294,7 @@ fn a_reaction_given_already_past_the_names_shows_as_mine() {
             at_start: true,
         });
         let mine = |room: &RoomState| {
-            room.messages.with_untracked(|m| m.get(Seq(1)).unwrap().reactions[0].users.iter().any(|u| u == "ada1"))
+            room.messages.with_untracked(|m| m.get(&Seq(1)).unwrap().reactions[0].users.iter().any(|u| u == "ada1"))
         };
         assert!(!mine(&room));
         // The click adds it; the server says that changed nothing (the message's own seq).
@@ -302,18 +302,18 @@ fn a_reaction_given_already_past_the_names_shows_as_mine() {
         assert_eq!(room.apply(ServerMsg::Ack { id: ClientMsgId("r1".into()), seq: Seq(1) }), Applied::Continue);
         assert!(mine(&room), "it was mine: it shows pressed, and a click takes it back");
         assert_eq!(
-            room.messages.with_untracked(|m| m.get(Seq(1)).unwrap().reactions[0].count),
+            room.messages.with_untracked(|m| m.get(&Seq(1)).unwrap().reactions[0].count),
             25,
             "the count is the server's"
         );
         // Added for real past the names (the change told everyone; its ack is a new seq): mine too.
         let users: Vec<String> = (0..crate::protocol::REACTION_NAMES).map(|i| format!("q{i}")).collect();
         let crowded = crate::protocol::Reaction { emoji: "🎉".into(), count: 30, users };
-        room.messages.update(|m| m.get_mut(Seq(1)).unwrap().reactions.push(crowded));
+        room.messages.update(|m| m.get_mut(&Seq(1)).unwrap().reactions.push(crowded));
         room.adding_reaction(ClientMsgId("r2".into()), Seq(1), "🎉".into());
         assert_eq!(room.apply(ServerMsg::Ack { id: ClientMsgId("r2".into()), seq: Seq(2) }), Applied::Continue);
         assert!(room
             .messages
-            .with_untracked(|m| m.get(Seq(1)).unwrap().reactions[1].users.iter().any(|u| u == "ada1")));
+            .with_untracked(|m| m.get(&Seq(1)).unwrap().reactions[1].users.iter().any(|u| u == "ada1")));
     });
 }
