@@ -27,7 +27,7 @@ fn collect(inlines: &[Inline], found: &mut Vec<String>) {
             Inline::Text(text) => {
                 for piece in split(text) {
                     if let Piece::Mention(name) = piece {
-                        let name = name.to_lowercase();
+                        let name = name.to_ascii_lowercase();
                         if found.len() < MAX_MENTIONS && !found.contains(&name) {
                             found.push(name);
                         }

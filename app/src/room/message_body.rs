@@ -57,7 +57,7 @@ fn text_with_mentions(text: &str, mentions: &[String]) -> AnyView {
                 if !plain.is_empty() {
                     views.push(std::mem::take(&mut plain).into_any());
                 }
-                let username = name.to_lowercase();
+                let username = name.to_ascii_lowercase();
                 let href = format!("/chat/@{username}/");
                 views.push(
                     view! { <a class="mention" href=href data-username=username>"@" {name.to_owned()}</a> }.into_any(),
