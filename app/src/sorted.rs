@@ -5,6 +5,11 @@
 //! search. Each `BTreeMap` cost the room page's WASM its node code, built for
 //! its one pair of types: about 30 KB before optimisation for the messages, 19
 //! for the people.
+//!
+//! An insert in the middle moves what follows it: a page that overlaps what is
+//! loaded costs its length times the loaded count. The server sends neither
+//! such pages nor, above `LISTED_UP_TO` people, presence notices listing
+//! people; a room's page loads older messages strictly in front.
 
 use crate::protocol::{ChatMessage, Person, Seq};
 
