@@ -101,12 +101,13 @@ impl RoomState {
         });
     }
 
-    /// Drops pending messages that have arrived as messages.
+    /// Drops pending messages that have arrived as messages. Each pending one
+    /// is looked for among the loaded (there are few pending, and usually none:
+    /// a set of every loaded message's id cost more, and its hash table the WASM).
     pub(super) fn settle_pending(&self) {
-        let arrived: std::collections::HashSet<ClientMsgId> =
-            self.messages.with_untracked(|messages| messages.iter().map(|m| m.client_id.clone()).collect());
-        if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived.contains(&p.id))) {
-            self.pending.update(|pending| pending.retain(|p| !arrived.contains(&p.id)));
+        let arrived = |id: &ClientMsgId| self.messages.with_untracked(|m| m.iter().any(|m| &m.client_id == id));
+        if self.pending.with_untracked(|pending| pending.iter().any(|p| arrived(&p.id))) {
+            self.pending.update(|pending| pending.retain(|p| !arrived(&p.id)));
         }
     }
 }
