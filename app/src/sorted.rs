@@ -162,24 +162,7 @@ impl<T> IntoIterator for Sorted<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ClientMsgId, Timestamp};
-
-    fn chat(seq: u64, id: &str) -> ChatMessage {
-        ChatMessage {
-            seq: Seq(seq),
-            author: "Ada".into(),
-            username: "ada".into(),
-            body: String::new(),
-            sent_at: Timestamp(0),
-            client_id: ClientMsgId(id.into()),
-            mentions: Vec::new(),
-            edited_at: None,
-            deleted: false,
-            reactions: Vec::new(),
-            reply: None,
-            file: None,
-        }
-    }
+    use crate::room::state::tests::chat;
 
     fn seqs(messages: &Messages) -> Vec<u64> {
         messages.iter().map(|m| m.seq.0).collect()

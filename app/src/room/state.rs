@@ -329,7 +329,7 @@ pub enum Applied {
 
 mod pending;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use pending::{Pending, PendingState};
 

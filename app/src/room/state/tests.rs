@@ -21,7 +21,8 @@ fn welcome(you: u64) -> ServerMsg {
     }
 }
 
-fn chat(seq: u64, client_id: &str) -> ChatMessage {
+/// A stored message of Ada's for tests: body `m<seq>`, client id `client_id`.
+pub(crate) fn chat(seq: u64, client_id: &str) -> ChatMessage {
     ChatMessage {
         seq: Seq(seq),
         author: "Ada".into(),
