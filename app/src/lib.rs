@@ -28,6 +28,7 @@ pub mod sorted;
 pub mod url;
 pub mod viewer;
 
+use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -39,7 +40,8 @@ use pages::{AccountNav, NotFound, RoomPage};
 use viewer::ViewerResource;
 
 /// The HTML document around the app, rendered by the server only. Each response
-/// gets a fresh nonce: only scripts carrying it (Leptos' hydration script) run.
+/// gets a fresh nonce: only scripts carrying it (Leptos' hydration script and
+/// the room's early socket) run.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
@@ -57,6 +59,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App/>
+                // After the page it reads: a room's socket opens now, not once
+                // the WebAssembly has come (`room::socket_start`).
+                <script nonce=use_nonce() inner_html=room::socket_start::SCRIPT></script>
             </body>
         </html>
     }

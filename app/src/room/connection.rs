@@ -176,9 +176,10 @@ mod browser {
     const ACK_TIMEOUT_MS: f64 = 10_000.0;
     use crate::history::history;
     use crate::protocol::Seq;
-    use crate::protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
+    use crate::protocol::{ClientMsg, ServerMsg};
     use crate::room::backoff::retry_delay;
     use crate::room::connection::Outgoing;
+    use crate::room::socket_start;
     use crate::room::state::{Applied, ConnectionStatus, PendingState, RoomState};
     use crate::room_list::RoomList;
     use crate::room_name::RoomName;
@@ -269,15 +270,24 @@ mod browser {
     type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
     async fn session(url: &str, room: &RoomName, state: RoomState, list: RoomList, channels: &mut Channels) -> Ended {
-        let Ok(socket) = WebSocket::open(url) else {
+        let join = socket_start::join(&state);
+        // The socket the page's script opened and joined before the WebAssembly
+        // came (the first time only), with what the server said on it since.
+        let early = socket_start::take_early(&socket_start::path(room), &join.to_json());
+        let joined = early.is_some();
+        let (socket, said) = match early {
+            Some((socket, said)) => (WebSocket::try_from(socket), said),
+            None => (WebSocket::open(url), Vec::new()),
+        };
+        let Ok(socket) = socket else {
             return Ended::Failed;
         };
         let (mut sink, stream) = socket.split();
-        let mut stream = stream.fuse();
+        let said = futures::stream::iter(said.into_iter().map(|text| Ok(Message::Text(text))));
+        let mut stream = said.chain(stream).fuse();
         let mut ticks = IntervalStream::new(1_000).fuse();
-        let join = ClientMsg::Join { version: PROTOCOL_VERSION, since: state.last_seq() };
         // Waits until the socket is open; fails if it never opens.
-        if send(&mut sink, &join).await.is_err() {
+        if !joined && send(&mut sink, &join).await.is_err() {
             return Ended::Failed;
         }
         let mut live = false;
@@ -496,6 +506,6 @@ mod browser {
             _ => "ws",
         };
         let host = location.host().unwrap_or_else(|_| "localhost".into());
-        format!("{scheme}://{host}/ws/chat/{room}")
+        format!("{scheme}://{host}{}", socket_start::path(room))
     }
 }

@@ -13,6 +13,7 @@ use leptos::prelude::*;
 use super::actions::MessageActions;
 use super::message_body::MessageBody;
 use super::message_parts::{FileView, QuoteLink, Reactions};
+use super::socket_start;
 use super::state::{Pending, PendingState, RoomState};
 use super::time::{clock_time, rfc3339};
 use crate::history::history;
@@ -193,8 +194,10 @@ pub fn MessageList(
         .map(|message| view! { <MessageItem message state me mention act react/> })
         .collect_view();
 
+    // What the page's early socket opens and joins with (`socket_start`).
+    let (socket, join) = (socket_start::path(&room), socket_start::join(&state).to_json());
     view! {
-        <div class="log-area">
+        <div class="log-area" data-socket=socket data-join=join>
         {move || {
             divider_above.get().then(|| {
                 view! { <button type="button" class="jump-unread" on:click=jump_to_divider>"↑ Jump to first unread"</button> }

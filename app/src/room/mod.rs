@@ -16,6 +16,7 @@ mod message_parts;
 mod people;
 pub mod presence;
 mod reacting;
+pub mod socket_start;
 pub mod state;
 pub mod time;
 mod uploading;
