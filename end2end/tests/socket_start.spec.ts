@@ -123,3 +123,36 @@ test("a page whose early socket closed before the WebAssembly came joins afresh 
   expect(rejoin.type).toBe("join");
   expect(rejoin.since).toBe(JSON.parse(sockets[0].sent[0]).since);
 });
+
+test("a page whose WebAssembly comes before the early socket has opened takes that socket over as it is", async ({
+  browser,
+  baseURL,
+}) => {
+  const room = "early-socket-slow";
+  const other = await signUpViaApi(baseURL!, uniqueUsername("Slo"), "Slo", PASSWORD);
+  const context = await newContext(browser, { baseURL });
+  // The socket's handshake waits until the page has hydrated (as on a slow
+  // link with the WebAssembly in the browser's cache).
+  let open!: () => void;
+  const opening = new Promise<void>((resolve) => (open = resolve));
+  let routed = 0;
+  await context.routeWebSocket(/\/ws\/chat\//, async (ws) => {
+    routed += 1;
+    await opening;
+    ws.connectToServer();
+  });
+  const page = await context.newPage();
+  const sockets = watchSockets(page);
+  await page.goto(`/chat/${room}/`);
+  await hydrated(page);
+  expect(routed).toBe(1);
+  await expect(connection(page)).not.toHaveAttribute("data-state", "live");
+
+  open();
+  await expect(connection(page)).toHaveAttribute("data-state", "live");
+  await postOverSocket(baseURL!, other, room, [{ id: "slow-1", body: "heard on the first socket" }]);
+  await expect(log(page).getByText("heard on the first socket")).toHaveCount(1);
+  expect(routed).toBe(1);
+  expect(sockets.length).toBe(1);
+  expect(sockets[0].sent.filter((f) => JSON.parse(f).type === "join")).toHaveLength(1);
+});

@@ -286,7 +286,9 @@ mod browser {
         let said = futures::stream::iter(said.into_iter().map(|text| Ok(Message::Text(text))));
         let mut stream = said.chain(stream).fuse();
         let mut ticks = IntervalStream::new(1_000).fuse();
-        // Waits until the socket is open; fails if it never opens.
+        // Waits until the socket is open; fails if it never opens. A socket
+        // taken over is joined by the page's script (as it opens, if it was
+        // still opening): what it says comes on the stream.
         if !joined && send(&mut sink, &join).await.is_err() {
             return Ended::Failed;
         }
