@@ -25,12 +25,15 @@ pub mod rooms;
 pub mod search;
 mod server_fns;
 pub mod sorted;
+pub mod title;
 pub mod url;
 pub mod viewer;
 
+#[cfg(feature = "ssr")]
 use leptos::nonce::use_nonce;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, Lazy, SsrMode,
@@ -42,8 +45,8 @@ use viewer::ViewerResource;
 /// The HTML document around the app, rendered by the server only. Each response
 /// gets a fresh nonce: only scripts carrying it (Leptos' hydration script and
 /// the room's early socket) run.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
     content_security_policy();
     view! {
         <!DOCTYPE html>
@@ -55,6 +58,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
+                // The id lets `cargo leptos watch` swap the stylesheet in place.
+                <link id="leptos" rel="stylesheet" href="/pkg/chat.css"/>
                 <MetaTags/>
             </head>
             <body>
@@ -90,13 +95,12 @@ fn content_security_policy() {
 
 #[component]
 pub fn App() -> impl IntoView {
+    #[cfg(feature = "ssr")]
     provide_meta_context();
     ViewerResource::provide();
     room_list::RoomList::provide();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/chat.css"/>
-        <Title formatter=|page: String| format!("{page} · Chat")/>
         <Router>
             <AccountNav/>
             <Routes fallback=NotFound>

@@ -9,12 +9,18 @@ test("the root leads to the lobby", async ({ page }) => {
 test("the lobby form leads to the room, with the name normalised", async ({ page }) => {
   await page.goto("/chat/");
   await hydrated(page);
+  await expect(page).toHaveTitle("Lobby · Chat");
   await page.getByLabel("Room name").fill("  Rust Nation ");
   await page.getByRole("button", { name: "Go" }).click();
   await expect(page).toHaveURL(/\/chat\/rust-nation\/$/);
   await expect(page.getByRole("heading", { name: "#rust-nation" })).toBeVisible();
   await expect(page.getByText("This is the beginning of #rust-nation. No messages yet: say hello!")).toBeVisible();
   await expect(page.getByRole("log", { name: "Messages" })).toBeAttached();
+  // The tab's title follows the page the app moved to, and back.
+  await expect(page).toHaveTitle("#rust-nation · Chat");
+  await page.getByRole("link", { name: "Lobby" }).click();
+  await expect(page).toHaveURL(/\/chat\/$/);
+  await expect(page).toHaveTitle("Lobby · Chat");
 });
 
 test("the lobby form works without JavaScript", async ({ browser, baseURL }) => {

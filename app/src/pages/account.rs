@@ -2,9 +2,9 @@
 //! carries. The forms work without JavaScript: a plain post answered by a redirect,
 //! errors coming back in the address (`?error=<code>`, only known codes shown).
 
+use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::account::{

@@ -2,9 +2,9 @@
 //! accounts (when last seen), deactivating an account, deleting a room, and
 //! every room's moderation log. Plain forms: they work without JavaScript.
 
+use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::moderation::Entry;
 use crate::admin::{admin_overview, AccountSummary, DeactivateAccount, DeleteRoom, Overview, RoomSummary};

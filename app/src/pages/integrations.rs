@@ -3,9 +3,9 @@
 //! (with scripts off, making one needs them: the secret cannot ride in an
 //! address); revoking and deleting are plain forms.
 
+use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::awaited::awaited;
 use crate::integrations::{

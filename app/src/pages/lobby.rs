@@ -4,8 +4,8 @@
 //! server answers a valid name with a redirect to the room, a bad one with the form
 //! again and the reason. After hydration the router does the same in the browser.
 
+use crate::title::Title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::{
     components::{Form, Redirect},
     hooks::use_query_map,

@@ -3,9 +3,9 @@
 //! moderators; below, the room's moderation log. Plain forms: without
 //! JavaScript each posts and comes back here (a refusal in the address).
 
+use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::awaited::awaited;

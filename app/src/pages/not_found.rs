@@ -1,5 +1,5 @@
+use crate::title::Title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

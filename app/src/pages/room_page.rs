@@ -2,8 +2,8 @@
 //! `/chat/@<username>/`: the signed-in person's direct conversation with that
 //! person, opened (started, if new) on the server; refused to anyone else.
 
+use crate::title::Title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_params_map};
 
 use crate::account::SIGN_IN_PAGE;

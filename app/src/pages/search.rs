@@ -3,8 +3,8 @@
 //! without JavaScript: the server renders the results in the page. Each
 //! result opens its room at the message.
 
+use crate::title::Title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 

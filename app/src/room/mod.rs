@@ -21,8 +21,8 @@ pub mod state;
 pub mod time;
 mod uploading;
 
+use crate::title::Title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
 use crate::awaited::awaited;
