@@ -2,8 +2,8 @@
 //! head with leptos_meta; the browser sets `document.title` itself, from an
 //! Effect, as the title changes (a room's unread count) or the app moves to
 //! another page. leptos_meta's code in the browser (its title, stylesheet and
-//! context, about 12 KB of the room page's WASM before optimisation) did no
-//! more than that one assignment.
+//! context: 5.8 KB of the room page's WASM gzipped, measured when it went) did
+//! no more than that one assignment.
 
 use leptos::prelude::*;
 
