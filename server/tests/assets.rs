@@ -41,12 +41,8 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
         .output_name("chat")
         .site_root(site.path().to_string_lossy().into_owned())
         .build();
-    let (store, _data) = support::temp_store().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState::build(options.clone(), store, &Settings::default());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(server::serve(listener, state, stop.clone().cancelled_owned()));
+    let server = Running::start(&options).await;
+    let addr = server.addr;
 
     let zipped = get(addr, "/pkg/chat.js", "Accept-Encoding: gzip, deflate\r\n").await;
     assert_eq!(zipped.status, 200);
@@ -88,16 +84,10 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
     // its first answer.
     let kept = site.path().join("pkg/chat.js.br");
     assert_eq!(std::fs::read(&kept).unwrap(), best.body);
-    let (next_store, _next_data) = support::temp_store().await;
-    let next_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let next_addr = next_listener.local_addr().unwrap();
-    let next_state = AppState::build(options.clone(), next_store, &Settings::default());
-    let next_stop = CancellationToken::new();
-    let next = tokio::spawn(server::serve(next_listener, next_state, next_stop.clone().cancelled_owned()));
-    let first = get(next_addr, "/pkg/chat.js", "Accept-Encoding: br\r\n").await;
+    let next = Running::start(&options).await;
+    let first = get(next.addr, "/pkg/chat.js", "Accept-Encoding: br\r\n").await;
     assert_eq!(first.body, best.body);
-    next_stop.cancel();
-    next.await.unwrap().unwrap();
+    next.stop().await;
 
     // Asked again with its ETag: not sent again.
     let etag = zipped.header("etag").to_owned();
@@ -130,6 +120,30 @@ async fn the_sites_files_go_compressed_to_browsers_that_take_it() {
     brotli::Decompressor::new(fresh.body.as_slice(), 4096).read_to_end(&mut unpacked).unwrap();
     assert_eq!(unpacked, rebuilt.as_bytes());
 
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+/// A server of the site `options` names, on a database of its own.
+struct Running {
+    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _data: tempfile::TempDir,
+}
+
+impl Running {
+    async fn start(options: &leptos::prelude::LeptosOptions) -> Running {
+        let (store, data) = support::temp_store().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::build(options.clone(), store, &Settings::default());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server::serve(listener, state, stop.clone().cancelled_owned()));
+        Running { addr, stop, task, _data: data }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
 }
