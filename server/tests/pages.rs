@@ -238,7 +238,11 @@ async fn room_pages_rendered_at_once_are_all_whole() {
                 for _ in 0..25 {
                     let page = get(&state, &format!("/chat/room-{}/", i % 4)).await;
                     assert_eq!(page.status, StatusCode::OK);
-                    assert!(page.html.contains("<title>#room-"), "a title: {}", &page.html[..200.min(page.html.len())]);
+                    assert!(
+                        page.html.contains(&format!("<title>#room-{} · Chat</title>", i % 4)),
+                        "its title: {}",
+                        &page.html[..200.min(page.html.len())]
+                    );
                 }
             })
         })

@@ -2,7 +2,6 @@
 //! carries. The forms work without JavaScript: a plain post answered by a redirect,
 //! errors coming back in the address (`?error=<code>`, only known codes shown).
 
-use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_query_map};
@@ -12,6 +11,7 @@ use crate::account::{
     SIGN_OUT_ERROR, SIGN_UP_PAGE,
 };
 use crate::awaited::awaited;
+use crate::title::Title;
 use crate::viewer::{form_link, ViewerResource};
 
 /// The error to show: the one the script got back, else the one in the address.

@@ -2,7 +2,6 @@
 //! accounts (when last seen), deactivating an account, deleting a room, and
 //! every room's moderation log. Plain forms: they work without JavaScript.
 
-use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -11,6 +10,7 @@ use crate::admin::{admin_overview, AccountSummary, DeactivateAccount, DeleteRoom
 use crate::awaited::awaited;
 use crate::protocol::Timestamp;
 use crate::room::time::utc_date_time;
+use crate::title::Title;
 
 /// When, or `none`.
 fn when(at: Option<i64>, none: &'static str) -> String {

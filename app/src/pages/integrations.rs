@@ -3,7 +3,6 @@
 //! (with scripts off, making one needs them: the secret cannot ride in an
 //! address); revoking and deleting are plain forms.
 
-use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -15,6 +14,7 @@ use crate::integrations::{
 use crate::integrations::{DeleteBot, NewBotSecret};
 use crate::protocol::Timestamp;
 use crate::room::time::utc_date_time;
+use crate::title::Title;
 
 fn refusal(error: IntegrationError) -> impl IntoView {
     view! { <p class="error" role="alert" data-code=error.code()>{error.to_string()}</p> }

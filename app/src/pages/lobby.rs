@@ -4,7 +4,6 @@
 //! server answers a valid name with a redirect to the room, a bad one with the form
 //! again and the reason. After hydration the router does the same in the browser.
 
-use crate::title::Title;
 use leptos::prelude::*;
 use leptos_router::{
     components::{Form, Redirect},
@@ -14,6 +13,7 @@ use leptos_router::{
 use crate::awaited::awaited;
 use crate::directory::{active_rooms, RoomSummary};
 use crate::room_name::{RoomName, ROOM_NAME_RULE};
+use crate::title::Title;
 
 #[component]
 pub fn LobbyPage() -> impl IntoView {

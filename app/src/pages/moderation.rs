@@ -3,7 +3,6 @@
 //! moderators; below, the room's moderation log. Plain forms: without
 //! JavaScript each posts and comes back here (a refusal in the address).
 
-use crate::title::Title;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -12,6 +11,7 @@ use crate::awaited::awaited;
 use crate::moderation::{moderation_log, LogEntry, Moderate, ModerationError};
 use crate::room::time::{rfc3339, utc_clock_time};
 use crate::room_name::RoomName;
+use crate::title::Title;
 
 #[component]
 pub fn ModerationPage() -> impl IntoView {

@@ -1,5 +1,6 @@
-use crate::title::Title;
 use leptos::prelude::*;
+
+use crate::title::Title;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -2,7 +2,6 @@
 //! `/chat/@<username>/`: the signed-in person's direct conversation with that
 //! person, opened (started, if new) on the server; refused to anyone else.
 
-use crate::title::Title;
 use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_params_map};
 
@@ -11,6 +10,7 @@ use crate::awaited::awaited;
 use crate::room::Room;
 use crate::room_name::{RoomName, RoomNameError, ROOM_NAME_RULE};
 use crate::rooms::{open_direct, RoomListError};
+use crate::title::Title;
 use crate::viewer::form_link;
 
 #[component]

@@ -3,7 +3,6 @@
 //! without JavaScript: the server renders the results in the page. Each
 //! result opens its room at the message.
 
-use crate::title::Title;
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
@@ -11,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use crate::awaited::awaited;
 use crate::room::time::{day_label, day_of, rfc3339, today, utc_clock_time};
 use crate::search::{search, SearchHit, SearchQuery, MAX_QUERY_CHARS};
+use crate::title::Title;
 
 #[component]
 pub fn SearchPage() -> impl IntoView {

@@ -21,7 +21,6 @@ pub mod state;
 pub mod time;
 mod uploading;
 
-use crate::title::Title;
 use leptos::prelude::*;
 
 use crate::account::{SIGN_IN_PAGE, SIGN_UP_PAGE};
@@ -32,6 +31,7 @@ use crate::room_list::{RoomList, RoomListNav};
 use crate::room_name::RoomName;
 use crate::rooms::my_rooms;
 use crate::rooms::Correspondent;
+use crate::title::Title;
 use crate::viewer::{form_link, ViewerResource};
 use composer::{Composer, FormReturn};
 use connection::{connect, new_client_id, Connection};
