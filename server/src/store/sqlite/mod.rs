@@ -108,6 +108,9 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A file's connection does not drop like a network's: a ping before
+            // each use would be a round trip to SQLite's thread per commit.
+            .test_before_acquire(false)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
