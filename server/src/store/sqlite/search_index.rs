@@ -3,8 +3,8 @@
 //! `search_rows` names each row's message, rows numbered in indexing order),
 //! kept by a task of its own so that storing a message never waits for
 //! tokenizing it. After each commit the writer marks its rooms; the task
-//! indexes what is new, a bounded batch per transaction on the one write
-//! connection, and records per room how far it got (`search_progress`, in the
+//! indexes what is new (what the commits of [`GATHER`] marked), a bounded
+//! batch per transaction on the one write connection, and records per room how far it got (`search_progress`, in the
 //! same transaction: a crash loses nothing, the next start goes on from
 //! there). Edits and deletes change the index in their own transaction when
 //! the message is indexed already; one not yet indexed is read as it is
@@ -13,6 +13,7 @@
 //! would only mark them deleted, which leaves the words in the file).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::sqlite::SqlitePool;
@@ -29,16 +30,29 @@ use crate::store::Result;
 /// their number costs no disk syncs).
 const BATCH: i64 = 250;
 
+/// How long the indexer gathers commits' marks before a batch (unless it is
+/// catching up while the writer is idle: then it goes on at once).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Rooms with messages to index, by id: the newest seq committed.
 #[derive(Default)]
 pub(super) struct Marks {
     rooms: Mutex<HashMap<i64, i64>>,
+    /// Commits of messages so far: the indexer knows from it whether the
+    /// writer is busy.
+    commits: AtomicU64,
     wake: Notify,
 }
 
 impl Marks {
-    /// The writer committed `room`'s messages up to `seq`.
-    pub(super) fn mark(&self, rooms: impl IntoIterator<Item = (i64, i64)>) {
+    /// The writer committed each room's messages up to its seq.
+    pub(super) fn committed(&self, rooms: impl IntoIterator<Item = (i64, i64)>) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.mark(rooms);
+    }
+
+    /// Each room's messages up to its seq are to be indexed.
+    fn mark(&self, rooms: impl IntoIterator<Item = (i64, i64)>) {
         let mut marked = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         for (room, seq) in rooms {
             let newest = marked.entry(room).or_insert(seq);
@@ -46,6 +60,10 @@ impl Marks {
         }
         drop(marked);
         self.wake.notify_one();
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     fn take(&self) -> HashMap<i64, i64> {
@@ -80,25 +98,43 @@ impl Indexer {
     }
 }
 
-/// Indexes after each commit, what that commit stored (and what was left
-/// from the last batch). Measured against waiting to gather larger batches
-/// (half a second): one room at 6,000 messages a second had its p99 up by a
-/// quarter indexing at once, by two thirds gathering, whose larger batches
-/// hold the write connection longer (BENCHMARKS.md).
+/// Indexes what the commits of the last [`GATHER`] stored, and what was left
+/// from the last batch. Many small rooms commit hundreds of times a second, a
+/// few posts each: indexing after each commit put an index transaction
+/// between every two commits of messages, each commit waiting for one.
+/// Gathering for 50 ms (yielding to the writer between batches while it is
+/// busy), side by side: 1,000 rooms of 10 at 10,000 posts/s offered stored
+/// 7,870-7,990/s against 6,700-6,890, and one room of 200 at 6,000/s kept its
+/// p99 (BENCHMARKS.md). Gathering for half a second, tried earlier, had that
+/// one room's p99 up by two thirds: its batches held the write connection
+/// too long.
 async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
+    // Behind, and the writer committed nothing during the last batch.
+    let mut go_on = false;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = marks.wake.notified() => {}
         }
+        if !go_on {
+            // What the next commits mark meanwhile joins this batch.
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(GATHER) => {}
+            }
+        }
         let marked = marks.take();
         if marked.is_empty() {
             continue;
         }
-        match index(&pool, marked).await {
-            Ok(behind) if behind.is_empty() => {}
-            // More than a batch: the rest next, after the writer has had its turn.
-            Ok(behind) => marks.mark(behind),
+        let commits = marks.commits();
+        go_on = match index(&pool, marked).await {
+            Ok(behind) if behind.is_empty() => false,
+            // More than a batch: the rest next, at once if the writer is idle.
+            Ok(behind) => {
+                marks.mark(behind);
+                marks.commits() == commits
+            }
             Err(error) => {
                 tracing::error!(%error, "indexing messages for search failed; retrying shortly");
                 tokio::select! {
@@ -110,8 +146,9 @@ async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
                     Ok(behind) => marks.mark(behind),
                     Err(error) => tracing::error!(%error, "reading the search index's progress failed"),
                 }
+                true
             }
-        }
+        };
     }
 }
 

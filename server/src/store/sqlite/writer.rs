@@ -180,7 +180,7 @@ impl SqliteWriter {
         tx.commit().await?;
         // Only what is committed goes into the cache, and to the search index.
         if let Some(indexer) = &self.indexer {
-            indexer.marks.mark(rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)));
+            indexer.marks.committed(rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)));
         }
         let mut cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, room) in rooms {
