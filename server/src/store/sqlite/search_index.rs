@@ -4,13 +4,14 @@
 //! kept by a task of its own so that storing a message never waits for
 //! tokenizing it. After each commit the writer marks its rooms; the task
 //! indexes what is new (what the commits of [`GATHER`] marked), a bounded
-//! batch per transaction on the one write connection, and records per room how far it got (`search_progress`, in the
-//! same transaction: a crash loses nothing, the next start goes on from
-//! there). Edits and deletes change the index in their own transaction when
-//! the message is indexed already; one not yet indexed is read as it is
-//! when its turn comes. A deleted message's tokens are removed at once
-//! (FTS5's secure-delete; a contentless table with `contentless_delete`
-//! would only mark them deleted, which leaves the words in the file).
+//! batch per transaction on the one write connection, and records per room
+//! how far it got (`search_progress`, in the same transaction: a crash loses
+//! nothing, the next start goes on from there). Edits and deletes change the
+//! index in their own transaction when the message is indexed already; one
+//! not yet indexed is read as it is when its turn comes. A deleted message's
+//! tokens are removed at once (FTS5's secure-delete; a contentless table with
+//! `contentless_delete` would only mark them deleted, which leaves the words
+//! in the file).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
