@@ -37,8 +37,8 @@ use crate::store::{Appended, MessageWriter, NewMessage, Store};
 /// Most posts stored in one transaction. Reached only when posts come faster
 /// than commits: many small rooms, each post on pages of its own room, commit
 /// about 130 µs a post in batches of 256 and 115 in batches of 1,024; side by
-/// side, 1,000 rooms of 10 at 20,000 posts/s offered stored 7,900-8,000/s
-/// against 7,000-7,200 (BENCHMARKS.md). One busy room's batches stay far below.
+/// side, 1,000 rooms of 10 at 20,000 posts/s offered stored 7,900-7,980/s
+/// against 6,950-7,160 (BENCHMARKS.md). One busy room's batches stay far below.
 pub const MAX_BATCH: usize = 1024;
 /// Posts waiting to be stored before senders wait to add more.
 pub const QUEUE: usize = 4096;
