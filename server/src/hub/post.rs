@@ -50,7 +50,9 @@ struct Queues {
     posts: mpsc::Receiver<Box<PostRequest>>,
     changes: mpsc::Receiver<ChangeRequest>,
 }
-/// A commit that takes longer than this is logged: the disk is the bottleneck.
+/// A commit that takes longer than this is logged: every post in it waited.
+/// With a full batch ([`MAX_BATCH`]) that is the writer's pace under more posts
+/// than it can store; with a small one, the disk.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
 /// Least time between the starts of two commits. It bounds how many broadcasts a
 /// busy room makes (one per commit), which is what each member pays for in
