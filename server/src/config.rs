@@ -36,8 +36,9 @@ default with --trust-proxy), a request head must arrive within
 --header-timeout-s N seconds (default 15) and a connection where nothing moves
 for --http-idle-timeout-s N seconds (default 60) is closed. --commit-pace-ms N: while a room of 100
 members or more is busy, its messages are stored (and broadcast) at most once per
-N ms, so its members get them in fewer, larger writes (default 5; 0 stores each
-batch at once). With --bus, a process's people stay shown by the others for
+N ms, so its members get them in fewer, larger writes (default 5); while posts
+queue up in any room, commits start at most every 2 ms (or N, if less), each
+storing more. 0 stores each batch at once. With --bus, a process's people stay shown by the others for
 --presence-ttl-s N seconds after it stops refreshing them (default 30: a
 process killed takes its people out of every room within 40 s).
 --retention-days N deletes messages older than N days (as their authors would:

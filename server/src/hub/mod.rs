@@ -10,6 +10,7 @@ mod lists;
 mod membership;
 mod notices;
 mod outside;
+mod pacing;
 mod post;
 mod presence;
 mod relay;
@@ -39,7 +40,8 @@ pub use lists::{Activity, Inbox, InboxEvent, ListChange};
 pub use membership::{Author, Event, Membership, PendingPost};
 pub use notices::NOTICE_PACE;
 pub use outside::SubmitError;
-pub use post::{PostError, SharedStore, Writer, DEFAULT_COMMIT_PACE};
+pub use pacing::DEFAULT_COMMIT_PACE;
+pub use post::{PostError, SharedStore, Writer};
 pub use presence::shared::DEFAULT_TTL as PRESENCE_TTL;
 pub use room::{Frame, Room, RoomEvent};
 

@@ -6,14 +6,10 @@
 //! its sender. One writer keeps SQLite free of lock contention, and broadcasting
 //! from that one place keeps every room's broadcast order equal to its seq order.
 //!
-//! Under load the writer paces itself: a commit starts no sooner than a pace (by
-//! default [`DEFAULT_COMMIT_PACE`]) after the previous one when that one stored
-//! several posts for a room of 100 members or more and the next has a post for
-//! such a room too, so each broadcast carries more messages and every member of a
-//! busy room wakes and writes to its socket fewer times a second (and the disk
-//! syncs fewer times). A post that finds the writer idle, a lone poster waiting
-//! for each ack, and posts for smaller rooms are stored at once. A full batch is
-//! never held back.
+//! Under load the writer paces itself ([`super::pacing`]): while posts come
+//! faster than commits, a commit waits a moment for more, so the store syncs and
+//! members wake fewer times a second. A post that finds the writer idle is
+//! stored at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
@@ -29,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::changes::ChangeRequest;
 use super::lists::{Lists, Posted};
+use super::pacing::Pacing;
 use super::relay::Relay;
 use super::room::{Frame, Room};
 use super::Registry;
@@ -54,14 +51,6 @@ struct Queues {
 /// With a full batch ([`MAX_BATCH`]) that is the writer's pace under more posts
 /// than it can store; with a small one, the disk.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
-/// Least time between the starts of two commits. It bounds how many broadcasts a
-/// busy room makes (one per commit), which is what each member pays for in
-/// wake-ups and socket writes; the most it adds to a message's latency.
-pub const DEFAULT_COMMIT_PACE: Duration = Duration::from_millis(5);
-
-/// Posts for rooms with fewer members than this are not paced: batching their
-/// broadcasts saves little.
-const PACE_FROM_MEMBERS: usize = 100;
 
 pub type SharedStore = Arc<dyn Store>;
 /// The one writer of messages, owned by the poster task.
@@ -154,9 +143,7 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
     let Delivery { registry, lists, .. } = &delivery;
     let Queues { posts: mut requests, mut changes } = queues;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // When the last commit started, if it was busy: several posts for one large
-    // room. A lone poster waiting for each ack, and small rooms, are never held back.
-    let mut last_busy_commit: Option<Instant> = None;
+    let mut pacing = Pacing::new(pace);
     loop {
         let received = tokio::select! {
             // recv_many is cancel safe: nothing taken is lost when stopping wins.
@@ -176,22 +163,17 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
         if received == 0 {
             break;
         }
-        if let Some(next) = last_busy_commit.map(|at| at + pace) {
-            if next > Instant::now()
-                && batch.len() < MAX_BATCH
-                && batch.iter().any(|r| r.room.as_deref().is_some_and(is_large))
-            {
-                tokio::time::sleep_until(next).await;
-                // Whatever came in meanwhile joins this commit.
-                while batch.len() < MAX_BATCH {
-                    match requests.try_recv() {
-                        Ok(request) => batch.push(request),
-                        Err(_) => break,
-                    }
+        if let Some(until) = pacing.hold(&batch, MAX_BATCH, Instant::now()) {
+            tokio::time::sleep_until(until).await;
+            // Whatever came in meanwhile joins this commit.
+            while batch.len() < MAX_BATCH {
+                match requests.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
                 }
             }
         }
-        last_busy_commit = is_busy(&batch).then(Instant::now);
+        pacing.started(&batch, Instant::now());
         // Which room each post is for: one name per distinct room, an index per post.
         let (names, room_of) = rooms_of(&batch);
         let (replies, messages): (Vec<_>, Vec<_>) =
@@ -274,18 +256,6 @@ fn rooms_of(batch: &[Box<PostRequest>]) -> (Vec<RoomName>, Vec<usize>) {
         })
         .collect();
     (names, room_of)
-}
-
-fn is_large(room: &Room) -> bool {
-    room.member_count() >= PACE_FROM_MEMBERS
-}
-
-/// Whether the batch holds several posts for one large room: that room is busy,
-/// and the next commit is worth pacing.
-fn is_busy(batch: &[Box<PostRequest>]) -> bool {
-    let mut rooms: Vec<&Arc<Room>> = batch.iter().filter_map(|request| request.room.as_ref()).collect();
-    rooms.sort_by_key(|room| Arc::as_ptr(room));
-    rooms.windows(2).any(|pair| Arc::ptr_eq(pair[0], pair[1]) && is_large(pair[0]))
 }
 
 fn answer(reply: oneshot::Sender<Result<Appended, PostError>>, result: Result<Appended, PostError>) {
