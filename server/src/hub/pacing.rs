@@ -16,8 +16,8 @@
 //! for each ack (a commit of one post holds nothing back), nor a full batch.
 //! A pace of 0 (`--commit-pace-ms 0`) holds nothing at all.
 //!
-//! Side by side, 1,000 rooms of ten at 2,000 posts/s: 0.50-0.54 cores against
-//! 0.83-0.84, for 1.7 ms more at the median (BENCHMARKS.md).
+//! Side by side, 1,000 rooms of ten at 2,000 posts/s: 0.53-0.64 cores against
+//! 0.87-0.88, for 1.2 ms more at the median and no more at p99 (BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::Duration;
