@@ -51,6 +51,36 @@ struct Queues {
 /// With a full batch ([`MAX_BATCH`]) that is the writer's pace under more posts
 /// than it can store; with a small one, the disk.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
+/// Slow commits are logged at most this often, with how many there were: under
+/// more posts than the writer can store every full batch is slow, and a warning
+/// per commit (about nine a second) would drown the log.
+const SLOW_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Slow commits since the last warning.
+#[derive(Default)]
+struct SlowCommits {
+    warned: Option<Instant>,
+    count: u32,
+    worst: Duration,
+}
+
+impl SlowCommits {
+    /// A commit took `took`. Returns what to warn of now, if anything: the
+    /// slow commits since the last warning (this one among them) and the
+    /// longest of them.
+    fn note(&mut self, took: Duration, now: Instant) -> Option<(u32, Duration)> {
+        if took <= SLOW_COMMIT {
+            return None;
+        }
+        self.count += 1;
+        self.worst = self.worst.max(took);
+        if self.warned.is_some_and(|at| now < at + SLOW_LOG_EVERY) {
+            return None;
+        }
+        self.warned = Some(now);
+        Some((std::mem::take(&mut self.count), std::mem::take(&mut self.worst)))
+    }
+}
 
 pub type SharedStore = Arc<dyn Store>;
 /// The one writer of messages, owned by the poster task.
@@ -144,6 +174,7 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
     let Queues { posts: mut requests, mut changes } = queues;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pacing = Pacing::new(pace);
+    let mut slow_commits = SlowCommits::default();
     loop {
         let received = tokio::select! {
             // recv_many is cancel safe: nothing taken is lost when stopping wins.
@@ -186,8 +217,14 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
         let metrics = &crate::metrics::METRICS;
         metrics.commit_seconds.observe(took.as_secs_f64());
         metrics.batch_size.observe(posts as f64);
-        if took > SLOW_COMMIT {
-            tracing::warn!(posts, took_ms = took.as_millis() as u64, "a commit was slow; every post in it waited");
+        if let Some((slow, worst)) = slow_commits.note(took, Instant::now()) {
+            tracing::warn!(
+                posts,
+                took_ms = took.as_millis() as u64,
+                slow,
+                worst_ms = worst.as_millis() as u64,
+                "commits were slow; every post in them waited (slow: how many since the last warning)"
+            );
         }
         match result {
             Ok(stored) => {
@@ -261,5 +298,27 @@ fn rooms_of(batch: &[Box<PostRequest>]) -> (Vec<RoomName>, Vec<usize>) {
 fn answer(reply: oneshot::Sender<Result<Appended, PostError>>, result: Result<Appended, PostError>) {
     if reply.send(result).is_err() {
         tracing::trace!("a sender left before its message was acknowledged");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_commits_are_told_at_once_then_counted_until_the_next_warning() {
+        let mut slow = SlowCommits::default();
+        let start = Instant::now();
+        let long = SLOW_COMMIT * 2;
+        assert_eq!(slow.note(SLOW_COMMIT, start), None, "a commit within the limit is not slow");
+        assert_eq!(slow.note(long, start), Some((1, long)), "the first is told at once");
+        assert_eq!(slow.note(long * 2, start + Duration::from_secs(1)), None);
+        assert_eq!(slow.note(long, start + Duration::from_secs(2)), None);
+        assert_eq!(
+            slow.note(long, start + SLOW_LOG_EVERY),
+            Some((3, long * 2)),
+            "the next warning counts every slow commit since, and the worst"
+        );
+        assert_eq!(slow.note(long, start + SLOW_LOG_EVERY + Duration::from_secs(1)), None);
     }
 }
