@@ -23,6 +23,8 @@ pub struct Metrics {
     pub deliveries: IntCounter,
     pub commit_seconds: Histogram,
     pub batch_size: Histogram,
+    /// How long a commit waited for more posts before it started (pacing).
+    pub commit_holds: Histogram,
     /// Members that fell behind and caught up from the store.
     pub lag_catch_ups: IntCounter,
     /// Events read from the store to fill a gap the bus left (several processes).
@@ -78,6 +80,11 @@ impl Metrics {
                 "chat_commit_batch_size",
                 "Messages stored per commit.",
                 prometheus::exponential_buckets(1.0, 2.0, 10).expect("valid buckets"),
+            ),
+            commit_holds: histogram(
+                "chat_commit_hold_seconds",
+                "Time a commit waited for more posts before it started (only commits that waited).",
+                prometheus::exponential_buckets(0.0005, 2.0, 6).expect("valid buckets"),
             ),
             lag_catch_ups: counter(
                 "chat_lag_catch_ups_total",

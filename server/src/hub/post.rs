@@ -195,7 +195,9 @@ async fn run(mut writer: Writer, pace: Duration, delivery: Delivery, queues: Que
             break;
         }
         if let Some(until) = pacing.hold(&batch, MAX_BATCH, Instant::now()) {
+            let held = Instant::now();
             tokio::time::sleep_until(until).await;
+            crate::metrics::METRICS.commit_holds.observe(held.elapsed().as_secs_f64());
             // Whatever came in meanwhile joins this commit.
             while batch.len() < MAX_BATCH {
                 match requests.try_recv() {
