@@ -120,6 +120,7 @@ impl SqliteWriter {
 
         // What the batch changes, in one round trip to SQLite's thread: the
         // statements run one after the other, each with its own parameters.
+        // The rooms this batch added to: (id, newest seq, its time).
         let changed: Vec<(i64, i64, i64)> =
             rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq, r.last_at)).collect();
         let mut changes = Statements::default();
@@ -181,7 +182,7 @@ impl SqliteWriter {
         tx.commit().await?;
         // Only what is committed goes into the cache, and to the search index.
         if let Some(indexer) = &self.indexer {
-            indexer.marks.committed(rooms.values().filter(|r| r.last_seq != r.first_seq).map(|r| (r.id, r.last_seq)));
+            indexer.marks.committed(changed.iter().map(|(id, seq, _)| (*id, *seq)));
         }
         let mut cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, room) in rooms {
