@@ -358,6 +358,33 @@ async fn the_search_index_follows_the_messages_in_the_background() {
 }
 
 #[tokio::test]
+async fn the_search_index_gets_to_every_room_when_more_are_waiting_than_a_batch_takes() {
+    use super::SearchRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    // More rooms than three of the indexer's batches take.
+    let rooms: Vec<String> = (0..800).map(|i| format!("room-{i}")).collect();
+    let batch = rooms.iter().map(|r| new_message(r, "ada", "c1", "a needle in every room")).collect();
+    writer.append_batch(batch).await.unwrap();
+    let request =
+        |room: &str| SearchRequest { room: Some(self::room(room)), ..SearchRequest::new("needle", None, 5).unwrap() };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    for room in rooms.iter().rev() {
+        loop {
+            let found = store.search(&request(room)).await.unwrap();
+            if !found.is_empty() {
+                // Once: no room's message was indexed twice.
+                assert_eq!(found.len(), 1, "{room}: {found:?}");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{room} never indexed");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    writer.close().await;
+}
+
+#[tokio::test]
 async fn a_word_in_too_many_messages_to_rank_comes_newest_first() {
     use super::SearchRequest;
     let dir = tempfile::tempdir().unwrap();
