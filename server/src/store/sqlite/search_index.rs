@@ -177,7 +177,9 @@ async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
         (behind, idle) = match index(&pool, marked).await {
             Ok(left) => {
                 let left_some = !left.is_empty();
-                marks.mark(left);
+                if left_some {
+                    marks.mark(left);
+                }
                 (more || left_some, marks.commits() == commits)
             }
             Err(error) => {
