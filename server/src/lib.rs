@@ -16,7 +16,6 @@ pub mod lists;
 pub mod memory;
 pub mod metrics;
 pub mod moderation;
-pub mod own_thread;
 pub mod policy;
 pub mod push;
 pub mod retention;

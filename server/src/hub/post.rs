@@ -29,7 +29,6 @@ use super::pacing::Pacing;
 use super::relay::Relay;
 use super::room::{Frame, Room};
 use super::Registry;
-use crate::own_thread::OwnThread;
 use crate::store::{Appended, MessageWriter, NewMessage, Store};
 
 /// Most posts stored in one transaction. Reached only when posts come faster
@@ -113,13 +112,9 @@ pub(super) struct PostRequest {
 /// by: [`Poster::close`] stops it taking posts, lets it store those already
 /// queued, close the writer, and waits for it to end. Dropped without closing (a
 /// test's hub), it ends when every sender is gone.
-///
-/// It runs on a thread of its own ([`OwnThread`]): woken on the shared runtime
-/// by each commit's end, it waited behind the connection tasks the last
-/// broadcast woke before it could broadcast and take the next batch.
 pub(super) struct Poster {
     stop: CancellationToken,
-    task: std::sync::Mutex<Option<(JoinHandle<()>, Option<OwnThread>)>>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Poster {
@@ -134,26 +129,16 @@ impl Poster {
         let (changes, change_requests) = mpsc::channel(CHANGE_QUEUE);
         let stop = CancellationToken::new();
         let queues = Queues { posts: requests, changes: change_requests };
-        let work = run(writer, pace, Delivery { registry: rooms, lists, relay }, queues, stop.clone());
-        let (task, thread) = match OwnThread::start("chat-poster") {
-            Ok(thread) => (thread.handle().spawn(work), Some(thread)),
-            Err(error) => {
-                tracing::error!(%error, "cannot start the poster's thread; it runs with the others");
-                (tokio::spawn(work), None)
-            }
-        };
-        (Poster { stop, task: std::sync::Mutex::new(Some((task, thread))) }, posts, changes)
+        let task = tokio::spawn(run(writer, pace, Delivery { registry: rooms, lists, relay }, queues, stop.clone()));
+        (Poster { stop, task: std::sync::Mutex::new(Some(task)) }, posts, changes)
     }
 
     pub(super) async fn close(&self) {
         self.stop.cancel();
         let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((task, thread)) = task {
+        if let Some(task) = task {
             if let Err(error) = task.await {
                 tracing::error!(%error, "the poster task failed");
-            }
-            if let Some(mut thread) = thread {
-                thread.close().await;
             }
         }
     }

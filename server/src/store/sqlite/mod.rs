@@ -16,6 +16,7 @@ mod search;
 mod search_index;
 #[cfg(test)]
 pub(crate) use search::RANK_UP_TO;
+mod write_thread;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -38,8 +39,8 @@ use app::rooms::{NotifyLevel, RoomEntry};
 use super::rows::{EventRow, MessageRow};
 use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError, Upload};
 use crate::files::Blobs;
-use crate::own_thread::OwnThread;
 use checkpoints::Checkpoints;
+use write_thread::WriteThread;
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,7 +121,7 @@ impl SqliteStore {
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         let rooms = RoomSeqs::default();
-        let thread = OwnThread::start("chat-db-writer").map_err(|source| StoreError::WriteThread { source })?;
+        let thread = WriteThread::start()?;
         let indexer = search_index::Indexer::start(writer.clone(), thread.handle()).await?;
         let blobs = Blobs::beside(path);
         let store = SqliteStore {

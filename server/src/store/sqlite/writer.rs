@@ -17,9 +17,9 @@ use app::room_name::RoomName;
 
 use super::checkpoints::Checkpoints;
 use super::search_index::Marks;
+use super::write_thread::WriteThread;
 use super::{message_columns, reply_join, MessageRow, RoomSeqs};
-use crate::own_thread::OwnThread;
-use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Result, StoreError};
+use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Result};
 
 /// Writes messages; not `Clone`.
 pub struct SqliteWriter {
@@ -32,7 +32,7 @@ pub struct SqliteWriter {
     /// Where files' contents are (a deleted message's go).
     pub(super) blobs: crate::files::Blobs,
     /// Where commits of messages run (and the indexer).
-    pub(super) thread: OwnThread,
+    pub(super) thread: WriteThread,
 }
 
 impl SqliteWriter {
@@ -42,7 +42,7 @@ impl SqliteWriter {
             rooms: self.rooms.clone(),
             marks: self.indexer.as_ref().map(|indexer| indexer.marks.clone()),
         };
-        self.thread.run(commit.append(batch)).await.ok_or(StoreError::WriterStopped)?
+        self.thread.run(commit.append(batch)).await?
     }
 }
 
