@@ -107,13 +107,6 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot start the database's write thread: {source}")]
-    WriteThread {
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the database's write thread has stopped")]
-    WriterStopped,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

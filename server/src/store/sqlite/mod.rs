@@ -16,7 +16,6 @@ mod search;
 mod search_index;
 #[cfg(test)]
 pub(crate) use search::RANK_UP_TO;
-mod write_thread;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -40,7 +39,6 @@ use super::rows::{EventRow, MessageRow};
 use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError, Upload};
 use crate::files::Blobs;
 use checkpoints::Checkpoints;
-use write_thread::WriteThread;
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,8 +119,7 @@ impl SqliteStore {
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         let rooms = RoomSeqs::default();
-        let thread = WriteThread::start()?;
-        let indexer = search_index::Indexer::start(writer.clone(), thread.handle()).await?;
+        let indexer = search_index::Indexer::start(writer.clone()).await?;
         let blobs = Blobs::beside(path);
         let store = SqliteStore {
             writer: writer.clone(),
@@ -130,7 +127,7 @@ impl SqliteStore {
             rooms: rooms.clone(),
             blobs: blobs.clone(),
         };
-        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints, indexer: Some(indexer), blobs, thread }))
+        Ok((store, SqliteWriter { pool: writer, readers, rooms, checkpoints, indexer: Some(indexer), blobs }))
     }
 
     /// Closes this half's connections (the write connection the accounts share

@@ -98,7 +98,7 @@ impl Marks {
     }
 }
 
-/// The indexing task (on the write thread); ends (after the batch it is in) when `stop` is cancelled.
+/// The indexing task; ends (after the batch it is in) when `stop` is cancelled.
 pub(super) struct Indexer {
     pub marks: Arc<Marks>,
     stop: CancellationToken,
@@ -108,11 +108,11 @@ pub(super) struct Indexer {
 impl Indexer {
     /// Starts the task, with every room whose messages are not all indexed
     /// (after a crash, or the first start with search) marked.
-    pub(super) async fn start(pool: SqlitePool, on: &tokio::runtime::Handle) -> Result<Self> {
+    pub(super) async fn start(pool: SqlitePool) -> Result<Self> {
         let marks = Arc::new(Marks::default());
         marks.mark(Self::behind(&pool).await?);
         let stop = CancellationToken::new();
-        let task = on.spawn(run(pool, marks.clone(), stop.clone()));
+        let task = tokio::spawn(run(pool, marks.clone(), stop.clone()));
         Ok(Indexer { marks, stop, task })
     }
 

@@ -16,8 +16,6 @@ use app::protocol::{ChatMessage, Seq};
 use app::room_name::RoomName;
 
 use super::checkpoints::Checkpoints;
-use super::search_index::Marks;
-use super::write_thread::WriteThread;
 use super::{message_columns, reply_join, MessageRow, RoomSeqs};
 use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Result};
 
@@ -31,30 +29,9 @@ pub struct SqliteWriter {
     pub(super) indexer: Option<super::search_index::Indexer>,
     /// Where files' contents are (a deleted message's go).
     pub(super) blobs: crate::files::Blobs,
-    /// Where commits of messages run (and the indexer).
-    pub(super) thread: WriteThread,
 }
 
 impl SqliteWriter {
-    async fn append_all(&mut self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
-        let commit = Commit {
-            pool: self.pool.clone(),
-            rooms: self.rooms.clone(),
-            marks: self.indexer.as_ref().map(|indexer| indexer.marks.clone()),
-        };
-        self.thread.run(commit.append(batch)).await?
-    }
-}
-
-/// What a commit of messages needs, owned, to run on the write thread.
-struct Commit {
-    pool: SqlitePool,
-    rooms: RoomSeqs,
-    /// The search indexer's, told of what is committed.
-    marks: Option<Arc<Marks>>,
-}
-
-impl Commit {
     /// Stores a batch in one transaction with a handful of statements, whatever its
     /// size or how many rooms it spans: one look-up of retried ids, then one
     /// multi-row insert, the authors' read positions and one update of the rooms'
@@ -62,7 +39,7 @@ impl Commit {
     /// sqlx runs each query on SQLite's own thread and waits for its answer, so
     /// round trips, not rows, are the cost: a commit is four (begin, the look-up,
     /// the changes, commit), where each statement on its own made it seven.
-    async fn append(self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
+    async fn append_all(&mut self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
         let mut tx = self.pool.begin().await?;
         let known: HashMap<RoomName, (i64, i64)> = {
             let cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
@@ -204,8 +181,8 @@ impl Commit {
         }
         tx.commit().await?;
         // Only what is committed goes into the cache, and to the search index.
-        if let Some(marks) = &self.marks {
-            marks.committed(changed.iter().map(|(id, seq, _)| (*id, *seq)));
+        if let Some(indexer) = &self.indexer {
+            indexer.marks.committed(changed.iter().map(|(id, seq, _)| (*id, *seq)));
         }
         let mut cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, room) in rooms {
@@ -234,7 +211,6 @@ impl MessageWriter for SqliteWriter {
             self.readers.close().await;
             self.pool.close().await;
             self.checkpoints.close().await;
-            self.thread.close().await;
         }
         .boxed()
     }
