@@ -65,11 +65,14 @@ impl Marks {
         self.mark(rooms);
     }
 
-    /// Each room's messages up to its seq are to be indexed.
+    /// Each room's messages up to its seq are to be indexed; the indexer is
+    /// woken only if there is any (a commit of retries alone marks none).
     fn mark(&self, rooms: impl IntoIterator<Item = (i64, i64)>) {
         let mut marked = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let Queue { newest, order } = &mut *marked;
+        let mut any = false;
         for (room, seq) in rooms {
+            any = true;
             match newest.entry(room) {
                 Entry::Occupied(mut entry) => *entry.get_mut() = (*entry.get()).max(seq),
                 Entry::Vacant(entry) => {
@@ -79,7 +82,9 @@ impl Marks {
             }
         }
         drop(marked);
-        self.wake.notify_one();
+        if any {
+            self.wake.notify_one();
+        }
     }
 
     fn commits(&self) -> u64 {
@@ -177,9 +182,7 @@ async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
         (behind, idle) = match index(&pool, marked).await {
             Ok(left) => {
                 let left_some = !left.is_empty();
-                if left_some {
-                    marks.mark(left);
-                }
+                marks.mark(left);
                 (more || left_some, marks.commits() == commits)
             }
             Err(error) => {
@@ -389,5 +392,17 @@ mod tests {
         assert_eq!(marks.take(10), (vec![(3, 9), (1, 5)], false));
         assert_eq!(marks.take(10), (vec![], false));
         assert_eq!(marks.commits(), 2);
+    }
+
+    #[test]
+    fn the_indexer_is_woken_only_when_something_is_marked() {
+        use futures::FutureExt;
+        let marks = Marks::default();
+        // A commit of retries alone stores nothing new.
+        marks.committed([]);
+        assert!(marks.wake.notified().now_or_never().is_none(), "nothing marked: no wake");
+        assert_eq!(marks.commits(), 1, "the commit still counts");
+        marks.committed([(1, 2)]);
+        assert!(marks.wake.notified().now_or_never().is_some(), "a room marked wakes the indexer");
     }
 }
