@@ -25,6 +25,9 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// How long a commit waited for more posts before it started (pacing).
     pub commit_holds: Histogram,
+    /// How long each batch of the search indexer (SQLite) held the write
+    /// connection: commits of messages wait meanwhile.
+    pub search_index_seconds: Histogram,
     /// Members that fell behind and caught up from the store.
     pub lag_catch_ups: IntCounter,
     /// Events read from the store to fill a gap the bus left (several processes).
@@ -85,6 +88,11 @@ impl Metrics {
                 "chat_commit_hold_seconds",
                 "Time a commit waited for more posts before it started (only commits that waited).",
                 prometheus::exponential_buckets(0.0005, 2.0, 6).expect("valid buckets"),
+            ),
+            search_index_seconds: histogram(
+                "chat_search_index_seconds",
+                "Time one batch of the search indexer held the database's write connection (SQLite).",
+                prometheus::exponential_buckets(0.0005, 2.0, 12).expect("valid buckets"),
             ),
             lag_catch_ups: counter(
                 "chat_lag_catch_ups_total",

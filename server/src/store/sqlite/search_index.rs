@@ -224,9 +224,12 @@ impl Indexer {
 /// messages' writer only once it is `FULL` again, or is closed.
 async fn index(pool: &SqlitePool, marked: Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
     let mut conn = pool.acquire().await?;
+    let held = std::time::Instant::now();
     sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
     let indexed = index_batch(&mut conn, marked).await;
-    if let Err(error) = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
+    let restored = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await;
+    crate::metrics::METRICS.search_index_seconds.observe(held.elapsed().as_secs_f64());
+    if let Err(error) = restored {
         // Never hand the writer a connection that does not sync: a new one,
         // opened with the store's options, takes its place.
         tracing::error!(%error, "restoring synchronous=FULL failed; closing the connection");
