@@ -337,6 +337,45 @@ async fn a_reactions_summary_names_the_first_few_and_counts_them_all() {
     assert_eq!(changed.message.reactions[0].users, thumbs.users);
 }
 
+/// A commit that fails part-way stores nothing of its batch and takes no
+/// seq, and the next commit goes on: the transaction was rolled back (had it
+/// been left open, it would hold the database's write lock, and the next
+/// `BEGIN` would fail).
+#[tokio::test]
+async fn a_failed_commit_stores_nothing_and_the_next_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    writer.append_batch(vec![new_message("r", "ada", "c1", "first")]).await.unwrap();
+    // Another connection to the same file, as a person with the sqlite3 shell would.
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("data").join("chat.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.body = 'refused'
+         BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    let failed = writer
+        .append_batch(vec![new_message("r", "bob", "c2", "second"), new_message("r", "ada", "c3", "refused")])
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    sqlx::query("DROP TRIGGER refuse").execute(&mut other).await.unwrap();
+
+    let stored = writer.append_batch(vec![new_message("r", "bob", "c2", "second")]).await.unwrap();
+    assert_eq!((stored[0].message.seq, stored[0].duplicate), (Seq(2), false), "nothing stored, no seq taken");
+    let refused = writer.append_batch(vec![new_message("r", "ada", "c3", "refused")]).await.unwrap();
+    assert_eq!(refused[0].message.seq, Seq(3), "the trigger is gone");
+    let page = store.page(&room("r"), None, 10).await.unwrap();
+    let bodies: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["first", "second", "refused"]);
+    writer.close().await;
+}
+
 #[tokio::test]
 async fn the_search_index_follows_the_messages_in_the_background() {
     use super::SearchRequest;
