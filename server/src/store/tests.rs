@@ -347,12 +347,8 @@ async fn a_failed_commit_stores_nothing_and_the_next_goes_on() {
     let (store, mut writer) = open(&dir).await;
     writer.append_batch(vec![new_message("r", "ada", "c1", "first")]).await.unwrap();
     // Another connection to the same file, as a person with the sqlite3 shell would.
-    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("data").join("chat.db").display()
-    ))
-    .await
-    .unwrap();
+    let file = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("data").join("chat.db"));
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&file).await.unwrap();
     sqlx::query(
         "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.body = 'refused'
          BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
