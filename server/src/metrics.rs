@@ -28,6 +28,8 @@ pub struct Metrics {
     /// How long each batch of the search indexer (SQLite) held the write
     /// connection: commits of messages wait meanwhile.
     pub search_index_seconds: Histogram,
+    /// Batches of the search indexer that failed (each is retried a second later).
+    pub search_index_failures: IntCounter,
     /// Members that fell behind and caught up from the store.
     pub lag_catch_ups: IntCounter,
     /// Events read from the store to fill a gap the bus left (several processes).
@@ -93,6 +95,10 @@ impl Metrics {
                 "chat_search_index_seconds",
                 "Time one batch of the search indexer held the database's write connection (SQLite).",
                 prometheus::exponential_buckets(0.0005, 2.0, 12).expect("valid buckets"),
+            ),
+            search_index_failures: counter(
+                "chat_search_index_failures_total",
+                "Batches of the search indexer that failed (SQLite; each is retried a second later).",
             ),
             lag_catch_ups: counter(
                 "chat_lag_catch_ups_total",

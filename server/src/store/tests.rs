@@ -401,6 +401,47 @@ async fn the_search_index_follows_the_messages_in_the_background() {
     writer.close().await;
 }
 
+/// An index batch that fails part-way (here a trigger refuses its rows) ran
+/// with its connection not syncing, in a transaction: the writer must get
+/// the connection back syncing, with no transaction open. Its messages
+/// still commit, and the batch is redone once the index takes rows again.
+#[tokio::test]
+async fn a_failed_index_batch_leaves_the_writer_a_connection_that_syncs() {
+    use super::SearchRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut writer) = open(&dir).await;
+    let file = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("data").join("chat.db"));
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&file).await.unwrap();
+    sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON search_rows BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // No other test makes a batch fail: a failure counted is this one's.
+    let failures = || crate::metrics::METRICS.search_index_failures.get();
+    let before = failures();
+    writer.append_batch(vec![new_message("r", "ada", "c1", "a needle")]).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while failures() == before {
+        assert!(tokio::time::Instant::now() < deadline, "the batch never failed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&writer.pool).await.unwrap();
+    assert_eq!(synchronous, 2, "the write connection syncs every commit (FULL)");
+    let stored = writer.append_batch(vec![new_message("r", "bob", "c2", "another needle")]).await.unwrap();
+    assert_eq!(stored[0].message.seq, Seq(2), "no transaction was left open");
+    sqlx::query("DROP TRIGGER refuse").execute(&mut other).await.unwrap();
+    let request = SearchRequest::new("needle", None, 10).unwrap();
+    loop {
+        let found = store.search(&request).await.unwrap();
+        if found.len() == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never indexed after the failure: {found:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.close().await;
+}
+
 #[tokio::test]
 async fn the_search_index_gets_to_every_room_when_more_are_waiting_than_a_batch_takes() {
     use super::SearchRequest;

@@ -186,6 +186,7 @@ async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
                 (more || left_some, marks.commits() == commits)
             }
             Err(error) => {
+                crate::metrics::METRICS.search_index_failures.inc();
                 tracing::error!(%error, "indexing messages for search failed; retrying shortly");
                 tokio::select! {
                     () = stop.cancelled() => return,

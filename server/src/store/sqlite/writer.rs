@@ -21,7 +21,7 @@ use crate::store::{Appended, Changed, MessageWriter, NewChange, NewMessage, Resu
 
 /// Writes messages; not `Clone`.
 pub struct SqliteWriter {
-    pub(super) pool: SqlitePool,
+    pub(in crate::store) pool: SqlitePool,
     pub(super) readers: SqlitePool,
     pub(super) rooms: RoomSeqs,
     pub(super) checkpoints: Arc<Checkpoints>,
