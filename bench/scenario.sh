@@ -11,7 +11,7 @@
 #
 # Arguments: the rate per sender (messages/s) and the duration (s).
 # Environment: SERVER (a release directory holding server and loadgen; this
-# tree's by default), ROOMS, MEMBERS, SENDERS, EXTRA (more server flags),
+# tree's by default; for STACK=bare, where chat-bench-floor is), ROOMS, MEMBERS, SENDERS, EXTRA (more server flags),
 # TMPBASE (where the database goes; /dev/shm takes the disk out), RUST_LOG.
 set -euo pipefail
 RATE=${1:?rate per sender}
@@ -21,19 +21,26 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d "${TMPBASE:-/tmp}/scenario.XXXXXX")
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$W"' EXIT
 ulimit -n 20000
-# shellcheck disable=SC2086
-LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_OUTPUT_NAME=chat RUST_LOG=${RUST_LOG:-warn} \
-  "$SERVER/server" --addr 127.0.0.1:3950 --metrics-addr 127.0.0.1:3959 --db "$W/chat.db" \
-  --send-rate 100000 --send-burst 100000 --connections-per-ip 1000000 --connections-per-account 100000 \
-  --account-attempts 1000000 --tcp-connections-per-ip 0 ${EXTRA:-} >"$W/server.log" 2>&1 &
+STACK=${STACK:-chat}
+if [ "$STACK" = bare ]; then
+  # The bare floor (bench/floor, built with `cargo build --release` there).
+  "$SERVER/chat-bench-floor" 3950 >"$W/server.log" 2>&1 &
+else
+  # shellcheck disable=SC2086
+  LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_OUTPUT_NAME=chat RUST_LOG=${RUST_LOG:-warn} \
+    "$SERVER/server" --addr 127.0.0.1:3950 --metrics-addr 127.0.0.1:3959 --db "$W/chat.db" \
+    --send-rate 100000 --send-burst 100000 --connections-per-ip 1000000 --connections-per-account 100000 \
+    --account-attempts 1000000 --tcp-connections-per-ip 0 ${EXTRA:-} >"$W/server.log" 2>&1 &
+fi
 PID=$!
 for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/3950) 2>/dev/null && break; sleep 0.1; done
-metrics() { curl -s http://127.0.0.1:3959/metrics; }
-"$SERVER/loadgen" room --stack chat --addr 127.0.0.1:3950 --rooms "${ROOMS:-1}" --members "${MEMBERS:-200}" \
+metrics() { curl -s http://127.0.0.1:3959/metrics || true; }
+"$SERVER/loadgen" room --stack "$STACK" --addr 127.0.0.1:3950 --rooms "${ROOMS:-1}" --members "${MEMBERS:-200}" \
   --senders "${SENDERS:-10}" --rates "$RATE" --duration "$DURATION" --p99-limit-ms 100000 >"$W/loadgen.json" &
 LOADGEN=$!
-# The window starts 3 s after the first message is stored (the members have joined).
-until metrics | grep -Eq '^chat_messages_stored_total [1-9]'; do sleep 0.2; done
+# The window starts 3 s after every member is connected.
+members=$((${ROOMS:-1} * ${MEMBERS:-200}))
+until [ "$(ss -Htn state established '( sport = :3950 )' | wc -l)" -ge "$members" ]; do sleep 0.2; done
 sleep 3
 ticks() { awk '{print $14 + $15}' "/proc/${1:-$PID}/stat"; }
 # Each thread's time on a core and waiting for one (ns), and its name.
