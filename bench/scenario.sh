@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# One `loadgen room` scenario against this tree's release server, with what
-# the server says about it: its CPU over a window in the middle of the run,
-# and its metrics (the write connection's commits and index batches: how
-# many, their median and p99 by bucket, and the share of the window they held
-# the connection), and per thread name its CPU and its wait for a core
-# (schedstat), and the load generator's CPU (on the same cores). For A/B comparisons while working on the writer; the table
-# in BENCHMARKS.md comes from run.sh.
+# One `loadgen room` scenario against a release build, with what the server
+# says about it over 4 s in the middle of the run: its CPU; its metrics (the
+# write connection's commits and index batches: how many, their median and
+# p99 by bucket, and the share of the window they held the connection); per
+# thread name, its time on a core and waiting for one (schedstat); and the
+# load generator's CPU, on the same cores. For A/B comparisons while working
+# on the server (alternate two builds); the table in BENCHMARKS.md comes from
+# run.sh.
 #
 #   ROOMS=1000 MEMBERS=10 SENDERS=1 bench/scenario.sh 5 20
 #
 # Arguments: the rate per sender (messages/s) and the duration (s).
-# Environment: SERVER (a release directory holding server and loadgen; this
-# tree's by default; for STACK=bare, where chat-bench-floor is), ROOMS, MEMBERS, SENDERS, EXTRA (more server flags),
-# TMPBASE (where the database goes; /dev/shm takes the disk out), RUST_LOG.
+# Environment: SERVER (a release directory holding server and loadgen, and
+# chat-bench-floor for STACK=bare; this tree's by default), STACK (chat or
+# bare), ROOMS, MEMBERS, SENDERS, EXTRA (more server flags), TMPBASE (where
+# the database goes; /dev/shm takes the disk out), RUST_LOG.
 set -euo pipefail
 RATE=${1:?rate per sender}
 DURATION=${2:-20}
@@ -38,9 +40,13 @@ metrics() { curl -s http://127.0.0.1:3959/metrics || true; }
 "$SERVER/loadgen" room --stack "$STACK" --addr 127.0.0.1:3950 --rooms "${ROOMS:-1}" --members "${MEMBERS:-200}" \
   --senders "${SENDERS:-10}" --rates "$RATE" --duration "$DURATION" --p99-limit-ms 100000 >"$W/loadgen.json" &
 LOADGEN=$!
-# The window starts 3 s after every member is connected.
+# The window starts 3 s after every member is connected (and, for the chat,
+# a message is stored: the senders start once everyone has joined).
 members=$((${ROOMS:-1} * ${MEMBERS:-200}))
 until [ "$(ss -Htn state established '( sport = :3950 )' | wc -l)" -ge "$members" ]; do sleep 0.2; done
+if [ "$STACK" != bare ]; then
+  until metrics | grep -Eq '^chat_messages_stored_total [1-9]'; do sleep 0.2; done
+fi
 sleep 3
 ticks() { awk '{print $14 + $15}' "/proc/${1:-$PID}/stat"; }
 # Each thread's time on a core and waiting for one (ns), and its name.
