@@ -21,7 +21,8 @@ DURATION=${2:-20}
 SERVER=${SERVER:-${CARGO_TARGET_DIR:-$HOME/.cache/rust-chat/target}/release}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d "${TMPBASE:-/tmp}/scenario.XXXXXX")
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$W"' EXIT
+# SERVER_LOG=file keeps the server's log (with RUST_LOG=sqlx=debug, every statement).
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; [ -n "${SERVER_LOG:-}" ] && cp "$W/server.log" "$SERVER_LOG"; rm -rf "$W"' EXIT
 ulimit -n 20000
 STACK=${STACK:-chat}
 if [ "$STACK" = bare ]; then
@@ -79,15 +80,20 @@ def hist(name):
             'p50_le_ms': q(0.5) * 1e3, 'p99_le_ms': q(0.99) * 1e3,
             'share': round(delta(name + '_sum') / window, 3)}
 def sched(path):
-    return {f[0]: (int(f[1]), int(f[2]), f[4]) for f in (line.split() for line in open(path))}
-# Per thread name: cores on a core, and cores' worth of waiting for one.
+    return {f[0]: (int(f[1]), int(f[2]), int(f[3]), f[4]) for f in (line.split() for line in open(path))}
+# Per thread name: cores on a core, cores' worth of waiting for one, and
+# times it was put on one (a wake-up, or a turn after a preemption).
 threads = {}
 old = sched(sched0)
-for tid, (run, wait, name) in sched(sched1).items():
-    run0, wait0, _ = old.get(tid, (0, 0, name))
-    on, off = threads.get(name, (0, 0))
-    threads[name] = (on + (run - run0) / 1e9 / window, off + (wait - wait0) / 1e9 / window)
-threads = {n: {'cpu': round(r, 3), 'runq_wait': round(w, 3)} for n, (r, w) in threads.items() if r > 0.005}
+for tid, (run, wait, turns, name) in sched(sched1).items():
+    run0, wait0, turns0, _ = old.get(tid, (0, 0, 0, name))
+    on, off, n = threads.get(name, (0, 0, 0))
+    threads[name] = (on + (run - run0) / 1e9 / window, off + (wait - wait0) / 1e9 / window, n + turns - turns0)
+threads = {
+    name: {'cpu': round(r, 3), 'runq_wait': round(w, 3), 'turns_per_s': round(n / window),
+           'wait_per_turn_us': round(w * window / max(n, 1) * 1e6, 1)}
+    for name, (r, w, n) in threads.items() if r > 0.005
+}
 loadgen = json.loads(open(report).readline())
 print(json.dumps({
     'cpu_cores': round((int(t1) - int(t0)) / 100 / window, 2),
