@@ -111,7 +111,9 @@ impl SqliteStore {
             // A file's connection does not drop like a network's: a ping before
             // each use would be a round trip to SQLite's thread per commit.
             .test_before_acquire(false)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            // A batch of the search indexer reads up to its size in rows: room for
+            // all of them, so SQLite's thread never waits for a row to be taken.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0").row_buffer_size(search_index::ROWS))
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let readers =
