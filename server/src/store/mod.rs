@@ -353,4 +353,6 @@ pub trait MessageWriter: Send + 'static {
 #[cfg(test)]
 mod list_tests;
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 mod tests;

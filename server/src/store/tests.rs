@@ -7,11 +7,11 @@ use app::room_name::RoomName;
 
 use super::{ChangeKind, MessageWriter, NewChange, NewMessage, SqliteStore, SqliteWriter, Store};
 
-fn room(name: &str) -> RoomName {
+pub(super) fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
 }
 
-fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> NewMessage {
+pub(super) fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> NewMessage {
     NewMessage {
         room: room(room_name),
         author_id: super::AccountId(author.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)))),
@@ -26,8 +26,15 @@ fn new_message(room_name: &str, author: &str, client_id: &str, body: &str) -> Ne
     }
 }
 
-async fn open(dir: &tempfile::TempDir) -> (SqliteStore, SqliteWriter) {
+pub(super) async fn open(dir: &tempfile::TempDir) -> (SqliteStore, SqliteWriter) {
     SqliteStore::open(&dir.path().join("data").join("chat.db")).await.unwrap()
+}
+
+/// Another connection to the file [`open`] made, as a person with the
+/// sqlite3 shell would have.
+pub(super) async fn shell(dir: &tempfile::TempDir) -> sqlx::SqliteConnection {
+    let file = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("data").join("chat.db"));
+    <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&file).await.unwrap()
 }
 
 #[tokio::test]
@@ -346,9 +353,7 @@ async fn a_failed_commit_stores_nothing_and_the_next_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut writer) = open(&dir).await;
     writer.append_batch(vec![new_message("r", "ada", "c1", "first")]).await.unwrap();
-    // Another connection to the same file, as a person with the sqlite3 shell would.
-    let file = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("data").join("chat.db"));
-    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&file).await.unwrap();
+    let mut other = shell(&dir).await;
     sqlx::query(
         "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.body = 'refused'
          BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
@@ -369,141 +374,5 @@ async fn a_failed_commit_stores_nothing_and_the_next_goes_on() {
     let page = store.page(&room("r"), None, 10).await.unwrap();
     let bodies: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["first", "second", "refused"]);
-    writer.close().await;
-}
-
-#[tokio::test]
-async fn the_search_index_follows_the_messages_in_the_background() {
-    use super::SearchRequest;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mut writer) = open(&dir).await;
-    // Other tests of this process index too: at least this one's batch.
-    let batches = || crate::metrics::METRICS.search_index_seconds.get_sample_count();
-    let before = batches();
-    writer.append_batch(vec![new_message("r", "ada", "c1", "find the needle here")]).await.unwrap();
-    let request = SearchRequest::new("needle", None, 10).unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let found = store.search(&request).await.unwrap();
-        // The batch is counted once it has handed the connection back,
-        // a moment after its rows can be found.
-        let counted = batches() > before;
-        if found.len() == 1 && counted {
-            assert_eq!((found[0].seq, found[0].body.as_str()), (Seq(1), "find the needle here"));
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never indexed, or the batch not counted in chat_search_index_seconds ({counted}): {found:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    writer.close().await;
-}
-
-/// An index batch that fails part-way (here a trigger refuses its rows) ran
-/// with its connection not syncing, in a transaction: the writer must get
-/// the connection back syncing, with no transaction open. Its messages
-/// still commit, and the batch is redone once the index takes rows again.
-#[tokio::test]
-async fn a_failed_index_batch_leaves_the_writer_a_connection_that_syncs() {
-    use super::SearchRequest;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mut writer) = open(&dir).await;
-    let file = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("data").join("chat.db"));
-    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&file).await.unwrap();
-    sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON search_rows BEGIN SELECT RAISE(ABORT, 'refused'); END")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    // No other test makes a batch fail: a failure counted is this one's.
-    let failures = || crate::metrics::METRICS.search_index_failures.get();
-    let before = failures();
-    writer.append_batch(vec![new_message("r", "ada", "c1", "a needle")]).await.unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while failures() == before {
-        assert!(tokio::time::Instant::now() < deadline, "the batch never failed");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&writer.pool).await.unwrap();
-    assert_eq!(synchronous, 2, "the write connection syncs every commit (FULL)");
-    let stored = writer.append_batch(vec![new_message("r", "bob", "c2", "another needle")]).await.unwrap();
-    assert_eq!(stored[0].message.seq, Seq(2), "no transaction was left open");
-    sqlx::query("DROP TRIGGER refuse").execute(&mut other).await.unwrap();
-    let request = SearchRequest::new("needle", None, 10).unwrap();
-    loop {
-        let found = store.search(&request).await.unwrap();
-        if found.len() == 2 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never indexed after the failure: {found:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    writer.close().await;
-}
-
-#[tokio::test]
-async fn the_search_index_gets_to_every_room_when_more_are_waiting_than_a_batch_takes() {
-    use super::SearchRequest;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mut writer) = open(&dir).await;
-    // More rooms than three of the indexer's batches take.
-    let rooms: Vec<String> = (0..800).map(|i| format!("room-{i}")).collect();
-    let batch = rooms.iter().map(|r| new_message(r, "ada", "c1", "a needle in every room")).collect();
-    writer.append_batch(batch).await.unwrap();
-    let request =
-        |room: &str| SearchRequest { room: Some(self::room(room)), ..SearchRequest::new("needle", None, 5).unwrap() };
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    for room in rooms.iter().rev() {
-        loop {
-            let found = store.search(&request(room)).await.unwrap();
-            if !found.is_empty() {
-                // Once: no room's message was indexed twice.
-                assert_eq!(found.len(), 1, "{room}: {found:?}");
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{room} never indexed");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-    writer.close().await;
-}
-
-#[tokio::test]
-async fn a_word_in_too_many_messages_to_rank_comes_newest_first() {
-    use super::SearchRequest;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mut writer) = open(&dir).await;
-    let many = super::sqlite::RANK_UP_TO as u64 + 100;
-    for chunk in (1..=many).collect::<Vec<_>>().chunks(2_000) {
-        let batch = chunk
-            .iter()
-            .map(|i| {
-                let room = if i % 2 == 0 { "even" } else { "odd" };
-                let message = new_message(room, "ada", &format!("c{i}"), &format!("common words, number {i}"));
-                NewMessage { sent_at: Timestamp(1_795_000_000_000 + *i as i64), ..message }
-            })
-            .collect();
-        writer.append_batch(batch).await.unwrap();
-    }
-    writer.append_batch(vec![new_message("odd", "ada", "last", "the final marker")]).await.unwrap();
-    let request = |q: &str, room: Option<&str>| SearchRequest {
-        room: room.map(self::room),
-        ..SearchRequest::new(q, None, 5).unwrap()
-    };
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while store.search(&request("marker", None)).await.unwrap().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never indexed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let bodies = |found: Vec<super::Found>| found.into_iter().map(|f| f.body).collect::<Vec<_>>();
-    let newest: Vec<String> = (many - 4..=many).rev().map(|i| format!("common words, number {i}")).collect();
-    assert_eq!(bodies(store.search(&request("common", None)).await.unwrap()), newest);
-    let odd: Vec<String> =
-        (1..=many).rev().filter(|i| i % 2 == 1).take(5).map(|i| format!("common words, number {i}")).collect();
-    assert_eq!(bodies(store.search(&request("COMMON words", Some("odd"))).await.unwrap()), odd);
-    // A rarer word is ranked as before.
-    assert_eq!(bodies(store.search(&request("number 777", None)).await.unwrap()), ["common words, number 777"]);
-    assert!(store.search(&request("absent", None)).await.unwrap().is_empty());
     writer.close().await;
 }
