@@ -32,11 +32,12 @@ use crate::store::Result;
 /// their number costs no disk syncs).
 const BATCH: i64 = 250;
 
-/// Rows the write connection's thread may send ahead of the task reading
-/// them: more than a batch reads. With sqlx's default of 50, the thread
-/// waited for each row past the 50th to be taken, and a batch of 250 was some
-/// 200 wake-ups of that thread and of the runtime.
-pub(super) const ROWS: usize = BATCH as usize + 6;
+/// Results the write connection's thread may send ahead of the task reading
+/// them: a batch's look-up of at most [`BATCH`] messages, and the statement's
+/// own result after them. With sqlx's default of 50, the thread waited for
+/// each row past the 50th to be taken, and a batch of 250 was some 200
+/// wake-ups of that thread and of the runtime.
+pub(super) const ROWS: usize = BATCH as usize + 1;
 
 /// How long the indexer gathers commits' marks before a batch (unless it is
 /// catching up while the writer is idle: then it goes on at once).
