@@ -13,11 +13,10 @@
 //! puts the copy in its place; the server must be stopped.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
+use super::sqlite::file_options;
 use crate::files::Blobs;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +52,8 @@ pub async fn backup(db: &Path, to: &Path) -> Result<Copied, BackupError> {
     if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut source = SqliteConnectOptions::from_str("sqlite:")?
-        .filename(db)
-        .read_only(true)
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .connect()
-        .await?;
+    let mut source =
+        file_options(db).read_only(true).busy_timeout(std::time::Duration::from_secs(10)).connect().await?;
     let target = to.to_str().ok_or_else(|| BackupError::Damaged(format!("{} is not UTF-8", to.display())))?;
     sqlx::query("VACUUM INTO ?").bind(target).execute(&mut source).await?;
     source.close().await?;
@@ -73,7 +68,7 @@ pub async fn restore(from: &Path, db: &Path) -> Result<Copied, BackupError> {
     if !from.exists() {
         return Err(BackupError::Missing(from.to_owned()));
     }
-    let mut check = SqliteConnectOptions::from_str("sqlite:")?.filename(from).read_only(true).connect().await?;
+    let mut check = file_options(from).read_only(true).connect().await?;
     let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut check).await?;
     check.close().await?;
     if verdict != "ok" {
@@ -99,7 +94,7 @@ pub async fn restore(from: &Path, db: &Path) -> Result<Copied, BackupError> {
 }
 
 async fn count_messages(db: &Path) -> Result<i64, BackupError> {
-    let mut copy = SqliteConnectOptions::from_str("sqlite:")?.filename(db).read_only(true).connect().await?;
+    let mut copy = file_options(db).read_only(true).connect().await?;
     let messages = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&mut copy).await?;
     copy.close().await?;
     Ok(messages)

@@ -22,7 +22,6 @@ pub use writer::SqliteWriter;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +41,21 @@ use checkpoints::Checkpoints;
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The options of every connection to the database file at `path`.
+///
+/// SQLite's temporary files (a statement's journal past 64 KiB, as a commit
+/// of posts to many rooms makes; a sort or index build larger than the page
+/// cache) are kept in memory. By default SQLite makes them in `/var/tmp`,
+/// `/usr/tmp`, `/tmp` or the working directory, the first it may write to;
+/// where none is writable (a container's read-only root, the data on a
+/// volume of its own) a fresh database could not even be migrated ("disk I/O
+/// error"), and a commit needing a journal would fail. Android's SQLite keeps
+/// them in memory too. The cost: a migration that builds an index over a
+/// large table sorts it in memory.
+pub(in crate::store) fn file_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new().filename(path).pragma("temp_store", "MEMORY")
+}
 
 /// Each room's id and newest seq as committed, kept by the one writer so a
 /// batch needs no room look-ups (filled on a room's first message), and read by
@@ -87,8 +101,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
         }
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
+        let options = file_options(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // Every acknowledged message survives a crash of the process or the machine.
