@@ -1,5 +1,18 @@
-//! Copies the write-ahead log into the database file in the background.
+//! Copies the write-ahead log into the database file in the background, and
+//! has the writer start the log over once it has grown past a limit.
+//!
+//! SQLite starts the log over only at the first write after a checkpoint that
+//! copied all of it. Under steady posting the background pass never catches
+//! up: frames come in while it copies, so the log grew without end (4 GB after
+//! a minute at 5,000 messages a second, `BENCHMARKS.md`). So once a pass finds
+//! the log past [`RESTART_FRAMES`], a second pass copies what came in during
+//! the first, and the writer, between two commits and on its own connection,
+//! copies what came in during the second (a few milliseconds' worth): its next
+//! commit starts the log over (where a reader still reads from the log, the
+//! next pass asks again).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection, SqliteConnection};
@@ -13,15 +26,29 @@ use tokio_util::sync::CancellationToken;
 pub(super) struct Checkpoints {
     stop: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Set by a pass that found the log past [`RESTART_FRAMES`]; taken by the writer.
+    restart: Arc<AtomicBool>,
 }
 
 /// How often the log is copied back (it then holds at most a few seconds of writes).
+#[cfg(not(test))]
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+#[cfg(test)]
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
+/// Frames (pages written) in the log past which the writer starts it over:
+/// 64 MiB of 4 KiB pages, the `journal_size_limit` it is then cut back to.
+#[cfg(not(test))]
+const RESTART_FRAMES: i64 = 16_384;
+#[cfg(test)]
+const RESTART_FRAMES: i64 = 256;
 
 impl Checkpoints {
     pub(super) fn start(mut conn: SqliteConnection) -> Self {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
+        let restart = Arc::new(AtomicBool::new(false));
+        let wanted = restart.clone();
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -29,8 +56,17 @@ impl Checkpoints {
                 tokio::select! {
                     () = stopped.cancelled() => break,
                     _ = ticks.tick() => {
-                        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
-                            tracing::warn!(%error, "checkpoint failed; the next one retries");
+                        match pass(&mut conn).await {
+                            Ok(frames) if frames > RESTART_FRAMES => {
+                                // A second pass copies what came in during the
+                                // first, leaving the writer less to copy.
+                                if let Err(error) = pass(&mut conn).await {
+                                    tracing::warn!(%error, "checkpoint failed; the next one retries");
+                                }
+                                wanted.store(true, Ordering::Relaxed);
+                            }
+                            Ok(_) => {}
+                            Err(error) => tracing::warn!(%error, "checkpoint failed; the next one retries"),
                         }
                     }
                 }
@@ -43,7 +79,21 @@ impl Checkpoints {
                 tracing::debug!(%error, "closing the checkpoint connection failed");
             }
         });
-        Checkpoints { stop, task: std::sync::Mutex::new(Some(task)) }
+        Checkpoints { stop, task: std::sync::Mutex::new(Some(task)), restart }
+    }
+
+    /// For the writer, between two transactions on its connection: when the
+    /// last pass found the log too long, copies what it has not (the frames
+    /// written since), so that the next transaction starts the log over.
+    pub(super) async fn restart_log(&self, conn: &mut SqliteConnection) {
+        if !self.restart.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        match pass(conn).await {
+            Ok(frames) => tracing::debug!(frames, "the writer's checkpoint"),
+            // The commit goes on; the next pass asks again.
+            Err(error) => tracing::warn!(%error, "the writer's checkpoint failed"),
+        }
     }
 
     /// Stops the task after its last checkpoint and waits for it.
@@ -61,5 +111,44 @@ impl Checkpoints {
 impl Drop for Checkpoints {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// Copies what it can of the log into the file, never waiting (PASSIVE);
+/// returns how many frames the log holds.
+async fn pass(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    // (busy, frames in the log, frames copied)
+    let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(conn).await?;
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use app::protocol::Seq;
+
+    use crate::store::tests::{new_message, open, room};
+    use crate::store::{MessageWriter, Store};
+
+    /// Posting without a pause, with the passes' interval and the limit made
+    /// small: the log keeps starting over, so its file stays smaller than the
+    /// posts written through it (about a third, here). Before, it held every
+    /// page each commit wrote: eleven times the posts.
+    #[tokio::test]
+    async fn under_steady_posting_the_log_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut writer) = open(&dir).await;
+        let log = dir.path().join("data").join("chat.db-wal");
+        let body = "w".repeat(2_000);
+        let (batches, rooms) = (150, 50);
+        let mut longest = 0;
+        for i in 0..batches {
+            let batch = (0..rooms).map(|r| new_message(&format!("r{r}"), "ada", &format!("c{i}-{r}"), &body)).collect();
+            writer.append_batch(batch).await.unwrap();
+            longest = longest.max(std::fs::metadata(&log).unwrap().len());
+        }
+        let posted = (batches * rooms * body.len()) as u64;
+        assert!(longest < posted, "the log grew to {longest} B for {posted} B of posts");
+        assert_eq!(store.last_seq(&room("r0")).await.unwrap(), Seq(batches as u64), "every post is kept");
+        writer.close().await;
     }
 }

@@ -115,9 +115,11 @@ impl SqliteStore {
             // The log's file is cut back to this once a checkpoint has emptied
             // it (a burst of writes, as a bulk import, had left it at 1.6 GB).
             .pragma("journal_size_limit", "67108864");
-        // The writer never checkpoints: a checkpoint in the commit path holds every
-        // message behind it for as long as the disk takes to sync the database
-        // file (stalls of ~300 ms seen under load). A connection of its own does it.
+        // The writer does not checkpoint on its own (`wal_autocheckpoint` off): a
+        // checkpoint in the commit path holds every message behind it for as long
+        // as the disk takes to sync the database file (stalls of ~300 ms seen
+        // under load). A connection of its own does it; the writer only copies
+        // the last few frames when the log is to start over (`checkpoints`).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
