@@ -6,10 +6,11 @@
 //! up: frames come in while it copies, so the log grew without end (4 GB after
 //! a minute at 5,000 messages a second, `BENCHMARKS.md`). So once a pass finds
 //! the log past [`RESTART_FRAMES`], a second pass copies what came in during
-//! the first, and the writer, between two commits and on its own connection,
-//! copies what came in during the second (a few milliseconds' worth): its next
-//! commit starts the log over (where a reader still reads from the log, the
-//! next pass asks again).
+//! the first, and the next transaction on the write connection (a commit of
+//! messages, or the indexer's batch when it catches up alone) is preceded by
+//! a copy of what came in during the second (a few milliseconds' worth): that
+//! transaction starts the log over (where a reader still reads from the log,
+//! the next pass asks again).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 pub(super) struct Checkpoints {
     stop: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
-    /// Set by a pass that found the log past [`RESTART_FRAMES`]; taken by the writer.
+    /// Set by a pass that found the log past [`RESTART_FRAMES`]; taken by
+    /// the next transaction on the write connection.
     restart: Arc<AtomicBool>,
 }
 
@@ -82,9 +84,10 @@ impl Checkpoints {
         Checkpoints { stop, task: std::sync::Mutex::new(Some(task)), restart }
     }
 
-    /// For the writer, between two transactions on its connection: when the
-    /// last pass found the log too long, copies what it has not (the frames
-    /// written since), so that the next transaction starts the log over.
+    /// For the write connection's users (the messages' writer, the indexer),
+    /// between two transactions on it: when the last pass found the log too
+    /// long, copies what it has not (the frames written since), so that the
+    /// next transaction starts the log over.
     pub(super) async fn restart_log(&self, conn: &mut SqliteConnection) {
         if !self.restart.swap(false, Ordering::Relaxed) {
             return;

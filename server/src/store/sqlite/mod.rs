@@ -136,7 +136,7 @@ impl SqliteStore {
         let checkpointer = SqliteConnection::connect_with(&options).await?;
         let checkpoints = Arc::new(Checkpoints::start(checkpointer));
         let rooms = RoomSeqs::default();
-        let indexer = search_index::Indexer::start(writer.clone()).await?;
+        let indexer = search_index::Indexer::start(writer.clone(), checkpoints.clone()).await?;
         let blobs = Blobs::beside(path);
         let store = SqliteStore {
             writer: writer.clone(),
