@@ -30,6 +30,8 @@ pub struct Metrics {
     pub search_index_seconds: Histogram,
     /// Batches of the search indexer that failed (each is retried a second later).
     pub search_index_failures: IntCounter,
+    /// Pages in SQLite's write-ahead log at the last checkpoint pass.
+    pub sqlite_log_frames: IntGauge,
     /// Members that fell behind and caught up from the store.
     pub lag_catch_ups: IntCounter,
     /// Events read from the store to fill a gap the bus left (several processes).
@@ -99,6 +101,10 @@ impl Metrics {
             search_index_failures: counter(
                 "chat_search_index_failures_total",
                 "Batches of the search indexer that failed (SQLite; each is retried a second later).",
+            ),
+            sqlite_log_frames: gauge(
+                "chat_sqlite_log_frames",
+                "Pages in SQLite's write-ahead log at the last checkpoint pass (it starts over past 16384).",
             ),
             lag_catch_ups: counter(
                 "chat_lag_catch_ups_total",

@@ -63,6 +63,10 @@ async fn metrics_change_as_messages_flow_and_are_not_on_the_public_address() {
         after.lines().any(|line| line.starts_with("chat_search_index_failures_total ")),
         "and its failures:\n{after}"
     );
+    assert!(
+        after.lines().any(|line| line.starts_with("chat_sqlite_log_frames ")),
+        "the length of SQLite's log is a figure:\n{after}"
+    );
     assert!(metric(&after, "chat_connections") >= 2.0, "Ada's and Bob's sockets");
     assert!(metric(&after, "chat_rooms") >= 1.0);
 

@@ -118,10 +118,11 @@ impl Drop for Checkpoints {
 }
 
 /// Copies what it can of the log into the file, never waiting (PASSIVE);
-/// returns how many frames the log holds.
+/// returns how many frames the log holds (also `chat_sqlite_log_frames`).
 async fn pass(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
     // (busy, frames in the log, frames copied)
     let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(conn).await?;
+    crate::metrics::METRICS.sqlite_log_frames.set(frames);
     Ok(frames)
 }
 
