@@ -104,7 +104,7 @@ impl Metrics {
             ),
             sqlite_log_frames: gauge(
                 "chat_sqlite_log_frames",
-                "Pages in SQLite's write-ahead log at the last checkpoint pass (it starts over past 16384).",
+                "Pages in SQLite's write-ahead log at the last checkpoint pass (it starts over past a limit).",
             ),
             lag_catch_ups: counter(
                 "chat_lag_catch_ups_total",

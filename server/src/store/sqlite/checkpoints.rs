@@ -1,16 +1,17 @@
 //! Copies the write-ahead log into the database file in the background, and
-//! has the writer start the log over once it has grown past a limit.
+//! has the write connection start the log over once it has grown past a limit.
 //!
 //! SQLite starts the log over only at the first write after a checkpoint that
 //! copied all of it. Under steady posting the background pass never catches
 //! up: frames come in while it copies, so the log grew without end (4 GB after
 //! a minute at 5,000 messages a second, `BENCHMARKS.md`). So once a pass finds
 //! the log past [`RESTART_FRAMES`], a second pass copies what came in during
-//! the first, and the next transaction on the write connection (a commit of
-//! messages, or the indexer's batch when it catches up alone) is preceded by
-//! a copy of what came in during the second (a few milliseconds' worth): that
-//! transaction starts the log over (where a reader still reads from the log,
-//! the next pass asks again).
+//! the first, and whoever takes the write connection next (a commit of
+//! messages, the indexer catching up alone, an account's change) copies what
+//! came in during the second (a few milliseconds' worth), as the pool hands
+//! the connection out ([`LogTooLong::restart`]): the transaction that follows
+//! starts the log over (where a reader still reads from the log, the next pass
+//! asks again).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,10 +28,12 @@ use tokio_util::sync::CancellationToken;
 pub(super) struct Checkpoints {
     stop: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
-    /// Set by a pass that found the log past [`RESTART_FRAMES`]; taken by
-    /// the next transaction on the write connection.
-    restart: Arc<AtomicBool>,
 }
+
+/// Set by a pass that found the log past [`RESTART_FRAMES`]; taken by the
+/// next use of the write connection.
+#[derive(Clone, Default)]
+pub(super) struct LogTooLong(Arc<AtomicBool>);
 
 /// How often the log is copied back (it then holds at most a few seconds of writes).
 #[cfg(not(test))]
@@ -46,11 +49,9 @@ const RESTART_FRAMES: i64 = 16_384;
 const RESTART_FRAMES: i64 = 256;
 
 impl Checkpoints {
-    pub(super) fn start(mut conn: SqliteConnection) -> Self {
+    pub(super) fn start(mut conn: SqliteConnection, too_long: LogTooLong) -> Self {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
-        let restart = Arc::new(AtomicBool::new(false));
-        let wanted = restart.clone();
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -58,17 +59,18 @@ impl Checkpoints {
                 tokio::select! {
                     () = stopped.cancelled() => break,
                     _ = ticks.tick() => {
-                        match pass(&mut conn).await {
+                        let passed = match pass(&mut conn).await {
                             Ok(frames) if frames > RESTART_FRAMES => {
                                 // A second pass copies what came in during the
-                                // first, leaving the writer less to copy.
-                                if let Err(error) = pass(&mut conn).await {
-                                    tracing::warn!(%error, "checkpoint failed; the next one retries");
-                                }
-                                wanted.store(true, Ordering::Relaxed);
+                                // first, leaving the write connection less to copy.
+                                let second = pass(&mut conn).await;
+                                too_long.0.store(true, Ordering::Relaxed);
+                                second
                             }
-                            Ok(_) => {}
-                            Err(error) => tracing::warn!(%error, "checkpoint failed; the next one retries"),
+                            first => first,
+                        };
+                        if let Err(error) = passed {
+                            tracing::warn!(%error, "checkpoint failed; the next one retries");
                         }
                     }
                 }
@@ -81,22 +83,7 @@ impl Checkpoints {
                 tracing::debug!(%error, "closing the checkpoint connection failed");
             }
         });
-        Checkpoints { stop, task: std::sync::Mutex::new(Some(task)), restart }
-    }
-
-    /// For the write connection's users (the messages' writer, the indexer),
-    /// between two transactions on it: when the last pass found the log too
-    /// long, copies what it has not (the frames written since), so that the
-    /// next transaction starts the log over.
-    pub(super) async fn restart_log(&self, conn: &mut SqliteConnection) {
-        if !self.restart.swap(false, Ordering::Relaxed) {
-            return;
-        }
-        match pass(conn).await {
-            Ok(frames) => tracing::debug!(frames, "the writer's checkpoint"),
-            // The commit goes on; the next pass asks again.
-            Err(error) => tracing::warn!(%error, "the writer's checkpoint failed"),
-        }
+        Checkpoints { stop, task: std::sync::Mutex::new(Some(task)) }
     }
 
     /// Stops the task after its last checkpoint and waits for it.
@@ -114,6 +101,23 @@ impl Checkpoints {
 impl Drop for Checkpoints {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+impl LogTooLong {
+    /// Run by the write connection's pool each time it hands the connection
+    /// out (`before_acquire`), so between two transactions: when the last pass
+    /// found the log too long, copies what that pass did not (the frames
+    /// written since), so that the next transaction starts the log over.
+    pub(super) async fn restart(&self, conn: &mut SqliteConnection) {
+        if !self.0.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        match pass(conn).await {
+            Ok(frames) => tracing::debug!(frames, "checkpoint before the log starts over"),
+            // The transaction goes on; the next pass asks again.
+            Err(error) => tracing::warn!(%error, "the checkpoint before the log starts over failed"),
+        }
     }
 }
 

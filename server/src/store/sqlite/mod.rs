@@ -37,7 +37,7 @@ use app::rooms::{NotifyLevel, RoomEntry};
 use super::rows::{EventRow, MessageRow};
 use super::{AccountId, Found, ReadMark, ReadMoved, Result, SearchRequest, Standing, Store, StoreError, Upload};
 use crate::files::Blobs;
-use checkpoints::Checkpoints;
+use checkpoints::{Checkpoints, LogTooLong};
 
 const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,14 +118,24 @@ impl SqliteStore {
         // The writer does not checkpoint on its own (`wal_autocheckpoint` off): a
         // checkpoint in the commit path holds every message behind it for as long
         // as the disk takes to sync the database file (stalls of ~300 ms seen
-        // under load). A connection of its own does it; the writer only copies
-        // the last few frames when the log is to start over (`checkpoints`).
+        // under load). A connection of its own does it; the write connection only
+        // copies the last few frames when the log is to start over (`checkpoints`).
+        let too_long = LogTooLong::default();
+        let log = too_long.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             // A file's connection does not drop like a network's: a ping before
             // each use would be a round trip to SQLite's thread per commit.
             .test_before_acquire(false)
+            // Between two transactions, whoever they are for.
+            .before_acquire(move |conn, _| {
+                let log = log.clone();
+                Box::pin(async move {
+                    log.restart(conn).await;
+                    Ok(true)
+                })
+            })
             // A batch of the search indexer reads up to its size in rows: room for
             // all of them, so SQLite's thread never waits for a row to be taken.
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0").row_buffer_size(search_index::ROWS))
@@ -134,9 +144,9 @@ impl SqliteStore {
         let readers =
             SqlitePoolOptions::new().max_connections(READERS).connect_with(options.clone().read_only(true)).await?;
         let checkpointer = SqliteConnection::connect_with(&options).await?;
-        let checkpoints = Arc::new(Checkpoints::start(checkpointer));
+        let checkpoints = Arc::new(Checkpoints::start(checkpointer, too_long));
         let rooms = RoomSeqs::default();
-        let indexer = search_index::Indexer::start(writer.clone(), checkpoints.clone()).await?;
+        let indexer = search_index::Indexer::start(writer.clone()).await?;
         let blobs = Blobs::beside(path);
         let store = SqliteStore {
             writer: writer.clone(),

@@ -23,7 +23,6 @@ use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::checkpoints::Checkpoints;
 use crate::search::text::indexed;
 use crate::store::Result;
 
@@ -121,11 +120,11 @@ pub(super) struct Indexer {
 impl Indexer {
     /// Starts the task, with every room whose messages are not all indexed
     /// (after a crash, or the first start with search) marked.
-    pub(super) async fn start(pool: SqlitePool, checkpoints: Arc<Checkpoints>) -> Result<Self> {
+    pub(super) async fn start(pool: SqlitePool) -> Result<Self> {
         let marks = Arc::new(Marks::default());
         marks.mark(Self::behind(&pool).await?);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(pool, checkpoints, marks.clone(), stop.clone()));
+        let task = tokio::spawn(run(pool, marks.clone(), stop.clone()));
         Ok(Indexer { marks, stop, task })
     }
 
@@ -156,7 +155,7 @@ impl Indexer {
 /// above that the marked rooms piled up and every batch went through all of
 /// them (6,000 rooms of 3 at 1/s: 5,000 rooms marked after 12 s, batches of
 /// 15 ms, commits of messages waiting on them).
-async fn run(pool: SqlitePool, checkpoints: Arc<Checkpoints>, marks: Arc<Marks>, stop: CancellationToken) {
+async fn run(pool: SqlitePool, marks: Arc<Marks>, stop: CancellationToken) {
     // More is marked than the last batch took.
     let mut behind = false;
     // The writer committed nothing during the last batch.
@@ -187,7 +186,7 @@ async fn run(pool: SqlitePool, checkpoints: Arc<Checkpoints>, marks: Arc<Marks>,
             continue;
         }
         let commits = marks.commits();
-        (behind, idle) = match index(&pool, &checkpoints, marked).await {
+        (behind, idle) = match index(&pool, marked).await {
             Ok(left) => {
                 let left_some = !left.is_empty();
                 marks.mark(left);
@@ -231,11 +230,8 @@ impl Indexer {
 /// durable too, and a crash before it loses only index rows with their
 /// progress, which the next start redoes. The connection goes back to the
 /// messages' writer only once it is `FULL` again, or is closed.
-async fn index(pool: &SqlitePool, checkpoints: &Checkpoints, marked: Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
+async fn index(pool: &SqlitePool, marked: Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
     let mut conn = pool.acquire().await?;
-    // Catching up alone (a rebuilt index), batches follow each other as
-    // commits of messages do: the log starts over here too.
-    checkpoints.restart_log(&mut conn).await;
     let held = std::time::Instant::now();
     sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
     let indexed = index_batch(&mut conn, marked).await;

@@ -40,10 +40,7 @@ impl SqliteWriter {
     /// round trips, not rows, are the cost: a commit is four (begin, the look-up,
     /// the changes, commit), where each statement on its own made it seven.
     async fn append_all(&mut self, batch: Vec<NewMessage>) -> Result<Vec<Appended>> {
-        let mut conn = self.pool.acquire().await?;
-        // Between two transactions: a log grown too long starts over (`checkpoints`).
-        self.checkpoints.restart_log(&mut conn).await;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut tx = self.pool.begin().await?;
         let known: HashMap<RoomName, (i64, i64)> = {
             let cache = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
             batch.iter().filter_map(|m| cache.get(&m.room).map(|r| (m.room.clone(), *r))).collect()
